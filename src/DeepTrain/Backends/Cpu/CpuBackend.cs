@@ -1,0 +1,46 @@
+using System.Runtime.Intrinsics;
+using DeepTrain.Memory;
+using DeepTrain.Tensors;
+using DeepTrain.Utils;
+
+namespace DeepTrain.Backends.Cpu;
+
+/// <summary>
+/// The managed reference backend: every operation in fp32 on host memory, vectorised with
+/// System.Runtime.Intrinsics and multi-threaded through <see cref="CpuParallel"/>. One partial
+/// file per operation family (Conv, Elementwise, Norm, Pool, Loss, Optim).
+/// </summary>
+public sealed partial class CpuBackend : IBackend
+{
+    /// <inheritdoc />
+    public Device Device => Device.Cpu;
+
+    /// <inheritdoc />
+    public string Description =>
+        $"cpu ({CpuParallel.Threads} threads, {(Vector512.IsHardwareAccelerated ? "AVX-512" : Vector256.IsHardwareAccelerated ? "AVX2" : "scalar")})";
+
+    /// <inheritdoc />
+    public DeviceBuffer Allocate(long bytes) => new HostBuffer(bytes);
+
+    /// <inheritdoc />
+    public void CopyFromHost<T>(ReadOnlySpan<T> src, Tensor dst) where T : unmanaged
+    {
+        var d = dst.AsSpan<T>();
+        if (src.Length != d.Length) ThrowHelper.Invalid("CopyFromHost", $"{src.Length} values for a tensor of {dst.Shape}");
+        src.CopyTo(d);
+    }
+
+    /// <inheritdoc />
+    public void CopyToHost<T>(Tensor src, Span<T> dst) where T : unmanaged
+    {
+        var s = src.AsSpan<T>();
+        if (s.Length != dst.Length) ThrowHelper.Invalid("CopyToHost", $"{dst.Length} slots for a tensor of {src.Shape}");
+        s.CopyTo(dst);
+    }
+
+    /// <inheritdoc />
+    public void Synchronize() { }
+
+    /// <inheritdoc />
+    public void Dispose() { }
+}

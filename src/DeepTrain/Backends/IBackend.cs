@@ -1,0 +1,155 @@
+using DeepTrain.Memory;
+using DeepTrain.Tensors;
+
+namespace DeepTrain.Backends;
+
+/// <summary>
+/// The operation set every layer, loss and optimizer computes through. <c>CpuBackend</c> is the
+/// managed reference; <c>CudaBackend</c> runs the same operations on cuDNN, cuBLAS and our kernels.
+/// Conventions shared by every operation:
+/// <list type="bullet">
+/// <item>Rank-4 tensors are logical (N, C, H, W) in the tensor's own <see cref="Layout"/>; rank-2
+/// tensors (N, C) are read as (N, C, 1, 1) where an operation is per-channel.</item>
+/// <item>Operations that produce a gradient take <c>accumulate</c>: false overwrites the destination,
+/// true adds to it (cuDNN's β = 0 or 1). A value consumed by several layers sums its gradients this way.</item>
+/// <item>Element-wise operations allow the output to alias the input (in-place).</item>
+/// <item>Shapes are validated; a mismatch throws <see cref="ArgumentException"/> naming the operation and shapes.</item>
+/// </list>
+/// </summary>
+public interface IBackend : IDisposable
+{
+    /// <summary>Where this backend's tensors live.</summary>
+    Device Device { get; }
+
+    /// <summary>A short description, e.g. "cpu (2 threads, AVX-512)".</summary>
+    string Description { get; }
+
+    /// <summary>Allocates zeroed memory on this backend's device. The caller owns it.</summary>
+    DeviceBuffer Allocate(long bytes);
+
+    /// <summary>Copies host values into <paramref name="dst"/> (memory order).</summary>
+    void CopyFromHost<T>(ReadOnlySpan<T> src, Tensor dst) where T : unmanaged;
+
+    /// <summary>Copies <paramref name="src"/> (memory order) into host memory.</summary>
+    void CopyToHost<T>(Tensor src, Span<T> dst) where T : unmanaged;
+
+    /// <summary>Waits until every queued operation has finished (a no-op on the CPU).</summary>
+    void Synchronize();
+
+    // ---- element-wise ------------------------------------------------------------------
+
+    /// <summary>t[i] = value.</summary>
+    void Fill(Tensor t, float value);
+
+    /// <summary>dst = src, converting layout (NCHW ↔ NHWC) and dtype where they differ.</summary>
+    void Copy(Tensor src, Tensor dst);
+
+    /// <summary>y = α·x + β·y, element-wise over equal shapes and layouts.</summary>
+    void Axpby(float alpha, Tensor x, float beta, Tensor y);
+
+    /// <summary>y = a + b, element-wise (the residual join). y may alias a or b.</summary>
+    void Add(Tensor a, Tensor b, Tensor y);
+
+    /// <summary>y = f(x) for an activation; y may alias x. <paramref name="alpha"/> is LeakyReLU's slope.</summary>
+    void Activation(ActivationKind kind, float alpha, Tensor x, Tensor y);
+
+    /// <summary>dx (+)= dy·f′ computed from the forward output y; dx may alias dy when not accumulating.</summary>
+    void ActivationBackward(ActivationKind kind, float alpha, Tensor y, Tensor dy, Tensor dx, bool accumulate);
+
+    /// <summary>
+    /// Inverted dropout: y = x·keep/(1 − p) where keep(i) is a counter-based hash of
+    /// (<paramref name="seed"/>, i) ≥ p, so backward and every backend regenerate the same mask.
+    /// </summary>
+    void DropoutForward(Tensor x, Tensor y, float p, ulong seed);
+
+    /// <summary>dx (+)= dy·keep/(1 − p) with the mask of <see cref="DropoutForward"/> for the same seed.</summary>
+    void DropoutBackward(Tensor dy, Tensor dx, float p, ulong seed, bool accumulate);
+
+    // ---- convolution and dense -----------------------------------------------------------
+
+    /// <summary>y = conv(x, w) (+ bias). x (N, C, H, W), w (K, C/groups, KH, KW), bias (K), y (N, K, OH, OW).</summary>
+    void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec);
+
+    /// <summary>dx (+)= conv_transpose(dy, w): the gradient of the input.</summary>
+    void Conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvSpec spec, bool accumulate);
+
+    /// <summary>dw (+)= the gradient of the weights; dbias (+)= Σ over N, OH, OW of dy when given.</summary>
+    void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias, ConvSpec spec, bool accumulate);
+
+    /// <summary>Bytes of scratch a convolution of these shapes needs (reported by the memory plan).</summary>
+    long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec);
+
+    /// <summary>
+    /// Row-major matrix product c = α·op(a)·op(b) + β·c, where op transposes when asked.
+    /// a, b, c are rank-2 (rank-4 and other tensors are read as (dim0, rest)).
+    /// </summary>
+    void Gemm(bool transA, bool transB, float alpha, Tensor a, Tensor b, float beta, Tensor c);
+
+    /// <summary>y[n, c, …] += bias[c].</summary>
+    void AddBias(Tensor y, Tensor bias);
+
+    /// <summary>dbias[c] (+)= Σ over every other dimension of dy[n, c, …].</summary>
+    void BiasBackward(Tensor dy, Tensor dbias, bool accumulate);
+
+    // ---- normalisation and pooling --------------------------------------------------------
+
+    /// <summary>
+    /// Batch normalisation in training mode (per channel over N, H, W; PyTorch's BatchNorm2d/1d):
+    /// y = γ·(x − μ_B)/√(σ²_B + ε) + β with the biased batch variance; running ← (1 − m)·running + m·batch
+    /// using the unbiased variance; saves μ_B and 1/√(σ²_B + ε) for backward.
+    /// </summary>
+    void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar,
+        Tensor saveMean, Tensor saveInvStd, double momentum, double eps);
+
+    /// <summary>y = γ·(x − running_mean)/√(running_var + ε) + β.</summary>
+    void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar, double eps);
+
+    /// <summary>Gradients of training-mode batch norm: dx (+)= …, dγ (+)= Σ dy·x̂, dβ (+)= Σ dy.</summary>
+    void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
+        Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams);
+
+    /// <summary>y = pool(x).</summary>
+    void Pool2dForward(PoolSpec spec, Tensor x, Tensor y);
+
+    /// <summary>dx (+)= the pooling gradient; max pooling uses x and y to find the window's maximum.</summary>
+    void Pool2dBackward(PoolSpec spec, Tensor x, Tensor y, Tensor dy, Tensor dx, bool accumulate);
+
+    // ---- data movement for joins ---------------------------------------------------------
+
+    /// <summary>
+    /// dst[:, dstC0 + i, h, w] (+)= src[:, srcC0 + i, h·stride, w·stride] for i in [0, channels):
+    /// concatenation (stride 1) and the option-A shortcut's subsampling (stride 2). Channels of
+    /// dst outside the range are left as they are.
+    /// </summary>
+    void CopyChannels(Tensor src, int srcC0, Tensor dst, int dstC0, int channels, int stride, bool accumulate);
+
+    /// <summary>The adjoint of <see cref="CopyChannels"/>: dsrc[:, srcC0 + i, h·stride, w·stride] (+)= ddst[:, dstC0 + i, h, w].</summary>
+    void CopyChannelsBackward(Tensor ddst, int dstC0, Tensor dsrc, int srcC0, int channels, int stride, bool accumulate);
+
+    // ---- losses (mean over the batch, scaled gradient) ----------------------------------------
+
+    /// <summary>
+    /// Softmax cross-entropy with integer labels, fused: loss[0] = −(1/N)·Σ log softmax(z)[label];
+    /// dlogits = scale·(softmax(z) − onehot)/N when given; correct[0] = number of rows whose argmax
+    /// equals the label (first maximum wins) when given. logits (N, K) fp32, labels (N) int32.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside [0, K).</exception>
+    void SoftmaxCrossEntropy(Tensor logits, Tensor labels, Tensor loss, Tensor? dlogits, Tensor? correct, float scale);
+
+    /// <summary>loss[0] = (1/n)·Σ (p − t)²; dpred = scale·2(p − t)/n when given (n = element count).</summary>
+    void MseLoss(Tensor pred, Tensor target, Tensor loss, Tensor? dpred, float scale);
+
+    /// <summary>
+    /// loss[0] = (1/n)·Σ [max(z, 0) − z·t + log(1 + e^−|z|)] (PyTorch's stable BCEWithLogitsLoss);
+    /// dlogits = scale·(σ(z) − t)/n when given.
+    /// </summary>
+    void BceWithLogitsLoss(Tensor logits, Tensor target, Tensor loss, Tensor? dlogits, float scale);
+
+    // ---- optimizers (flat buffers) -------------------------------------------------------
+
+    /// <summary>
+    /// One SGD step over a flat span of parameters (see <see cref="SgdArgs"/> for the rule);
+    /// <paramref name="step"/> counts from 1; on step 1 the momentum buffer becomes g.
+    /// </summary>
+    void SgdStep(Tensor w, Tensor g, Tensor momentum, SgdArgs args, long step);
+}
