@@ -1,0 +1,34 @@
+# DeepTrain build script for PowerShell: a thin mirror of build.sh (same targets, same dotnet and cmake calls).
+param([Parameter(Position = 0)][string]$Target = "help", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest)
+$ErrorActionPreference = "Stop"
+Set-Location $PSScriptRoot
+$Config = if ($env:CONFIG) { $env:CONFIG } else { "Release" }
+
+function Build-Native {
+    $nvcc = Get-Command nvcc -ErrorAction SilentlyContinue
+    if (-not $nvcc) { Write-Host "nvcc not found: skipping native/"; return }
+    cmake -S native -B native/build -DCMAKE_BUILD_TYPE=Release
+    cmake --build native/build --config Release
+}
+
+switch ($Target) {
+    "build" { dotnet build DeepTrain.sln -c $Config; Build-Native }
+    "test" {
+        dotnet build tests/DeepTrain.Tests -c $Config
+        $exe = "tests/DeepTrain.Tests/bin/$Config/net10.0/DeepTrain.Tests"
+        & $exe --results-directory artifacts/test-results --report-trx --report-trx-filename tests.trx @Rest
+        $rc = $LASTEXITCODE
+        [xml]$trx = Get-Content artifacts/test-results/tests.trx
+        $c = $trx.TestRun.ResultSummary.Counters
+        Write-Host "$($c.passed) passed, $([int]$c.failed + [int]$c.error) failed, $($c.notExecuted) skipped"
+        exit $rc
+    }
+    "train" {
+        dotnet build src/DeepTrain.Cli -c Release
+        & "src/DeepTrain.Cli/bin/Release/net10.0/DeepTrain.Cli" train --model resnet20 --data fashion-mnist --epochs 4 --batch-size 128 --lr 0.2 --schedule one-cycle --augment --device cpu --seed 1 --out runs/resnet20-fashion-mnist @Rest
+    }
+    "bench" { dotnet build benchmarks/DeepTrain.Benchmarks -c Release; & "benchmarks/DeepTrain.Benchmarks/bin/Release/net10.0/DeepTrain.Benchmarks" @Rest }
+    "native" { Build-Native }
+    "clean" { Remove-Item -Recurse -Force artifacts, native/build -ErrorAction SilentlyContinue; dotnet clean DeepTrain.sln }
+    default { Write-Host "usage: ./build.ps1 build|test|train|bench|native|clean [args]" }
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# DeepTrain build script. Targets: build, test, train, bench, native, clean, help.
+# build.ps1 mirrors the same dotnet and cmake calls for Windows users.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+CONFIG=${CONFIG:-Release}
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+need_dotnet() {
+  command -v dotnet >/dev/null 2>&1 || { echo "error: the .NET 10 SDK is required (https://dot.net); 'dotnet' is not on PATH" >&2; exit 1; }
+}
+
+# The kernel library needs nvcc; without it the engine runs on the CPU backend alone.
+build_native() {
+  local nvcc
+  nvcc=$(command -v nvcc || true)
+  [ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc
+  if [ -z "$nvcc" ]; then log "nvcc not found: skipping native/ (the CPU backend needs no native code)"; return 0; fi
+  command -v cmake >/dev/null 2>&1 || { log "cmake not found: skipping native/"; return 0; }
+  local hostcxx=""
+  # Debian's CUDA 11.8 nvcc rejects gcc 12; clang 14 is what it accepts.
+  if "$nvcc" --version | grep -q "release 11\." && command -v clang++-14 >/dev/null 2>&1; then hostcxx="-DCMAKE_CUDA_HOST_COMPILER=clang++-14"; fi
+  log "native: cmake + $nvcc"
+  cmake -S native -B native/build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$nvcc" $hostcxx >/dev/null
+  cmake --build native/build -j"$(nproc)"
+}
+
+build() {
+  need_dotnet
+  log "dotnet build ($CONFIG)"
+  dotnet build DeepTrain.sln -c "$CONFIG" -v quiet -nologo
+  build_native
+}
+
+# Installs Debian's Fashion-MNIST package when the data is missing and we may (root on Debian).
+ensure_fashion_mnist() {
+  local dir=/usr/share/datasets/fashion-mnist
+  [ -n "${DEEPTRAIN_DATA:-}" ] && [ -f "$DEEPTRAIN_DATA/fashion-mnist/train-images-idx3-ubyte.gz" ] && return 0
+  [ -f "$dir/train-images-idx3-ubyte.gz" ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian's dataset-fashion-mnist"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >/dev/null; }
+  else
+    cat >&2 <<MSG
+error: Fashion-MNIST not found in $dir.
+  On Debian: sudo apt-get install dataset-fashion-mnist
+  Or download train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and
+  t10k-labels-idx1-ubyte.gz from https://github.com/zalandoresearch/fashion-mnist into
+  \$DEEPTRAIN_DATA/fashion-mnist/ and set DEEPTRAIN_DATA.
+MSG
+    exit 1
+  fi
+}
+
+test() {
+  need_dotnet
+  log "dotnet build tests ($CONFIG)"
+  dotnet build tests/DeepTrain.Tests -c "$CONFIG" -v quiet -nologo
+  local exe="tests/DeepTrain.Tests/bin/$CONFIG/net10.0/DeepTrain.Tests"
+  local results="$ROOT/artifacts/test-results"
+  rm -rf "$results"; mkdir -p "$results"
+  log "running tests"
+  set +e
+  "$exe" --results-directory "$results" --report-trx --report-trx-filename tests.trx --no-progress "$@"
+  local rc=$?
+  set -e
+  # The closing line CI reads: counts from the TRX report.
+  python3 - "$results/tests.trx" <<'PY' || true
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+try:
+    c = ET.parse(sys.argv[1]).getroot().find("t:ResultSummary/t:Counters", ns).attrib
+except Exception as e:
+    print(f"no test report ({e})"); sys.exit(0)
+failed = int(c.get("failed", 0)) + int(c.get("error", 0)) + int(c.get("timeout", 0)) + int(c.get("aborted", 0))
+skipped = int(c.get("notExecuted", 0)) + int(c.get("notRunnable", 0))
+print(f"{c.get('passed', 0)} passed, {failed} failed, {skipped} skipped")
+PY
+  return $rc
+}
+
+train() {
+  need_dotnet
+  ensure_fashion_mnist
+  dotnet build src/DeepTrain.Cli -c Release -v quiet -nologo
+  local out="runs/resnet20-fashion-mnist"
+  log "training ResNet-20 on Fashion-MNIST (CPU); results in $out"
+  "src/DeepTrain.Cli/bin/Release/net10.0/deeptrain" train --model resnet20 --data fashion-mnist \
+    --epochs "${EPOCHS:-4}" --batch-size 128 --lr 0.2 --schedule one-cycle --augment \
+    --device cpu --seed 1 --out "$out" "$@"
+}
+
+bench() {
+  need_dotnet
+  dotnet build benchmarks/DeepTrain.Benchmarks -c Release -v quiet -nologo
+  "benchmarks/DeepTrain.Benchmarks/bin/Release/net10.0/DeepTrain.Benchmarks" "$@"
+}
+
+clean() { rm -rf artifacts native/build; dotnet clean DeepTrain.sln -v quiet >/dev/null || true; }
+
+usage() {
+  cat <<USAGE
+usage: ./build.sh <target> [args]
+  build    build the solution (and native/ where nvcc exists)
+  test     run the test suite; last line: "N passed, N failed, N skipped"
+  train    the main job: ResNet-20 on Fashion-MNIST on this machine's CPU (extra args go to 'deeptrain train')
+  bench    run benchmarks (args go to BenchmarkDotNet's switcher, e.g. --filter '*Conv*'; 'e2e' for end-to-end)
+  native   build only the CUDA kernel library
+  clean    remove build outputs
+USAGE
+}
+
+target=${1:-help}
+shift || true
+case "$target" in
+  build) build ;;
+  test) test "$@" ;;
+  train) train "$@" ;;
+  bench) bench "$@" ;;
+  native) build_native ;;
+  clean) clean ;;
+  help|-h|--help) usage ;;
+  *) echo "error: unknown target '$target'" >&2; usage >&2; exit 2 ;;
+esac

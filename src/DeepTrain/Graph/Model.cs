@@ -1,0 +1,55 @@
+using DeepTrain.Backends;
+using DeepTrain.Layers;
+using DeepTrain.Losses;
+using DeepTrain.Memory;
+using DeepTrain.Tensors;
+
+namespace DeepTrain.Graph;
+
+/// <summary>
+/// A graph bound to a backend: its parameters, gradients and buffers live in one <see cref="ParameterSet"/>
+/// on that backend. Compile it into plans (one for training, one for evaluation, at any batch size);
+/// the plans share the parameters. Dispose the plans before the model.
+/// </summary>
+public sealed class Model : IDisposable
+{
+    /// <summary>Binds <paramref name="graph"/> to <paramref name="backend"/> and initialises the parameters from <paramref name="seed"/>.</summary>
+    public Model(ModelGraph graph, IBackend backend, ulong seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        ArgumentNullException.ThrowIfNull(backend);
+        Graph = graph;
+        Backend = backend;
+        Parameters = new ParameterSet(backend, graph.Nodes.Select(n => n.Layer).ToArray());
+        Parameters.Initialize(seed);
+    }
+
+    /// <summary>The layer graph.</summary>
+    public ModelGraph Graph { get; }
+    /// <summary>The backend every plan of this model computes on.</summary>
+    public IBackend Backend { get; }
+    /// <summary>Parameters, gradients and buffers.</summary>
+    public ParameterSet Parameters { get; }
+    /// <summary>The model's name.</summary>
+    public string Name => Graph.Name;
+
+    /// <summary>Compiles an execution plan for <paramref name="batchSize"/> samples.</summary>
+    /// <exception cref="LayerShapeException">A layer rejects its input at this size.</exception>
+    public Plan Compile(int batchSize, bool training, Loss loss, Layout layout = Layout.NCHW)
+        => new(this, Planner.Build(Graph, batchSize, training, layout), loss);
+
+    /// <summary>Trainable and buffer scalar counts of a graph, without allocating it.</summary>
+    public static (long Trainable, long Buffers) Count(ModelGraph graph)
+    {
+        long p = 0, b = 0;
+        foreach (var n in graph.Nodes)
+        {
+            foreach (var s in n.Layer.Parameters) p += s.Shape.Elements;
+            foreach (var s in n.Layer.Buffers) b += s.Shape.Elements;
+        }
+        return (p, b);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => Parameters.Dispose();
+}

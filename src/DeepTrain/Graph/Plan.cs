@@ -1,0 +1,134 @@
+using DeepTrain.Backends;
+using DeepTrain.Layers;
+using DeepTrain.Losses;
+using DeepTrain.Memory;
+using DeepTrain.Tensors;
+
+namespace DeepTrain.Graph;
+
+/// <summary>
+/// A compiled model: the steps in forward order with every tensor view prepared, one arena holding all
+/// activations, gradients and saved scratch as the <see cref="MemoryPlan"/> packed them, and the loss.
+/// Running a step allocates nothing. The plan owns its arena and input; it must be disposed before
+/// its model.
+/// </summary>
+public sealed class Plan : IDisposable
+{
+    private readonly Step[] _steps;
+    private readonly DeviceBuffer _arena, _io;
+    private readonly Loss _loss;
+
+    internal Plan(Model model, MemoryPlan memory, Loss loss)
+    {
+        Model = model;
+        Memory = memory;
+        _loss = loss;
+        var backend = model.Backend;
+        var nodes = model.Graph.Nodes;
+        var shapes = memory.Shapes;
+        var layout = memory.Layout;
+        State = new ExecutionState { Training = memory.Training };
+
+        var outShape = shapes[model.Graph.Output.Id];
+        var targetShape = loss.TargetShape(outShape);
+        // Data input, target, and the loss's two scalars live outside the arena: the host writes the first
+        // two before a step, and the scalars are read after it.
+        long inBytes = Align(memory.InputBytes), tgtBytes = Align(targetShape.Elements * loss.TargetDType.Size());
+        _io = backend.Allocate(inBytes + tgtBytes + MemoryPlan.Alignment);
+        Input = new Tensor(_io, 0, shapes[0], DType.Float32, layout);
+        Target = new Tensor(_io, inBytes, targetShape, loss.TargetDType);
+        LossValue = new Tensor(_io, inBytes + tgtBytes, Shape.Of(1));
+        Correct = new Tensor(_io, inBytes + tgtBytes + 4, Shape.Of(1));
+
+        _arena = backend.Allocate(Math.Max(memory.ArenaBytes, 1));
+        Tensor View(int buffer, Shape shape) => new(_arena, memory.Buffers[buffer].Offset, shape, DType.Float32, layout);
+        var values = new Tensor[shapes.Length];
+        var grads = new Tensor?[shapes.Length];
+        values[0] = Input;
+        for (int v = 1; v < shapes.Length; v++) values[v] = View(memory.ValueBuffer[v], shapes[v]);
+        for (int v = 0; v < shapes.Length; v++) if (memory.GradBuffer[v] >= 0) grads[v] = View(memory.GradBuffer[v], shapes[v]);
+
+        _steps = new Step[nodes.Count];
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            var n = nodes[i];
+            var ps = model.Parameters.Of(n.Layer);
+            var layerAux = n.Layer.AuxShapes(n.Inputs.Select(v => shapes[v]).ToArray());
+            _steps[i] = new Step(backend, State, n.Layer, i)
+            {
+                Inputs = n.Inputs.Select(v => values[v]).ToArray(),
+                Output = values[n.Output],
+                OutputGrad = grads[n.Output],
+                InputGrads = n.Inputs.Select(v => grads[v]).ToArray(),
+                AccumulateInputGrads = memory.Accumulate[i],
+                Params = ps.Select(p => p.Value).ToArray(),
+                Grads = ps.Select(p => p.Grad).ToArray(),
+                Buffers = model.Parameters.BuffersOf(n.Layer).Select(b => b.Value).ToArray(),
+                Aux = memory.AuxBuffers[i].Select((b, k) => View(b, layerAux[k])).ToArray(),
+            };
+        }
+        Output = values[model.Graph.Output.Id];
+        OutputGrad = grads[model.Graph.Output.Id];
+    }
+
+    /// <summary>The model this plan runs.</summary>
+    public Model Model { get; }
+    /// <summary>Shapes, lifetimes and offsets.</summary>
+    public MemoryPlan Memory { get; }
+    /// <summary>Run-wide state (training flag, iteration, seed).</summary>
+    public ExecutionState State { get; }
+    /// <summary>The data batch the next step reads, (N, C, H, W) or (N, features).</summary>
+    public Tensor Input { get; }
+    /// <summary>The loss's target: labels (N) for cross-entropy, else the output's shape.</summary>
+    public Tensor Target { get; }
+    /// <summary>The model's output (logits).</summary>
+    public Tensor Output { get; }
+    /// <summary>Gradient of the loss with respect to the output (training plans).</summary>
+    public Tensor? OutputGrad { get; }
+    /// <summary>The mean loss of the last step (one fp32 on the device).</summary>
+    public Tensor LossValue { get; }
+    /// <summary>Correct predictions of the last step (one fp32 holding a count), for classification losses.</summary>
+    public Tensor Correct { get; }
+    /// <summary>The batch size.</summary>
+    public int BatchSize => Memory.BatchSize;
+    /// <summary>The loss.</summary>
+    public Loss Loss => _loss;
+
+    /// <summary>Runs every layer forward.</summary>
+    public void Forward()
+    {
+        var steps = _steps;
+        for (int i = 0; i < steps.Length; i++) steps[i].Layer.Forward(steps[i]);
+    }
+
+    /// <summary>Computes the loss (and, in a training plan, its gradient times <paramref name="scale"/>).</summary>
+    public void ComputeLoss(float scale = 1f)
+        => _loss.Compute(Model.Backend, Output, Target, LossValue, OutputGrad, _loss.CountsCorrect ? Correct : null, scale);
+
+    /// <summary>Runs every layer backward in reverse order; parameter gradients land in the model's flat gradient buffer.</summary>
+    /// <exception cref="InvalidOperationException">This is an evaluation plan.</exception>
+    public void Backward()
+    {
+        if (!Memory.Training) throw new InvalidOperationException($"model '{Model.Name}': Backward on an evaluation plan; compile with training: true");
+        var steps = _steps;
+        for (int i = steps.Length - 1; i >= 0; i--) steps[i].Layer.Backward(steps[i]);
+    }
+
+    /// <summary>Forward, loss and backward for the batch in <see cref="Input"/> and <see cref="Target"/>.</summary>
+    public void TrainStep(float lossScale = 1f)
+    {
+        Forward();
+        ComputeLoss(lossScale);
+        Backward();
+        State.Iteration++;
+    }
+
+    private static long Align(long b) => (b + MemoryPlan.Alignment - 1) / MemoryPlan.Alignment * MemoryPlan.Alignment;
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _arena.Dispose();
+        _io.Dispose();
+    }
+}

@@ -1,0 +1,76 @@
+using DeepTrain.Backends;
+using DeepTrain.Tensors;
+
+namespace DeepTrain.Layers;
+
+/// <summary>
+/// 2-D convolution, torch.nn.Conv2d: y[n, k] = Σ_c w[k, c] ⋆ x[n, c] (+ b[k]).
+/// x (N, C, H, W) → y (N, K, OH, OW); weight (K, C/groups, KH, KW).
+/// Backward needs x (for the weight gradient) and the weight.
+/// </summary>
+public sealed class Conv2d : Layer
+{
+    private readonly IReadOnlyList<ParamSpec> _params;
+
+    /// <summary>Creates a convolution; defaults as PyTorch's (stride 1, no padding, bias, PyTorch's default init).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is not positive or channels are not divisible by groups.</exception>
+    public Conv2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, int dilation = 1, int groups = 1,
+        bool bias = true, Init? weightInit = null, Init? biasInit = null, int kernelW = 0, int strideW = 0, int paddingW = -1, int dilationW = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(inChannels, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(outChannels, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(kernelSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(stride, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(padding);
+        ArgumentOutOfRangeException.ThrowIfLessThan(dilation, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(groups, 1);
+        if (inChannels % groups != 0 || outChannels % groups != 0)
+            throw new ArgumentOutOfRangeException(nameof(groups), $"Conv2d: in_channels {inChannels} and out_channels {outChannels} must both be divisible by groups {groups}");
+        InChannels = inChannels; OutChannels = outChannels;
+        KernelH = kernelSize; KernelW = kernelW > 0 ? kernelW : kernelSize;
+        Spec = new ConvSpec(stride, strideW > 0 ? strideW : stride, padding, paddingW >= 0 ? paddingW : padding,
+            dilation, dilationW > 0 ? dilationW : dilation, groups);
+        HasBias = bias;
+        int fanIn = inChannels / groups * KernelH * KernelW, fanOut = outChannels / groups * KernelH * KernelW;
+        var ps = new List<ParamSpec> { new("weight", Shape.Of(outChannels, inChannels / groups, KernelH, KernelW), weightInit ?? Init.PyTorchDefaultWeight, fanIn, fanOut, Decay: true) };
+        if (bias) ps.Add(new ParamSpec("bias", Shape.Of(outChannels), biasInit ?? new Init.FanInUniform(), fanIn, fanOut, Decay: false));
+        _params = ps;
+    }
+
+    /// <summary>Input channels C.</summary>
+    public int InChannels { get; }
+    /// <summary>Output channels K.</summary>
+    public int OutChannels { get; }
+    /// <summary>Kernel height.</summary>
+    public int KernelH { get; }
+    /// <summary>Kernel width.</summary>
+    public int KernelW { get; }
+    /// <summary>Stride, padding, dilation, groups.</summary>
+    public ConvSpec Spec { get; }
+    /// <summary>Whether a bias is added.</summary>
+    public bool HasBias { get; }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<ParamSpec> Parameters => _params;
+
+    /// <inheritdoc />
+    public override Shape OutputShape(ReadOnlySpan<Shape> inputs)
+    {
+        ExpectRank(inputs, 4);
+        var x = inputs[0];
+        if (x.C != InChannels) throw ShapeError($"input has {x.C} channels, expected {InChannels} (input shape {x})");
+        int oh = Spec.OutH(x.H, KernelH), ow = Spec.OutW(x.W, KernelW);
+        if (oh < 1 || ow < 1) throw ShapeError($"input {x} is smaller than the {KernelH}x{KernelW} kernel with padding {Spec.PadH}");
+        return Shape.Of(x.N, OutChannels, oh, ow);
+    }
+
+    /// <inheritdoc />
+    public override void Forward(Step s) => s.Backend.Conv2dForward(s.In(0), s.Param(0), HasBias ? s.Param(1) : null, s.Out(), Spec);
+
+    /// <inheritdoc />
+    public override void Backward(Step s)
+    {
+        s.Backend.Conv2dBackwardFilter(s.In(0), s.GradOut(), s.Grad(0), HasBias ? s.Grad(1) : null, Spec, s.AccumulateParamGrads);
+        if (s.GradIn(0) is { } dx) s.Backend.Conv2dBackwardData(s.GradOut(), s.Param(0), dx, Spec, s.AccumulateGradIn(0));
+    }
+}

@@ -1,0 +1,147 @@
+using DeepTrain.Backends;
+using DeepTrain.Layers;
+using DeepTrain.Tensors;
+using DeepTrain.Utils;
+
+namespace DeepTrain.Memory;
+
+/// <summary>A trainable tensor of a model: its PyTorch-style name, its value and gradient views, and whether it decays.</summary>
+public sealed record ParameterEntry(string Name, Layer Layer, int Index, ParamSpec Spec, Tensor Value, Tensor Grad, long Offset);
+
+/// <summary>A non-trainable state tensor (batch-norm running statistics).</summary>
+public sealed record BufferEntry(string Name, Layer Layer, int Index, BufferSpec Spec, Tensor Value);
+
+/// <summary>
+/// A model's parameters, gradients and buffers on one backend, each kind in one flat allocation so a
+/// fused optimizer or an all-reduce sees one span. Parameters that take weight decay come first and
+/// the rest after, so each decay group is one contiguous range. Every tensor starts on a 256-byte
+/// boundary (what cuDNN and vector loads like); the padding between tensors stays zero in values and
+/// gradients, so optimizers may run over it harmlessly.
+/// </summary>
+public sealed class ParameterSet : IDisposable
+{
+    private const int AlignFloats = 64;   // 256 bytes
+    private readonly DeviceBuffer _values, _grads, _buffers;
+
+    internal ParameterSet(IBackend backend, IReadOnlyList<Layer> layers)
+    {
+        Backend = backend;
+        var decayed = new List<(Layer, int, ParamSpec)>();
+        var plain = new List<(Layer, int, ParamSpec)>();
+        var bufs = new List<(Layer, int, BufferSpec)>();
+        foreach (var layer in layers)
+        {
+            for (int i = 0; i < layer.Parameters.Count; i++) (layer.Parameters[i].Decay ? decayed : plain).Add((layer, i, layer.Parameters[i]));
+            for (int i = 0; i < layer.Buffers.Count; i++) bufs.Add((layer, i, layer.Buffers[i]));
+        }
+
+        long offset = 0;
+        var layoutList = new List<(Layer L, int I, ParamSpec S, long Off)>();
+        foreach (var (l, i, s) in decayed.Concat(plain))
+        {
+            if (layoutList.Count == decayed.Count) DecayFloats = offset;
+            layoutList.Add((l, i, s, offset));
+            offset += Align(s.Shape.Elements);
+            Count += s.Shape.Elements;
+        }
+        if (layoutList.Count == decayed.Count) DecayFloats = offset;
+        TotalFloats = offset;
+        _values = backend.Allocate(Math.Max(offset, 1) * 4);
+        _grads = backend.Allocate(Math.Max(offset, 1) * 4);
+        Entries = layoutList.Select(e => new ParameterEntry($"{e.L.Name}.{e.S.Name}", e.L, e.I, e.S,
+            new Tensor(_values, e.Off * 4, e.S.Shape), new Tensor(_grads, e.Off * 4, e.S.Shape), e.Off)).ToList();
+
+        long boff = 0;
+        var bufList = new List<(Layer, int, BufferSpec, long)>();
+        foreach (var (l, i, s) in bufs)
+        {
+            bufList.Add((l, i, s, boff));
+            boff += Align(s.Shape.Elements);
+            BufferCount += s.Shape.Elements;
+        }
+        _buffers = backend.Allocate(Math.Max(boff, 1) * 4);
+        Buffers = bufList.Select(b => new BufferEntry($"{b.Item1.Name}.{b.Item3.Name}", b.Item1, b.Item2, b.Item3, new Tensor(_buffers, b.Item4 * 4, b.Item3.Shape))).ToList();
+        BufferFloats = boff;
+        foreach (var b in Buffers) backend.Fill(b.Value, b.Spec.InitialValue);
+        var rank = layers.Select((l, i) => (l, i)).ToDictionary(t => t.l, t => t.i, ReferenceEqualityComparer.Instance);
+        InGraphOrder = Entries.OrderBy(e => rank[e.Layer]).ThenBy(e => e.Index).ToArray();
+        _byLayer = Entries.ToLookup(e => e.Layer, ReferenceEqualityComparer.Instance);
+        _buffersByLayer = Buffers.ToLookup(e => e.Layer, ReferenceEqualityComparer.Instance);
+    }
+
+    private readonly ILookup<object, ParameterEntry> _byLayer;
+    private readonly ILookup<object, BufferEntry> _buffersByLayer;
+
+    private static long Align(long n) => (n + AlignFloats - 1) / AlignFloats * AlignFloats;
+
+    /// <summary>The backend the memory belongs to.</summary>
+    public IBackend Backend { get; }
+    /// <summary>Trainable tensors, decayed ones first.</summary>
+    public IReadOnlyList<ParameterEntry> Entries { get; }
+    /// <summary>Trainable tensors in the order the graph declares them (a PyTorch state_dict's order).</summary>
+    public IReadOnlyList<ParameterEntry> InGraphOrder { get; }
+    /// <summary>Buffers (running statistics).</summary>
+    public IReadOnlyList<BufferEntry> Buffers { get; }
+    /// <summary>Number of trainable scalars (padding excluded).</summary>
+    public long Count { get; }
+    /// <summary>Number of buffer scalars (padding excluded).</summary>
+    public long BufferCount { get; }
+    /// <summary>Length of the flat parameter allocation in floats (padding included).</summary>
+    public long TotalFloats { get; }
+    /// <summary>Floats at the start of the flat allocation that take weight decay.</summary>
+    public long DecayFloats { get; }
+    /// <summary>Length of the flat buffer allocation in floats.</summary>
+    public long BufferFloats { get; }
+    /// <summary>Bytes of parameter values.</summary>
+    public long ValueBytes => _values.Bytes;
+    /// <summary>Bytes of gradients.</summary>
+    public long GradBytes => _grads.Bytes;
+    /// <summary>Bytes of buffers.</summary>
+    public long BufferBytes => _buffers.Bytes;
+
+    /// <summary>All parameter values as one flat fp32 tensor.</summary>
+    public Tensor AllValues => new(_values, 0, Shape.Of(checked((int)TotalFloats)));
+    /// <summary>All gradients as one flat fp32 tensor.</summary>
+    public Tensor AllGrads => new(_grads, 0, Shape.Of(checked((int)TotalFloats)));
+
+    /// <summary>The values of the weight-decay group (first <see cref="DecayFloats"/>) or the no-decay group (the rest).</summary>
+    public (Tensor Values, Tensor Grads) Group(bool decay)
+    {
+        long start = decay ? 0 : DecayFloats, len = decay ? DecayFloats : TotalFloats - DecayFloats;
+        var shape = Shape.Of(checked((int)len));
+        return (new Tensor(_values, start * 4, shape), new Tensor(_grads, start * 4, shape));
+    }
+
+    /// <summary>The parameters of <paramref name="layer"/>, in its declaration order.</summary>
+    public ParameterEntry[] Of(Layer layer) => _byLayer[layer].OrderBy(e => e.Index).ToArray();
+    /// <summary>The buffers of <paramref name="layer"/>, in its declaration order.</summary>
+    public BufferEntry[] BuffersOf(Layer layer) => _buffersByLayer[layer].OrderBy(e => e.Index).ToArray();
+
+    /// <summary>
+    /// Initialises every parameter from its spec with one seeded generator, in graph order (so the
+    /// result does not depend on the decay grouping), and resets the buffers.
+    /// </summary>
+    public void Initialize(ulong seed)
+    {
+        var rng = new Rng(seed);
+        foreach (var e in InGraphOrder)
+        {
+            var host = new float[e.Spec.Shape.Elements];
+            e.Spec.Init.Fill(host, e.Spec.FanIn, e.Spec.FanOut, rng);
+            Backend.CopyFromHost<float>(host, e.Value);
+        }
+        foreach (var b in Buffers) Backend.Fill(b.Value, b.Spec.InitialValue);
+    }
+
+
+    /// <summary>Sets every gradient to zero.</summary>
+    public void ZeroGrad() => Backend.Fill(AllGrads, 0f);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _values.Dispose();
+        _grads.Dispose();
+        _buffers.Dispose();
+    }
+}

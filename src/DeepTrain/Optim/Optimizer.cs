@@ -1,0 +1,59 @@
+using DeepTrain.Memory;
+using DeepTrain.Tensors;
+
+namespace DeepTrain.Optim;
+
+/// <summary>
+/// Updates a model's flat parameter buffer from its flat gradient buffer. Optimizers run one fused
+/// backend call per decay group (see <see cref="ParameterSet.Group"/>), never one call per tensor.
+/// Subclasses are ordered simple to complex: SGD, then the adaptive methods.
+/// </summary>
+public abstract class Optimizer : IDisposable
+{
+    /// <summary>Creates an optimizer over <paramref name="parameters"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The learning rate is negative or not finite.</exception>
+    protected Optimizer(ParameterSet parameters, float learningRate)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        Parameters = parameters;
+        LearningRate = learningRate;
+    }
+
+    private float _lr;
+
+    /// <summary>The parameters updated.</summary>
+    public ParameterSet Parameters { get; }
+
+    /// <summary>Learning rate of the next step (a schedule sets it before each step).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative or not finite.</exception>
+    public float LearningRate
+    {
+        get => _lr;
+        set
+        {
+            if (!(value >= 0) || float.IsInfinity(value)) throw new ArgumentOutOfRangeException(nameof(LearningRate), value, "learning rate must be finite and ≥ 0");
+            _lr = value;
+        }
+    }
+
+    /// <summary>Momentum (β1 for Adam) of the next step, where the optimizer has one; a schedule may cycle it.</summary>
+    public virtual float Momentum { get; set; }
+
+    /// <summary>Steps taken.</summary>
+    public long Steps { get; protected set; }
+
+    /// <summary>Bytes of optimizer state on the device.</summary>
+    public abstract long StateBytes { get; }
+
+    /// <summary>Named state tensors, for checkpoints ("momentum_buffer").</summary>
+    public abstract IReadOnlyList<(string Name, Tensor Value)> State { get; }
+
+    /// <summary>Applies one update from the current gradients.</summary>
+    public abstract void Step();
+
+    /// <summary>Restores the step count (with <see cref="State"/> loaded, for resuming).</summary>
+    public void RestoreSteps(long steps) => Steps = steps;
+
+    /// <inheritdoc />
+    public abstract void Dispose();
+}
