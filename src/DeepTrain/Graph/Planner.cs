@@ -47,7 +47,7 @@ public static class Planner
             int u = nodes[i].Inputs[0];
             if (u == 0 || consumers[u].Count != 1 || u == output) continue;
             if (layer is Flatten && layout == Layout.NHWC && shapes[u].Rank == 4 && shapes[u].H * shapes[u].W > 1) continue;
-            if (training)
+            if (training && !layer.IsView)
             {
                 if ((layer.Saves & Saved.Inputs) != 0) continue;
                 bool needed = false;

@@ -13,6 +13,8 @@ public sealed class Flatten : Layer
     public override Saved Saves => Saved.None;
     /// <inheritdoc />
     public override bool MayRunInPlace => true;
+    /// <inheritdoc />
+    public override bool IsView => true;
 
     /// <inheritdoc />
     public override Shape OutputShape(ReadOnlySpan<Shape> inputs)

@@ -76,6 +76,12 @@ public abstract class Layer
     /// </summary>
     public virtual bool RequiresInputGradient => false;
 
+    /// <summary>
+    /// True when the output is the input's bytes seen with another shape (Flatten): sharing the buffer
+    /// changes no value, so the planner may alias even an input that backward still reads.
+    /// </summary>
+    public virtual bool IsView => false;
+
     /// <summary>Computes the output from the inputs.</summary>
     public abstract void Forward(Step s);
 

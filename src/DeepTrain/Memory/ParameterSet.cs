@@ -72,6 +72,18 @@ public sealed class ParameterSet : IDisposable
     private readonly ILookup<object, ParameterEntry> _byLayer;
     private readonly ILookup<object, BufferEntry> _buffersByLayer;
 
+    /// <summary>Floats the flat parameter and buffer allocations of these layers take, padding included, without allocating.</summary>
+    public static (long ParameterFloats, long BufferFloats) PlannedFloats(IEnumerable<Layer> layers)
+    {
+        long p = 0, b = 0;
+        foreach (var l in layers)
+        {
+            foreach (var s in l.Parameters) p += Align(s.Shape.Elements);
+            foreach (var s in l.Buffers) b += Align(s.Shape.Elements);
+        }
+        return (p, b);
+    }
+
     private static long Align(long n) => (n + AlignFloats - 1) / AlignFloats * AlignFloats;
 
     /// <summary>The backend the memory belongs to.</summary>

@@ -1,0 +1,44 @@
+using DeepTrain.Optim;
+using Xunit;
+
+namespace DeepTrain.Tests.Optim;
+
+/// <summary>Schedules against PyTorch's formulas.</summary>
+public class ScheduleTests
+{
+    [Fact]
+    public void MultiStep_DividesAtMilestones()
+    {
+        var s = new MultiStepLr(0.1f, [32_000, 48_000]);
+        Assert.Equal(0.1f, s.LearningRate(0), 6);
+        Assert.Equal(0.1f, s.LearningRate(31_999), 6);
+        Assert.Equal(0.01f, s.LearningRate(32_000), 6);
+        Assert.Equal(0.001f, s.LearningRate(48_000), 6);
+    }
+
+    [Fact]
+    public void OneCycle_MatchesPyTorchEndpointsAndShape()
+    {
+        // torch.optim.lr_scheduler.OneCycleLR(max_lr=0.2, total_steps=100): starts at 0.2/25, peaks at step 29
+        // (pct_start·T − 1), ends at 0.2/25/1e4; momentum runs 0.95 → 0.85 → 0.95.
+        var s = new OneCycleLr(0.2f, 100);
+        Assert.Equal(0.008, s.LearningRate(0), 6);
+        Assert.Equal(0.2, s.LearningRate(29), 6);
+        Assert.Equal(0.2 / 25 / 1e4, s.LearningRate(99), 9);
+        Assert.Equal(0.95, s.Momentum(0)!.Value, 6);
+        Assert.Equal(0.85, s.Momentum(29)!.Value, 6);
+        Assert.Equal(0.95, s.Momentum(99)!.Value, 6);
+        // Halfway up the warm-up the cosine is at its midpoint.
+        Assert.Equal((0.008 + 0.2) / 2, s.LearningRate(14) , 2);
+        for (int i = 1; i < 30; i++) Assert.True(s.LearningRate(i) > s.LearningRate(i - 1));
+        for (int i = 30; i < 100; i++) Assert.True(s.LearningRate(i) < s.LearningRate(i - 1));
+    }
+
+    [Fact]
+    public void InvalidHyperParameters_AreRejectedWithTheRange()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new OneCycleLr(0.1f, 100, pctStart: 1.5f));
+        Assert.Contains("(0, 1)", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MultiStepLr(0.1f, [10], gamma: 0f));
+    }
+}
