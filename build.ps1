@@ -16,7 +16,8 @@ switch ($Target) {
     "test" {
         dotnet build tests/DeepTrain.Tests -c $Config
         $exe = "tests/DeepTrain.Tests/bin/$Config/net10.0/DeepTrain.Tests"
-        & $exe --results-directory artifacts/test-results --report-trx --report-trx-filename tests.trx @Rest
+        New-Item -ItemType Directory -Force artifacts/test-results | Out-Null
+        & $exe -noColor -trx artifacts/test-results/tests.trx @Rest
         $rc = $LASTEXITCODE
         [xml]$trx = Get-Content artifacts/test-results/tests.trx
         $c = $trx.TestRun.ResultSummary.Counters

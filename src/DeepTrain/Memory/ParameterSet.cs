@@ -63,14 +63,14 @@ public sealed class ParameterSet : IDisposable
         Buffers = bufList.Select(b => new BufferEntry($"{b.Item1.Name}.{b.Item3.Name}", b.Item1, b.Item2, b.Item3, new Tensor(_buffers, b.Item4 * 4, b.Item3.Shape))).ToList();
         BufferFloats = boff;
         foreach (var b in Buffers) backend.Fill(b.Value, b.Spec.InitialValue);
-        var rank = layers.Select((l, i) => (l, i)).ToDictionary(t => t.l, t => t.i, ReferenceEqualityComparer.Instance);
+        var rank = layers.Select((l, i) => (l, i)).ToDictionary(t => t.l, t => t.i);   // layers compare by reference
         InGraphOrder = Entries.OrderBy(e => rank[e.Layer]).ThenBy(e => e.Index).ToArray();
-        _byLayer = Entries.ToLookup(e => e.Layer, ReferenceEqualityComparer.Instance);
-        _buffersByLayer = Buffers.ToLookup(e => e.Layer, ReferenceEqualityComparer.Instance);
+        _byLayer = Entries.ToLookup(e => e.Layer);
+        _buffersByLayer = Buffers.ToLookup(e => e.Layer);
     }
 
-    private readonly ILookup<object, ParameterEntry> _byLayer;
-    private readonly ILookup<object, BufferEntry> _buffersByLayer;
+    private readonly ILookup<Layer, ParameterEntry> _byLayer;
+    private readonly ILookup<Layer, BufferEntry> _buffersByLayer;
 
     /// <summary>Floats the flat parameter and buffer allocations of these layers take, padding included, without allocating.</summary>
     public static (long ParameterFloats, long BufferFloats) PlannedFloats(IEnumerable<Layer> layers)

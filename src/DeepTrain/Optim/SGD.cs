@@ -13,7 +13,7 @@ namespace DeepTrain.Optim;
 ///   w ← w − lr·g
 /// </code>
 /// Decay applies to the decay group only (conv and linear weights); biases and batch-norm parameters
-/// are excluded unless <paramref name="decayAll"/> is set.
+/// are excluded unless <c>decayAll</c> is set.
 /// </summary>
 public sealed class SGD : Optimizer
 {

@@ -1,32 +1,312 @@
 using DeepTrain.Tensors;
+using DeepTrain.Utils;
+using static DeepTrain.Backends.Cpu.CpuOperands;
 
 namespace DeepTrain.Backends.Cpu;
 
-// PLACEHOLDER: replaced by the real implementation of this family.
+// Element-wise operations, bias, dropout and the channel copies of concatenation and the option-A
+// shortcut. Each method validates its tensors, then runs a span kernel of CpuKernels over contiguous
+// chunks on CpuParallel's threads. Element-wise math follows memory order, so operands must share
+// shape and layout; Copy is the one operation that converts layouts.
 public sealed partial class CpuBackend
 {
     /// <inheritdoc />
-    public void Fill(Tensor t, float value) => throw new NotImplementedException();
+    public void Fill(Tensor t, float value)
+    {
+        F32("Fill", "t", t);
+        CpuParallel.For(checked((int)t.Elements), 1, (s, e) => t.AsSpan<float>()[s..e].Fill(value));
+    }
+
     /// <inheritdoc />
-    public void Copy(Tensor src, Tensor dst) => throw new NotImplementedException();
+    /// <remarks>
+    /// Equal dtypes only: converting between dtypes throws <see cref="NotSupportedException"/> naming both.
+    /// NCHW ↔ NHWC is a per-sample transpose of (C, H·W) ↔ (H·W, C). src and dst must not overlap unless
+    /// they are the same tensor with the same layout (then the copy is a no-op).
+    /// </remarks>
+    /// <exception cref="NotSupportedException">The dtypes differ.</exception>
+    public void Copy(Tensor src, Tensor dst)
+    {
+        const string op = "Copy";
+        if (src.Shape != dst.Shape) ThrowHelper.ShapeMismatch(op, "dst", src.Shape, dst.Shape);
+        if (src.DType != dst.DType)
+            throw new NotSupportedException($"{op}: converting {src.DType} to {dst.DType} is not supported by the CPU backend; src and dst must have the same dtype");
+        if (src.Device.Kind != DeviceKind.Cpu || dst.Device.Kind != DeviceKind.Cpu) ThrowHelper.Invalid(op, "the CPU backend needs host tensors");
+        bool overlap = src.Pointer < dst.Pointer + (nint)dst.Bytes && dst.Pointer < src.Pointer + (nint)src.Bytes;
+        if (overlap && (src.Pointer != dst.Pointer || src.Layout != dst.Layout))
+            ThrowHelper.Invalid(op, "src and dst overlap; a layout conversion cannot run in place");
+        switch (src.DType.Size())
+        {
+            case 4: CopyTyped<float>(src, dst); break;
+            default: CopyTyped<ushort>(src, dst); break;
+        }
+    }
+
+    private static void CopyTyped<T>(Tensor src, Tensor dst) where T : unmanaged
+    {
+        if (src.Pointer == dst.Pointer) return;
+        if (src.Layout == dst.Layout)
+        {
+            CpuParallel.For(checked((int)src.Elements), 1, (s, e) => src.AsSpan<T>()[s..e].CopyTo(dst.AsSpan<T>()[s..e]));
+            return;
+        }
+        // (N, C, H, W): NCHW → NHWC transposes each sample's (C, HW) matrix; NHWC → NCHW its (HW, C).
+        var shape = src.Shape;
+        int c = shape.C, hw = shape.H * shape.W, per = c * hw;
+        (int rows, int cols) = src.Layout == Layout.NCHW ? (c, hw) : (hw, c);
+        CpuParallel.For(shape.N, per, (n0, n1) =>
+        {
+            for (int n = n0; n < n1; n++)
+                CpuKernels.Transpose<T>(src.AsSpan<T>().Slice(n * per, per), dst.AsSpan<T>().Slice(n * per, per), rows, cols);
+        });
+    }
+
     /// <inheritdoc />
-    public void Axpby(float alpha, Tensor x, float beta, Tensor y) => throw new NotImplementedException();
+    public void Axpby(float alpha, Tensor x, float beta, Tensor y)
+    {
+        F32("Axpby", "x", x); F32("Axpby", "y", y);
+        SameGeometry("Axpby", "x", x, "y", y);
+        CpuParallel.For(checked((int)x.Elements), 2, (s, e) => CpuKernels.Axpby(alpha, x.AsSpan<float>()[s..e], beta, y.AsSpan<float>()[s..e]));
+    }
+
     /// <inheritdoc />
-    public void Add(Tensor a, Tensor b, Tensor y) => throw new NotImplementedException();
+    public void Add(Tensor a, Tensor b, Tensor y)
+    {
+        F32("Add", "a", a); F32("Add", "b", b); F32("Add", "y", y);
+        SameGeometry("Add", "a", a, "b", b);
+        SameGeometry("Add", "a", a, "y", y);
+        CpuParallel.For(checked((int)a.Elements), 2, (s, e) => CpuKernels.Add(a.AsSpan<float>()[s..e], b.AsSpan<float>()[s..e], y.AsSpan<float>()[s..e]));
+    }
+
     /// <inheritdoc />
-    public void Activation(ActivationKind kind, float alpha, Tensor x, Tensor y) => throw new NotImplementedException();
+    public void Activation(ActivationKind kind, float alpha, Tensor x, Tensor y)
+    {
+        F32("Activation", "x", x); F32("Activation", "y", y);
+        SameGeometry("Activation", "x", x, "y", y);
+        long cost = kind is ActivationKind.Sigmoid or ActivationKind.Tanh ? 16 : 1;
+        CpuParallel.For(checked((int)x.Elements), cost, (s, e) => CpuKernels.Activation(kind, alpha, x.AsSpan<float>()[s..e], y.AsSpan<float>()[s..e]));
+    }
+
     /// <inheritdoc />
-    public void ActivationBackward(ActivationKind kind, float alpha, Tensor y, Tensor dy, Tensor dx, bool accumulate) => throw new NotImplementedException();
+    public void ActivationBackward(ActivationKind kind, float alpha, Tensor y, Tensor dy, Tensor dx, bool accumulate)
+    {
+        const string op = "ActivationBackward";
+        F32(op, "y", y); F32(op, "dy", dy); F32(op, "dx", dx);
+        SameGeometry(op, "y", y, "dy", dy);
+        SameGeometry(op, "y", y, "dx", dx);
+        CpuParallel.For(checked((int)y.Elements), 2, (s, e) =>
+            CpuKernels.ActivationBackward(kind, alpha, y.AsSpan<float>()[s..e], dy.AsSpan<float>()[s..e], dx.AsSpan<float>()[s..e], accumulate));
+    }
+
     /// <inheritdoc />
-    public void DropoutForward(Tensor x, Tensor y, float p, ulong seed) => throw new NotImplementedException();
+    /// <remarks>The mask formula is <see cref="CpuKernels.DropoutKeep"/>; i is the element's memory index.</remarks>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is outside [0, 1].</exception>
+    public void DropoutForward(Tensor x, Tensor y, float p, ulong seed)
+    {
+        F32("DropoutForward", "x", x); F32("DropoutForward", "y", y);
+        SameGeometry("DropoutForward", "x", x, "y", y);
+        CheckDropoutP(p);
+        CpuParallel.For(checked((int)x.Elements), 16, (s, e) => CpuKernels.DropoutForward(x.AsSpan<float>()[s..e], y.AsSpan<float>()[s..e], p, seed, first: s));
+    }
+
     /// <inheritdoc />
-    public void DropoutBackward(Tensor dy, Tensor dx, float p, ulong seed, bool accumulate) => throw new NotImplementedException();
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is outside [0, 1].</exception>
+    public void DropoutBackward(Tensor dy, Tensor dx, float p, ulong seed, bool accumulate)
+    {
+        F32("DropoutBackward", "dy", dy); F32("DropoutBackward", "dx", dx);
+        SameGeometry("DropoutBackward", "dy", dy, "dx", dx);
+        CheckDropoutP(p);
+        CpuParallel.For(checked((int)dy.Elements), 16, (s, e) => CpuKernels.DropoutBackward(dy.AsSpan<float>()[s..e], dx.AsSpan<float>()[s..e], p, seed, first: s, accumulate));
+    }
+
+    private static void CheckDropoutP(float p)
+    {
+        if (!(p >= 0f && p <= 1f)) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability has to be between 0 and 1");
+    }
+
     /// <inheritdoc />
-    public void AddBias(Tensor y, Tensor bias) => throw new NotImplementedException();
+    public void AddBias(Tensor y, Tensor bias)
+    {
+        F32("AddBias", "y", y); F32("AddBias", "bias", bias);
+        var g = ChannelGeometry.Of("AddBias", "y", y);
+        PerChannel("AddBias", "bias", bias, g.C);
+        if (g.ChannelsLast)
+        {
+            // (N·H·W, C): every row gains the bias vector.
+            CpuParallel.For(g.Rows, g.C, (r0, r1) =>
+            {
+                Span<float> ys = y.AsSpan<float>();
+                ReadOnlySpan<float> b = bias.AsSpan<float>();
+                for (int r = r0; r < r1; r++) CpuKernels.AddInPlace(ys.Slice(r * g.C, g.C), b);
+            });
+        }
+        else
+        {
+            // (N·C, H·W): plane (n, c) gains bias[c].
+            CpuParallel.For(g.N * g.C, g.Spatial, (p0, p1) =>
+            {
+                Span<float> ys = y.AsSpan<float>();
+                ReadOnlySpan<float> b = bias.AsSpan<float>();
+                for (int p = p0; p < p1; p++) CpuKernels.AddScalar(ys.Slice(p * g.Spatial, g.Spatial), b[p % g.C]);
+            });
+        }
+    }
+
     /// <inheritdoc />
-    public void BiasBackward(Tensor dy, Tensor dbias, bool accumulate) => throw new NotImplementedException();
+    public void BiasBackward(Tensor dy, Tensor dbias, bool accumulate)
+    {
+        F32("BiasBackward", "dy", dy); F32("BiasBackward", "dbias", dbias);
+        var g = ChannelGeometry.Of("BiasBackward", "dy", dy);
+        PerChannel("BiasBackward", "dbias", dbias, g.C);
+        var sums = new double[g.C];
+        // dbias[c] = Σ over n and the spatial positions of dy[n, c, …], summed in double.
+        if (g.ChannelsLast) CpuReduce.Rows(g, sums, 1, (r0, r1, partial) =>
+        {
+            ReadOnlySpan<float> d = dy.AsSpan<float>();
+            for (int r = r0; r < r1; r++) CpuKernels.AddInPlace(partial, d.Slice(r * g.C, g.C));
+        });
+        else CpuReduce.Planes(g, sums, c =>
+        {
+            ReadOnlySpan<float> d = dy.AsSpan<float>();
+            double s = 0;
+            for (int n = 0; n < g.N; n++) s += CpuKernels.Sum(d.Slice((n * g.C + c) * g.Spatial, g.Spatial));
+            return s;
+        });
+        Span<float> db = dbias.AsSpan<float>();
+        for (int c = 0; c < g.C; c++) db[c] = (float)(accumulate ? db[c] + sums[c] : sums[c]);
+    }
+
     /// <inheritdoc />
-    public void CopyChannels(Tensor src, int srcC0, Tensor dst, int dstC0, int channels, int stride, bool accumulate) => throw new NotImplementedException();
+    /// <remarks>
+    /// dst's spatial size must be ⌈H/stride⌉ × ⌈W/stride⌉ of src's (PyTorch's x[:, :, ::s, ::s]); rank-2
+    /// tensors (N, C) are read as (N, C, 1, 1). Layouts may differ.
+    /// </remarks>
+    public void CopyChannels(Tensor src, int srcC0, Tensor dst, int dstC0, int channels, int stride, bool accumulate)
+    {
+        const string op = "CopyChannels";
+        F32(op, "src", src); F32(op, "dst", dst);
+        CheckChannelCopy(op, src, "src", srcC0, dst, "dst", dstC0, channels, stride);
+        var (sn, sc, sh, sw) = src.Strides4;
+        var (dn, dc, dh, dw) = dst.Strides4;
+        int n = dst.Shape.N, oh = dst.Shape.H, ow = dst.Shape.W;
+        if (src.Layout == Layout.NCHW && dst.Layout == Layout.NCHW)
+        {
+            // One (n, i) plane at a time: each output row gathers every stride-th element of an input row.
+            CpuParallel.For(n * channels, oh * ow, (p0, p1) =>
+            {
+                ReadOnlySpan<float> s = src.AsSpan<float>();
+                Span<float> d = dst.AsSpan<float>();
+                for (int p = p0; p < p1; p++)
+                {
+                    int b = p / channels, i = p % channels;
+                    for (int h = 0; h < oh; h++)
+                    {
+                        int so = (int)(b * sn + (srcC0 + i) * sc + h * stride * sh), dof = (int)(b * dn + (dstC0 + i) * dc + h * dh);
+                        CpuKernels.StridedGather(s.Slice(so, Math.Min(s.Length - so, (ow - 1) * stride + 1)), stride, d.Slice(dof, ow), accumulate);
+                    }
+                }
+            });
+        }
+        else
+        {
+            // Channels-last (or mixed): one output pixel at a time; channels are contiguous when both are NHWC.
+            bool contiguous = sc == 1 && dc == 1;
+            CpuParallel.For(n * oh, (long)ow * channels, (q0, q1) =>
+            {
+                ReadOnlySpan<float> s = src.AsSpan<float>();
+                Span<float> d = dst.AsSpan<float>();
+                for (int q = q0; q < q1; q++)
+                {
+                    int b = q / oh, h = q % oh;
+                    for (int w = 0; w < ow; w++)
+                    {
+                        long so = b * sn + srcC0 * sc + h * stride * sh + w * stride * sw, dof = b * dn + dstC0 * dc + h * dh + w * dw;
+                        if (contiguous) CpuKernels.StridedGather(s.Slice((int)so, channels), 1, d.Slice((int)dof, channels), accumulate);
+                        else
+                            for (int i = 0; i < channels; i++)
+                            {
+                                float v = s[(int)(so + i * sc)];
+                                ref float o = ref d[(int)(dof + i * dc)];
+                                o = accumulate ? o + v : v;
+                            }
+                    }
+                }
+            });
+        }
+    }
+
     /// <inheritdoc />
-    public void CopyChannelsBackward(Tensor ddst, int dstC0, Tensor dsrc, int srcC0, int channels, int stride, bool accumulate) => throw new NotImplementedException();
+    /// <remarks>
+    /// The adjoint of the subsampling: when not accumulating, the channels [srcC0, srcC0 + channels) of
+    /// dsrc are overwritten whole, with zeros at the positions the stride skipped (their gradient is 0).
+    /// </remarks>
+    public void CopyChannelsBackward(Tensor ddst, int dstC0, Tensor dsrc, int srcC0, int channels, int stride, bool accumulate)
+    {
+        const string op = "CopyChannelsBackward";
+        F32(op, "ddst", ddst); F32(op, "dsrc", dsrc);
+        CheckChannelCopy(op, dsrc, "dsrc", srcC0, ddst, "ddst", dstC0, channels, stride);
+        var (sn, sc, sh, sw) = dsrc.Strides4;
+        var (dn, dc, dh, dw) = ddst.Strides4;
+        int n = ddst.Shape.N, oh = ddst.Shape.H, ow = ddst.Shape.W, ih = dsrc.Shape.H, iw = dsrc.Shape.W;
+        if (dsrc.Layout == Layout.NCHW && ddst.Layout == Layout.NCHW)
+        {
+            CpuParallel.For(n * channels, ih * iw, (p0, p1) =>
+            {
+                Span<float> s = dsrc.AsSpan<float>();
+                ReadOnlySpan<float> d = ddst.AsSpan<float>();
+                for (int p = p0; p < p1; p++)
+                {
+                    int b = p / channels, i = p % channels;
+                    int plane = (int)(b * sn + (srcC0 + i) * sc);
+                    if (!accumulate) s.Slice(plane, ih * iw).Clear();
+                    for (int h = 0; h < oh; h++)
+                    {
+                        int so = plane + h * stride * iw, dof = (int)(b * dn + (dstC0 + i) * dc + h * dh);
+                        CpuKernels.StridedScatterAdd(d.Slice(dof, ow), stride, s.Slice(so, Math.Min(s.Length - so, (ow - 1) * stride + 1)));
+                    }
+                }
+            });
+        }
+        else
+        {
+            bool contiguous = sc == 1 && dc == 1;
+            // One sample per work item: clearing then scattering touches only that sample's memory.
+            CpuParallel.For(n, (long)ih * iw * channels, (b0, b1) =>
+            {
+                Span<float> s = dsrc.AsSpan<float>();
+                ReadOnlySpan<float> d = ddst.AsSpan<float>();
+                for (int b = b0; b < b1; b++)
+                {
+                    if (!accumulate)
+                        for (int h = 0; h < ih; h++)
+                            for (int w = 0; w < iw; w++)
+                            {
+                                long so = b * sn + srcC0 * sc + h * sh + w * sw;
+                                if (contiguous) s.Slice((int)so, channels).Clear();
+                                else for (int i = 0; i < channels; i++) s[(int)(so + i * sc)] = 0f;
+                            }
+                    for (int h = 0; h < oh; h++)
+                        for (int w = 0; w < ow; w++)
+                        {
+                            long so = b * sn + srcC0 * sc + h * stride * sh + w * stride * sw, dof = b * dn + dstC0 * dc + h * dh + w * dw;
+                            if (contiguous) CpuKernels.AddInPlace(s.Slice((int)so, channels), d.Slice((int)dof, channels));
+                            else for (int i = 0; i < channels; i++) s[(int)(so + i * sc)] += d[(int)(dof + i * dc)];
+                        }
+                }
+            });
+        }
+    }
+
+    private static void CheckChannelCopy(string op, Tensor src, string sn, int srcC0, Tensor dst, string dn, int dstC0, int channels, int stride)
+    {
+        if (src.Shape.Rank is not (2 or 4)) ThrowHelper.Invalid(op, $"{sn} has shape {src.Shape}; expected (N, C, H, W) or (N, C)");
+        if (dst.Shape.Rank is not (2 or 4)) ThrowHelper.Invalid(op, $"{dn} has shape {dst.Shape}; expected (N, C, H, W) or (N, C)");
+        if (stride < 1) ThrowHelper.Invalid(op, $"stride {stride} must be at least 1");
+        if (channels < 0) ThrowHelper.Invalid(op, $"channels {channels} must not be negative");
+        if (src.Shape.N != dst.Shape.N) ThrowHelper.Invalid(op, $"{sn} {src.Shape} and {dn} {dst.Shape} differ in batch size");
+        if (srcC0 < 0 || srcC0 + channels > src.Shape.C) ThrowHelper.Invalid(op, $"channels [{srcC0}, {srcC0 + channels}) are outside {sn} {src.Shape}");
+        if (dstC0 < 0 || dstC0 + channels > dst.Shape.C) ThrowHelper.Invalid(op, $"channels [{dstC0}, {dstC0 + channels}) are outside {dn} {dst.Shape}");
+        int eh = (src.Shape.H + stride - 1) / stride, ew = (src.Shape.W + stride - 1) / stride;
+        if (dst.Shape.H != eh || dst.Shape.W != ew)
+            ThrowHelper.Invalid(op, $"{dn} {dst.Shape} has spatial size {dst.Shape.H}×{dst.Shape.W}; {sn} {src.Shape} with stride {stride} gives {eh}×{ew}");
+    }
 }

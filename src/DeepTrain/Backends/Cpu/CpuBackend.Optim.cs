@@ -1,10 +1,27 @@
 using DeepTrain.Tensors;
+using DeepTrain.Utils;
+using static DeepTrain.Backends.Cpu.CpuOperands;
 
 namespace DeepTrain.Backends.Cpu;
 
-// PLACEHOLDER: replaced by the real implementation of this family.
+// Optimizer steps over flat parameter, gradient and state buffers; the update rules are in
+// CpuKernels.Optim.cs. Work is split into contiguous chunks across CpuParallel's threads.
 public sealed partial class CpuBackend
 {
     /// <inheritdoc />
-    public void SgdStep(Tensor w, Tensor g, Tensor momentum, SgdArgs args, long step) => throw new NotImplementedException();
+    /// <remarks>As PyTorch, Nesterov momentum needs μ &gt; 0 and zero dampening; <paramref name="momentum"/> is ignored when μ = 0.</remarks>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="step"/> is below 1.</exception>
+    public void SgdStep(Tensor w, Tensor g, Tensor momentum, SgdArgs args, long step)
+    {
+        const string op = "SgdStep";
+        F32(op, "w", w); F32(op, "g", g);
+        ThrowHelper.CheckSameElements(op, "w", w, "g", g);
+        ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
+        if (args.Nesterov && (args.Momentum <= 0f || args.Dampening != 0f))
+            ThrowHelper.Invalid(op, $"Nesterov momentum requires a momentum > 0 and zero dampening, got momentum {args.Momentum}, dampening {args.Dampening}");
+        bool useMomentum = args.Momentum != 0f;
+        if (useMomentum) { F32(op, "momentum", momentum); ThrowHelper.CheckSameElements(op, "w", w, "momentum", momentum); }
+        CpuParallel.For(checked((int)w.Elements), 4, (s, e) => CpuKernels.SgdStep(
+            w.AsSpan<float>()[s..e], g.AsSpan<float>()[s..e], useMomentum ? momentum.AsSpan<float>()[s..e] : default, args, firstStep: step == 1));
+    }
 }

@@ -1,12 +1,79 @@
 using DeepTrain.Tensors;
+using DeepTrain.Utils;
+using static DeepTrain.Backends.Cpu.CpuOperands;
 
 namespace DeepTrain.Backends.Cpu;
 
-// PLACEHOLDER: replaced by the real implementation of this family.
+// 2-D max and average pooling (PyTorch's MaxPool2d / AvgPool2d, floor mode; global average pooling is
+// the kernel H×W). x (N, C, H, W) → y (N, C, OH, OW) with OH = ⌊(H + 2·pH − kH)/sH⌋ + 1. Work is split
+// over the N·C planes; the per-plane kernels in CpuKernels.Pool.cs address either layout by strides.
 public sealed partial class CpuBackend
 {
     /// <inheritdoc />
-    public void Pool2dForward(PoolSpec spec, Tensor x, Tensor y) => throw new NotImplementedException();
+    public void Pool2dForward(PoolSpec spec, Tensor x, Tensor y)
+    {
+        const string op = "Pool2dForward";
+        F32(op, "x", x); F32(op, "y", y);
+        CheckPool(op, spec, x, y);
+        var (xs, ys) = (PlaneStrides(x), PlaneStrides(y));
+        int c = x.Shape.C, h = x.Shape.H, w = x.Shape.W, oh = y.Shape.H, ow = y.Shape.W;
+        CpuParallel.For(x.Shape.N * c, (long)oh * ow * spec.KernelH * spec.KernelW, (p0, p1) =>
+        {
+            ReadOnlySpan<float> xa = x.AsSpan<float>();
+            Span<float> ya = y.AsSpan<float>();
+            for (int p = p0; p < p1; p++)
+            {
+                int n = p / c, ch = p % c;
+                CpuKernels.Pool2dPlane(spec, xa[(int)(n * xs.N + ch * xs.C)..], h, w, xs.H, xs.W, ya[(int)(n * ys.N + ch * ys.C)..], oh, ow, ys.H, ys.W);
+            }
+        });
+    }
+
     /// <inheritdoc />
-    public void Pool2dBackward(PoolSpec spec, Tensor x, Tensor y, Tensor dy, Tensor dx, bool accumulate) => throw new NotImplementedException();
+    /// <remarks>
+    /// Max pooling recomputes each window's first maximum from x (the forward's rule), so y only fixes the
+    /// shape. dx must have x's shape and layout, dy y's.
+    /// </remarks>
+    public void Pool2dBackward(PoolSpec spec, Tensor x, Tensor y, Tensor dy, Tensor dx, bool accumulate)
+    {
+        const string op = "Pool2dBackward";
+        F32(op, "x", x); F32(op, "y", y); F32(op, "dy", dy); F32(op, "dx", dx);
+        CheckPool(op, spec, x, y);
+        SameGeometry(op, "y", y, "dy", dy);
+        SameGeometry(op, "x", x, "dx", dx);
+        if (!accumulate) Fill(dx, 0f);
+        var (xs, ys) = (PlaneStrides(x), PlaneStrides(y));
+        int c = x.Shape.C, h = x.Shape.H, w = x.Shape.W, oh = y.Shape.H, ow = y.Shape.W;
+        // Planes are disjoint in dx, so threads never write the same element.
+        CpuParallel.For(x.Shape.N * c, (long)oh * ow * spec.KernelH * spec.KernelW, (p0, p1) =>
+        {
+            ReadOnlySpan<float> xa = x.AsSpan<float>(), ga = dy.AsSpan<float>();
+            Span<float> da = dx.AsSpan<float>();
+            for (int p = p0; p < p1; p++)
+            {
+                int n = p / c, ch = p % c, xo = (int)(n * xs.N + ch * xs.C), yo = (int)(n * ys.N + ch * ys.C);
+                CpuKernels.Pool2dPlaneBackward(spec, xa[xo..], h, w, xs.H, xs.W, ga[yo..], oh, ow, ys.H, ys.W, da[xo..]);
+            }
+        });
+    }
+
+    private static (long N, long C, int H, int W) PlaneStrides(Tensor t)
+    {
+        var (n, c, h, w) = t.Strides4;
+        return (n, c, (int)h, (int)w);
+    }
+
+    private static void CheckPool(string op, PoolSpec spec, Tensor x, Tensor y)
+    {
+        Rank4(op, "x", x);
+        Rank4(op, "y", y);
+        if (spec.KernelH < 1 || spec.KernelW < 1 || spec.StrideH < 1 || spec.StrideW < 1 || spec.PadH < 0 || spec.PadW < 0)
+            ThrowHelper.Invalid(op, $"{spec} needs kernel and stride ≥ 1 and padding ≥ 0");
+        if (2 * spec.PadH > spec.KernelH || 2 * spec.PadW > spec.KernelW)
+            ThrowHelper.Invalid(op, $"padding ({spec.PadH}, {spec.PadW}) should be at most half of the kernel ({spec.KernelH}, {spec.KernelW}), as in PyTorch");
+        int oh = spec.OutH(x.Shape.H), ow = spec.OutW(x.Shape.W);
+        if (x.Shape.H + 2 * spec.PadH < spec.KernelH || x.Shape.W + 2 * spec.PadW < spec.KernelW || oh < 1 || ow < 1)
+            ThrowHelper.Invalid(op, $"x {x.Shape} is smaller than the {spec.KernelH}×{spec.KernelW} window with padding ({spec.PadH}, {spec.PadW})");
+        ThrowHelper.CheckShape(op, "y", y, Shape.Of(x.Shape.N, x.Shape.C, oh, ow));
+    }
 }
