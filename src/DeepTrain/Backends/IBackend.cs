@@ -24,6 +24,9 @@ public interface IBackend : IDisposable
     /// <summary>A short description, e.g. "cpu (2 threads, AVX-512)".</summary>
     string Description { get; }
 
+    /// <summary>Bytes allocated through <see cref="Allocate"/> and not yet freed: zero once every owner has disposed.</summary>
+    long LiveBytes { get; }
+
     /// <summary>Allocates zeroed memory on this backend's device. The caller owns it.</summary>
     DeviceBuffer Allocate(long bytes);
 

@@ -14,12 +14,14 @@ public sealed unsafe class HostBuffer : DeviceBuffer
     public const int Alignment = 64;
     private void* _ptr;
     private readonly long _bytes;
+    private readonly Action<long>? _onFree;
 
-    /// <summary>Allocates <paramref name="bytes"/> zeroed bytes.</summary>
+    /// <summary>Allocates <paramref name="bytes"/> zeroed bytes; <paramref name="onFree"/> hears of the free (the owning backend's count).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is negative.</exception>
     /// <exception cref="OutOfMemoryException">The host has not that much memory.</exception>
-    public HostBuffer(long bytes)
+    public HostBuffer(long bytes, Action<long>? onFree = null)
     {
+        _onFree = onFree;
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
         _bytes = bytes;
         _ptr = NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), Alignment);
@@ -49,6 +51,7 @@ public sealed unsafe class HostBuffer : DeviceBuffer
         NativeMemory.AlignedFree(_ptr);
         _ptr = null;
         MemoryTracker.HostFreed(_bytes);
+        _onFree?.Invoke(_bytes);
     }
 
     /// <summary>Frees a buffer whose owner forgot to, and counts the leak.</summary>

@@ -20,7 +20,21 @@ public sealed partial class CpuBackend : IBackend
         $"cpu ({CpuParallel.Threads} threads, {(Vector512.IsHardwareAccelerated ? "AVX-512" : Vector256.IsHardwareAccelerated ? "AVX2" : "scalar")})";
 
     /// <inheritdoc />
-    public DeviceBuffer Allocate(long bytes) => new HostBuffer(bytes);
+    public DeviceBuffer Allocate(long bytes)
+    {
+        var b = new HostBuffer(bytes, _onFree);
+        Interlocked.Add(ref _liveBytes, bytes);
+        return b;
+    }
+
+    private long _liveBytes;
+    private readonly Action<long> _onFree;
+
+    /// <summary>Creates the backend.</summary>
+    public CpuBackend() => _onFree = b => Interlocked.Add(ref _liveBytes, -b);
+
+    /// <inheritdoc />
+    public long LiveBytes => Interlocked.Read(ref _liveBytes);
 
     /// <inheritdoc />
     public void CopyFromHost<T>(ReadOnlySpan<T> src, Tensor dst) where T : unmanaged
