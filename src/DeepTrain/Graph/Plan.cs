@@ -81,7 +81,7 @@ public sealed class Plan : IDisposable
     public Tensor Input { get; }
     /// <summary>The loss's target: labels (N) for cross-entropy, else the output's shape.</summary>
     public Tensor Target { get; }
-    /// <summary>The model's output (logits).</summary>
+    /// <summary>The model's output (logits), valid from <see cref="Forward"/> until the next step's forward.</summary>
     public Tensor Output { get; }
     /// <summary>Gradient of the loss with respect to the output (training plans).</summary>
     public Tensor? OutputGrad { get; }
@@ -94,10 +94,17 @@ public sealed class Plan : IDisposable
     /// <summary>The loss.</summary>
     public Loss Loss => _loss;
 
+    /// <summary>
+    /// When set, every layer's forward and backward time is added here (synchronising the backend after
+    /// each layer, so timings are exact but the run is slower). Index: the layer's forward position.
+    /// </summary>
+    public LayerTimings? Profile { get; set; }
+
     /// <summary>Runs every layer forward.</summary>
     public void Forward()
     {
         var steps = _steps;
+        if (Profile is { } prof) { for (int i = 0; i < steps.Length; i++) prof.Time(steps[i], forward: true); return; }
         for (int i = 0; i < steps.Length; i++) steps[i].Layer.Forward(steps[i]);
     }
 
@@ -111,6 +118,7 @@ public sealed class Plan : IDisposable
     {
         if (!Memory.Training) throw new InvalidOperationException($"model '{Model.Name}': Backward on an evaluation plan; compile with training: true");
         var steps = _steps;
+        if (Profile is { } prof) { for (int i = steps.Length - 1; i >= 0; i--) prof.Time(steps[i], forward: false); return; }
         for (int i = steps.Length - 1; i >= 0; i--) steps[i].Layer.Backward(steps[i]);
     }
 

@@ -83,7 +83,7 @@ public static class Planner
                 death = Math.Max(death, Fwd(c));
                 if (training && (nodes[c].Layer.Saves & Saved.Inputs) != 0) death = Math.Max(death, Bwd(c));
             }
-            if (v == output) death = Math.Max(death, L);
+            if (v == output) death = Math.Max(death, training ? 2 * L : L);   // the logits stay readable after Backward
             if (training && (nodes[Producer(v)].Layer.Saves & Saved.Output) != 0) death = Math.Max(death, Bwd(Producer(v)));
             actBirth[r] = Math.Min(actBirth[r], birth);
             actDeath[r] = Math.Max(actDeath[r], death);

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using System.Globalization;
+using DeepTrain.Backends;
+using DeepTrain.Data;
+using DeepTrain.Graph;
+using DeepTrain.Losses;
+using DeepTrain.Optim;
+using DeepTrain.Training;
+using static DeepTrain.Cli.Commands.CommonOptions;
+
+namespace DeepTrain.Cli.Commands;
+
+/// <summary><c>deeptrain eval</c>: test loss and accuracy of a checkpoint.</summary>
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var ckpt = new Option<string>("--checkpoint", "-c") { Description = "A model.safetensors written by 'deeptrain train'", Required = true };
+        var data = new Option<string?>("--data") { Description = "Data set (default: the one recorded in the checkpoint)" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the data set's files" };
+        var model = new Option<string?>("--model", "-m") { Description = "Model (default: the one recorded in the checkpoint)" };
+        var batch = BatchSize(500);
+        var device = Device();
+        var cmd = new Command("eval", "Evaluate a checkpoint on a data set's test split") { ckpt, data, dataDir, model, batch, device };
+        cmd.SetAction(r => CliErrors.Run(() => Run(r.GetValue(ckpt)!, r.GetValue(data), r.GetValue(dataDir), r.GetValue(model), r.GetValue(batch), r.GetValue(device)!)));
+        return cmd;
+    }
+
+    private static int Run(string path, string? dataName, string? dataDir, string? modelName, int batch, string deviceText)
+    {
+        var meta = ModelCheckpoint.ReadMetadata(path);
+        dataName ??= meta.GetValueOrDefault("data") ?? throw new ArgumentException($"checkpoint '{path}' does not record its data set; pass --data");
+        modelName ??= meta.GetValueOrDefault("model") ?? throw new ArgumentException($"checkpoint '{path}' does not record its model; pass --model");
+        using var backend = BackendFactory.Create(Tensors.Device.Parse(deviceText));
+        var train = DatasetCatalog.Load(dataName, dataDir, train: true);
+        var test = DatasetCatalog.Load(dataName, dataDir, train: false);
+        var graph = Models.ModelZoo.Create(modelName, test.Channels, test.Classes, test.Height);
+        using var model = new Model(graph, backend);
+        ModelCheckpoint.Load(model, path);
+        using var loader = new DataLoader(test, batch, shuffle: false, Normalization.FromDataset(train), null, 0, dropLast: false);
+        using var opt = new SGD(model.Parameters, 0f);
+        using var trainer = new Trainer(model, opt, new ConstantLr(0f), new CrossEntropyLoss(), batch, batch);
+        var (loss, acc) = trainer.Evaluate(loader);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{graph.Name} on {test.Name} test ({test.Count:N0} images): loss {loss:F4}, accuracy {acc * 100:F2}%"));
+        return 0;
+    }
+}

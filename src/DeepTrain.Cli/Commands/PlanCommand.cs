@@ -1,0 +1,46 @@
+using System.CommandLine;
+using DeepTrain.Backends.Cpu;
+using DeepTrain.Graph;
+using static DeepTrain.Cli.Commands.CommonOptions;
+
+namespace DeepTrain.Cli.Commands;
+
+/// <summary><c>deeptrain plan</c>: the memory plan of a model at a batch size, before anything runs.</summary>
+internal static class PlanCommand
+{
+    public static Command Create()
+    {
+        var model = Model();
+        var batch = BatchSize(128);
+        var input = Input();
+        var classes = Classes();
+        var layout = Layout();
+        var eval = new Option<bool>("--eval") { Description = "Plan inference instead of training" };
+        var stateCopies = new Option<int>("--optimizer-state") { Description = "Parameter-sized optimizer buffers (SGD with momentum: 1, Adam: 2)", DefaultValueFactory = _ => 1 };
+        var cmd = new Command("plan", "Print the memory plan: parameters, gradients, optimizer state, activations (arena), workspace, peak")
+            { model, batch, input, classes, layout, eval, stateCopies };
+        cmd.SetAction(r => CliErrors.Run(() => Run(r.GetValue(model)!, r.GetValue(batch), r.GetValue(input), r.GetValue(classes), r.GetValue(layout)!, r.GetValue(eval), r.GetValue(stateCopies))));
+        return cmd;
+    }
+
+    private static int Run(string modelName, int batch, string? input, int? classes, string layout, bool eval, int stateCopies)
+    {
+        var graph = BuildModel(modelName, input, classes);
+        var plan = Planner.Build(graph, batch, training: !eval, ParseLayout(layout));
+        using var cpu = new CpuBackend();
+        var r = MemoryReport.For(graph, plan, stateCopies, cpu);
+        var (p, b) = DeepTrain.Graph.Model.Count(graph);
+        Console.WriteLine($"model {graph.Name}: input {graph.InputShape}, {graph.Nodes.Count} layers, {p:N0} trainable parameters, {b:N0} buffer values");
+        Console.WriteLine($"plan: {(eval ? "evaluation" : "training")}, batch {batch}, {plan.Layout}, fp32, {plan.InPlaceCount} layers in place, {plan.Buffers.Count} arena buffers");
+        void Row(string what, long bytes, string note = "") => Console.WriteLine($"  {what,-22} {Bytes(bytes),12}  {note}");
+        Row("parameters", r.Parameters);
+        Row("gradients", r.Gradients);
+        Row("optimizer state", r.OptimizerState, stateCopies > 0 && !eval ? $"{stateCopies} × parameters" : "");
+        Row("buffers", r.Buffers, "batch-norm running statistics");
+        Row("activations (arena)", r.Activations, $"packed by lifetime; {Bytes(r.ActivationsUnpacked)} unpacked ({(double)r.ActivationsUnpacked / Math.Max(r.Activations, 1):F1}×)");
+        Row("input", r.Input);
+        Row("workspace", r.Workspace, "largest convolution scratch (cpu backend)");
+        Row("peak", r.Peak);
+        return 0;
+    }
+}

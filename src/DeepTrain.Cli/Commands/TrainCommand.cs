@@ -1,0 +1,145 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using DeepTrain.Backends;
+using DeepTrain.Backends.Cpu;
+using DeepTrain.Data;
+using DeepTrain.Graph;
+using DeepTrain.Losses;
+using DeepTrain.Optim;
+using DeepTrain.Tensors;
+using DeepTrain.Training;
+using Spectre.Console;
+using static DeepTrain.Cli.Commands.CommonOptions;
+
+namespace DeepTrain.Cli.Commands;
+
+/// <summary><c>deeptrain train</c>: trains a built-in model on a built-in data set.</summary>
+internal static class TrainCommand
+{
+    private static readonly string[] s_schedules = ["one-cycle", "multistep", "constant"];
+
+    public static Command Create()
+    {
+        var model = Model("resnet20");
+        var data = new Option<string>("--data") { Description = "Data set: " + string.Join(", ", DatasetCatalog.Names), DefaultValueFactory = _ => "fashion-mnist" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the data set's files (default: the system location or $DEEPTRAIN_DATA)" };
+        var epochs = new Option<int>("--epochs", "-e") { Description = "Passes over the training set", DefaultValueFactory = _ => 4 };
+        var batch = BatchSize(128);
+        var lr = new Option<float>("--lr") { Description = "Learning rate (the peak rate for one-cycle)", DefaultValueFactory = _ => 0.1f };
+        var momentum = new Option<float>("--momentum") { Description = "SGD momentum (one-cycle cycles it between 0.85 and 0.95 unless --no-cycle-momentum)", DefaultValueFactory = _ => 0.9f };
+        var wd = new Option<float>("--weight-decay") { Description = "L2 weight decay λ (the loss gains λ/2·‖w‖²; PyTorch's and Caffe's meaning); conv/linear weights only", DefaultValueFactory = _ => 5e-4f };
+        var nesterov = new Option<bool>("--nesterov") { Description = "Nesterov momentum" };
+        var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: one-cycle, multistep (÷10 at 50% and 75% of training, as the paper's steps), constant", DefaultValueFactory = _ => "one-cycle" };
+        schedule.AcceptOnlyFromAmong(s_schedules);
+        var noCycle = new Option<bool>("--no-cycle-momentum") { Description = "Keep momentum fixed under one-cycle" };
+        var augment = new Option<bool>("--augment") { Description = "Pad-and-random-crop (4 pixels) and horizontal flip on worker threads" };
+        var device = Device();
+        var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, shuffling, augmentation and dropout", DefaultValueFactory = _ => 1UL };
+        var outDir = new Option<string>("--out", "-o") { Description = "Output folder for metrics.jsonl and model.safetensors", DefaultValueFactory = _ => "runs/latest" };
+        var threads = new Option<int?>("--threads") { Description = "CPU backend threads (default: all processors)" };
+        var evalBatch = new Option<int>("--eval-batch-size") { Description = "Batch size for evaluation", DefaultValueFactory = _ => 500 };
+        var layout = Layout();
+        var logEvery = new Option<int>("--log-every") { Description = "Print a step log line every N steps (0: never)", DefaultValueFactory = _ => 0 };
+        var cmd = new Command("train", "Train a model; writes metrics.jsonl and model.safetensors to --out")
+            { model, data, dataDir, epochs, batch, lr, momentum, wd, nesterov, schedule, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
+        cmd.SetAction(r => CliErrors.Run(() => Run(new TrainArgs(
+            r.GetValue(model)!, r.GetValue(data)!, r.GetValue(dataDir), r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(momentum),
+            r.GetValue(wd), r.GetValue(nesterov), r.GetValue(schedule)!, !r.GetValue(noCycle), r.GetValue(augment), r.GetValue(device)!, r.GetValue(seed),
+            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery)))));
+        return cmd;
+    }
+
+    internal sealed record TrainArgs(string Model, string Data, string? DataDir, int Epochs, int BatchSize, float Lr, float Momentum, float WeightDecay,
+        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery);
+
+    internal static int Run(TrainArgs a)
+    {
+        if (a.Epochs < 1) throw new ArgumentException($"--epochs must be ≥ 1, got {a.Epochs}");
+        if (!(a.Lr > 0) || float.IsInfinity(a.Lr)) throw new ArgumentException($"--lr must be a finite number > 0, got {a.Lr}");
+        if (a.Threads is { } t) CpuParallel.Threads = t;
+        var layout = ParseLayout(a.Layout);
+        var device = Tensors.Device.Parse(a.Device);
+        using var backend = BackendFactory.Create(device);
+
+        var train = DatasetCatalog.Load(a.Data, a.DataDir, train: true);
+        var test = DatasetCatalog.Load(a.Data, a.DataDir, train: false);
+        var graph = Models.ModelZoo.Create(a.Model, train.Channels, train.Classes, train.Height);
+        var norm = Normalization.FromDataset(train);
+        var aug = a.Augment ? AugmentationOptions.Standard : null;
+        using var trainLoader = new DataLoader(train, a.BatchSize, shuffle: true, norm, aug, a.Seed, dropLast: true);
+        using var testLoader = new DataLoader(test, a.EvalBatch, shuffle: false, norm, null, a.Seed, dropLast: false);
+        if (trainLoader.BatchesPerEpoch == 0) throw new ArgumentException($"--batch-size {a.BatchSize} is larger than the training set ({train.Count} samples)");
+
+        using var model = new DeepTrain.Graph.Model(graph, backend, a.Seed);
+        using var opt = new SGD(model.Parameters, a.Lr, a.Momentum, a.WeightDecay, nesterov: a.Nesterov);
+        long total = (long)trainLoader.BatchesPerEpoch * a.Epochs;
+        LrSchedule sched = a.Schedule switch
+        {
+            "one-cycle" => new OneCycleLr(a.Lr, total, cycleMomentum: a.CycleMomentum),
+            "multistep" => new MultiStepLr(a.Lr, [total / 2, total * 3 / 4]),
+            _ => new ConstantLr(a.Lr),
+        };
+        using var trainer = new Trainer(model, opt, sched, new CrossEntropyLoss(), a.BatchSize, a.EvalBatch, layout, a.Seed);
+
+        Directory.CreateDirectory(a.Out);
+        string metricsPath = Path.Combine(a.Out, "metrics.jsonl"), ckptPath = Path.Combine(a.Out, "model.safetensors");
+        File.WriteAllText(metricsPath, "");
+        var (p, _) = DeepTrain.Graph.Model.Count(graph);
+        Console.WriteLine($"{graph.Name}: {p:N0} parameters | {train.Name}: {train.Count:N0} train / {test.Count:N0} test, {train.Channels}x{train.Height}x{train.Width}, {train.Classes} classes");
+        Console.WriteLine($"{backend.Description} | batch {a.BatchSize} | SGD momentum {a.Momentum} wd {a.WeightDecay}{(a.Nesterov ? " nesterov" : "")} | {sched} | augment {(aug?.ToString() ?? "off")} | seed {a.Seed}");
+        Console.WriteLine($"{"epoch",5} {"train loss",10} {"train acc",9} {"test loss",9} {"test acc",8} {"lr",9} {"seconds",8} {"images/s",9}");
+
+        var start = DateTime.UtcNow;
+        double best = 0;
+        EpochMetrics? last = null;
+        bool interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+        for (int epoch = 1; epoch <= a.Epochs; epoch++)
+        {
+            (double Loss, double Accuracy, long Images, double Seconds) r = default;
+            void OnStep(StepProgress s)
+            {
+                if (a.LogEvery > 0 && trainer.GlobalStep % a.LogEvery == 0)
+                    Console.WriteLine($"[{trainer.GlobalStep:D8}] lr={s.Lr:0.00e+00}, Train Loss = {s.Loss:F4}");
+            }
+            if (interactive)
+            {
+                AnsiConsole.Progress().AutoClear(true).HideCompleted(true)
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                    .Start(ctx =>
+                    {
+                        var task = ctx.AddTask($"epoch {epoch}/{a.Epochs}", maxValue: trainLoader.BatchesPerEpoch);
+                        r = trainer.TrainEpoch(trainLoader, epoch - 1, s =>
+                        {
+                            task.Value = s.Batch;
+                            task.Description = $"epoch {epoch}/{a.Epochs} loss {s.Loss:F3} {s.Images / Math.Max(s.Seconds, 1e-9):F0} img/s";
+                            OnStep(s);
+                        });
+                    });
+            }
+            else r = trainer.TrainEpoch(trainLoader, epoch - 1, OnStep);
+            var evalStart = DateTime.UtcNow;
+            var (testLoss, testAcc) = trainer.Evaluate(testLoader);
+            double seconds = r.Seconds + (DateTime.UtcNow - evalStart).TotalSeconds;
+            last = new EpochMetrics(epoch, r.Loss, r.Accuracy, testLoss, testAcc, opt.LearningRate, seconds, r.Images / r.Seconds);
+            best = Math.Max(best, testAcc);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{epoch,5} {r.Loss,10:F4} {r.Accuracy * 100,8:F2}% {testLoss,9:F4} {testAcc * 100,7:F2}% {opt.LearningRate,9:G3} {seconds,8:F1} {last.ImagesPerSec,9:F0}"));
+            File.AppendAllText(metricsPath, JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["epoch"] = epoch, ["train_loss"] = r.Loss, ["train_acc"] = r.Accuracy, ["test_loss"] = testLoss, ["test_acc"] = testAcc,
+                ["lr"] = opt.LearningRate, ["seconds"] = seconds, ["images_per_sec"] = last.ImagesPerSec,
+            }) + "\n");
+            ModelCheckpoint.Save(model, ckptPath, new Dictionary<string, string>
+            {
+                ["model"] = a.Model, ["data"] = a.Data, ["epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
+                ["input"] = $"{train.Channels}x{train.Height}x{train.Width}", ["classes"] = train.Classes.ToString(CultureInfo.InvariantCulture),
+                ["test_acc"] = testAcc.ToString("F4", CultureInfo.InvariantCulture),
+            }, trainer.GlobalStep);
+        }
+        double wall = (DateTime.UtcNow - start).TotalSeconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"done: {a.Epochs} epochs in {wall:F0} s; final test accuracy {last!.TestAcc * 100:F2}% (best {best * 100:F2}%); {metricsPath}; {ckptPath}"));
+        return 0;
+    }
+}

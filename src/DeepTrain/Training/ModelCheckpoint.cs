@@ -1,0 +1,72 @@
+using DeepTrain.Checkpoints;
+using DeepTrain.Graph;
+using DeepTrain.Layers;
+
+namespace DeepTrain.Training;
+
+/// <summary>
+/// A model's weights as a safetensors file with PyTorch state_dict names ("conv1.weight",
+/// "layer1.0.bn1.running_mean", "layer1.0.bn1.num_batches_tracked"), so
+/// <c>model.load_state_dict(safetensors.torch.load_file(path))</c> works for the matching PyTorch module.
+/// Files are written atomically (a temporary name, then a rename).
+/// </summary>
+public static class ModelCheckpoint
+{
+    private const string BatchesTracked = "num_batches_tracked";
+
+    /// <summary>Writes every parameter and buffer of <paramref name="model"/>; <paramref name="steps"/> becomes each batch norm's num_batches_tracked.</summary>
+    public static void Save(Model model, string path, IReadOnlyDictionary<string, string>? metadata = null, long steps = 0)
+    {
+        var backend = model.Backend;
+        var arrays = new List<NamedArray>();
+        foreach (var p in model.Parameters.InGraphOrder)
+            arrays.Add(NamedArray.FromFloat32(p.Name, Download(model, p.Value), p.Value.Shape.Dims));
+        foreach (var b in model.Parameters.Buffers)
+            arrays.Add(NamedArray.FromFloat32(b.Name, Download(model, b.Value), b.Value.Shape.Dims));
+        foreach (var n in model.Graph.Nodes)
+            if (n.Layer is BatchNorm)
+                arrays.Add(NamedArray.FromInt64($"{n.Layer.Name}.{BatchesTracked}", [steps]));
+        var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["format"] = "pt", ["deeptrain_model"] = model.Name };
+        Safetensors.Save(path, arrays, meta);
+    }
+
+    /// <summary>
+    /// Loads every parameter and buffer of <paramref name="model"/> from <paramref name="path"/>. Every tensor
+    /// is checked before any is copied, so a checkpoint that does not fit leaves the model unchanged.
+    /// </summary>
+    /// <exception cref="CheckpointMismatchException">The first tensor that is missing, has another shape or dtype, or is not part of the model.</exception>
+    /// <exception cref="CheckpointFormatException">The file is not valid safetensors.</exception>
+    public static void Load(Model model, string path)
+    {
+        var file = Safetensors.Load(path);
+        var expected = new HashSet<string>();
+        var copies = new List<(float[] Data, Tensors.Tensor Dst)>();
+        foreach (var p in model.Parameters.InGraphOrder)
+        {
+            file.Expect(p.Name, Tensors.DType.Float32, p.Value.Shape.Dims);
+            copies.Add((file.GetFloat32(p.Name), p.Value));
+            expected.Add(p.Name);
+        }
+        foreach (var b in model.Parameters.Buffers)
+        {
+            file.Expect(b.Name, Tensors.DType.Float32, b.Value.Shape.Dims);
+            copies.Add((file.GetFloat32(b.Name), b.Value));
+            expected.Add(b.Name);
+        }
+        foreach (var name in file.Names)
+            if (!expected.Contains(name) && !name.EndsWith("." + BatchesTracked, StringComparison.Ordinal))
+                throw new CheckpointMismatchException(path, name, $"checkpoint '{path}': tensor '{name}' is not part of model '{model.Name}'");
+        foreach (var (data, dst) in copies) model.Backend.CopyFromHost<float>(data, dst);
+    }
+
+    /// <summary>The checkpoint's metadata (model, data set, epoch, …) without loading tensors into a model.</summary>
+    /// <exception cref="CheckpointFormatException">The file is not valid safetensors.</exception>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path) => Safetensors.Load(path).Metadata;
+
+    private static float[] Download(Model model, Tensors.Tensor t)
+    {
+        var a = new float[t.Elements];
+        model.Backend.CopyToHost<float>(t, a);
+        return a;
+    }
+}

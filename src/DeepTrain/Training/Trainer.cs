@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using DeepTrain.Data;
+using DeepTrain.Graph;
+using DeepTrain.Losses;
+using DeepTrain.Optim;
+using DeepTrain.Tensors;
+
+namespace DeepTrain.Training;
+
+/// <summary>One epoch's figures, as written to metrics.jsonl.</summary>
+public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAcc, double TestLoss, double TestAcc, double Lr, double Seconds, double ImagesPerSec);
+
+/// <summary>Progress within an epoch, reported after every step.</summary>
+public readonly record struct StepProgress(int Epoch, int Batch, int Batches, long Images, double Seconds, double Loss, double Lr);
+
+/// <summary>
+/// The training loop: for each batch, copy it to the plan's input, forward, loss, backward, one optimizer
+/// step with the schedule's learning rate; then evaluate with a separate evaluation plan (batch norm on
+/// running statistics) that shares the parameters. Solver stages are named methods, as in Caffe.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly Model _model;
+    private readonly Optimizer _optimizer;
+    private readonly LrSchedule _schedule;
+    private readonly Loss _loss;
+    private readonly Plan _train;
+    private readonly Dictionary<int, Plan> _eval = [];
+    private readonly float[] _scalar = new float[1];
+    private readonly int _evalBatch;
+
+    /// <summary>Compiles the training plan for <paramref name="batchSize"/>.</summary>
+    public Trainer(Model model, Optimizer optimizer, LrSchedule schedule, Loss loss, int batchSize, int? evalBatchSize = null, Layout layout = Layout.NCHW, ulong seed = 0)
+    {
+        (_model, _optimizer, _schedule, _loss) = (model, optimizer, schedule, loss);
+        _train = model.Compile(batchSize, training: true, loss, layout);
+        _train.State.Seed = seed;
+        _evalBatch = evalBatchSize ?? batchSize;
+        Layout = layout;
+    }
+
+    /// <summary>Layout of the plans.</summary>
+    public Layout Layout { get; }
+    /// <summary>The training plan.</summary>
+    public Plan TrainPlan => _train;
+    /// <summary>Optimizer steps taken (the schedule's step index).</summary>
+    public long GlobalStep { get; set; }
+
+    /// <summary>Trains one epoch over <paramref name="loader"/>; returns (mean loss, accuracy, images, seconds).</summary>
+    /// <exception cref="NonFiniteLossException">The loss became NaN or infinite.</exception>
+    public (double Loss, double Accuracy, long Images, double Seconds) TrainEpoch(DataLoader loader, int epoch, Action<StepProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var backend = _model.Backend;
+        var sw = Stopwatch.StartNew();
+        double lossSum = 0, correct = 0;
+        long images = 0;
+        int batches = loader.BatchesPerEpoch, b = 0;
+        foreach (var batch in loader.Epoch(epoch))
+        {
+            cancel.ThrowIfCancellationRequested();
+            LoadBatch(_train, batch);
+            float lr = _schedule.LearningRate(GlobalStep);
+            _optimizer.LearningRate = lr;
+            if (_schedule.Momentum(GlobalStep) is float m) _optimizer.Momentum = m;
+            _train.TrainStep();
+            _optimizer.Step();
+            GlobalStep++;
+            double loss = Read(_train.LossValue);
+            if (!double.IsFinite(loss))
+                throw new NonFiniteLossException($"epoch {epoch}, batch {b}: the loss is {loss} (learning rate {lr:G4}); lower the learning rate or check the data");
+            lossSum += loss * batch.Count;
+            if (_loss.CountsCorrect) correct += Read(_train.Correct);
+            images += batch.Count;
+            b++;
+            progress?.Invoke(new StepProgress(epoch, b, batches, images, sw.Elapsed.TotalSeconds, loss, lr));
+        }
+        return (images > 0 ? lossSum / images : double.NaN, images > 0 ? correct / images : double.NaN, images, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Mean loss and accuracy over every sample of <paramref name="loader"/> (batch norm in evaluation mode).</summary>
+    public (double Loss, double Accuracy) Evaluate(DataLoader loader)
+    {
+        double lossSum = 0, correct = 0;
+        long images = 0;
+        foreach (var batch in loader.Epoch(0))
+        {
+            var plan = EvalPlan(batch.Count);
+            LoadBatch(plan, batch);
+            plan.Forward();
+            plan.ComputeLoss();
+            lossSum += Read(plan.LossValue) * batch.Count;
+            if (_loss.CountsCorrect) correct += Read(plan.Correct);
+            images += batch.Count;
+        }
+        return (images > 0 ? lossSum / images : double.NaN, images > 0 ? correct / images : double.NaN);
+    }
+
+    /// <summary>The evaluation plan for a batch of <paramref name="count"/> (the last, partial batch gets its own, exact one).</summary>
+    public Plan EvalPlan(int count)
+    {
+        int size = Math.Min(count, _evalBatch);
+        if (!_eval.TryGetValue(size, out var plan))
+            _eval[size] = plan = _model.Compile(size, training: false, _loss, Layout);
+        return plan;
+    }
+
+    private void LoadBatch(Plan plan, Batch batch)
+    {
+        var backend = _model.Backend;
+        int n = plan.BatchSize;
+        int per = (int)(plan.Input.Elements / n);
+        backend.CopyFromHost<float>(batch.Images.AsSpan(0, n * per), plan.Input);
+        if (_loss.TargetDType == DType.Int32) backend.CopyFromHost<int>(batch.Labels.AsSpan(0, n), plan.Target);
+        else throw new NotSupportedException($"{_loss.Name}: training from a classification data set needs integer targets");
+    }
+
+    private double Read(Tensor scalar)
+    {
+        _model.Backend.CopyToHost<float>(scalar, _scalar);
+        return _scalar[0];
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var p in _eval.Values) p.Dispose();
+        _train.Dispose();
+    }
+}
+
+/// <summary>The loss became NaN or infinite during training.</summary>
+public sealed class NonFiniteLossException(string message) : Exception(message);
