@@ -17,7 +17,9 @@ internal static class CliErrors
         }
         catch (Exception e) when (IsExpected(e))
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            // ArgumentException appends " (Parameter 'x')" to its message: the text already names the argument.
+            string message = e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message;
+            Console.Error.WriteLine($"error: {message}");
             return 1;
         }
     }

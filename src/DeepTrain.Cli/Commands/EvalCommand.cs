@@ -41,7 +41,7 @@ internal static class EvalCommand
         using var opt = new SGD(model.Parameters, 0f);
         using var trainer = new Trainer(model, opt, new ConstantLr(0f), new CrossEntropyLoss(), batch, batch);
         var (loss, acc) = trainer.Evaluate(loader);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{graph.Name} on {test.Name} test ({test.Count:N0} images): loss {loss:F4}, accuracy {acc * 100:F2}%"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{graph.Name} on {test.Name} ({test.Count:N0} images): loss {loss:F4}, accuracy {acc * 100:F2}%"));
         return 0;
     }
 }

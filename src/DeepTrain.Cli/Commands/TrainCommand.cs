@@ -124,7 +124,7 @@ internal static class TrainCommand
             last = new EpochMetrics(epoch, r.Loss, r.Accuracy, testLoss, testAcc, opt.LearningRate, seconds, r.Images / r.Seconds);
             best = Math.Max(best, testAcc);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{epoch,5} {r.Loss,10:F4} {r.Accuracy * 100,8:F2}% {testLoss,9:F4} {testAcc * 100,7:F2}% {opt.LearningRate,9:G3} {seconds,8:F1} {last.ImagesPerSec,9:F0}"));
+                $"{epoch,5} {r.Loss,10:F4} {r.Accuracy * 100,8:F2}% {testLoss,9:F4} {testAcc * 100,7:F2}% {opt.LearningRate,9:0.00e+00} {seconds,8:F1} {last.ImagesPerSec,9:F0}"));
             File.AppendAllText(metricsPath, JsonSerializer.Serialize(new Dictionary<string, object>
             {
                 ["epoch"] = epoch, ["train_loss"] = r.Loss, ["train_acc"] = r.Accuracy, ["test_loss"] = testLoss, ["test_acc"] = testAcc,

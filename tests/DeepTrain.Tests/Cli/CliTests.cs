@@ -1,0 +1,113 @@
+using System.Text.Json;
+using DeepTrain.Checkpoints;
+using DeepTrain.Tests.Data;
+using Xunit;
+
+namespace DeepTrain.Tests.Cli;
+
+/// <summary>Console redirection is process-wide, so the command tests run alone.</summary>
+[CollectionDefinition(nameof(ConsoleCollection), DisableParallelization = true)]
+public sealed class ConsoleCollection;
+
+/// <summary>The <c>deeptrain</c> command, in process: outputs, files, and the errors users see.</summary>
+[Collection(nameof(ConsoleCollection))]
+public class CliTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        var (o, e) = (new StringWriter(), new StringWriter());
+        Console.SetOut(o);
+        Console.SetError(e);
+        try { return (DeepTrain.Cli.Program.Main(args), o.ToString(), e.ToString()); }
+        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+    }
+
+    /// <summary>A small MNIST-format data set (gzip IDX) of <paramref name="train"/> and <paramref name="test"/> images.</summary>
+    private string MakeMnist(int train = 96, int test = 40)
+    {
+        Directory.CreateDirectory(_dir["mnist"]);
+        _dir.Write("mnist/train-images-idx3-ubyte.gz", DataBytes.IdxImages(train, 28, 28), gzip: true);
+        _dir.Write("mnist/train-labels-idx1-ubyte.gz", DataBytes.IdxLabels(DataBytes.Labels(train)), gzip: true);
+        _dir.Write("mnist/t10k-images-idx3-ubyte.gz", DataBytes.IdxImages(test, 28, 28), gzip: true);
+        _dir.Write("mnist/t10k-labels-idx1-ubyte.gz", DataBytes.IdxLabels(DataBytes.Labels(test)), gzip: true);
+        return _dir["mnist"];
+    }
+
+    [Fact]
+    public void Models_ListsExactCounts()
+    {
+        var (code, output, _) = Run("models");
+        Assert.Equal(0, code);
+        Assert.Contains("269,722", output);       // ResNet-20
+        Assert.Contains("19,421,274", output);    // ResNet-1202
+    }
+
+    [Fact]
+    public void Plan_PrintsEveryPart_AndThePeak()
+    {
+        var (code, output, _) = Run("plan", "--model", "resnet20", "--batch-size", "8", "--input", "1x28x28");
+        Assert.Equal(0, code);
+        foreach (var part in new[] { "parameters", "gradients", "optimizer state", "activations (arena)", "workspace", "peak" })
+            Assert.Contains(part, output);
+    }
+
+    [Fact]
+    public void UnknownModel_ListsValidOnes_AndFails()
+    {
+        var (code, _, err) = Run("plan", "--model", "resnet21");
+        Assert.Equal(1, code);
+        Assert.Contains("unknown model 'resnet21'", err);
+        Assert.Contains("resnet20", err);
+    }
+
+    [Fact]
+    public void Train_WritesMetricsAndCheckpoint_ThenEvalReadsIt()
+    {
+        string data = MakeMnist(), outDir = _dir["run"];
+        var (code, output, err) = Run("train", "--model", "mlp", "--data", "mnist", "--data-dir", data, "--epochs", "2",
+            "--batch-size", "32", "--lr", "0.05", "--out", outDir, "--eval-batch-size", "16");
+        Assert.True(code == 0, err);
+        Assert.Contains("done: 2 epochs", output);
+        var lines = File.ReadAllLines(Path.Combine(outDir, "metrics.jsonl"));
+        Assert.Equal(2, lines.Length);
+        using var doc = JsonDocument.Parse(lines[1]);
+        foreach (var key in new[] { "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds", "images_per_sec" })
+            Assert.True(doc.RootElement.TryGetProperty(key, out _), $"metrics.jsonl lacks '{key}'");
+        Assert.Equal(2, doc.RootElement.GetProperty("epoch").GetInt32());
+        string ckpt = Path.Combine(outDir, "model.safetensors");
+        Assert.Contains("fc1.weight", Safetensors.Load(ckpt).Names);
+        Assert.Empty(Directory.GetFiles(outDir, "*.tmp*"));
+
+        var (evalCode, evalOut, evalErr) = Run("eval", "--checkpoint", ckpt, "--data-dir", data);
+        Assert.True(evalCode == 0, evalErr);
+        Assert.Contains("accuracy", evalOut);
+    }
+
+    [Fact]
+    public void TruncatedData_NamesFileAndOffset_AndWritesNothing()
+    {
+        string data = MakeMnist();
+        var bytes = DataBytes.IdxImages(96, 28, 28);
+        _dir.Write("mnist/train-images-idx3-ubyte.gz", bytes[..5000], gzip: true);
+        var (code, _, err) = Run("train", "--model", "mlp", "--data", "mnist", "--data-dir", data, "--epochs", "1", "--out", _dir["bad"]);
+        Assert.Equal(1, code);
+        Assert.Contains("train-images-idx3-ubyte.gz", err);
+        Assert.Contains("offset", err);
+        Assert.False(File.Exists(Path.Combine(_dir["bad"], "model.safetensors")));
+    }
+
+    [Fact]
+    public void BadArguments_AreRejectedWithTheValidRange()
+    {
+        var (code, _, err) = Run("train", "--lr", "-1", "--data-dir", MakeMnist(), "--data", "mnist", "--model", "mlp", "--out", _dir["x"]);
+        Assert.Equal(1, code);
+        Assert.Contains("--lr", err);
+        Assert.NotEqual(0, Run("train", "--schedule", "cosine-ish").Code);
+        Assert.NotEqual(0, Run("bench", "--bogus").Code);
+    }
+}
