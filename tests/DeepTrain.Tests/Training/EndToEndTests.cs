@@ -35,6 +35,25 @@ public class EndToEndTests
         return g;
     }
 
+    /// <summary>The other joins and layers: concatenation, projection shortcut, dropout (a fixed mask), average pooling, BatchNorm1d, LeakyReLU, Sigmoid.</summary>
+    private static ModelGraph SmallConcat(int classes = 3)
+    {
+        var g = new ModelGraph("small-concat", Shape.Of(3, 6, 6));
+        var a = g.Apply("conv_a", new Conv2d(3, 4, 3, padding: 1), g.Input);
+        a = g.Apply("lrelu", new LeakyReLU(0.1f), a);
+        var b = g.Apply("proj", new Conv2d(3, 2, 1, stride: 1, bias: false), g.Input);
+        b = g.Apply("proj_bn", BatchNorm2d.Create(2), b);
+        var c = g.Apply("cat", new Concat(2), a, b);
+        c = g.Apply("drop", new Dropout(0.25f), c);
+        c = g.Apply("avg", new AvgPool2d(3, 2, 1, countIncludePad: false), c);
+        c = g.Apply("flatten", new Flatten(), c);
+        c = g.Apply("fc1", new Linear(6 * 3 * 3, 5), c);
+        c = g.Apply("bn1d", BatchNorm1d.Create(5), c);
+        c = g.Apply("sig", new Sigmoid(), c);
+        g.Apply("fc2", new Linear(5, classes), c);
+        return g;
+    }
+
     private static float Loss(Plan plan, IBackend b)
     {
         plan.Forward();
@@ -44,13 +63,24 @@ public class EndToEndTests
         return l[0];
     }
 
-    [Theory, MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
-    public void ModelGradients_MatchCentralDifferences(string name)
+    public static TheoryData<string, string, Layout> GradientCases()
+    {
+        var d = new TheoryData<string, string, Layout>();
+        foreach (var backend in new[] { "cpu", "cuda" })
+            foreach (var model in new[] { "residual", "concat" })
+                foreach (var layout in new[] { Layout.NCHW, Layout.NHWC })
+                    d.Add(backend, model, layout);
+        return d;
+    }
+
+    [Theory, MemberData(nameof(GradientCases))]
+    public void ModelGradients_MatchCentralDifferences(string name, string which, Layout layout)
     {
         using var b = TestBackends.Create(name);
-        using var model = new Model(SmallResidual(), b, seed: 3);
-        using var plan = model.Compile(5, training: true, new CrossEntropyLoss());
-        b.CopyFromHost<float>(TestData.Normal(11, 5, 2, 6, 6), plan.Input);
+        var graph = which == "residual" ? SmallResidual() : SmallConcat();
+        using var model = new Model(graph, b, seed: 3);
+        using var plan = model.Compile(5, training: true, new CrossEntropyLoss(), layout);
+        b.CopyFromHost<float>(TestData.Normal(11, 5, graph.InputShape[0], 6, 6), plan.Input);
         b.CopyFromHost<int>([0, 1, 2, 1, 0], plan.Target);
         plan.Forward(); plan.ComputeLoss(); plan.Backward();
 
