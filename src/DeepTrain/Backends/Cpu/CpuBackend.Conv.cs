@@ -1,18 +1,464 @@
 using DeepTrain.Tensors;
+using DeepTrain.Utils;
 
 namespace DeepTrain.Backends.Cpu;
 
-// PLACEHOLDER: replaced by the real implementation of this family.
+// Convolution and dense products (PyTorch: torch.nn.functional.conv2d, torch.matmul).
+//
+// Every convolution is lowered per image and per group to one GEMM over im2col columns
+// (CpuIm2Col): with Cg = C/groups, Kg = K/groups, P = OH·OW,
+//   forward          y_g (Kg, P)      = w_g (Kg, Cg·R·S) · col (Cg·R·S, P)
+//   backward data    dcol (Cg·R·S, P) = w_gᵀ · dy_g (Kg, P),      then dx += col2im(dcol)
+//   backward filter  dw_g (Kg, Cg·R·S) += dy_g (Kg, P) · colᵀ     summed over the batch
+// A 1×1 stride-1 unpadded convolution needs no im2col: x itself is col (C, H·W) read with strides.
+// Every other forward and filter gradient uses implicit im2col (CpuIm2Col.Phases): the GEMM reads its
+// operand straight from a zero-padded (for stride > 1, phase-split) copy of the image, which is ~R·S× smaller
+// than col and takes one cheap pass to make. Backward data of a stride-1 convolution is itself a stride-1
+// convolution of dy with the flipped, transposed filter w′[c, k, r, s] = w[k, c, R−1−r, S−1−s] and padding
+// dil·(R−1) − pad, so it takes the same path; only strided backward data builds dcol and runs col2im.
+// Tensors are addressed through their element strides, so NCHW and NHWC run the same code (the GEMM
+// takes any strides, and turns a channels-last output into the transposed product itself).
+// Threads split the batch into contiguous runs of images; each thread owns its im2col buffer and,
+// for the filter gradient, a private dw that is added into the result once at the end.
 public sealed partial class CpuBackend
 {
+    /// <summary>The geometry of one convolution call, validated once.</summary>
+    private readonly unsafe struct ConvGeom
+    {
+        public readonly int N, C, H, W, K, R, S, OH, OW, G, Cg, Kg, Crs, P;
+        public readonly ConvSpec Spec;
+        public readonly bool Pointwise;     // 1×1, stride 1, no padding: col is x itself
+
+        public ConvGeom(string op, Shape x, Shape w, Shape y, ConvSpec spec)
+        {
+            if (x.Rank != 4 || w.Rank != 4 || y.Rank != 4)
+                ThrowHelper.Invalid(op, $"x {x}, w {w} and y {y} must all be rank 4 (N, C, H, W)");
+            if (spec.StrideH < 1 || spec.StrideW < 1 || spec.DilationH < 1 || spec.DilationW < 1 || spec.PadH < 0 || spec.PadW < 0 || spec.Groups < 1)
+                ThrowHelper.Invalid(op, $"invalid geometry {spec}");
+            N = x.N; C = x.C; H = x.H; W = x.W; K = w.N; R = w.H; S = w.W; G = spec.Groups;
+            if (C % G != 0 || K % G != 0)
+                ThrowHelper.Invalid(op, $"x {x} has {C} channels and w {w} has {K} filters; both must divide into {G} groups");
+            Cg = C / G; Kg = K / G;
+            if (w.C != Cg) ThrowHelper.ShapeMismatch(op, "w", Shape.Of(K, Cg, R, S), w);
+            OH = spec.OutH(H, R); OW = spec.OutW(W, S);
+            if (OH < 1 || OW < 1)
+                ThrowHelper.Invalid(op, $"kernel {R}x{S} with {spec} does not fit input {x}");
+            if (y != Shape.Of(N, K, OH, OW)) ThrowHelper.ShapeMismatch(op, "y", Shape.Of(N, K, OH, OW), y);
+            Crs = Cg * R * S; P = OH * OW;
+            Spec = spec;
+            Pointwise = R == 1 && S == 1 && spec.StrideH == 1 && spec.StrideW == 1 && spec.PadH == 0 && spec.PadW == 0;
+        }
+
+        /// <summary>
+        /// Whether forward and filter gradient use implicit im2col. A strided 1×1 convolution (the
+        /// projection shortcut) is a plain subsampling: its explicit col is 1/stride² of x, cheaper
+        /// than the stride² phase planes the implicit path would write.
+        /// </summary>
+        public bool UseImplicit => !Pointwise && R * S > 1;
+
+        /// <summary>GEMM cost of one image, for the parallel split.</summary>
+        public long FlopsPerImage => 2L * K * Crs * P;
+    }
+
+    /// <summary>A tensor's base pointer and (N, C, H, W) element strides.</summary>
+    private readonly unsafe struct View4(float* p, nint n, nint c, nint h, nint w)
+    {
+        public readonly float* P = p;
+        public readonly nint N = n, C = c, H = h, W = w;
+
+        public static View4 Of(Tensor t)
+        {
+            var (n, c, h, w) = t.Strides4;
+            return new View4((float*)t.Pointer, (nint)n, (nint)c, (nint)h, (nint)w);
+        }
+    }
+
+    private static void CheckConvTensors(string op, Tensor a, string an, Tensor b, string bn, Tensor c, string cn)
+    {
+        ThrowHelper.CheckFloat32(op, an, a);
+        ThrowHelper.CheckFloat32(op, bn, b);
+        ThrowHelper.CheckFloat32(op, cn, c);
+        if (a.Device.Kind != DeviceKind.Cpu || b.Device.Kind != DeviceKind.Cpu || c.Device.Kind != DeviceKind.Cpu)
+            ThrowHelper.Invalid(op, "every tensor must be in host memory");
+    }
+
     /// <inheritdoc />
-    public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec) => throw new NotImplementedException();
+    public unsafe void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec)
+    {
+        const string op = "Conv2dForward";
+        CheckConvTensors(op, x, "x", w, "w", y, "y");
+        var g = new ConvGeom(op, x.Shape, w.Shape, y.Shape, spec);
+        if (bias is not null)
+        {
+            ThrowHelper.CheckFloat32(op, "bias", bias);
+            if (bias.Elements != g.K) ThrowHelper.ShapeMismatch(op, "bias", Shape.Of(g.K), bias.Shape);
+        }
+        var xv = View4.Of(x);
+        var yv = View4.Of(y);
+        float* wp = (float*)w.Pointer;
+        float* bp = bias is null ? null : (float*)bias.Pointer;
+
+        // Channels-first output rows (Kg, P) are contiguous: pack each group's weights once and share
+        // the packing between threads. A channels-last output goes through the transposing GEMM instead,
+        // unless the implicit path (which writes through its own buffer) runs.
+        bool implicitIm2Col = g.UseImplicit;
+        bool packed = implicitIm2Col || yv.W == 1;
+        var ph = new CpuIm2Col.Phases(g.Cg, g.H, g.W, g.R, g.S, spec.PadH, spec.PadW, spec.StrideH, spec.StrideW, spec.DilationH, spec.DilationW);
+        float* pw = null;
+        int* offs = null;
+        long perGroup = CpuGemm.PackedASize(g.Kg, g.Crs);
+        if (packed)
+        {
+            pw = CpuScratch.Current.Get(CpuScratch.Slot.Shared, perGroup * g.G);
+            for (int gi = 0; gi < g.G; gi++)
+                CpuGemm.PackAll(g.Kg, g.Crs, wp + (nint)gi * g.Kg * g.Crs, g.Crs, 1, pw + gi * perGroup);
+        }
+        if (implicitIm2Col)
+        {
+            offs = (int*)CpuScratch.Current.Get(CpuScratch.Slot.Offsets, g.Crs);
+            ph.RowOffsets(offs);
+        }
+
+        CpuParallel.For(g.N, g.FlopsPerImage, (start, end) =>
+        {
+            float* col = g.Pointwise || implicitIm2Col ? null : CpuScratch.Current.Get(CpuScratch.Slot.Columns, (long)g.Crs * g.P);
+            for (int n = start; n < end; n++)
+            {
+                float* xn = xv.P + n * xv.N, yn = yv.P + n * yv.N;
+                for (int gi = 0; gi < g.G; gi++)
+                {
+                    float* xg = xn + (nint)gi * g.Cg * xv.C;
+                    float* yg = yn + (nint)gi * g.Kg * yv.C;
+                    if (implicitIm2Col)
+                    {
+                        ImplicitConvImage(xg, xv, ph, g.Kg, pw + gi * perGroup, offs, yg, yv, 0f, bp == null ? null : bp + gi * g.Kg);
+                        continue;
+                    }
+                    // col (Crs, P): x itself for a pointwise conv (p = h·W + w sits at p·sW in both layouts).
+                    float* bmat = xg;
+                    nint rsB = xv.C, csB = xv.W;
+                    if (!g.Pointwise)
+                    {
+                        CpuIm2Col.Im2Col(xg, xv.C, xv.H, xv.W, g.Cg, g.H, g.W, g.R, g.S, g.Spec, g.OH, g.OW, col);
+                        bmat = col; rsB = g.P; csB = 1;
+                    }
+                    if (packed)
+                        CpuGemm.SgemmPackedA(g.Kg, g.P, g.Crs, 1f, pw + gi * perGroup, bmat, rsB, csB, 0f, yg, yv.C, yv.W);
+                    else
+                        CpuGemm.Sgemm(g.Kg, g.P, g.Crs, 1f, wp + (nint)gi * g.Kg * g.Crs, g.Crs, 1, bmat, rsB, csB, 0f, yg, yv.C, yv.W);
+                }
+                if (bp != null && !implicitIm2Col) AddChannelBias(yn, yv, g.K, g.P, bp);
+            }
+        });
+    }
+
+    /// <summary>
+    /// One image (one group) of a convolution by implicit im2col:
+    /// dst (kout, OH, OW) = β·dst + packedW (kout, cin·R·S) · col(src) + bias, where src is (cin, h, w).
+    /// The product is formed over the phase-plane width Wq into a per-thread buffer, then its valid columns are stored.
+    /// </summary>
+    private static unsafe void ImplicitConvImage(float* src, View4 sv, in CpuIm2Col.Phases ph,
+        int kout, float* packedW, int* offs, float* dst, View4 dv, float beta, float* bias)
+    {
+        int oh = ph.OH, ow = ph.OW, wp = ph.Wq, pp = ph.Columns;
+        var scratch = CpuScratch.Current;
+        float* xp = scratch.Get(CpuScratch.Slot.Columns, ph.Size);
+        ph.Pad(src, sv.C, sv.H, sv.W, xp);
+        float* t = scratch.Get(CpuScratch.Slot.Output, (long)kout * pp);
+        // t (kout, OH·Wq) = W · col, col row i = xp[offs[i] ..]
+        CpuGemm.SgemmPackedA(kout, pp, ph.C * ph.R * ph.S, 1f, packedW, xp, 0, 1, offs, 0f, t, pp, 1);
+        for (int k = 0; k < kout; k++)
+        {
+            float b = bias == null ? 0f : bias[k];
+            for (int y = 0; y < oh; y++)
+            {
+                float* row = t + (nint)k * pp + y * wp;
+                float* d = dst + k * dv.C + y * dv.H;
+                if (dv.W == 1 && beta == 0f && b == 0f) CpuIm2Col.Copy(d, row, ow);
+                else if (dv.W == 1 && beta == 1f && b == 0f) CpuIm2Col.AddInto(d, row, ow);
+                else
+                    for (int x = 0; x < ow; x++)
+                    {
+                        float v = row[x] + b;
+                        d[x * dv.W] = beta == 0f ? v : v + beta * d[x * dv.W];
+                    }
+            }
+        }
+    }
+
+    /// <summary>y[k, p] += bias[k] for one image.</summary>
+    private static unsafe void AddChannelBias(float* yn, View4 yv, int k, int p, float* bias)
+    {
+        for (int ki = 0; ki < k; ki++)
+        {
+            float b = bias[ki];
+            float* row = yn + ki * yv.C;
+            for (int i = 0; i < p; i++) row[i * yv.W] += b;
+        }
+    }
+
     /// <inheritdoc />
-    public void Conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvSpec spec, bool accumulate) => throw new NotImplementedException();
+    public unsafe void Conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvSpec spec, bool accumulate)
+    {
+        const string op = "Conv2dBackwardData";
+        CheckConvTensors(op, dy, "dy", w, "w", dx, "dx");
+        var g = new ConvGeom(op, dx.Shape, w.Shape, dy.Shape, spec);
+        var dyv = View4.Of(dy);
+        var dxv = View4.Of(dx);
+        float* wp = (float*)w.Pointer;
+        long imageElems = (long)g.C * g.H * g.W;
+
+        // Stride 1 with padding ≤ dil·(R − 1): dx = conv(dy, w′) with w′[c, k, r, s] = w[k, c, R−1−r, S−1−s]
+        // and padding dil·(R − 1) − pad, by implicit im2col (see the file header).
+        int padBH = spec.DilationH * (g.R - 1) - spec.PadH, padBW = spec.DilationW * (g.S - 1) - spec.PadW;
+        // Its GEMM has only Cg rows, though: below half a micro-tile (e.g. the 1-channel stem) the explicit
+        // Cg·R·S-row product plus col2im wastes less.
+        bool implicitIm2Col = spec.StrideH == 1 && spec.StrideW == 1 && !g.Pointwise && padBH >= 0 && padBW >= 0
+            && 2 * g.Cg >= CpuGemm.MR;
+        int rs = g.R * g.S, krs = g.Kg * rs;
+        var phB = new CpuIm2Col.Phases(g.Kg, g.OH, g.OW, g.R, g.S, padBH, padBW, 1, 1, spec.DilationH, spec.DilationW);
+
+        // Otherwise w_gᵀ (Crs, Kg): element (crs, k) at w[k·Crs + crs]. Packed once, shared by the threads,
+        // except for a pointwise channels-last dx, which the transposing GEMM writes directly.
+        bool packed = !(g.Pointwise && dxv.W != 1);
+        float* pw = null;
+        int* offs = null;
+        long perGroup = implicitIm2Col ? CpuGemm.PackedASize(g.Cg, krs) : CpuGemm.PackedASize(g.Crs, g.Kg);
+        if (implicitIm2Col)
+        {
+            pw = CpuScratch.Current.Get(CpuScratch.Slot.Shared, perGroup * g.G + (long)g.Cg * krs);
+            float* flip = pw + perGroup * g.G;          // w′_g (Cg, Kg·R·S), one group at a time
+            for (int gi = 0; gi < g.G; gi++)
+            {
+                float* wg = wp + (nint)gi * g.Kg * g.Crs;
+                for (int c = 0; c < g.Cg; c++)
+                    for (int k = 0; k < g.Kg; k++)
+                        for (int i = 0; i < rs; i++)
+                            flip[(nint)c * krs + k * rs + i] = wg[(nint)k * g.Crs + c * rs + rs - 1 - i];
+                CpuGemm.PackAll(g.Cg, krs, flip, krs, 1, pw + gi * perGroup);
+            }
+            offs = (int*)CpuScratch.Current.Get(CpuScratch.Slot.Offsets, krs);
+            phB.RowOffsets(offs);
+        }
+        else if (packed)
+        {
+            pw = CpuScratch.Current.Get(CpuScratch.Slot.Shared, perGroup * g.G);
+            for (int gi = 0; gi < g.G; gi++)
+                CpuGemm.PackAll(g.Crs, g.Kg, wp + (nint)gi * g.Kg * g.Crs, 1, g.Crs, pw + gi * perGroup);
+        }
+
+        CpuParallel.For(g.N, g.FlopsPerImage, (start, end) =>
+        {
+            float* dcol = g.Pointwise || implicitIm2Col ? null : CpuScratch.Current.Get(CpuScratch.Slot.Columns, (long)g.Crs * g.P);
+            for (int n = start; n < end; n++)
+            {
+                float* dyn = dyv.P + n * dyv.N, dxn = dxv.P + n * dxv.N;
+                // Every layout stores one image as one contiguous run of C·H·W elements.
+                if (!accumulate && !g.Pointwise && !implicitIm2Col) new Span<float>(dxn, checked((int)imageElems)).Clear();
+                for (int gi = 0; gi < g.G; gi++)
+                {
+                    float* dyg = dyn + (nint)gi * g.Kg * dyv.C;
+                    float* dxg = dxn + (nint)gi * g.Cg * dxv.C;
+                    float* wg = wp + (nint)gi * g.Kg * g.Crs;
+                    if (implicitIm2Col)
+                    {
+                        ImplicitConvImage(dyg, dyv, phB, g.Cg, pw + gi * perGroup, offs, dxg, dxv, accumulate ? 1f : 0f, null);
+                    }
+                    else if (g.Pointwise)
+                    {
+                        // dx_g (Cg, H·W) (+)= w_gᵀ · dy_g, straight into dx.
+                        float beta = accumulate ? 1f : 0f;
+                        if (packed)
+                            CpuGemm.SgemmPackedA(g.Cg, g.P, g.Kg, 1f, pw + gi * perGroup, dyg, dyv.C, dyv.W, beta, dxg, dxv.C, dxv.W);
+                        else
+                            CpuGemm.Sgemm(g.Cg, g.P, g.Kg, 1f, wg, 1, g.Crs, dyg, dyv.C, dyv.W, beta, dxg, dxv.C, dxv.W);
+                    }
+                    else
+                    {
+                        CpuGemm.SgemmPackedA(g.Crs, g.P, g.Kg, 1f, pw + gi * perGroup, dyg, dyv.C, dyv.W, 0f, dcol, g.P, 1);
+                        CpuIm2Col.Col2ImAdd(dcol, g.Cg, g.H, g.W, g.R, g.S, g.Spec, g.OH, g.OW, dxg, dxv.C, dxv.H, dxv.W);
+                    }
+                }
+            }
+        });
+    }
+
     /// <inheritdoc />
-    public void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias, ConvSpec spec, bool accumulate) => throw new NotImplementedException();
+    public unsafe void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias, ConvSpec spec, bool accumulate)
+    {
+        const string op = "Conv2dBackwardFilter";
+        CheckConvTensors(op, x, "x", dy, "dy", dw, "dw");
+        var g = new ConvGeom(op, x.Shape, dw.Shape, dy.Shape, spec);
+        if (dbias is not null)
+        {
+            ThrowHelper.CheckFloat32(op, "dbias", dbias);
+            if (dbias.Elements != g.K) ThrowHelper.ShapeMismatch(op, "dbias", Shape.Of(g.K), dbias.Shape);
+        }
+        var xv = View4.Of(x);
+        var dyv = View4.Of(dy);
+        float* dwp = (float*)dw.Pointer;
+        int wElems = g.K * g.Crs;
+        if (g.N == 0)
+        {
+            if (!accumulate) new Span<float>(dwp, wElems).Clear();
+        }
+        else
+        {
+            // Implicit im2col: part_gᵀ (Crs, Kg) (+)= col (Crs, P′) · dy′ᵀ (P′, Kg), with col's rows read from the
+            // padded image and dy′ᵀ dy transposed onto the plane width Wq (zero in the dropped columns, so they
+            // add nothing). The private partial is then transposed into dw.
+            bool implicitIm2Col = g.UseImplicit;
+            var ph = new CpuIm2Col.Phases(g.Cg, g.H, g.W, g.R, g.S, spec.PadH, spec.PadW, spec.StrideH, spec.StrideW, spec.DilationH, spec.DilationW);
+            int wp = ph.Wq, pp = ph.Columns;
+            int* offs = null;
+            if (implicitIm2Col)
+            {
+                offs = (int*)CpuScratch.Current.Get(CpuScratch.Slot.Offsets, g.Crs);
+                ph.RowOffsets(offs);
+            }
+            var gate = new object();
+            bool first = true;
+            CpuParallel.For(g.N, g.FlopsPerImage, (start, end) =>
+            {
+                var scratch = CpuScratch.Current;
+                float* col = g.Pointwise ? null : implicitIm2Col
+                    ? scratch.Get(CpuScratch.Slot.Columns, ph.Size)
+                    : scratch.Get(CpuScratch.Slot.Columns, (long)g.Crs * g.P);
+                float* dyT = implicitIm2Col ? scratch.Get(CpuScratch.Slot.Output, (long)pp * g.Kg) : null;
+                float* part = scratch.Get(CpuScratch.Slot.PartialGrad, wElems);
+                for (int n = start; n < end; n++)
+                {
+                    float* xn = xv.P + n * xv.N, dyn = dyv.P + n * dyv.N;
+                    for (int gi = 0; gi < g.G; gi++)
+                    {
+                        float* xg = xn + (nint)gi * g.Cg * xv.C;
+                        float* dyg = dyn + (nint)gi * g.Kg * dyv.C;
+                        float beta = n == start ? 0f : 1f;      // the first image of the run overwrites
+                        if (implicitIm2Col)
+                        {
+                            ph.Pad(xg, xv.C, xv.H, xv.W, col);
+                            for (int y = 0; y < g.OH; y++)
+                                for (int x = 0; x < wp; x++)
+                                {
+                                    float* d = dyT + ((nint)y * wp + x) * g.Kg;
+                                    if (x >= g.OW) { for (int k = 0; k < g.Kg; k++) d[k] = 0f; continue; }
+                                    float* sp = dyg + y * dyv.H + x * dyv.W;
+                                    for (int k = 0; k < g.Kg; k++) d[k] = sp[k * dyv.C];
+                                }
+                            CpuGemm.Sgemm(g.Crs, g.Kg, pp, 1f, col, 0, 1, offs, dyT, g.Kg, 1, beta, part + (nint)gi * g.Kg * g.Crs, g.Kg, 1);
+                            continue;
+                        }
+                        // colᵀ (P, Crs): element (p, crs) at col[crs·P + p], or x itself when pointwise.
+                        float* bmat = xg;
+                        nint rsB = xv.W, csB = xv.C;
+                        if (!g.Pointwise)
+                        {
+                            CpuIm2Col.Im2Col(xg, xv.C, xv.H, xv.W, g.Cg, g.H, g.W, g.R, g.S, g.Spec, g.OH, g.OW, col);
+                            bmat = col; rsB = 1; csB = g.P;
+                        }
+                        // part_g (Kg, Crs) (+)= dy_g (Kg, P) · colᵀ
+                        CpuGemm.Sgemm(g.Kg, g.Crs, g.P, 1f, dyg, dyv.C, dyv.W, bmat, rsB, csB, beta, part + (nint)gi * g.Kg * g.Crs, g.Crs, 1);
+                    }
+                }
+                // Reduce: the first run to finish sets (or adds to) dw, the others add.
+                lock (gate)
+                {
+                    bool set = first && !accumulate;
+                    if (implicitIm2Col)
+                    {
+                        for (int gi = 0; gi < g.G; gi++)
+                        {
+                            float* pg = part + (nint)gi * g.Kg * g.Crs, dg = dwp + (nint)gi * g.Kg * g.Crs;
+                            for (int k = 0; k < g.Kg; k++)
+                                for (int i = 0; i < g.Crs; i++)
+                                    dg[k * g.Crs + i] = set ? pg[i * g.Kg + k] : dg[k * g.Crs + i] + pg[i * g.Kg + k];
+                        }
+                    }
+                    else if (set) new ReadOnlySpan<float>(part, wElems).CopyTo(new Span<float>(dwp, wElems));
+                    else CpuIm2Col.AddInto(dwp, part, wElems);
+                    first = false;
+                }
+            });
+        }
+        if (dbias is not null) BiasGradient(dyv, g, (float*)dbias.Pointer, accumulate);
+    }
+
+    /// <summary>dbias[k] (+)= Σ over n, p of dy[n, k, p], summed in double per channel.</summary>
+    private static unsafe void BiasGradient(View4 dyv, ConvGeom g, float* dbias, bool accumulate)
+    {
+        for (int k = 0; k < g.K; k++)
+        {
+            double sum = 0;
+            for (int n = 0; n < g.N; n++)
+            {
+                float* row = dyv.P + n * dyv.N + k * dyv.C;
+                for (int p = 0; p < g.P; p++) sum += row[p * dyv.W];
+            }
+            dbias[k] = accumulate ? dbias[k] + (float)sum : (float)sum;
+        }
+    }
+
     /// <inheritdoc />
-    public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec) => throw new NotImplementedException();
+    public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec)
+    {
+        var g = new ConvGeom("Conv2dWorkspaceBytes", x, w, Shape.Of(x.N, w.N, spec.OutH(x.H, w.H), spec.OutW(x.W, w.W)), spec);
+        // Per thread: the im2col buffer, the GEMM packing panels and a private filter gradient;
+        // once: the packed weights. All of it is per-thread scratch kept between calls, not arena memory.
+        long perThread = (g.Pointwise ? 0 : (long)g.Crs * g.P)
+            + CpuGemm.PackedASize(Math.Max(g.Kg, g.Crs), Math.Min(Math.Max(g.P, g.Kg), CpuGemm.KC))
+            + (long)Math.Min(Math.Max(g.P, g.Crs), CpuGemm.NC) * CpuGemm.KC
+            + (long)g.K * g.Crs;
+        long shared = CpuGemm.PackedASize(Math.Max(g.Kg, g.Crs), Math.Max(g.Kg, g.Crs)) * g.G;
+        return (perThread * CpuParallel.Threads + shared) * sizeof(float);
+    }
+
     /// <inheritdoc />
-    public void Gemm(bool transA, bool transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) => throw new NotImplementedException();
+    public unsafe void Gemm(bool transA, bool transB, float alpha, Tensor a, Tensor b, float beta, Tensor c)
+    {
+        const string op = "Gemm";
+        CheckConvTensors(op, a, "a", b, "b", c, "c");
+        // Rank-2 view (dim0, rest) of each operand; op(a) (M, K), op(b) (K, N), c (M, N).
+        var (ar, ac) = Rows(a);
+        var (br, bc) = Rows(b);
+        var (cr, cc) = Rows(c);
+        int m = transA ? ac : ar, ka = transA ? ar : ac;
+        int kb = transB ? bc : br, n = transB ? br : bc;
+        if (ka != kb || cr != m || cc != n)
+            ThrowHelper.Invalid(op, $"op(a) {(transA ? "aᵀ" : "a")} of {a.Shape} is ({m}, {ka}), op(b) {(transB ? "bᵀ" : "b")} of {b.Shape} is ({kb}, {n}), c is {c.Shape}: expected c ({m}, {n}) and matching inner sizes");
+        float* ap = (float*)a.Pointer, bp = (float*)b.Pointer, cp = (float*)c.Pointer;
+        // A row-major (r, c) matrix read as op: element (i, p) at i·c + p, or at p·c + i when transposed.
+        nint rsA = transA ? 1 : ac, csA = transA ? ac : 1;
+        nint rsB = transB ? 1 : bc, csB = transB ? bc : 1;
+        int k = ka;
+
+        // Threads take disjoint blocks of C: column blocks (multiples of NR) when C is wide,
+        // row blocks (multiples of MR) otherwise. Each block is an independent GEMM.
+        long flops = 2L * m * n * k;
+        if (n >= m)
+        {
+            int blocks = (n + CpuGemm.NR - 1) / CpuGemm.NR;
+            CpuParallel.For(blocks, flops / Math.Max(blocks, 1), (s, e) =>
+            {
+                int j0 = s * CpuGemm.NR, j1 = Math.Min(n, e * CpuGemm.NR);
+                CpuGemm.Sgemm(m, j1 - j0, k, alpha, ap, rsA, csA, bp + j0 * csB, rsB, csB, beta, cp + j0, n, 1);
+            });
+        }
+        else
+        {
+            int blocks = (m + CpuGemm.MR - 1) / CpuGemm.MR;
+            CpuParallel.For(blocks, flops / Math.Max(blocks, 1), (s, e) =>
+            {
+                int i0 = s * CpuGemm.MR, i1 = Math.Min(m, e * CpuGemm.MR);
+                CpuGemm.Sgemm(i1 - i0, n, k, alpha, ap + i0 * rsA, rsA, csA, bp, rsB, csB, beta, cp + (nint)i0 * n, n, 1);
+            });
+        }
+    }
+
+    private static (int Rows, int Cols) Rows(Tensor t)
+    {
+        var d = t.Shape.Dims;
+        long cols = 1;
+        for (int i = 1; i < d.Length; i++) cols *= d[i];
+        return (d.Length == 0 ? 1 : d[0], checked((int)cols));
+    }
 }
