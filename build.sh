@@ -31,7 +31,7 @@ build_native() {
 build() {
   need_dotnet
   log "dotnet build ($CONFIG)"
-  dotnet build DeepTrain.sln -c "$CONFIG" -v quiet -nologo
+  dotnet build DeepTrain.sln -c "$CONFIG" -v quiet -nologo -clp:NoSummary
   build_native
 }
 
@@ -59,7 +59,7 @@ MSG
 test() {
   need_dotnet
   log "dotnet build tests ($CONFIG)"
-  dotnet build tests/DeepTrain.Tests -c "$CONFIG" -v quiet -nologo
+  dotnet build tests/DeepTrain.Tests -c "$CONFIG" -v quiet -nologo -clp:NoSummary
   local exe="tests/DeepTrain.Tests/bin/$CONFIG/net10.0/DeepTrain.Tests"
   local results="$ROOT/artifacts/test-results"
   rm -rf "$results"; mkdir -p "$results"
@@ -87,7 +87,7 @@ PY
 train() {
   need_dotnet
   ensure_fashion_mnist
-  dotnet build src/DeepTrain.Cli -c Release -v quiet -nologo
+  dotnet build src/DeepTrain.Cli -c Release -v quiet -nologo -clp:NoSummary
   local out="runs/resnet20-fashion-mnist"
   log "training ResNet-20 on Fashion-MNIST (CPU); results in $out"
   "src/DeepTrain.Cli/bin/Release/net10.0/deeptrain" train --model resnet20 --data fashion-mnist \
@@ -97,7 +97,7 @@ train() {
 
 bench() {
   need_dotnet
-  dotnet build benchmarks/DeepTrain.Benchmarks -c Release -v quiet -nologo
+  dotnet build benchmarks/DeepTrain.Benchmarks -c Release -v quiet -nologo -clp:NoSummary
   "benchmarks/DeepTrain.Benchmarks/bin/Release/net10.0/DeepTrain.Benchmarks" "$@"
 }
 
