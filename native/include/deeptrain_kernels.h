@@ -4,6 +4,7 @@
 #ifndef DEEPTRAIN_KERNELS_H
 #define DEEPTRAIN_KERNELS_H
 #include <stdint.h>
+#include <cuda_runtime_api.h>
 
 #if defined(_WIN32)
 #  define DT_EXPORT_ATTR __declspec(dllexport)
@@ -24,5 +25,56 @@ DT_EXPORT int32_t dt_abi_version(void);
 
 /* Returns the CUDA runtime version the library was built against (e.g. 11080), or 0. */
 DT_EXPORT int32_t dt_cuda_runtime_version(void);
+
+/* Kinds of the reduced-precision working copy an optimizer writes beside the fp32 master weights. */
+#define DT_HALF_NONE 0 /* no copy */
+#define DT_HALF_F16  1 /* IEEE binary16 */
+#define DT_HALF_BF16 2 /* bfloat16 */
+
+/* ---- loss scaling (loss_scale.cu); PyTorch: torch.cuda.amp.GradScaler ------------------------------
+ * g[i] *= 1 / *scale; *found_inf = 1 if any result is not finite (never cleared here). */
+DT_EXPORT int32_t dt_unscale_f32(float* g, int64_t n, const float* scale, int32_t* found_inf, cudaStream_t stream);
+
+/* One launch over many tensors: for t < count, unscale ptrs[t][0 .. sizes[t]). ptrs and sizes are device arrays. */
+DT_EXPORT int32_t dt_unscale_multi_f32(float* const* ptrs, const int64_t* sizes, int32_t count, const float* scale,
+                                       int32_t* found_inf, cudaStream_t stream);
+
+/* GradScaler.update: if *found_inf { *scale *= backoff; *growth_tracker = 0 } else if ++*growth_tracker ==
+ * interval { *scale *= growth; *growth_tracker = 0 }; then *found_inf = 0 and, when the step was clean,
+ * *step_count += 1 (the optimizer step count that bias correction reads). step_count may be NULL. */
+DT_EXPORT int32_t dt_update_scale(float* scale, int32_t* growth_tracker, int32_t* found_inf, int64_t* step_count,
+                                  float growth_factor, float backoff_factor, int32_t growth_interval, cudaStream_t stream);
+
+/* ---- optimizers (sgd.cu, adamw.cu): fp32 master weights, optional 16-bit working copy --------------
+ * Every optimizer reads the step number t = *step_count + 1 on the device and does nothing when
+ * found_inf is non-NULL and *found_inf != 0, so a skipped step changes no weight and no state. */
+
+/* torch.optim.SGD: g += wd*w; b = (t == 1) ? g : momentum*b + (1 - dampening)*g; g = nesterov ? g + momentum*b : b;
+ * w -= lr*g. With momentum == 0 the buffer is not touched (and may be NULL). */
+DT_EXPORT int32_t dt_sgd_f32(float* w, const float* g, float* momentum_buf, void* w_half, int32_t half_kind, int64_t n,
+                             float lr, float momentum, float dampening, float weight_decay, int32_t nesterov,
+                             const int64_t* step_count, const int32_t* found_inf, cudaStream_t stream);
+
+/* torch.optim.Adam (decoupled == 0: g += wd*w, the L2 form) and torch.optim.AdamW (decoupled != 0:
+ * w -= lr*wd*w first). m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g; w -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps). */
+DT_EXPORT int32_t dt_adam_f32(float* w, const float* g, float* m, float* v, void* w_half, int32_t half_kind, int64_t n,
+                              float lr, float beta1, float beta2, float eps, float weight_decay, int32_t decoupled,
+                              const int64_t* step_count, const int32_t* found_inf, cudaStream_t stream);
+
+/* ---- casts (cast.cu) ---------------------------------------------------------------------------- */
+DT_EXPORT int32_t dt_cast_f32_to_f16(const float* x, void* y, int64_t n, cudaStream_t stream);
+DT_EXPORT int32_t dt_cast_f16_to_f32(const void* x, float* y, int64_t n, cudaStream_t stream);
+DT_EXPORT int32_t dt_cast_f32_to_bf16(const float* x, void* y, int64_t n, cudaStream_t stream);
+DT_EXPORT int32_t dt_cast_bf16_to_f32(const void* x, float* y, int64_t n, cudaStream_t stream);
+
+/* ---- fused softmax cross-entropy (softmax_xent.cu); PyTorch: F.cross_entropy(reduction='mean') ----
+ * logits (N, K) fp32, labels (N) int32 in [0, K). *loss += mean over rows of -log softmax(z)[label]
+ * (zero *loss first); when dlogits is non-NULL, dlogits = s*(softmax(z) - onehot)/N with
+ * s = (scale ? *scale : 1), the loss scale folded in; when correct is non-NULL, *correct += rows whose
+ * first maximum is the label. A label outside [0, K) sets *bad_label = 1 (if non-NULL) and the row
+ * contributes nothing. */
+DT_EXPORT int32_t dt_softmax_xent_f32(const float* logits, const int32_t* labels, int64_t n, int64_t k, float* loss,
+                                      float* dlogits, float* correct, const float* scale, int32_t* bad_label,
+                                      cudaStream_t stream);
 
 #endif

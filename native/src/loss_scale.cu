@@ -1,0 +1,76 @@
+// native/src/loss_scale.cu — dynamic loss scaling on the device, as torch.cuda.amp.GradScaler does it.
+//
+//   unscale:  g ← g · (1/scale); found_inf ← 1 if any result is ±inf or NaN
+//             (PyTorch: torch._amp_foreach_non_finite_check_and_unscale_)
+//   update:   found_inf ? (scale ← scale·backoff, tracker ← 0)
+//                       : (tracker ← tracker + 1; tracker == interval ⇒ scale ← scale·growth, tracker ← 0)
+//             (PyTorch: torch._amp_update_scale_; defaults growth 2, backoff 0.5, interval 2000, init 2^16)
+//
+// The scale, the growth tracker and the flag never leave the device, so a step needs no host sync.
+#include "common.cuh"
+
+__global__ void unscale_kernel(float* g, int64_t n, const float* scale, int32_t* found_inf) {
+    const float inv = 1.0f / *scale;   // one reciprocal per thread: the same rounding PyTorch applies
+    bool bad = false;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        float x = g[i] * inv;
+        bad |= !isfinite(x);
+        g[i] = x;
+    }
+    if (bad) *found_inf = 1;   // every writer writes 1: the race is benign
+}
+
+// One block row per tensor (blockIdx.y), grid-stride within it (blockIdx.x).
+__global__ void unscale_multi_kernel(float* const* ptrs, const int64_t* sizes, const float* scale, int32_t* found_inf) {
+    float* g = ptrs[blockIdx.y];
+    const int64_t n = sizes[blockIdx.y];
+    const float inv = 1.0f / *scale;
+    bool bad = false;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        float x = g[i] * inv;
+        bad |= !isfinite(x);
+        g[i] = x;
+    }
+    if (bad) *found_inf = 1;
+}
+
+__global__ void update_scale_kernel(float* scale, int32_t* tracker, int32_t* found_inf, int64_t* step_count,
+                                    float growth, float backoff, int32_t interval) {
+    if (*found_inf) {
+        *scale *= backoff;
+        *tracker = 0;
+    } else {
+        int32_t t = *tracker + 1;
+        if (t == interval) {
+            float grown = *scale * growth;
+            if (isfinite(grown)) *scale = grown;   // as PyTorch: never grow into inf
+            t = 0;
+        }
+        *tracker = t;
+        if (step_count) *step_count += 1;
+    }
+    *found_inf = 0;
+}
+
+DT_EXPORT int32_t dt_unscale_f32(float* g, int64_t n, const float* scale, int32_t* found_inf, cudaStream_t stream) {
+    if (n <= 0) return (int32_t)cudaSuccess;
+    unscale_kernel<<<dt_blocks(n, 256), 256, 0, stream>>>(g, n, scale, found_inf);
+    return (int32_t)cudaGetLastError();
+}
+
+DT_EXPORT int32_t dt_unscale_multi_f32(float* const* ptrs, const int64_t* sizes, int32_t count, const float* scale,
+                                       int32_t* found_inf, cudaStream_t stream) {
+    if (count <= 0) return (int32_t)cudaSuccess;
+    if (count > 65535) return (int32_t)cudaErrorInvalidValue;   // grid.y limit; callers batch larger lists
+    dim3 grid(64, (unsigned)count);
+    unscale_multi_kernel<<<grid, 256, 0, stream>>>(ptrs, sizes, scale, found_inf);
+    return (int32_t)cudaGetLastError();
+}
+
+DT_EXPORT int32_t dt_update_scale(float* scale, int32_t* growth_tracker, int32_t* found_inf, int64_t* step_count,
+                                  float growth_factor, float backoff_factor, int32_t growth_interval, cudaStream_t stream) {
+    if (growth_interval < 1 || !(growth_factor > 1.0f) || !(backoff_factor > 0.0f && backoff_factor < 1.0f))
+        return (int32_t)cudaErrorInvalidValue;
+    update_scale_kernel<<<1, 1, 0, stream>>>(scale, growth_tracker, found_inf, step_count, growth_factor, backoff_factor, growth_interval);
+    return (int32_t)cudaGetLastError();
+}

@@ -1,0 +1,41 @@
+// native/src/sgd.cu — fused SGD with momentum (torch.optim.SGD), one pass over the flat buffers:
+//
+//   g ← g + λ·w                         L2 weight decay (the loss gains λ/2·‖w‖²)
+//   b ← g                   if t = 1    (PyTorch initialises the buffer with the first gradient)
+//   b ← μ·b + (1 − τ)·g     otherwise
+//   g ← g + μ·b (Nesterov)  or  b
+//   w ← w − lr·g;  w16 ← round(w)       the fp16/bf16 working copy, written in the same pass
+//
+// t = *step_count + 1 is read on the device; the whole kernel is a no-op when *found_inf is set.
+// The CPU twin is CpuKernels.Optim.Sgd in src/DeepTrain; both apply these lines in this order.
+#include "common.cuh"
+
+__global__ void sgd_kernel(float* w, const float* g, float* buf, void* w_half, int32_t half_kind, int64_t n,
+                           float lr, float momentum, float dampening, float wd, int32_t nesterov,
+                           const int64_t* step_count, const int32_t* found_inf) {
+    if (dt_skip(found_inf)) return;
+    const bool first = step_count == nullptr || *step_count == 0;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        float wi = w[i];
+        float gi = g[i] + wd * wi;
+        if (momentum != 0.0f) {
+            float b = first ? gi : momentum * buf[i] + (1.0f - dampening) * gi;
+            buf[i] = b;
+            gi = nesterov ? gi + momentum * b : b;
+        }
+        wi -= lr * gi;
+        w[i] = wi;
+        dt_store_half(w_half, half_kind, i, wi);
+    }
+}
+
+DT_EXPORT int32_t dt_sgd_f32(float* w, const float* g, float* momentum_buf, void* w_half, int32_t half_kind, int64_t n,
+                             float lr, float momentum, float dampening, float weight_decay, int32_t nesterov,
+                             const int64_t* step_count, const int32_t* found_inf, cudaStream_t stream) {
+    if (n <= 0) return (int32_t)cudaSuccess;
+    if (momentum != 0.0f && momentum_buf == nullptr) return (int32_t)cudaErrorInvalidValue;
+    if (half_kind != DT_HALF_NONE && w_half == nullptr) return (int32_t)cudaErrorInvalidValue;
+    sgd_kernel<<<dt_blocks(n, 256), 256, 0, stream>>>(w, g, momentum_buf, w_half, half_kind, n, lr, momentum, dampening,
+                                                      weight_decay, nesterov, step_count, found_inf);
+    return (int32_t)cudaGetLastError();
+}
