@@ -155,4 +155,10 @@ public interface IBackend : IDisposable
     /// <paramref name="step"/> counts from 1; on step 1 the momentum buffer becomes g.
     /// </summary>
     void SgdStep(Tensor w, Tensor g, Tensor momentum, SgdArgs args, long step);
+
+    /// <summary>
+    /// One Adam or AdamW step over flat spans (see <see cref="AdamArgs"/> for the rule, the same equations
+    /// in the same order as the fused kernel <c>dt_adam_f32</c>); <paramref name="step"/> counts from 1.
+    /// </summary>
+    void AdamStep(Tensor w, Tensor g, Tensor m, Tensor v, AdamArgs args, long step);
 }

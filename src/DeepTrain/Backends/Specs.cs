@@ -55,3 +55,12 @@ public enum ActivationKind : byte
 /// g ← g + μ·b if Nesterov else b; w ← w − lr·g.
 /// </summary>
 public readonly record struct SgdArgs(float LearningRate, float Momentum = 0f, float Dampening = 0f, float WeightDecay = 0f, bool Nesterov = false);
+
+/// <summary>
+/// Hyper-parameters of one Adam or AdamW step (torch.optim.Adam / AdamW). With <see cref="Decoupled"/> false
+/// the decay is the L2 term (g ← g + λ·w, Adam's weight_decay); true is AdamW's w ← w − lr·λ·w applied
+/// outside the adaptive step. Then m ← β1·m + (1 − β1)·g, v ← β2·v + (1 − β2)·g², and
+/// w ← w − lr/(1 − β1^t) · m / (√v/√(1 − β2^t) + ε): bias correction with β1^t and β2^t for the first and
+/// second moments respectively.
+/// </summary>
+public readonly record struct AdamArgs(float LearningRate, float Beta1 = 0.9f, float Beta2 = 0.999f, float Eps = 1e-8f, float WeightDecay = 0f, bool Decoupled = false);
