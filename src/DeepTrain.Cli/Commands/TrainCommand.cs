@@ -17,7 +17,8 @@ namespace DeepTrain.Cli.Commands;
 /// <summary><c>deeptrain train</c>: trains a built-in model on a built-in data set.</summary>
 internal static class TrainCommand
 {
-    private static readonly string[] s_schedules = ["one-cycle", "multistep", "constant"];
+    private static readonly string[] s_schedules = ["one-cycle", "multistep", "cosine", "cosine-restarts", "step", "constant"];
+    private static readonly string[] s_optimizers = ["sgd", "adam", "adamw"];
 
     public static Command Create()
     {
@@ -30,8 +31,11 @@ internal static class TrainCommand
         var momentum = new Option<float>("--momentum") { Description = "SGD momentum (one-cycle cycles it between 0.85 and 0.95 unless --no-cycle-momentum)", DefaultValueFactory = _ => 0.9f };
         var wd = new Option<float>("--weight-decay") { Description = "L2 weight decay λ (the loss gains λ/2·‖w‖²; PyTorch's and Caffe's meaning); conv/linear weights only", DefaultValueFactory = _ => 5e-4f };
         var nesterov = new Option<bool>("--nesterov") { Description = "Nesterov momentum" };
-        var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: one-cycle, multistep (÷10 at 50% and 75% of training, as the paper's steps), constant", DefaultValueFactory = _ => "one-cycle" };
+        var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: one-cycle; multistep (÷10 at 50% and 75%, the paper's steps); cosine; cosine-restarts (SGDR, period one epoch doubling); step (÷10 every third of training); constant", DefaultValueFactory = _ => "one-cycle" };
         schedule.AcceptOnlyFromAmong(s_schedules);
+        var optimizer = new Option<string>("--optimizer") { Description = "sgd (momentum, L2 decay), adam (L2 decay) or adamw (decoupled decay)", DefaultValueFactory = _ => "sgd" };
+        optimizer.AcceptOnlyFromAmong(s_optimizers);
+        var warmup = new Option<int>("--warmup-epochs") { Description = "Linear learning-rate warm-up before the schedule (not with one-cycle, which has its own)", DefaultValueFactory = _ => 0 };
         var noCycle = new Option<bool>("--no-cycle-momentum") { Description = "Keep momentum fixed under one-cycle" };
         var augment = new Option<bool>("--augment") { Description = "Pad-and-random-crop (4 pixels) and horizontal flip on worker threads" };
         var device = Device();
@@ -42,16 +46,16 @@ internal static class TrainCommand
         var layout = Layout();
         var logEvery = new Option<int>("--log-every") { Description = "Print a step log line every N steps (0: never)", DefaultValueFactory = _ => 0 };
         var cmd = new Command("train", "Train a model; writes metrics.jsonl and model.safetensors to --out")
-            { model, data, dataDir, epochs, batch, lr, momentum, wd, nesterov, schedule, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
+            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
         cmd.SetAction(r => CliErrors.Run(() => Run(new TrainArgs(
             r.GetValue(model)!, r.GetValue(data)!, r.GetValue(dataDir), r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(momentum),
             r.GetValue(wd), r.GetValue(nesterov), r.GetValue(schedule)!, !r.GetValue(noCycle), r.GetValue(augment), r.GetValue(device)!, r.GetValue(seed),
-            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery)))));
+            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup)))));
         return cmd;
     }
 
     internal sealed record TrainArgs(string Model, string Data, string? DataDir, int Epochs, int BatchSize, float Lr, float Momentum, float WeightDecay,
-        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery);
+        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0);
 
     internal static int Run(TrainArgs a)
     {
@@ -72,14 +76,25 @@ internal static class TrainCommand
         if (trainLoader.BatchesPerEpoch == 0) throw new ArgumentException($"--batch-size {a.BatchSize} is larger than the training set ({train.Count} samples)");
 
         using var model = new DeepTrain.Graph.Model(graph, backend, a.Seed);
-        using var opt = new SGD(model.Parameters, a.Lr, a.Momentum, a.WeightDecay, nesterov: a.Nesterov);
-        long total = (long)trainLoader.BatchesPerEpoch * a.Epochs;
+        using Optimizer opt = a.Optimizer switch
+        {
+            "adam" => new Adam(model.Parameters, a.Lr, beta1: a.Momentum, weightDecay: a.WeightDecay),
+            "adamw" => new AdamW(model.Parameters, a.Lr, beta1: a.Momentum, weightDecay: a.WeightDecay),
+            _ => new SGD(model.Parameters, a.Lr, a.Momentum, a.WeightDecay, nesterov: a.Nesterov),
+        };
+        if (a.WarmupEpochs < 0 || a.WarmupEpochs >= a.Epochs) throw new ArgumentException($"--warmup-epochs must be in [0, {a.Epochs - 1}] (fewer than --epochs), got {a.WarmupEpochs}");
+        if (a.WarmupEpochs > 0 && a.Schedule == "one-cycle") throw new ArgumentException("--warmup-epochs does not combine with --schedule one-cycle, which warms up by itself");
+        long perEpoch = trainLoader.BatchesPerEpoch, warmupSteps = perEpoch * a.WarmupEpochs, total = perEpoch * a.Epochs - warmupSteps;
         LrSchedule sched = a.Schedule switch
         {
             "one-cycle" => new OneCycleLr(a.Lr, total, cycleMomentum: a.CycleMomentum),
             "multistep" => new MultiStepLr(a.Lr, [total / 2, total * 3 / 4]),
+            "cosine" => new CosineLr(a.Lr, total),
+            "cosine-restarts" => new CosineWarmRestartsLr(a.Lr, perEpoch, 2),
+            "step" => new StepLr(a.Lr, Math.Max(1, total / 3)),
             _ => new ConstantLr(a.Lr),
         };
+        if (warmupSteps > 0) sched = new WarmupLr(sched, warmupSteps);
         using var trainer = new Trainer(model, opt, sched, new CrossEntropyLoss(), a.BatchSize, a.EvalBatch, layout, a.Seed);
 
         Directory.CreateDirectory(a.Out);
@@ -87,7 +102,7 @@ internal static class TrainCommand
         File.WriteAllText(metricsPath, "");
         var (p, _) = DeepTrain.Graph.Model.Count(graph);
         Console.WriteLine($"{graph.Name}: {p:N0} parameters | {train.Name}: {train.Count:N0} train / {test.Count:N0} test, {train.Channels}x{train.Height}x{train.Width}, {train.Classes} classes");
-        Console.WriteLine($"{backend.Description} | batch {a.BatchSize} | SGD momentum {a.Momentum} wd {a.WeightDecay}{(a.Nesterov ? " nesterov" : "")} | {sched} | augment {(aug?.ToString() ?? "off")} | seed {a.Seed}");
+        Console.WriteLine($"{backend.Description} | batch {a.BatchSize} | {a.Optimizer} momentum/β1 {a.Momentum} wd {a.WeightDecay}{(a.Nesterov ? " nesterov" : "")} | {sched} | augment {(aug?.ToString() ?? "off")} | seed {a.Seed}");
         Console.WriteLine($"{"epoch",5} {"train loss",10} {"train acc",9} {"test loss",9} {"test acc",8} {"lr",9} {"seconds",8} {"images/s",9}");
 
         var start = DateTime.UtcNow;

@@ -96,3 +96,141 @@ public sealed class OneCycleLr : LrSchedule
     /// <inheritdoc />
     public override string ToString() => $"one-cycle max_lr={_max:G4} over {TotalSteps} steps";
 }
+
+/// <summary>torch.optim.lr_scheduler.StepLR: lr = base·γ^⌊step/stepSize⌋.</summary>
+public sealed class StepLr : LrSchedule
+{
+    private readonly float _base, _gamma;
+    private readonly long _stepSize;
+
+    /// <summary>Creates the schedule.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">stepSize &lt; 1 or γ outside (0, 1].</exception>
+    public StepLr(float baseLr, long stepSize, float gamma = 0.1f)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(stepSize, 1);
+        if (!(gamma > 0 && gamma <= 1)) throw new ArgumentOutOfRangeException(nameof(gamma), gamma, "StepLR: gamma must be in (0, 1]");
+        (_base, _stepSize, _gamma) = (baseLr, stepSize, gamma);
+    }
+
+    /// <inheritdoc />
+    public override float LearningRate(long step) => (float)(_base * Math.Pow(_gamma, step / _stepSize));
+    /// <inheritdoc />
+    public override string ToString() => $"step lr={_base:G4} ×{_gamma:G3} every {_stepSize} steps";
+}
+
+/// <summary>torch.optim.lr_scheduler.ExponentialLR: lr = base·γ^step.</summary>
+public sealed class ExponentialLr : LrSchedule
+{
+    private readonly float _base, _gamma;
+
+    /// <summary>Creates the schedule.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">γ outside (0, 1].</exception>
+    public ExponentialLr(float baseLr, float gamma)
+    {
+        if (!(gamma > 0 && gamma <= 1)) throw new ArgumentOutOfRangeException(nameof(gamma), gamma, "ExponentialLR: gamma must be in (0, 1]");
+        (_base, _gamma) = (baseLr, gamma);
+    }
+
+    /// <inheritdoc />
+    public override float LearningRate(long step) => (float)(_base * Math.Pow(_gamma, step));
+    /// <inheritdoc />
+    public override string ToString() => $"exponential lr={_base:G4} ×{_gamma:G4} per step";
+}
+
+/// <summary>
+/// torch.optim.lr_scheduler.CosineAnnealingLR (closed form): lr = η_min + (base − η_min)·(1 + cos(π·step/T))/2,
+/// held at η_min after T.
+/// </summary>
+public sealed class CosineLr : LrSchedule
+{
+    private readonly float _base, _min;
+    private readonly long _total;
+
+    /// <summary>Creates the schedule over <paramref name="totalSteps"/> steps.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">totalSteps &lt; 1 or a negative minimum.</exception>
+    public CosineLr(float baseLr, long totalSteps, float minLr = 0f)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(totalSteps, 1);
+        if (!(minLr >= 0)) throw new ArgumentOutOfRangeException(nameof(minLr), minLr, "CosineAnnealingLR: eta_min must be ≥ 0");
+        (_base, _total, _min) = (baseLr, totalSteps, minLr);
+    }
+
+    /// <inheritdoc />
+    public override float LearningRate(long step)
+        => (float)(_min + (_base - _min) * (1 + Math.Cos(Math.PI * Math.Min(step, _total) / _total)) / 2);
+    /// <inheritdoc />
+    public override string ToString() => $"cosine lr={_base:G4}→{_min:G3} over {_total} steps";
+}
+
+/// <summary>
+/// torch.optim.lr_scheduler.CosineAnnealingWarmRestarts (Loshchilov and Hutter 2017, SGDR): cosine from base to
+/// η_min over T_0 steps, then restarts with periods T_0·T_mult^k.
+/// </summary>
+public sealed class CosineWarmRestartsLr : LrSchedule
+{
+    private readonly float _base, _min;
+    private readonly long _t0;
+    private readonly int _mult;
+
+    /// <summary>Creates the schedule.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">T_0 &lt; 1, T_mult &lt; 1 or a negative minimum.</exception>
+    public CosineWarmRestartsLr(float baseLr, long t0, int tMult = 1, float minLr = 0f)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(t0, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(tMult, 1);
+        if (!(minLr >= 0)) throw new ArgumentOutOfRangeException(nameof(minLr), minLr, "CosineAnnealingWarmRestarts: eta_min must be ≥ 0");
+        (_base, _t0, _mult, _min) = (baseLr, t0, tMult, minLr);
+    }
+
+    /// <inheritdoc />
+    public override float LearningRate(long step)
+    {
+        long period = _t0, cur = step;
+        while (cur >= period) { cur -= period; period *= _mult; }   // O(log step) for T_mult > 1
+        return (float)(_min + (_base - _min) * (1 + Math.Cos(Math.PI * cur / period)) / 2);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"cosine warm restarts lr={_base:G4} T_0={_t0} T_mult={_mult}";
+}
+
+/// <summary>
+/// Linear warm-up in front of another schedule (Goyal et al. 2017): the rate rises linearly from
+/// start_factor·lr(0) to the inner schedule's rate over <c>warmupSteps</c>, then follows it (shifted, so the
+/// inner schedule starts at its own step 0 when the warm-up ends).
+/// </summary>
+public sealed class WarmupLr : LrSchedule
+{
+    private readonly LrSchedule _inner;
+    private readonly long _warmup;
+    private readonly float _startFactor;
+
+    /// <summary>Wraps <paramref name="inner"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A negative warm-up or a start factor outside (0, 1].</exception>
+    public WarmupLr(LrSchedule inner, long warmupSteps, float startFactor = 0.1f)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        ArgumentOutOfRangeException.ThrowIfNegative(warmupSteps);
+        if (!(startFactor > 0 && startFactor <= 1)) throw new ArgumentOutOfRangeException(nameof(startFactor), startFactor, "warm-up start factor must be in (0, 1]");
+        (_inner, _warmup, _startFactor) = (inner, warmupSteps, startFactor);
+    }
+
+    /// <inheritdoc />
+    public override float LearningRate(long step)
+    {
+        if (step >= _warmup) return _inner.LearningRate(step - _warmup);
+        double f = _startFactor + (1 - _startFactor) * step / (double)_warmup;
+        return (float)(f * _inner.LearningRate(0));
+    }
+
+    /// <inheritdoc />
+    public override float? Momentum(long step) => _inner.Momentum(Math.Max(0, step - _warmup));
+    /// <inheritdoc />
+    public override string ToString() => $"{_warmup} warm-up steps, then {_inner}";
+
+    /// <summary>
+    /// Goyal et al.'s linear scaling rule: a rate tuned for <paramref name="referenceBatch"/> becomes
+    /// lr·batch/referenceBatch at <paramref name="batch"/>.
+    /// </summary>
+    public static float ScaleForBatch(float lr, int batch, int referenceBatch = 256) => lr * batch / referenceBatch;
+}

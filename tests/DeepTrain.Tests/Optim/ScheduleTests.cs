@@ -42,3 +42,43 @@ public class ScheduleTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new MultiStepLr(0.1f, [10], gamma: 0f));
     }
 }
+
+/// <summary>The other schedules of torch.optim.lr_scheduler, against their closed forms.</summary>
+public class MoreScheduleTests
+{
+    [Fact]
+    public void StepAndExponential()
+    {
+        var s = new StepLr(1f, 10, 0.5f);
+        Assert.Equal(1f, s.LearningRate(9));
+        Assert.Equal(0.5f, s.LearningRate(10));
+        Assert.Equal(0.25f, s.LearningRate(25));
+        var e = new ExponentialLr(2f, 0.9f);
+        Assert.Equal(2 * Math.Pow(0.9, 7), e.LearningRate(7), 6);
+    }
+
+    [Fact]
+    public void Cosine_AndWarmRestarts()
+    {
+        var c = new CosineLr(1f, 100, 0.1f);
+        Assert.Equal(1f, c.LearningRate(0), 6);
+        Assert.Equal(0.55f, c.LearningRate(50), 6);
+        Assert.Equal(0.1f, c.LearningRate(100), 6);
+        Assert.Equal(0.1f, c.LearningRate(150), 6);
+        var r = new CosineWarmRestartsLr(1f, 10, 2);
+        Assert.Equal(1f, r.LearningRate(0), 6);
+        Assert.Equal(1f, r.LearningRate(10), 6);     // restart after T_0
+        Assert.Equal(0.5f, r.LearningRate(20), 6);   // halfway through the second period of 20
+        Assert.Equal(1f, r.LearningRate(30), 6);     // restart after 10 + 20
+    }
+
+    [Fact]
+    public void Warmup_RisesLinearly_ThenFollowsTheInnerSchedule()
+    {
+        var w = new WarmupLr(new ConstantLr(0.4f), 4, startFactor: 0.25f);
+        Assert.Equal(0.1f, w.LearningRate(0), 6);
+        Assert.Equal(0.25f, w.LearningRate(2), 6);
+        Assert.Equal(0.4f, w.LearningRate(4), 6);
+        Assert.Equal(0.4f, WarmupLr.ScaleForBatch(0.1f, 1024), 6);
+    }
+}
