@@ -27,13 +27,24 @@ public sealed class Trainer : IDisposable
     private readonly Plan _train;
     private readonly Dictionary<int, Plan> _eval = [];
     private readonly float[] _scalar = new float[1];
-    private readonly int _evalBatch;
+    private readonly int _evalBatch, _accumulation;
 
-    /// <summary>Compiles the training plan for <paramref name="batchSize"/>.</summary>
-    public Trainer(Model model, Optimizer optimizer, LrSchedule schedule, Loss loss, int batchSize, int? evalBatchSize = null, Layout layout = Layout.NCHW, ulong seed = 0)
+    /// <summary>
+    /// Compiles the training plan. With <paramref name="accumulationSteps"/> k &gt; 1 (Caffe's iter_size) each
+    /// batch of <paramref name="batchSize"/> runs as k micro-batches of batchSize/k whose gradients are summed,
+    /// each scaled by 1/k, before one optimizer step: the same update as one large batch for a model without
+    /// batch norm, in 1/k of the activation memory. Batch norm then normalises over each micro-batch and
+    /// updates its running statistics k times per step, as in Caffe.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">k is below 1 or does not divide the batch size (the message gives the valid values).</exception>
+    public Trainer(Model model, Optimizer optimizer, LrSchedule schedule, Loss loss, int batchSize, int? evalBatchSize = null, Layout layout = Layout.NCHW,
+        ulong seed = 0, int accumulationSteps = 1)
     {
-        (_model, _optimizer, _schedule, _loss) = (model, optimizer, schedule, loss);
-        _train = model.Compile(batchSize, training: true, loss, layout);
+        if (accumulationSteps < 1 || batchSize % accumulationSteps != 0)
+            throw new ArgumentOutOfRangeException(nameof(accumulationSteps), accumulationSteps,
+                $"gradient accumulation must divide the batch size {batchSize}: one of {string.Join(", ", Enumerable.Range(1, batchSize).Where(d => batchSize % d == 0))}");
+        (_model, _optimizer, _schedule, _loss, _accumulation) = (model, optimizer, schedule, loss, accumulationSteps);
+        _train = model.Compile(batchSize / accumulationSteps, training: true, loss, layout);
         _train.State.Seed = seed;
         _evalBatch = evalBatchSize ?? batchSize;
         Layout = layout;
@@ -58,18 +69,25 @@ public sealed class Trainer : IDisposable
         foreach (var batch in loader.Epoch(epoch))
         {
             cancel.ThrowIfCancellationRequested();
-            LoadBatch(_train, batch);
             float lr = _schedule.LearningRate(GlobalStep);
             _optimizer.LearningRate = lr;
             if (_schedule.Momentum(GlobalStep) is float m) _optimizer.Momentum = m;
-            _train.TrainStep();
+            double loss = 0;
+            for (int k = 0; k < _accumulation; k++)
+            {
+                LoadBatch(_train, batch, k * _train.BatchSize);
+                _train.State.AccumulateParamGrads = k > 0;
+                _train.TrainStep(1f / _accumulation);
+                double micro = Read(_train.LossValue);
+                if (!double.IsFinite(micro))
+                    throw new NonFiniteLossException($"epoch {epoch}, batch {b}: the loss is {micro} (learning rate {lr:G4}); lower the learning rate or check the data");
+                loss += micro / _accumulation;
+                if (_loss.CountsCorrect) correct += Read(_train.Correct);
+            }
+            _train.State.AccumulateParamGrads = false;
             _optimizer.Step();
             GlobalStep++;
-            double loss = Read(_train.LossValue);
-            if (!double.IsFinite(loss))
-                throw new NonFiniteLossException($"epoch {epoch}, batch {b}: the loss is {loss} (learning rate {lr:G4}); lower the learning rate or check the data");
             lossSum += loss * batch.Count;
-            if (_loss.CountsCorrect) correct += Read(_train.Correct);
             images += batch.Count;
             b++;
             progress?.Invoke(new StepProgress(epoch, b, batches, images, sw.Elapsed.TotalSeconds, loss, lr));
@@ -104,13 +122,14 @@ public sealed class Trainer : IDisposable
         return plan;
     }
 
-    private void LoadBatch(Plan plan, Batch batch)
+    /// <summary>Copies rows [first, first + plan batch) of <paramref name="batch"/> into the plan's input and target.</summary>
+    private void LoadBatch(Plan plan, Batch batch, int first = 0)
     {
         var backend = _model.Backend;
         int n = plan.BatchSize;
         int per = (int)(plan.Input.Elements / n);
-        backend.CopyFromHost<float>(batch.Images.AsSpan(0, n * per), plan.Input);
-        if (_loss.TargetDType == DType.Int32) backend.CopyFromHost<int>(batch.Labels.AsSpan(0, n), plan.Target);
+        backend.CopyFromHost<float>(batch.Images.AsSpan(first * per, n * per), plan.Input);
+        if (_loss.TargetDType == DType.Int32) backend.CopyFromHost<int>(batch.Labels.AsSpan(first, n), plan.Target);
         else throw new NotSupportedException($"{_loss.Name}: training from a classification data set needs integer targets");
     }
 

@@ -1,0 +1,60 @@
+using DeepTrain.Backends.Cpu;
+using DeepTrain.Data;
+using DeepTrain.Graph;
+using DeepTrain.Losses;
+using DeepTrain.Models;
+using DeepTrain.Optim;
+using DeepTrain.Tensors;
+using DeepTrain.Tests.Infrastructure;
+using DeepTrain.Training;
+using Xunit;
+
+namespace DeepTrain.Tests.Training;
+
+/// <summary>Gradient accumulation (Caffe's iter_size): k micro-batches equal one large batch for a model without batch norm.</summary>
+public class AccumulationTests
+{
+    private static Dataset Blobs(int n)
+    {
+        var rng = new DeepTrain.Utils.Rng(3);
+        var pixels = new byte[n * 16];
+        var labels = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            labels[i] = i % 3;
+            for (int p = 0; p < 16; p++) pixels[i * 16 + p] = (byte)Math.Clamp(60 * labels[i] + 40 * rng.NextNormal() + 60, 0, 255);
+        }
+        return new Dataset("blobs", 1, 4, 4, 3, pixels, labels);
+    }
+
+    private static float[] TrainOneEpoch(int accumulation)
+    {
+        var data = Blobs(96);
+        using var backend = new CpuBackend();
+        using var model = new Model(SmallNets.Mlp(Shape.Of(1, 4, 4), 3, 8), backend, seed: 5);
+        using var opt = new SGD(model.Parameters, 0.1f, momentum: 0.9f, weightDecay: 1e-3f);
+        using var loader = new DataLoader(data, 24, shuffle: true, Normalization.FromDataset(data), null, seed: 9, dropLast: true, workers: 0);
+        using var trainer = new Trainer(model, opt, new ConstantLr(0.1f), new CrossEntropyLoss(), 24, accumulationSteps: accumulation);
+        trainer.TrainEpoch(loader, 0);
+        return model.Parameters.AllValues.ToArray();
+    }
+
+    [Fact]
+    public void FourMicroBatches_EqualOneBatch()
+    {
+        var whole = TrainOneEpoch(1);
+        // Same sums in another order and with a 1/4 factor per part: fp32 rounding only.
+        Tolerance.AssertClose(whole, TrainOneEpoch(4), atol: 1e-6, rtol: 1e-5, "parameters after 4 steps");
+        Tolerance.AssertClose(whole, TrainOneEpoch(3), atol: 1e-6, rtol: 1e-5, "parameters after 4 steps (k = 3)");
+    }
+
+    [Fact]
+    public void AccumulationThatDoesNotDivideTheBatch_IsRejectedWithTheValidValues()
+    {
+        using var backend = new CpuBackend();
+        using var model = new Model(SmallNets.Mlp(Shape.Of(1, 4, 4), 3, 8), backend);
+        using var opt = new SGD(model.Parameters, 0.1f);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new Trainer(model, opt, new ConstantLr(0.1f), new CrossEntropyLoss(), 24, accumulationSteps: 5));
+        Assert.Contains("1, 2, 3, 4, 6, 8, 12, 24", e.Message);
+    }
+}
