@@ -36,6 +36,7 @@ internal static class TrainCommand
         var optimizer = new Option<string>("--optimizer") { Description = "sgd (momentum, L2 decay), adam (L2 decay) or adamw (decoupled decay)", DefaultValueFactory = _ => "sgd" };
         optimizer.AcceptOnlyFromAmong(s_optimizers);
         var accumulate = new Option<int>("--accumulate") { Description = "Split each batch into K micro-batches and sum their gradients before one step (Caffe's iter_size; less memory)", DefaultValueFactory = _ => 1 };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run saved in this folder (model.safetensors + training_state.safetensors); same seed, same result" };
         var warmup = new Option<int>("--warmup-epochs") { Description = "Linear learning-rate warm-up before the schedule (not with one-cycle, which has its own)", DefaultValueFactory = _ => 0 };
         var noCycle = new Option<bool>("--no-cycle-momentum") { Description = "Keep momentum fixed under one-cycle" };
         var augment = new Option<bool>("--augment") { Description = "Pad-and-random-crop (4 pixels) and horizontal flip on worker threads" };
@@ -47,16 +48,16 @@ internal static class TrainCommand
         var layout = Layout();
         var logEvery = new Option<int>("--log-every") { Description = "Print a step log line every N steps (0: never)", DefaultValueFactory = _ => 0 };
         var cmd = new Command("train", "Train a model; writes metrics.jsonl and model.safetensors to --out")
-            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
+            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, resume, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
         cmd.SetAction(r => CliErrors.Run(() => Run(new TrainArgs(
             r.GetValue(model)!, r.GetValue(data)!, r.GetValue(dataDir), r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(momentum),
             r.GetValue(wd), r.GetValue(nesterov), r.GetValue(schedule)!, !r.GetValue(noCycle), r.GetValue(augment), r.GetValue(device)!, r.GetValue(seed),
-            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate)))));
+            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume)))));
         return cmd;
     }
 
     internal sealed record TrainArgs(string Model, string Data, string? DataDir, int Epochs, int BatchSize, float Lr, float Momentum, float WeightDecay,
-        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1);
+        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null);
 
     internal static int Run(TrainArgs a)
     {
@@ -98,9 +99,11 @@ internal static class TrainCommand
         if (warmupSteps > 0) sched = new WarmupLr(sched, warmupSteps);
         using var trainer = new Trainer(model, opt, sched, new CrossEntropyLoss(), a.BatchSize, a.EvalBatch, layout, a.Seed, a.Accumulate);
 
+        int startEpoch = a.Resume is null ? 0 : TrainingState.Load(a.Resume, model, opt, trainer);
+        if (startEpoch >= a.Epochs) throw new ArgumentException($"--resume {a.Resume}: that run already completed {startEpoch} epochs; ask for more with --epochs");
         Directory.CreateDirectory(a.Out);
-        string metricsPath = Path.Combine(a.Out, "metrics.jsonl"), ckptPath = Path.Combine(a.Out, "model.safetensors");
-        File.WriteAllText(metricsPath, "");
+        string metricsPath = Path.Combine(a.Out, "metrics.jsonl"), ckptPath = Path.Combine(a.Out, TrainingState.ModelFile);
+        if (a.Resume is null || !File.Exists(metricsPath)) File.WriteAllText(metricsPath, "");
         var (p, _) = DeepTrain.Graph.Model.Count(graph);
         Console.WriteLine($"{graph.Name}: {p:N0} parameters | {train.Name}: {train.Count:N0} train / {test.Count:N0} test, {train.Channels}x{train.Height}x{train.Width}, {train.Classes} classes");
         Console.WriteLine($"{backend.Description} | batch {a.BatchSize} | {a.Optimizer} momentum/β1 {a.Momentum} wd {a.WeightDecay}{(a.Nesterov ? " nesterov" : "")} | {sched} | augment {(aug?.ToString() ?? "off")} | seed {a.Seed}");
@@ -110,7 +113,8 @@ internal static class TrainCommand
         double best = 0;
         EpochMetrics? last = null;
         bool interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
-        for (int epoch = 1; epoch <= a.Epochs; epoch++)
+        if (startEpoch > 0) Console.WriteLine($"resuming after epoch {startEpoch} (step {trainer.GlobalStep}) from {a.Resume}");
+        for (int epoch = startEpoch + 1; epoch <= a.Epochs; epoch++)
         {
             (double Loss, double Accuracy, long Images, double Seconds) r = default;
             void OnStep(StepProgress s)
@@ -146,16 +150,16 @@ internal static class TrainCommand
                 ["epoch"] = epoch, ["train_loss"] = r.Loss, ["train_acc"] = r.Accuracy, ["test_loss"] = testLoss, ["test_acc"] = testAcc,
                 ["lr"] = opt.LearningRate, ["seconds"] = seconds, ["images_per_sec"] = last.ImagesPerSec,
             }) + "\n");
-            ModelCheckpoint.Save(model, ckptPath, new Dictionary<string, string>
+            TrainingState.Save(a.Out, model, opt, trainer, epoch, new Dictionary<string, string>
             {
                 ["model"] = a.Model, ["data"] = a.Data, ["epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
                 ["input"] = $"{train.Channels}x{train.Height}x{train.Width}", ["classes"] = train.Classes.ToString(CultureInfo.InvariantCulture),
-                ["test_acc"] = testAcc.ToString("F4", CultureInfo.InvariantCulture),
-            }, trainer.GlobalStep);
+                ["test_acc"] = testAcc.ToString("F4", CultureInfo.InvariantCulture), ["seed"] = a.Seed.ToString(CultureInfo.InvariantCulture),
+            });
         }
         double wall = (DateTime.UtcNow - start).TotalSeconds;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"done: {a.Epochs} epochs in {wall:F0} s; final test accuracy {last!.TestAcc * 100:F2}% (best {best * 100:F2}%); {metricsPath}; {ckptPath}"));
+            $"done: {a.Epochs - startEpoch} epochs in {wall:F0} s; final test accuracy {last!.TestAcc * 100:F2}% (best {best * 100:F2}%); {metricsPath}; {ckptPath}"));
         return 0;
     }
 }

@@ -89,6 +89,23 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void Resume_ContinuesTheRun_AndAppendsMetrics()
+    {
+        string data = MakeMnist(), outDir = _dir["run"];
+        string[] common = ["--model", "mlp", "--data", "mnist", "--data-dir", data, "--batch-size", "32", "--lr", "0.05", "--eval-batch-size", "16"];
+        var first = Run(["train", .. common, "--epochs", "1", "--out", outDir]);
+        Assert.True(first.Code == 0, first.Err);
+        Assert.True(File.Exists(Path.Combine(outDir, "training_state.safetensors")));
+        var second = Run(["train", .. common, "--epochs", "3", "--out", outDir, "--resume", outDir]);
+        Assert.True(second.Code == 0, second.Err);
+        Assert.Contains("resuming after epoch 1", second.Out);
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(outDir, "metrics.jsonl")).Length);
+        var done = Run(["train", .. common, "--epochs", "3", "--out", outDir, "--resume", outDir]);
+        Assert.Equal(1, done.Code);
+        Assert.Contains("already completed 3 epochs", done.Err);
+    }
+
+    [Fact]
     public void TruncatedData_NamesFileAndOffset_AndWritesNothing()
     {
         string data = MakeMnist();

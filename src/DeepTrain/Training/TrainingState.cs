@@ -1,0 +1,79 @@
+using System.Globalization;
+using DeepTrain.Checkpoints;
+using DeepTrain.Graph;
+using DeepTrain.Optim;
+
+namespace DeepTrain.Training;
+
+/// <summary>
+/// Everything a run needs to continue where it stopped: <c>model.safetensors</c> (weights and batch-norm
+/// statistics, PyTorch names, loadable by PyTorch as it is) and <c>training_state.safetensors</c> (the
+/// optimizer's state tensors as "optimizer.&lt;name&gt;", plus the epoch, the optimizer and schedule step
+/// counts and the plan's iteration counter that seeds dropout). Data order and augmentation are functions
+/// of (seed, epoch), so resuming with the same seed repeats an uninterrupted CPU run bit for bit.
+/// Both files are written atomically.
+/// </summary>
+public static class TrainingState
+{
+    /// <summary>File name of the model weights.</summary>
+    public const string ModelFile = "model.safetensors";
+    /// <summary>File name of the optimizer and counters.</summary>
+    public const string StateFile = "training_state.safetensors";
+
+    /// <summary>Saves the state after <paramref name="epoch"/> completed epochs.</summary>
+    public static void Save(string dir, Model model, Optimizer optimizer, Trainer trainer, int epoch, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        Directory.CreateDirectory(dir);
+        var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["epoch"] = Str(epoch) };
+        ModelCheckpoint.Save(model, Path.Combine(dir, ModelFile), meta, optimizer.Steps);
+        var arrays = new List<NamedArray>();
+        foreach (var (name, value) in optimizer.State)
+        {
+            var host = new float[value.Elements];
+            model.Backend.CopyToHost<float>(value, host);
+            arrays.Add(NamedArray.FromFloat32("optimizer." + name, host, value.Shape.Dims));
+        }
+        var state = new Dictionary<string, string>(meta)
+        {
+            ["optimizer"] = optimizer.GetType().Name,
+            ["optimizer_steps"] = Str(optimizer.Steps),
+            ["global_step"] = Str(trainer.GlobalStep),
+            ["iteration"] = Str(trainer.TrainPlan.State.Iteration),
+            ["momentum"] = optimizer.Momentum.ToString("R", CultureInfo.InvariantCulture),
+        };
+        Safetensors.Save(Path.Combine(dir, StateFile), arrays, state);
+    }
+
+    /// <summary>Restores model, optimizer and counters from <paramref name="dir"/>; returns the completed epochs.</summary>
+    /// <exception cref="FileNotFoundException">A file is missing.</exception>
+    /// <exception cref="CheckpointMismatchException">The checkpoint belongs to another model or optimizer (the message says which tensor or setting).</exception>
+    public static int Load(string dir, Model model, Optimizer optimizer, Trainer trainer)
+    {
+        string modelPath = Path.Combine(dir, ModelFile), statePath = Path.Combine(dir, StateFile);
+        foreach (var p in new[] { modelPath, statePath })
+            if (!File.Exists(p)) throw new FileNotFoundException($"cannot resume from '{dir}': {Path.GetFileName(p)} is missing (written by 'deeptrain train --out {dir}')", p);
+        var file = Safetensors.Load(statePath);
+        string kind = file.Metadata.GetValueOrDefault("optimizer") ?? "";
+        if (kind != optimizer.GetType().Name)
+            throw new CheckpointMismatchException(statePath, "optimizer", $"checkpoint '{statePath}' was written by optimizer {kind}, not {optimizer.GetType().Name}");
+        var copies = new List<(float[], Tensors.Tensor)>();
+        foreach (var (name, value) in optimizer.State)
+        {
+            file.Expect("optimizer." + name, Tensors.DType.Float32, value.Shape.Dims);
+            copies.Add((file.GetFloat32("optimizer." + name), value));
+        }
+        ModelCheckpoint.Load(model, modelPath);   // validates every tensor before copying any
+        foreach (var (data, dst) in copies) model.Backend.CopyFromHost<float>(data, dst);
+        optimizer.RestoreSteps(Long(file, "optimizer_steps"));
+        optimizer.Momentum = float.Parse(file.Metadata["momentum"], CultureInfo.InvariantCulture);
+        trainer.GlobalStep = Long(file, "global_step");
+        trainer.TrainPlan.State.Iteration = Long(file, "iteration");
+        return (int)Long(file, "epoch");
+    }
+
+    private static string Str(long v) => v.ToString(CultureInfo.InvariantCulture);
+
+    private static long Long(SafetensorsFile f, string key)
+        => f.Metadata.TryGetValue(key, out var s) && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v) ? v
+           : throw new CheckpointMismatchException(f.Path, key, $"checkpoint '{f.Path}' lacks the '{key}' entry of a training state");
+}

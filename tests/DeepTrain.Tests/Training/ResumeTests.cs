@@ -1,0 +1,84 @@
+using DeepTrain.Backends.Cpu;
+using DeepTrain.Checkpoints;
+using DeepTrain.Data;
+using DeepTrain.Graph;
+using DeepTrain.Layers;
+using DeepTrain.Losses;
+using DeepTrain.Optim;
+using DeepTrain.Tensors;
+using DeepTrain.Training;
+using Xunit;
+
+namespace DeepTrain.Tests.Training;
+
+/// <summary>Save, resume, and the weights match an uninterrupted run bit for bit.</summary>
+public class ResumeTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("deeptrain-resume-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static Dataset Images(int n)
+    {
+        var rng = new DeepTrain.Utils.Rng(11);
+        var pixels = new byte[n * 64];
+        var labels = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            labels[i] = i % 4;
+            for (int p = 0; p < 64; p++) pixels[i * 64 + p] = (byte)Math.Clamp(50 * labels[i] + 30 * rng.NextNormal() + 40 + (p % 8) * 4, 0, 255);
+        }
+        return new Dataset("tiny", 1, 8, 8, 4, pixels, labels);
+    }
+
+    /// <summary>Conv, batch norm, dropout (seeded by the iteration), pooling, linear: every kind of state a resume must restore.</summary>
+    private static ModelGraph Net()
+    {
+        var g = new ModelGraph("tiny", Shape.Of(1, 8, 8));
+        var x = g.Apply("conv", new Conv2d(1, 4, 3, padding: 1, bias: false), g.Input);
+        x = g.Apply("bn", BatchNorm2d.Create(4), x);
+        x = g.Apply("relu", new ReLU(), x);
+        x = g.Apply("drop", new Dropout(0.2f), x);
+        x = g.Apply("pool", new GlobalAvgPool2d(), x);
+        x = g.Apply("flatten", new Flatten(), x);
+        g.Apply("fc", new Linear(4, 4), x);
+        return g;
+    }
+
+    private float[] Run(string optimizer, int epochs, string? saveAfter1 = null, string? resumeFrom = null)
+    {
+        var data = Images(64);
+        using var backend = new CpuBackend();
+        using var model = new Model(Net(), backend, seed: 2);
+        using Optimizer opt = optimizer == "sgd" ? new SGD(model.Parameters, 0.05f, 0.9f, 1e-3f) : new AdamW(model.Parameters, 0.01f);
+        using var loader = new DataLoader(data, 16, shuffle: true, Normalization.FromDataset(data), AugmentationOptions.Standard, seed: 4, dropLast: true, workers: 1);
+        var sched = new OneCycleLr(0.05f, 4L * epochs);
+        using var trainer = new Trainer(model, opt, sched, new CrossEntropyLoss(), 16, seed: 4);
+        int start = resumeFrom is null ? 0 : TrainingState.Load(resumeFrom, model, opt, trainer);
+        for (int e = start; e < epochs; e++)
+        {
+            trainer.TrainEpoch(loader, e);
+            if (saveAfter1 is not null && e == 0) { TrainingState.Save(saveAfter1, model, opt, trainer, e + 1); break; }
+        }
+        return model.Parameters.AllValues.ToArray().Concat(model.Parameters.Buffers.SelectMany(b => b.Value.ToArray())).ToArray();
+    }
+
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("adamw")]
+    public void ResumedRun_EqualsUninterruptedRun_BitForBit(string optimizer)
+    {
+        var straight = Run(optimizer, 3);
+        Run(optimizer, 3, saveAfter1: _dir);
+        var resumed = Run(optimizer, 3, resumeFrom: _dir);
+        Assert.Equal(straight, resumed);
+    }
+
+    [Fact]
+    public void ResumingWithAnotherOptimizer_SaysWhich()
+    {
+        Run("sgd", 2, saveAfter1: _dir);
+        var e = Assert.Throws<CheckpointMismatchException>(() => Run("adamw", 2, resumeFrom: _dir));
+        Assert.Contains("optimizer SGD, not AdamW", e.Message);
+    }
+}
