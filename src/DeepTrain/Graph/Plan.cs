@@ -100,6 +100,32 @@ public sealed class Plan : IDisposable
     /// </summary>
     public LayerTimings? Profile { get; set; }
 
+    /// <summary>
+    /// Runs every layer forward, checking each output for NaN and ±∞; throws at the first layer that
+    /// produces one, naming it. Slow (copies each output to the host): for diagnosis, not for training.
+    /// </summary>
+    /// <exception cref="NonFiniteException">A layer's output holds a non-finite value.</exception>
+    public void ForwardChecked()
+    {
+        var backend = Model.Backend;
+        foreach (var s in _steps)
+        {
+            s.Layer.Forward(s);
+            var host = new float[s.Output.Elements];
+            backend.CopyToHost<float>(s.Output, host);
+            int bad = Array.FindIndex(host, x => !float.IsFinite(x));
+            if (bad < 0) continue;
+            string inputs = string.Join(", ", s.Inputs.Select(t =>
+            {
+                var h = new float[t.Elements];
+                backend.CopyToHost<float>(t, h);
+                return h.All(float.IsFinite) ? "finite" : "already non-finite";
+            }));
+            throw new NonFiniteException(s.Layer,
+                $"{s.Layer}: output element {bad} of {s.Output.Shape} is {host[bad]} (its inputs: {inputs}); the first non-finite value in the forward pass");
+        }
+    }
+
     /// <summary>Runs every layer forward.</summary>
     public void Forward()
     {
@@ -139,4 +165,11 @@ public sealed class Plan : IDisposable
         _arena.Dispose();
         _io.Dispose();
     }
+}
+
+/// <summary>A layer produced NaN or ±∞; <see cref="Layer"/> is the first one in forward order.</summary>
+public sealed class NonFiniteException(Layer layer, string message) : Exception(message)
+{
+    /// <summary>The first layer whose output is not finite.</summary>
+    public Layer Layer { get; } = layer;
 }

@@ -80,7 +80,7 @@ public sealed class Trainer : IDisposable
                 _train.TrainStep(1f / _accumulation);
                 double micro = Read(_train.LossValue);
                 if (!double.IsFinite(micro))
-                    throw new NonFiniteLossException($"epoch {epoch}, batch {b}: the loss is {micro} (learning rate {lr:G4}); lower the learning rate or check the data");
+                    throw new NonFiniteLossException($"epoch {epoch}, batch {b}: the loss is {micro} (learning rate {lr:G4}); {FirstNonFiniteLayer()}; lower the learning rate or check the data");
                 loss += micro / _accumulation;
                 if (_loss.CountsCorrect) correct += Read(_train.Correct);
             }
@@ -93,6 +93,13 @@ public sealed class Trainer : IDisposable
             progress?.Invoke(new StepProgress(epoch, b, batches, images, sw.Elapsed.TotalSeconds, loss, lr));
         }
         return (images > 0 ? lossSum / images : double.NaN, images > 0 ? correct / images : double.NaN, images, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Re-runs the batch in the plan's input layer by layer to name the first layer whose output is not finite.</summary>
+    private string FirstNonFiniteLayer()
+    {
+        try { _train.ForwardChecked(); return "every layer's output is finite, so the loss itself overflowed"; }
+        catch (NonFiniteException e) { return e.Message; }
     }
 
     /// <summary>Mean loss and accuracy over every sample of <paramref name="loader"/> (batch norm in evaluation mode).</summary>
