@@ -40,8 +40,11 @@ internal static class EvalCommand
         using var loader = new DataLoader(test, batch, shuffle: false, Normalization.FromDataset(train), null, 0, dropLast: false);
         using var opt = new SGD(model.Parameters, 0f);
         using var trainer = new Trainer(model, opt, new ConstantLr(0f), new CrossEntropyLoss(), batch, batch);
-        var (loss, acc) = trainer.Evaluate(loader);
+        var report = new ClassificationReport(test.Classes, test.ClassNames);
+        var (loss, acc) = trainer.Evaluate(loader, report);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{graph.Name} on {test.Name} ({test.Count:N0} images): loss {loss:F4}, accuracy {acc * 100:F2}%"));
+        Console.WriteLine();
+        Console.Write(report);
         return 0;
     }
 }

@@ -103,16 +103,27 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Mean loss and accuracy over every sample of <paramref name="loader"/> (batch norm in evaluation mode).</summary>
-    public (double Loss, double Accuracy) Evaluate(DataLoader loader)
+    /// <param name="loader">The evaluation data.</param>
+    /// <param name="report">When given, every prediction is added to it (confusion matrix, precision, recall, ROC AUC).</param>
+    public (double Loss, double Accuracy) Evaluate(DataLoader loader, ClassificationReport? report = null)
     {
         double lossSum = 0, correct = 0;
         long images = 0;
+        float[]? logits = null;
         foreach (var batch in loader.Epoch(0))
         {
             var plan = EvalPlan(batch.Count);
             LoadBatch(plan, batch);
             plan.Forward();
             plan.ComputeLoss();
+            if (report is not null)
+            {
+                logits ??= new float[plan.Output.Elements];
+                if (logits.Length != plan.Output.Elements) logits = new float[plan.Output.Elements];
+                _model.Backend.CopyToHost<float>(plan.Output, logits);
+                int k = plan.Output.Shape.C;
+                for (int i = 0; i < batch.Count; i++) report.Add(logits.AsSpan(i * k, k), batch.Labels[i]);
+            }
             lossSum += Read(plan.LossValue) * batch.Count;
             if (_loss.CountsCorrect) correct += Read(plan.Correct);
             images += batch.Count;
