@@ -1,0 +1,31 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace DeepTrain.Interop;
+
+/// <summary>
+/// The logical names every <c>[LibraryImport]</c> in this assembly uses. They are not file names: the
+/// <see cref="NativeLibraryResolver"/> maps each one to a versioned file (<c>libcudart.so.12</c>,
+/// <c>libcublas.so.12</c>, <c>libcudnn.so.9</c>, ...) found on this machine.
+/// </summary>
+public static class Libraries
+{
+    /// <summary>The CUDA runtime (<c>libcudart.so.13/.12/.11.0</c>, <c>cudart64_*.dll</c>).</summary>
+    public const string Cudart = "cudart";
+
+    /// <summary>cuBLAS (<c>libcublas.so.13/.12/.11</c>), loaded after <c>libcublasLt</c> of the same number.</summary>
+    public const string Cublas = "cublas";
+
+    /// <summary>The cuDNN dispatcher (<c>libcudnn.so.9/.8</c>); for cuDNN 9 its sub-libraries are pre-loaded beside it.</summary>
+    public const string Cudnn = "cudnn";
+
+    /// <summary>Every logical name, in the order their libraries depend on each other.</summary>
+    public static IReadOnlyList<string> All { get; } = [Cudart, Cublas, Cudnn];
+
+    // The resolver must be in place before the first P/Invoke of this assembly runs; a module initializer
+    // is the only hook that is guaranteed to run first whichever binding is called first.
+#pragma warning disable CA2255 // ModuleInitializer in a library: intentional, registering a DllImport resolver is its documented use.
+    [ModuleInitializer]
+    internal static void RegisterResolver() => NativeLibraryResolver.Register(typeof(Libraries).Assembly);
+#pragma warning restore CA2255
+}
