@@ -37,6 +37,8 @@ internal static class TrainCommand
         optimizer.AcceptOnlyFromAmong(s_optimizers);
         var accumulate = new Option<int>("--accumulate") { Description = "Split each batch into K micro-batches and sum their gradients before one step (Caffe's iter_size; less memory)", DefaultValueFactory = _ => 1 };
         var resume = new Option<string?>("--resume") { Description = "Continue the run saved in this folder (model.safetensors + training_state.safetensors); same seed, same result" };
+        var valSplit = new Option<int>("--val-split") { Description = "Carve N samples (seeded) from the training set for validation; reported each epoch", DefaultValueFactory = _ => 0 };
+        var earlyStop = new Option<int>("--early-stop") { Description = "Stop when the validation loss has not improved for P epochs (needs --val-split)", DefaultValueFactory = _ => 0 };
         var warmup = new Option<int>("--warmup-epochs") { Description = "Linear learning-rate warm-up before the schedule (not with one-cycle, which has its own)", DefaultValueFactory = _ => 0 };
         var noCycle = new Option<bool>("--no-cycle-momentum") { Description = "Keep momentum fixed under one-cycle" };
         var augment = new Option<bool>("--augment") { Description = "Pad-and-random-crop (4 pixels) and horizontal flip on worker threads" };
@@ -48,16 +50,16 @@ internal static class TrainCommand
         var layout = Layout();
         var logEvery = new Option<int>("--log-every") { Description = "Print a step log line every N steps (0: never)", DefaultValueFactory = _ => 0 };
         var cmd = new Command("train", "Train a model; writes metrics.jsonl and model.safetensors to --out")
-            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, resume, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
+            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, resume, valSplit, earlyStop, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
         cmd.SetAction(r => CliErrors.Run(() => Run(new TrainArgs(
             r.GetValue(model)!, r.GetValue(data)!, r.GetValue(dataDir), r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(momentum),
             r.GetValue(wd), r.GetValue(nesterov), r.GetValue(schedule)!, !r.GetValue(noCycle), r.GetValue(augment), r.GetValue(device)!, r.GetValue(seed),
-            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume)))));
+            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop)))));
         return cmd;
     }
 
     internal sealed record TrainArgs(string Model, string Data, string? DataDir, int Epochs, int BatchSize, float Lr, float Momentum, float WeightDecay,
-        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null);
+        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null, int ValSplit = 0, int EarlyStop = 0);
 
     internal static int Run(TrainArgs a)
     {
@@ -70,11 +72,17 @@ internal static class TrainCommand
 
         var train = DatasetCatalog.Load(a.Data, a.DataDir, train: true);
         var test = DatasetCatalog.Load(a.Data, a.DataDir, train: false);
+        if (a.ValSplit < 0 || a.ValSplit >= train.Count) throw new ArgumentException($"--val-split must be in [0, {train.Count - 1}] (the training set has {train.Count} samples), got {a.ValSplit}");
+        if (a.EarlyStop < 0) throw new ArgumentException($"--early-stop must be ≥ 0, got {a.EarlyStop}");
+        if (a.EarlyStop > 0 && a.ValSplit == 0) throw new ArgumentException("--early-stop watches the validation loss: give --val-split too");
+        Dataset? val = null;
+        if (a.ValSplit > 0) (train, val) = train.Split(a.ValSplit, a.Seed);
         var graph = Models.ModelZoo.Create(a.Model, train.Channels, train.Classes, train.Height);
         var norm = Normalization.FromDataset(train);
         var aug = a.Augment ? AugmentationOptions.Standard : null;
         using var trainLoader = new DataLoader(train, a.BatchSize, shuffle: true, norm, aug, a.Seed, dropLast: true);
         using var testLoader = new DataLoader(test, a.EvalBatch, shuffle: false, norm, null, a.Seed, dropLast: false);
+        using var valLoader = val is null ? null : new DataLoader(val, a.EvalBatch, shuffle: false, norm, null, a.Seed, dropLast: false);
         if (trainLoader.BatchesPerEpoch == 0) throw new ArgumentException($"--batch-size {a.BatchSize} is larger than the training set ({train.Count} samples)");
 
         using var model = new DeepTrain.Graph.Model(graph, backend, a.Seed);
@@ -110,7 +118,8 @@ internal static class TrainCommand
         Console.WriteLine($"{"epoch",5} {"train loss",10} {"train acc",9} {"test loss",9} {"test acc",8} {"lr",9} {"seconds",8} {"images/s",9}");
 
         var start = DateTime.UtcNow;
-        double best = 0;
+        double best = 0, bestVal = double.PositiveInfinity;
+        int sinceBest = 0, epochsRun = 0;
         EpochMetrics? last = null;
         bool interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         if (startEpoch > 0) Console.WriteLine($"resuming after epoch {startEpoch} (step {trainer.GlobalStep}) from {a.Resume}");
@@ -140,26 +149,41 @@ internal static class TrainCommand
             else r = trainer.TrainEpoch(trainLoader, epoch - 1, OnStep);
             var evalStart = DateTime.UtcNow;
             var (testLoss, testAcc) = trainer.Evaluate(testLoader);
+            var (valLoss, valAcc) = valLoader is null ? (double.NaN, double.NaN) : trainer.Evaluate(valLoader);
             double seconds = r.Seconds + (DateTime.UtcNow - evalStart).TotalSeconds;
             last = new EpochMetrics(epoch, r.Loss, r.Accuracy, testLoss, testAcc, opt.LearningRate, seconds, r.Images / r.Seconds);
             best = Math.Max(best, testAcc);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{epoch,5} {r.Loss,10:F4} {r.Accuracy * 100,8:F2}% {testLoss,9:F4} {testAcc * 100,7:F2}% {opt.LearningRate,9:0.00e+00} {seconds,8:F1} {last.ImagesPerSec,9:F0}"));
-            File.AppendAllText(metricsPath, JsonSerializer.Serialize(new Dictionary<string, object>
+                $"{epoch,5} {r.Loss,10:F4} {r.Accuracy * 100,8:F2}% {testLoss,9:F4} {testAcc * 100,7:F2}% {opt.LearningRate,9:0.00e+00} {seconds,8:F1} {last.ImagesPerSec,9:F0}{(valLoader is null ? "" : $"   val loss {valLoss:F4} val acc {valAcc * 100:F2}%")}"));
+            var row = new Dictionary<string, object>
             {
                 ["epoch"] = epoch, ["train_loss"] = r.Loss, ["train_acc"] = r.Accuracy, ["test_loss"] = testLoss, ["test_acc"] = testAcc,
                 ["lr"] = opt.LearningRate, ["seconds"] = seconds, ["images_per_sec"] = last.ImagesPerSec,
-            }) + "\n");
+            };
+            if (valLoader is not null) { row["val_loss"] = valLoss; row["val_acc"] = valAcc; }
+            File.AppendAllText(metricsPath, JsonSerializer.Serialize(row) + "\n");
             TrainingState.Save(a.Out, model, opt, trainer, epoch, new Dictionary<string, string>
             {
                 ["model"] = a.Model, ["data"] = a.Data, ["epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
                 ["input"] = $"{train.Channels}x{train.Height}x{train.Width}", ["classes"] = train.Classes.ToString(CultureInfo.InvariantCulture),
                 ["test_acc"] = testAcc.ToString("F4", CultureInfo.InvariantCulture), ["seed"] = a.Seed.ToString(CultureInfo.InvariantCulture),
             });
+            // Early stopping on the validation loss: patience counts epochs without a new minimum.
+            if (valLoader is not null)
+            {
+                if (valLoss < bestVal) { bestVal = valLoss; sinceBest = 0; }
+                else if (a.EarlyStop > 0 && ++sinceBest >= a.EarlyStop)
+                {
+                    Console.WriteLine($"early stop: the validation loss has not improved for {a.EarlyStop} epoch(s) (best {bestVal:F4})");
+                    epochsRun = epoch - startEpoch;
+                    break;
+                }
+            }
+            epochsRun = epoch - startEpoch;
         }
         double wall = (DateTime.UtcNow - start).TotalSeconds;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"done: {a.Epochs - startEpoch} epochs in {wall:F0} s; final test accuracy {last!.TestAcc * 100:F2}% (best {best * 100:F2}%); {metricsPath}; {ckptPath}"));
+            $"done: {epochsRun} epochs in {wall:F0} s; final test accuracy {last!.TestAcc * 100:F2}% (best {best * 100:F2}%); {metricsPath}; {ckptPath}"));
         return 0;
     }
 }

@@ -106,6 +106,23 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void ValidationSplit_IsReported_AndEarlyStoppingNeedsIt()
+    {
+        string data = MakeMnist(), outDir = _dir["val"];
+        string[] common = ["--model", "mlp", "--data", "mnist", "--data-dir", data, "--batch-size", "16", "--eval-batch-size", "16", "--out", outDir];
+        var run = Run(["train", .. common, "--epochs", "2", "--val-split", "32", "--early-stop", "5"]);
+        Assert.True(run.Code == 0, run.Err);
+        Assert.Contains("val loss", run.Out);
+        using var doc = JsonDocument.Parse(File.ReadAllLines(Path.Combine(outDir, "metrics.jsonl"))[0]);
+        Assert.True(doc.RootElement.TryGetProperty("val_acc", out _));
+        var bad = Run(["train", .. common, "--epochs", "2", "--early-stop", "2"]);
+        Assert.Equal(1, bad.Code);
+        Assert.Contains("--val-split", bad.Err);
+        var tooBig = Run(["train", .. common, "--epochs", "1", "--val-split", "96"]);
+        Assert.Contains("[0, 95]", tooBig.Err);
+    }
+
+    [Fact]
     public void TruncatedData_NamesFileAndOffset_AndWritesNothing()
     {
         string data = MakeMnist();
