@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using DeepTrain.Data;
 using DeepTrain.Graph;
+using DeepTrain.Layers;
 using DeepTrain.Losses;
 using DeepTrain.Optim;
 using DeepTrain.Tensors;
@@ -93,6 +94,45 @@ public sealed class Trainer : IDisposable
             progress?.Invoke(new StepProgress(epoch, b, batches, images, sw.Elapsed.TotalSeconds, loss, lr));
         }
         return (images > 0 ? lossSum / images : double.NaN, images > 0 ? correct / images : double.NaN, images, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// "Precise" batch-norm statistics for evaluation: recomputes every batch norm's running mean and
+    /// variance as the plain average of the batch statistics over <paramref name="batches"/> training
+    /// batches (momentum 1/(1+n) for the n-th batch, the cumulative mode), with the current weights. All
+    /// layers are updated in one forward pass per batch: in training mode each layer normalises with its
+    /// batch's statistics, so a layer's inputs do not depend on the running statistics being recomputed
+    /// upstream. Weights, optimizer state and the step counters are left as they are.
+    /// </summary>
+    /// <returns>The number of batches used.</returns>
+    public int RecomputeBatchNormStatistics(DataLoader loader, int batches, int epoch = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
+        var norms = _model.Graph.Nodes.Select(n => n.Layer).OfType<BatchNorm>().ToArray();
+        if (norms.Length == 0) return 0;
+        var momenta = norms.Select(b => b.Momentum).ToArray();
+        long iteration = _train.State.Iteration;
+        int n = 0;
+        try
+        {
+            foreach (var batch in loader.Epoch(epoch))
+            {
+                for (int k = 0; k < _accumulation && n < batches; k++)
+                {
+                    LoadBatch(_train, batch, k * _train.BatchSize);
+                    foreach (var bn in norms) bn.Momentum = 1.0 / (n + 1);
+                    _train.Forward();
+                    n++;
+                }
+                if (n >= batches) break;
+            }
+        }
+        finally
+        {
+            for (int i = 0; i < norms.Length; i++) norms[i].Momentum = momenta[i];
+            _train.State.Iteration = iteration;
+        }
+        return n;
     }
 
     /// <summary>Re-runs the batch in the plan's input layer by layer to name the first layer whose output is not finite.</summary>
