@@ -16,6 +16,7 @@ public static class Program
             PlanCommand.Create(),
             TrainCommand.Create(),
             EvalCommand.Create(),
+            LrFindCommand.Create(),
             BenchCommand.Create(),
         };
         return root.Parse(args).Invoke();

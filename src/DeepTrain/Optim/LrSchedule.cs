@@ -124,10 +124,10 @@ public sealed class ExponentialLr : LrSchedule
     private readonly float _base, _gamma;
 
     /// <summary>Creates the schedule.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">γ outside (0, 1].</exception>
+    /// <exception cref="ArgumentOutOfRangeException">γ is not finite and positive (γ &gt; 1 grows the rate, as the range test does).</exception>
     public ExponentialLr(float baseLr, float gamma)
     {
-        if (!(gamma > 0 && gamma <= 1)) throw new ArgumentOutOfRangeException(nameof(gamma), gamma, "ExponentialLR: gamma must be in (0, 1]");
+        if (!(gamma > 0) || float.IsInfinity(gamma)) throw new ArgumentOutOfRangeException(nameof(gamma), gamma, "ExponentialLR: gamma must be finite and > 0");
         (_base, _gamma) = (baseLr, gamma);
     }
 

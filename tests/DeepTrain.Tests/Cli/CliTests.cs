@@ -123,6 +123,15 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void LrFind_SweepsAndSuggestsARate()
+    {
+        var (code, output, err) = Run("lr-find", "--model", "mlp", "--data", "mnist", "--data-dir", MakeMnist(), "--batch-size", "16", "--steps", "12");
+        Assert.True(code == 0, err);
+        Assert.Contains("suggested learning rate", output);
+        Assert.Equal(1, Run("lr-find", "--start", "1", "--end", "0.1").Code);
+    }
+
+    [Fact]
     public void TruncatedData_NamesFileAndOffset_AndWritesNothing()
     {
         string data = MakeMnist();
