@@ -40,6 +40,7 @@ internal static class TrainCommand
         var valSplit = new Option<int>("--val-split") { Description = "Carve N samples (seeded) from the training set for validation; reported each epoch", DefaultValueFactory = _ => 0 };
         var earlyStop = new Option<int>("--early-stop") { Description = "Stop when the validation loss has not improved for P epochs (needs --val-split)", DefaultValueFactory = _ => 0 };
         var preciseBn = new Option<int>("--precise-bn") { Description = "Before each evaluation, recompute batch-norm statistics as the average over N training batches (0: PyTorch's running averages)", DefaultValueFactory = _ => 0 };
+        var overfit = new Option<int>("--overfit-batches") { Description = "Sanity check: train on only the first N batches (no augmentation); a healthy setup drives the training loss towards 0", DefaultValueFactory = _ => 0 };
         var warmup = new Option<int>("--warmup-epochs") { Description = "Linear learning-rate warm-up before the schedule (not with one-cycle, which has its own)", DefaultValueFactory = _ => 0 };
         var noCycle = new Option<bool>("--no-cycle-momentum") { Description = "Keep momentum fixed under one-cycle" };
         var augment = new Option<bool>("--augment") { Description = "Pad-and-random-crop (4 pixels) and horizontal flip on worker threads" };
@@ -51,16 +52,16 @@ internal static class TrainCommand
         var layout = Layout();
         var logEvery = new Option<int>("--log-every") { Description = "Print a step log line every N steps (0: never)", DefaultValueFactory = _ => 0 };
         var cmd = new Command("train", "Train a model; writes metrics.jsonl and model.safetensors to --out")
-            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
+            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, overfit, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
         cmd.SetAction(r => CliErrors.Run(() => Run(new TrainArgs(
             r.GetValue(model)!, r.GetValue(data)!, r.GetValue(dataDir), r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(momentum),
             r.GetValue(wd), r.GetValue(nesterov), r.GetValue(schedule)!, !r.GetValue(noCycle), r.GetValue(augment), r.GetValue(device)!, r.GetValue(seed),
-            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn)))));
+            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit)))));
         return cmd;
     }
 
     internal sealed record TrainArgs(string Model, string Data, string? DataDir, int Epochs, int BatchSize, float Lr, float Momentum, float WeightDecay,
-        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null, int ValSplit = 0, int EarlyStop = 0, int PreciseBn = 0);
+        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null, int ValSplit = 0, int EarlyStop = 0, int PreciseBn = 0, int OverfitBatches = 0);
 
     internal static int Run(TrainArgs a)
     {
@@ -78,6 +79,13 @@ internal static class TrainCommand
         if (a.EarlyStop > 0 && a.ValSplit == 0) throw new ArgumentException("--early-stop watches the validation loss: give --val-split too");
         Dataset? val = null;
         if (a.ValSplit > 0) (train, val) = train.Split(a.ValSplit, a.Seed);
+        if (a.OverfitBatches < 0 || (long)a.OverfitBatches * a.BatchSize > train.Count)
+            throw new ArgumentException($"--overfit-batches must be in [0, {train.Count / a.BatchSize}] at batch size {a.BatchSize}, got {a.OverfitBatches}");
+        if (a.OverfitBatches > 0)
+        {
+            train = train.Subset(Enumerable.Range(0, a.OverfitBatches * a.BatchSize).ToArray(), $"{train.Name} (first {a.OverfitBatches} batches)");
+            a = a with { Augment = false };
+        }
         var graph = Models.ModelZoo.Create(a.Model, train.Channels, train.Classes, train.Height);
         var norm = Normalization.FromDataset(train);
         var aug = a.Augment ? AugmentationOptions.Standard : null;
@@ -129,6 +137,14 @@ internal static class TrainCommand
             (double Loss, double Accuracy, long Images, double Seconds) r = default;
             void OnStep(StepProgress s)
             {
+                // The course notes' first sanity check: with small random weights the softmax is nearly
+                // uniform, so the first loss should be close to ln(classes).
+                if (trainer.GlobalStep == 1 && startEpoch == 0)
+                {
+                    double expected = Math.Log(train.Classes);
+                    string verdict = Math.Abs(s.Loss - expected) <= 0.5 * expected ? "as expected" : "far from it: check the initialisation, the labels and the normalisation";
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"initial loss {s.Loss:F3}; ln({train.Classes}) = {expected:F3}: {verdict}"));
+                }
                 if (a.LogEvery > 0 && trainer.GlobalStep % a.LogEvery == 0)
                     Console.WriteLine($"[{trainer.GlobalStep:D8}] lr={s.Lr:0.00e+00}, Train Loss = {s.Loss:F4}");
             }
