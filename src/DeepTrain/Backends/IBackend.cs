@@ -60,6 +60,15 @@ public interface IBackend : IDisposable
     void ActivationBackward(ActivationKind kind, float alpha, Tensor y, Tensor dy, Tensor dx, bool accumulate);
 
     /// <summary>
+    /// PReLU (He et al. 2015, torch.nn.PReLU): y = x if x &gt; 0 else a·x, with a learned slope a per channel
+    /// (<paramref name="alpha"/> has C elements) or shared (1 element). y may alias x only when backward is not needed.
+    /// </summary>
+    void PReluForward(Tensor x, Tensor alpha, Tensor y);
+
+    /// <summary>dx (+)= dy·(x &gt; 0 ? 1 : a); dalpha (+)= Σ dy·x over the elements with x ≤ 0 (per channel or in total).</summary>
+    void PReluBackward(Tensor x, Tensor alpha, Tensor dy, Tensor? dx, Tensor dalpha, bool accumulateDx, bool accumulateAlpha);
+
+    /// <summary>
     /// Inverted dropout: y = x·keep/(1 − p) where keep(i) is a counter-based hash of
     /// (<paramref name="seed"/>, i) ≥ p, so backward and every backend regenerate the same mask.
     /// </summary>

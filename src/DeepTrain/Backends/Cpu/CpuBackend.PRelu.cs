@@ -1,0 +1,54 @@
+using DeepTrain.Tensors;
+using DeepTrain.Utils;
+using static DeepTrain.Backends.Cpu.CpuOperands;
+
+namespace DeepTrain.Backends.Cpu;
+
+// PReLU, per channel over (N, C, S) in either layout. Not on the hot path of the built-in models, so
+// plain loops; the slope's gradient is summed in double per channel.
+public sealed partial class CpuBackend
+{
+    /// <inheritdoc />
+    public void PReluForward(Tensor x, Tensor alpha, Tensor y)
+    {
+        const string op = "PReluForward";
+        var xs = F32(op, "x", x); var a = F32(op, "alpha", alpha); var ys = F32(op, "y", y);
+        SameGeometry(op, "x", x, "y", y);
+        var g = ChannelGeometry.Of(op, "x", x);
+        if (a.Length != 1) PerChannel(op, "alpha", alpha, g.C);
+        for (long i = 0; i < xs.Length; i++)
+        {
+            float v = xs[(int)i];
+            ys[(int)i] = v > 0 ? v : a[a.Length == 1 ? 0 : ChannelOf(g, i)] * v;
+        }
+    }
+
+    /// <inheritdoc />
+    public void PReluBackward(Tensor x, Tensor alpha, Tensor dy, Tensor? dx, Tensor dalpha, bool accumulateDx, bool accumulateAlpha)
+    {
+        const string op = "PReluBackward";
+        var xs = F32(op, "x", x); var a = F32(op, "alpha", alpha); var dys = F32(op, "dy", dy); var da = F32(op, "dalpha", dalpha);
+        SameGeometry(op, "x", x, "dy", dy);
+        var g = ChannelGeometry.Of(op, "x", x);
+        if (a.Length != 1) PerChannel(op, "alpha", alpha, g.C);
+        if (da.Length != a.Length) ThrowHelper.Invalid(op, $"dalpha has {da.Length} elements, expected {a.Length} like alpha");
+        Span<float> dxs = default;
+        if (dx is not null) { dxs = F32(op, "dx", dx); SameGeometry(op, "x", x, "dx", dx); }
+        var sums = new double[a.Length];
+        for (long i = 0; i < xs.Length; i++)
+        {
+            float v = xs[(int)i], d = dys[(int)i];
+            int c = a.Length == 1 ? 0 : ChannelOf(g, i);
+            if (v <= 0) sums[c] += (double)d * v;
+            if (dx is not null)
+            {
+                float gi = v > 0 ? d : a[c] * d;
+                dxs[(int)i] = accumulateDx ? dxs[(int)i] + gi : gi;
+            }
+        }
+        for (int c = 0; c < da.Length; c++) da[c] = accumulateAlpha ? da[c] + (float)sums[c] : (float)sums[c];
+    }
+
+    /// <summary>Channel of memory index <paramref name="i"/>: (n·S + s)·C + c channels-last, else (n·C + c)·S + s.</summary>
+    private static int ChannelOf(ChannelGeometry g, long i) => g.ChannelsLast ? (int)(i % g.C) : (int)(i / g.Spatial % g.C);
+}
