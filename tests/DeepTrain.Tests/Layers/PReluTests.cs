@@ -3,6 +3,7 @@ using DeepTrain.Layers;
 using DeepTrain.Losses;
 using DeepTrain.Tensors;
 using DeepTrain.Tests.Infrastructure;
+using DeepTrain.Training;
 using Xunit;
 
 namespace DeepTrain.Tests.Layers;
@@ -61,18 +62,10 @@ public class PReluTests
         using var plan = model.Compile(4, training: true, new CrossEntropyLoss());
         b.CopyFromHost<float>(TestData.Normal(5, 4, 3, 4, 4), plan.Input);
         b.CopyFromHost<int>([0, 1, 1, 0], plan.Target);
-        plan.Forward(); plan.ComputeLoss(); plan.Backward();
-        var slope = model.Parameters.Entries.Single(e => e.Name == "prelu.weight");
-        var a = slope.Value.ToArray();
-        var analytic = slope.Grad.ToArray();
-        var numeric = new double[3];
-        for (int c = 0; c < 3; c++)
-        {
-            float orig = a[c];
-            double Loss(float v) { a[c] = v; b.CopyFromHost<float>(a, slope.Value); plan.Forward(); plan.ComputeLoss(); return plan.LossValue.ToArray()[0]; }
-            numeric[c] = (Loss(orig + 1e-3f) - Loss(orig - 1e-3f)) / 2e-3;
-            a[c] = orig; b.CopyFromHost<float>(a, slope.Value);
-        }
+        var samples = GradientChecker.Check(plan).Where(x => x.Parameter == "prelu.weight").ToArray();
+        Assert.Equal(3, samples.Length);
+        var numeric = samples.Select(x => x.Numeric).ToArray();
+        var analytic = samples.Select(x => (float)x.Analytic).ToArray();
         Tolerance.AssertClose(numeric, analytic, 2e-3, 2e-2, "d loss / d slope");
     }
 }
