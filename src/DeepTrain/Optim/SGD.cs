@@ -19,6 +19,8 @@ public sealed class SGD : Optimizer
 {
     private readonly DeviceBuffer? _momentumBuffer;
     private readonly Tensor? _momentum;
+    // The two parameter groups and their momentum slices, made once: a step allocates no views.
+    private readonly Tensor _all, _allGrads, _decayW, _decayG, _decayM, _otherW, _otherG, _otherM;
 
     /// <summary>Creates the optimizer.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A hyper-parameter is outside its valid range (the message gives it).</exception>
@@ -33,6 +35,12 @@ public sealed class SGD : Optimizer
         // The momentum buffer exists even at μ = 0, so a schedule may raise μ later (one-cycle's momentum cycling).
         _momentumBuffer = parameters.Backend.Allocate(parameters.TotalFloats * sizeof(float));
         _momentum = new Tensor(_momentumBuffer, 0, Shape.Of(checked((int)parameters.TotalFloats)));
+        long split = parameters.DecayFloats, total = parameters.TotalFloats;
+        (_all, _allGrads) = (parameters.AllValues, parameters.AllGrads);
+        (_decayW, _decayG) = parameters.Group(decay: true);
+        (_otherW, _otherG) = parameters.Group(decay: false);
+        _decayM = Slice(0, split);
+        _otherM = Slice(split, total - split);
     }
 
     /// <summary>λ.</summary>
@@ -59,13 +67,11 @@ public sealed class SGD : Optimizer
         var all = new SgdArgs(LearningRate, Momentum, Dampening, WeightDecay, Nesterov);
         if (DecayAll || split == total)
         {
-            backend.SgdStep(Parameters.AllValues, Parameters.AllGrads, _momentum!, all, Steps);
+            backend.SgdStep(_all, _allGrads, _momentum!, all, Steps);
             return;
         }
-        var (dw, dg) = Parameters.Group(decay: true);
-        var (nw, ng) = Parameters.Group(decay: false);
-        if (split > 0) backend.SgdStep(dw, dg, Slice(0, split), all, Steps);
-        backend.SgdStep(nw, ng, Slice(split, total - split), all with { WeightDecay = 0f }, Steps);
+        if (split > 0) backend.SgdStep(_decayW, _decayG, _decayM, all, Steps);
+        backend.SgdStep(_otherW, _otherG, _otherM, all with { WeightDecay = 0f }, Steps);
     }
 
     private Tensor Slice(long start, long count) => new(_momentumBuffer!, start * sizeof(float), Shape.Of(checked((int)count)));

@@ -17,7 +17,12 @@ public sealed partial class CpuBackend
         ThrowHelper.CheckSameElements(op, "w", w, "m", m);
         ThrowHelper.CheckSameElements(op, "w", w, "v", v);
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
-        CpuParallel.For(checked((int)w.Elements), 8, (s, e) => CpuKernels.AdamStep(
-            w.AsSpan<float>()[s..e], g.AsSpan<float>()[s..e], m.AsSpan<float>()[s..e], v.AsSpan<float>()[s..e], args, step));
+        CpuParallel.For(checked((int)w.Elements), 8, new AdamBody(w, g, m, v, args, step));
+    }
+
+    private readonly record struct AdamBody(Tensor W, Tensor G, Tensor M, Tensor V, AdamArgs Args, long Step) : IRangeBody
+    {
+        public void Run(int s, int e) => CpuKernels.AdamStep(
+            W.AsSpan<float>()[s..e], G.AsSpan<float>()[s..e], M.AsSpan<float>()[s..e], V.AsSpan<float>()[s..e], Args, Step);
     }
 }

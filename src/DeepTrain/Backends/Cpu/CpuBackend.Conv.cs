@@ -22,6 +22,8 @@ namespace DeepTrain.Backends.Cpu;
 // for the filter gradient, a private dw that is added into the result once at the end.
 public sealed partial class CpuBackend
 {
+    private static readonly Lock s_filterReduceGate = new();
+
     /// <summary>The geometry of one convolution call, validated once.</summary>
     private readonly unsafe struct ConvGeom
     {
@@ -43,7 +45,8 @@ public sealed partial class CpuBackend
             OH = spec.OutH(H, R); OW = spec.OutW(W, S);
             if (OH < 1 || OW < 1)
                 ThrowHelper.Invalid(op, $"kernel {R}x{S} with {spec} does not fit input {x}");
-            if (y != Shape.Of(N, K, OH, OW)) ThrowHelper.ShapeMismatch(op, "y", Shape.Of(N, K, OH, OW), y);
+            // Compared dimension by dimension: a Shape owns an array, and this runs on every call.
+            if (y.N != N || y.C != K || y.H != OH || y.W != OW) ThrowHelper.ShapeMismatch(op, "y", Shape.Of(N, K, OH, OW), y);
             Crs = Cg * R * S; P = OH * OW;
             Spec = spec;
             Pointwise = R == 1 && S == 1 && spec.StrideH == 1 && spec.StrideW == 1 && spec.PadH == 0 && spec.PadW == 0;
@@ -119,7 +122,14 @@ public sealed partial class CpuBackend
             ph.RowOffsets(offs);
         }
 
-        CpuParallel.For(g.N, g.FlopsPerImage, (start, end) =>
+        CpuParallel.For(g.N, g.FlopsPerImage, new ForwardBody(g, xv, yv, ph, wp, pw, offs, bp, perGroup, implicitIm2Col, packed));
+    }
+
+    /// <summary>Forward over the images [start, end): see <see cref="Conv2dForward"/>.</summary>
+    private readonly unsafe struct ForwardBody(ConvGeom g, View4 xv, View4 yv, CpuIm2Col.Phases ph, float* wp, float* pw, int* offs, float* bp,
+        long perGroup, bool implicitIm2Col, bool packed) : IRangeBody
+    {
+        public void Run(int start, int end)
         {
             float* col = g.Pointwise || implicitIm2Col ? null : CpuScratch.Current.Get(CpuScratch.Slot.Columns, (long)g.Crs * g.P);
             for (int n = start; n < end; n++)
@@ -149,7 +159,7 @@ public sealed partial class CpuBackend
                 }
                 if (bp != null && !implicitIm2Col) AddChannelBias(yn, yv, g.K, g.P, bp);
             }
-        });
+        }
     }
 
     /// <summary>
@@ -247,7 +257,14 @@ public sealed partial class CpuBackend
                 CpuGemm.PackAll(g.Crs, g.Kg, wp + (nint)gi * g.Kg * g.Crs, 1, g.Crs, pw + gi * perGroup);
         }
 
-        CpuParallel.For(g.N, g.FlopsPerImage, (start, end) =>
+        CpuParallel.For(g.N, g.FlopsPerImage, new BackwardDataBody(g, dyv, dxv, phB, wp, pw, offs, perGroup, imageElems, implicitIm2Col, packed, accumulate));
+    }
+
+    /// <summary>Backward data over the images [start, end): see <see cref="Conv2dBackwardData"/>.</summary>
+    private readonly unsafe struct BackwardDataBody(ConvGeom g, View4 dyv, View4 dxv, CpuIm2Col.Phases phB, float* wp, float* pw, int* offs,
+        long perGroup, long imageElems, bool implicitIm2Col, bool packed, bool accumulate) : IRangeBody
+    {
+        public void Run(int start, int end)
         {
             float* dcol = g.Pointwise || implicitIm2Col ? null : CpuScratch.Current.Get(CpuScratch.Slot.Columns, (long)g.Crs * g.P);
             for (int n = start; n < end; n++)
@@ -280,7 +297,7 @@ public sealed partial class CpuBackend
                     }
                 }
             }
-        });
+        }
     }
 
     /// <inheritdoc />
@@ -316,71 +333,82 @@ public sealed partial class CpuBackend
                 offs = (int*)CpuScratch.Current.Get(CpuScratch.Slot.Offsets, g.Crs);
                 ph.RowOffsets(offs);
             }
-            var gate = new object();
-            bool first = true;
-            CpuParallel.For(g.N, g.FlopsPerImage, (start, end) =>
-            {
-                var scratch = CpuScratch.Current;
-                float* col = g.Pointwise ? null : implicitIm2Col
-                    ? scratch.Get(CpuScratch.Slot.Columns, ph.Size)
-                    : scratch.Get(CpuScratch.Slot.Columns, (long)g.Crs * g.P);
-                float* dyT = implicitIm2Col ? scratch.Get(CpuScratch.Slot.Output, (long)pp * g.Kg) : null;
-                float* part = scratch.Get(CpuScratch.Slot.PartialGrad, wElems);
-                for (int n = start; n < end; n++)
-                {
-                    float* xn = xv.P + n * xv.N, dyn = dyv.P + n * dyv.N;
-                    for (int gi = 0; gi < g.G; gi++)
-                    {
-                        float* xg = xn + (nint)gi * g.Cg * xv.C;
-                        float* dyg = dyn + (nint)gi * g.Kg * dyv.C;
-                        float beta = n == start ? 0f : 1f;      // the first image of the run overwrites
-                        if (implicitIm2Col)
-                        {
-                            ph.Pad(xg, xv.C, xv.H, xv.W, col);
-                            for (int y = 0; y < g.OH; y++)
-                                for (int x = 0; x < wp; x++)
-                                {
-                                    float* d = dyT + ((nint)y * wp + x) * g.Kg;
-                                    if (x >= g.OW) { for (int k = 0; k < g.Kg; k++) d[k] = 0f; continue; }
-                                    float* sp = dyg + y * dyv.H + x * dyv.W;
-                                    for (int k = 0; k < g.Kg; k++) d[k] = sp[k * dyv.C];
-                                }
-                            CpuGemm.Sgemm(g.Crs, g.Kg, pp, 1f, col, 0, 1, offs, dyT, g.Kg, 1, beta, part + (nint)gi * g.Kg * g.Crs, g.Kg, 1);
-                            continue;
-                        }
-                        // colᵀ (P, Crs): element (p, crs) at col[crs·P + p], or x itself when pointwise.
-                        float* bmat = xg;
-                        nint rsB = xv.W, csB = xv.C;
-                        if (!g.Pointwise)
-                        {
-                            CpuIm2Col.Im2Col(xg, xv.C, xv.H, xv.W, g.Cg, g.H, g.W, g.R, g.S, g.Spec, g.OH, g.OW, col);
-                            bmat = col; rsB = 1; csB = g.P;
-                        }
-                        // part_g (Kg, Crs) (+)= dy_g (Kg, P) · colᵀ
-                        CpuGemm.Sgemm(g.Kg, g.Crs, g.P, 1f, dyg, dyv.C, dyv.W, bmat, rsB, csB, beta, part + (nint)gi * g.Kg * g.Crs, g.Crs, 1);
-                    }
-                }
-                // Reduce: the first run to finish sets (or adds to) dw, the others add.
-                lock (gate)
-                {
-                    bool set = first && !accumulate;
-                    if (implicitIm2Col)
-                    {
-                        for (int gi = 0; gi < g.G; gi++)
-                        {
-                            float* pg = part + (nint)gi * g.Kg * g.Crs, dg = dwp + (nint)gi * g.Kg * g.Crs;
-                            for (int k = 0; k < g.Kg; k++)
-                                for (int i = 0; i < g.Crs; i++)
-                                    dg[k * g.Crs + i] = set ? pg[i * g.Kg + k] : dg[k * g.Crs + i] + pg[i * g.Kg + k];
-                        }
-                    }
-                    else if (set) new ReadOnlySpan<float>(part, wElems).CopyTo(new Span<float>(dwp, wElems));
-                    else CpuIm2Col.AddInto(dwp, part, wElems);
-                    first = false;
-                }
-            });
+            int first = 1;     // cleared by the first run to reduce into dw
+            CpuParallel.For(g.N, g.FlopsPerImage, new BackwardFilterBody(g, xv, dyv, ph, dwp, offs, wElems, implicitIm2Col, accumulate, &first));
         }
         if (dbias is not null) BiasGradient(dyv, g, (float*)dbias.Pointer, accumulate);
+    }
+
+    /// <summary>
+    /// Backward filter over the images [start, end) into this thread's private partial, then reduced into dw:
+    /// see <see cref="Conv2dBackwardFilter"/>. <paramref name="first"/> is 1 until the first run has reduced.
+    /// </summary>
+    private readonly unsafe struct BackwardFilterBody(ConvGeom g, View4 xv, View4 dyv, CpuIm2Col.Phases ph, float* dwp, int* offs,
+        int wElems, bool implicitIm2Col, bool accumulate, int* first) : IRangeBody
+    {
+        public void Run(int start, int end)
+        {
+            int wp = ph.Wq, pp = ph.Columns;
+            var scratch = CpuScratch.Current;
+            float* col = g.Pointwise ? null : implicitIm2Col
+                ? scratch.Get(CpuScratch.Slot.Columns, ph.Size)
+                : scratch.Get(CpuScratch.Slot.Columns, (long)g.Crs * g.P);
+            float* dyT = implicitIm2Col ? scratch.Get(CpuScratch.Slot.Output, (long)pp * g.Kg) : null;
+            float* part = scratch.Get(CpuScratch.Slot.PartialGrad, wElems);
+            for (int n = start; n < end; n++)
+            {
+                float* xn = xv.P + n * xv.N, dyn = dyv.P + n * dyv.N;
+                for (int gi = 0; gi < g.G; gi++)
+                {
+                    float* xg = xn + (nint)gi * g.Cg * xv.C;
+                    float* dyg = dyn + (nint)gi * g.Kg * dyv.C;
+                    float beta = n == start ? 0f : 1f;      // the first image of the run overwrites
+                    if (implicitIm2Col)
+                    {
+                        ph.Pad(xg, xv.C, xv.H, xv.W, col);
+                        for (int y = 0; y < g.OH; y++)
+                            for (int x = 0; x < wp; x++)
+                            {
+                                float* d = dyT + ((nint)y * wp + x) * g.Kg;
+                                if (x >= g.OW) { for (int k = 0; k < g.Kg; k++) d[k] = 0f; continue; }
+                                float* sp = dyg + y * dyv.H + x * dyv.W;
+                                for (int k = 0; k < g.Kg; k++) d[k] = sp[k * dyv.C];
+                            }
+                        CpuGemm.Sgemm(g.Crs, g.Kg, pp, 1f, col, 0, 1, offs, dyT, g.Kg, 1, beta, part + (nint)gi * g.Kg * g.Crs, g.Kg, 1);
+                        continue;
+                    }
+                    // colᵀ (P, Crs): element (p, crs) at col[crs·P + p], or x itself when pointwise.
+                    float* bmat = xg;
+                    nint rsB = xv.W, csB = xv.C;
+                    if (!g.Pointwise)
+                    {
+                        CpuIm2Col.Im2Col(xg, xv.C, xv.H, xv.W, g.Cg, g.H, g.W, g.R, g.S, g.Spec, g.OH, g.OW, col);
+                        bmat = col; rsB = 1; csB = g.P;
+                    }
+                    // part_g (Kg, Crs) (+)= dy_g (Kg, P) · colᵀ
+                    CpuGemm.Sgemm(g.Kg, g.Crs, g.P, 1f, dyg, dyv.C, dyv.W, bmat, rsB, csB, beta, part + (nint)gi * g.Kg * g.Crs, g.Crs, 1);
+                }
+            }
+            // Reduce: the first run to finish sets (or adds to) dw, the others add. One job runs at a time
+            // per calling thread, and concurrent callers reduce into different dw, so one static gate suffices.
+            lock (s_filterReduceGate)
+            {
+                bool set = *first != 0 && !accumulate;
+                if (implicitIm2Col)
+                {
+                    for (int gi = 0; gi < g.G; gi++)
+                    {
+                        float* pg = part + (nint)gi * g.Kg * g.Crs, dg = dwp + (nint)gi * g.Kg * g.Crs;
+                        for (int k = 0; k < g.Kg; k++)
+                            for (int i = 0; i < g.Crs; i++)
+                                dg[k * g.Crs + i] = set ? pg[i * g.Kg + k] : dg[k * g.Crs + i] + pg[i * g.Kg + k];
+                    }
+                }
+                else if (set) new ReadOnlySpan<float>(part, wElems).CopyTo(new Span<float>(dwp, wElems));
+                else CpuIm2Col.AddInto(dwp, part, wElems);
+                *first = 0;
+            }
+        }
     }
 
     /// <summary>dbias[k] (+)= Σ over n, p of dy[n, k, p], summed in double per channel.</summary>
@@ -434,23 +462,27 @@ public sealed partial class CpuBackend
         // Threads take disjoint blocks of C: column blocks (multiples of NR) when C is wide,
         // row blocks (multiples of MR) otherwise. Each block is an independent GEMM.
         long flops = 2L * m * n * k;
-        if (n >= m)
+        bool byColumns = n >= m;
+        int blocks = byColumns ? (n + CpuGemm.NR - 1) / CpuGemm.NR : (m + CpuGemm.MR - 1) / CpuGemm.MR;
+        CpuParallel.For(blocks, flops / Math.Max(blocks, 1), new GemmBody(m, n, k, alpha, ap, rsA, csA, bp, rsB, csB, beta, cp, byColumns));
+    }
+
+    /// <summary>C (M, N) = α·op(A)·op(B) + β·C over column blocks [s·NR, e·NR), or row blocks [s·MR, e·MR).</summary>
+    private readonly unsafe struct GemmBody(int m, int n, int k, float alpha, float* ap, nint rsA, nint csA, float* bp, nint rsB, nint csB,
+        float beta, float* cp, bool byColumns) : IRangeBody
+    {
+        public void Run(int s, int e)
         {
-            int blocks = (n + CpuGemm.NR - 1) / CpuGemm.NR;
-            CpuParallel.For(blocks, flops / Math.Max(blocks, 1), (s, e) =>
+            if (byColumns)
             {
                 int j0 = s * CpuGemm.NR, j1 = Math.Min(n, e * CpuGemm.NR);
                 CpuGemm.Sgemm(m, j1 - j0, k, alpha, ap, rsA, csA, bp + j0 * csB, rsB, csB, beta, cp + j0, n, 1);
-            });
-        }
-        else
-        {
-            int blocks = (m + CpuGemm.MR - 1) / CpuGemm.MR;
-            CpuParallel.For(blocks, flops / Math.Max(blocks, 1), (s, e) =>
+            }
+            else
             {
                 int i0 = s * CpuGemm.MR, i1 = Math.Min(m, e * CpuGemm.MR);
                 CpuGemm.Sgemm(i1 - i0, n, k, alpha, ap + i0 * rsA, rsA, csA, bp, rsB, csB, beta, cp + (nint)i0 * n, n, 1);
-            });
+            }
         }
     }
 

@@ -14,7 +14,12 @@ public sealed partial class CpuBackend
     public void Fill(Tensor t, float value)
     {
         F32("Fill", "t", t);
-        CpuParallel.For(checked((int)t.Elements), 1, (s, e) => t.AsSpan<float>()[s..e].Fill(value));
+        CpuParallel.For(checked((int)t.Elements), 1, new FillBody(t, value));
+    }
+
+    private readonly struct FillBody(Tensor t, float value) : IRangeBody
+    {
+        public void Run(int s, int e) => t.AsSpan<float>()[s..e].Fill(value);
     }
 
     /// <inheritdoc />
@@ -46,18 +51,28 @@ public sealed partial class CpuBackend
         if (src.Pointer == dst.Pointer) return;
         if (src.Layout == dst.Layout)
         {
-            CpuParallel.For(checked((int)src.Elements), 1, (s, e) => src.AsSpan<T>()[s..e].CopyTo(dst.AsSpan<T>()[s..e]));
+            CpuParallel.For(checked((int)src.Elements), 1, new CopyBody<T>(src, dst));
             return;
         }
         // (N, C, H, W): NCHW → NHWC transposes each sample's (C, HW) matrix; NHWC → NCHW its (HW, C).
         var shape = src.Shape;
         int c = shape.C, hw = shape.H * shape.W, per = c * hw;
         (int rows, int cols) = src.Layout == Layout.NCHW ? (c, hw) : (hw, c);
-        CpuParallel.For(shape.N, per, (n0, n1) =>
+        CpuParallel.For(shape.N, per, new TransposeBody<T>(src, dst, per, rows, cols));
+    }
+
+    private readonly struct CopyBody<T>(Tensor src, Tensor dst) : IRangeBody where T : unmanaged
+    {
+        public void Run(int s, int e) => src.AsSpan<T>()[s..e].CopyTo(dst.AsSpan<T>()[s..e]);
+    }
+
+    private readonly struct TransposeBody<T>(Tensor src, Tensor dst, int per, int rows, int cols) : IRangeBody where T : unmanaged
+    {
+        public void Run(int n0, int n1)
         {
             for (int n = n0; n < n1; n++)
                 CpuKernels.Transpose<T>(src.AsSpan<T>().Slice(n * per, per), dst.AsSpan<T>().Slice(n * per, per), rows, cols);
-        });
+        }
     }
 
     /// <inheritdoc />
@@ -65,7 +80,12 @@ public sealed partial class CpuBackend
     {
         F32("Axpby", "x", x); F32("Axpby", "y", y);
         SameGeometry("Axpby", "x", x, "y", y);
-        CpuParallel.For(checked((int)x.Elements), 2, (s, e) => CpuKernels.Axpby(alpha, x.AsSpan<float>()[s..e], beta, y.AsSpan<float>()[s..e]));
+        CpuParallel.For(checked((int)x.Elements), 2, new AxpbyBody(alpha, x, beta, y));
+    }
+
+    private readonly struct AxpbyBody(float alpha, Tensor x, float beta, Tensor y) : IRangeBody
+    {
+        public void Run(int s, int e) => CpuKernels.Axpby(alpha, x.AsSpan<float>()[s..e], beta, y.AsSpan<float>()[s..e]);
     }
 
     /// <inheritdoc />
@@ -74,7 +94,12 @@ public sealed partial class CpuBackend
         F32("Add", "a", a); F32("Add", "b", b); F32("Add", "y", y);
         SameGeometry("Add", "a", a, "b", b);
         SameGeometry("Add", "a", a, "y", y);
-        CpuParallel.For(checked((int)a.Elements), 2, (s, e) => CpuKernels.Add(a.AsSpan<float>()[s..e], b.AsSpan<float>()[s..e], y.AsSpan<float>()[s..e]));
+        CpuParallel.For(checked((int)a.Elements), 2, new AddBody(a, b, y));
+    }
+
+    private readonly struct AddBody(Tensor a, Tensor b, Tensor y) : IRangeBody
+    {
+        public void Run(int s, int e) => CpuKernels.Add(a.AsSpan<float>()[s..e], b.AsSpan<float>()[s..e], y.AsSpan<float>()[s..e]);
     }
 
     /// <inheritdoc />
@@ -83,7 +108,12 @@ public sealed partial class CpuBackend
         F32("Activation", "x", x); F32("Activation", "y", y);
         SameGeometry("Activation", "x", x, "y", y);
         long cost = kind is ActivationKind.Sigmoid or ActivationKind.Tanh ? 16 : 1;
-        CpuParallel.For(checked((int)x.Elements), cost, (s, e) => CpuKernels.Activation(kind, alpha, x.AsSpan<float>()[s..e], y.AsSpan<float>()[s..e]));
+        CpuParallel.For(checked((int)x.Elements), cost, new ActivationBody(kind, alpha, x, y));
+    }
+
+    private readonly struct ActivationBody(ActivationKind kind, float alpha, Tensor x, Tensor y) : IRangeBody
+    {
+        public void Run(int s, int e) => CpuKernels.Activation(kind, alpha, x.AsSpan<float>()[s..e], y.AsSpan<float>()[s..e]);
     }
 
     /// <inheritdoc />
@@ -93,8 +123,13 @@ public sealed partial class CpuBackend
         F32(op, "y", y); F32(op, "dy", dy); F32(op, "dx", dx);
         SameGeometry(op, "y", y, "dy", dy);
         SameGeometry(op, "y", y, "dx", dx);
-        CpuParallel.For(checked((int)y.Elements), 2, (s, e) =>
-            CpuKernels.ActivationBackward(kind, alpha, y.AsSpan<float>()[s..e], dy.AsSpan<float>()[s..e], dx.AsSpan<float>()[s..e], accumulate));
+        CpuParallel.For(checked((int)y.Elements), 2, new ActivationBackwardBody(kind, alpha, y, dy, dx, accumulate));
+    }
+
+    private readonly struct ActivationBackwardBody(ActivationKind kind, float alpha, Tensor y, Tensor dy, Tensor dx, bool accumulate) : IRangeBody
+    {
+        public void Run(int s, int e)
+            => CpuKernels.ActivationBackward(kind, alpha, y.AsSpan<float>()[s..e], dy.AsSpan<float>()[s..e], dx.AsSpan<float>()[s..e], accumulate);
     }
 
     /// <inheritdoc />
@@ -105,7 +140,7 @@ public sealed partial class CpuBackend
         F32("DropoutForward", "x", x); F32("DropoutForward", "y", y);
         SameGeometry("DropoutForward", "x", x, "y", y);
         CheckDropoutP(p);
-        CpuParallel.For(checked((int)x.Elements), 16, (s, e) => CpuKernels.DropoutForward(x.AsSpan<float>()[s..e], y.AsSpan<float>()[s..e], p, seed, first: s));
+        CpuParallel.For(checked((int)x.Elements), 16, new DropoutBody(x, y, p, seed, Backward: false, Accumulate: false));
     }
 
     /// <inheritdoc />
@@ -115,7 +150,17 @@ public sealed partial class CpuBackend
         F32("DropoutBackward", "dy", dy); F32("DropoutBackward", "dx", dx);
         SameGeometry("DropoutBackward", "dy", dy, "dx", dx);
         CheckDropoutP(p);
-        CpuParallel.For(checked((int)dy.Elements), 16, (s, e) => CpuKernels.DropoutBackward(dy.AsSpan<float>()[s..e], dx.AsSpan<float>()[s..e], p, seed, first: s, accumulate));
+        CpuParallel.For(checked((int)dy.Elements), 16, new DropoutBody(dy, dx, p, seed, Backward: true, accumulate));
+    }
+
+    /// <summary>Dropout forward (x → y) or backward (dy → dx) over a range of memory indices.</summary>
+    private readonly record struct DropoutBody(Tensor Src, Tensor Dst, float P, ulong Seed, bool Backward, bool Accumulate) : IRangeBody
+    {
+        public void Run(int s, int e)
+        {
+            if (Backward) CpuKernels.DropoutBackward(Src.AsSpan<float>()[s..e], Dst.AsSpan<float>()[s..e], P, Seed, first: s, Accumulate);
+            else CpuKernels.DropoutForward(Src.AsSpan<float>()[s..e], Dst.AsSpan<float>()[s..e], P, Seed, first: s);
+        }
     }
 
     private static void CheckDropoutP(float p)
@@ -132,47 +177,61 @@ public sealed partial class CpuBackend
         if (g.ChannelsLast)
         {
             // (N·H·W, C): every row gains the bias vector.
-            CpuParallel.For(g.Rows, g.C, (r0, r1) =>
-            {
-                Span<float> ys = y.AsSpan<float>();
-                ReadOnlySpan<float> b = bias.AsSpan<float>();
-                for (int r = r0; r < r1; r++) CpuKernels.AddInPlace(ys.Slice(r * g.C, g.C), b);
-            });
+            CpuParallel.For(g.Rows, g.C, new AddBiasBody(y, bias, g));
         }
         else
         {
             // (N·C, H·W): plane (n, c) gains bias[c].
-            CpuParallel.For(g.N * g.C, g.Spatial, (p0, p1) =>
-            {
-                Span<float> ys = y.AsSpan<float>();
-                ReadOnlySpan<float> b = bias.AsSpan<float>();
-                for (int p = p0; p < p1; p++) CpuKernels.AddScalar(ys.Slice(p * g.Spatial, g.Spatial), b[p % g.C]);
-            });
+            CpuParallel.For(g.N * g.C, g.Spatial, new AddBiasBody(y, bias, g));
+        }
+    }
+
+    /// <summary>Channels-last: items are rows (N·H·W, C), each gaining the bias vector; else planes (N·C, H·W), each gaining bias[c].</summary>
+    private readonly struct AddBiasBody(Tensor y, Tensor bias, ChannelGeometry g) : IRangeBody
+    {
+        public void Run(int i0, int i1)
+        {
+            Span<float> ys = y.AsSpan<float>();
+            ReadOnlySpan<float> b = bias.AsSpan<float>();
+            if (g.ChannelsLast)
+                for (int r = i0; r < i1; r++) CpuKernels.AddInPlace(ys.Slice(r * g.C, g.C), b);
+            else
+                for (int p = i0; p < i1; p++) CpuKernels.AddScalar(ys.Slice(p * g.Spatial, g.Spatial), b[p % g.C]);
         }
     }
 
     /// <inheritdoc />
-    public void BiasBackward(Tensor dy, Tensor dbias, bool accumulate)
+    public unsafe void BiasBackward(Tensor dy, Tensor dbias, bool accumulate)
     {
         F32("BiasBackward", "dy", dy); F32("BiasBackward", "dbias", dbias);
         var g = ChannelGeometry.Of("BiasBackward", "dy", dy);
         PerChannel("BiasBackward", "dbias", dbias, g.C);
-        var sums = new double[g.C];
+        double* sums = CpuScratch.Current.GetDoubles(CpuScratch.Slot.Statistics, g.C);
         // dbias[c] = Σ over n and the spatial positions of dy[n, c, …], summed in double.
-        if (g.ChannelsLast) CpuReduce.Rows(g, sums, 1, (r0, r1, partial) =>
+        if (g.ChannelsLast) CpuReduce.Rows(g, sums, 1, new BiasRows(dy, g));
+        else CpuReduce.Planes(g, sums, new BiasPlanes(dy, g));
+        Span<float> db = dbias.AsSpan<float>();
+        for (int c = 0; c < g.C; c++) db[c] = (float)(accumulate ? db[c] + sums[c] : sums[c]);
+    }
+
+    private readonly struct BiasRows(Tensor dy, ChannelGeometry g) : IRowAccumulator
+    {
+        public void Accumulate(int r0, int r1, Span<float> partial)
         {
             ReadOnlySpan<float> d = dy.AsSpan<float>();
             for (int r = r0; r < r1; r++) CpuKernels.AddInPlace(partial, d.Slice(r * g.C, g.C));
-        });
-        else CpuReduce.Planes(g, sums, c =>
+        }
+    }
+
+    private readonly struct BiasPlanes(Tensor dy, ChannelGeometry g) : IChannelSum
+    {
+        public double Sum(int c)
         {
             ReadOnlySpan<float> d = dy.AsSpan<float>();
             double s = 0;
             for (int n = 0; n < g.N; n++) s += CpuKernels.Sum(d.Slice((n * g.C + c) * g.Spatial, g.Spatial));
             return s;
-        });
-        Span<float> db = dbias.AsSpan<float>();
-        for (int c = 0; c < g.C; c++) db[c] = (float)(accumulate ? db[c] + sums[c] : sums[c]);
+        }
     }
 
     /// <inheritdoc />
@@ -185,52 +244,16 @@ public sealed partial class CpuBackend
         const string op = "CopyChannels";
         F32(op, "src", src); F32(op, "dst", dst);
         CheckChannelCopy(op, src, "src", srcC0, dst, "dst", dstC0, channels, stride);
-        var (sn, sc, sh, sw) = src.Strides4;
-        var (dn, dc, dh, dw) = dst.Strides4;
         int n = dst.Shape.N, oh = dst.Shape.H, ow = dst.Shape.W;
         if (src.Layout == Layout.NCHW && dst.Layout == Layout.NCHW)
         {
             // One (n, i) plane at a time: each output row gathers every stride-th element of an input row.
-            CpuParallel.For(n * channels, oh * ow, (p0, p1) =>
-            {
-                ReadOnlySpan<float> s = src.AsSpan<float>();
-                Span<float> d = dst.AsSpan<float>();
-                for (int p = p0; p < p1; p++)
-                {
-                    int b = p / channels, i = p % channels;
-                    for (int h = 0; h < oh; h++)
-                    {
-                        int so = (int)(b * sn + (srcC0 + i) * sc + h * stride * sh), dof = (int)(b * dn + (dstC0 + i) * dc + h * dh);
-                        CpuKernels.StridedGather(s.Slice(so, Math.Min(s.Length - so, (ow - 1) * stride + 1)), stride, d.Slice(dof, ow), accumulate);
-                    }
-                }
-            });
+            CpuParallel.For(n * channels, oh * ow, new CopyChannelsPlanes(new ChannelCopy(src, dst, srcC0, dstC0, channels, stride, accumulate)));
         }
         else
         {
             // Channels-last (or mixed): one output pixel at a time; channels are contiguous when both are NHWC.
-            bool contiguous = sc == 1 && dc == 1;
-            CpuParallel.For(n * oh, (long)ow * channels, (q0, q1) =>
-            {
-                ReadOnlySpan<float> s = src.AsSpan<float>();
-                Span<float> d = dst.AsSpan<float>();
-                for (int q = q0; q < q1; q++)
-                {
-                    int b = q / oh, h = q % oh;
-                    for (int w = 0; w < ow; w++)
-                    {
-                        long so = b * sn + srcC0 * sc + h * stride * sh + w * stride * sw, dof = b * dn + dstC0 * dc + h * dh + w * dw;
-                        if (contiguous) CpuKernels.StridedGather(s.Slice((int)so, channels), 1, d.Slice((int)dof, channels), accumulate);
-                        else
-                            for (int i = 0; i < channels; i++)
-                            {
-                                float v = s[(int)(so + i * sc)];
-                                ref float o = ref d[(int)(dof + i * dc)];
-                                o = accumulate ? o + v : v;
-                            }
-                    }
-                }
-            });
+            CpuParallel.For(n * oh, (long)ow * channels, new CopyChannelsRows(new ChannelCopy(src, dst, srcC0, dstC0, channels, stride, accumulate)));
         }
     }
 
@@ -244,55 +267,134 @@ public sealed partial class CpuBackend
         const string op = "CopyChannelsBackward";
         F32(op, "ddst", ddst); F32(op, "dsrc", dsrc);
         CheckChannelCopy(op, dsrc, "dsrc", srcC0, ddst, "ddst", dstC0, channels, stride);
-        var (sn, sc, sh, sw) = dsrc.Strides4;
-        var (dn, dc, dh, dw) = ddst.Strides4;
-        int n = ddst.Shape.N, oh = ddst.Shape.H, ow = ddst.Shape.W, ih = dsrc.Shape.H, iw = dsrc.Shape.W;
+        int n = ddst.Shape.N, ih = dsrc.Shape.H, iw = dsrc.Shape.W;
         if (dsrc.Layout == Layout.NCHW && ddst.Layout == Layout.NCHW)
         {
-            CpuParallel.For(n * channels, ih * iw, (p0, p1) =>
-            {
-                Span<float> s = dsrc.AsSpan<float>();
-                ReadOnlySpan<float> d = ddst.AsSpan<float>();
-                for (int p = p0; p < p1; p++)
-                {
-                    int b = p / channels, i = p % channels;
-                    int plane = (int)(b * sn + (srcC0 + i) * sc);
-                    if (!accumulate) s.Slice(plane, ih * iw).Clear();
-                    for (int h = 0; h < oh; h++)
-                    {
-                        int so = plane + h * stride * iw, dof = (int)(b * dn + (dstC0 + i) * dc + h * dh);
-                        CpuKernels.StridedScatterAdd(d.Slice(dof, ow), stride, s.Slice(so, Math.Min(s.Length - so, (ow - 1) * stride + 1)));
-                    }
-                }
-            });
+            CpuParallel.For(n * channels, ih * iw, new CopyChannelsBackwardPlanes(new ChannelCopy(ddst, dsrc, dstC0, srcC0, channels, stride, accumulate)));
         }
         else
         {
-            bool contiguous = sc == 1 && dc == 1;
             // One sample per work item: clearing then scattering touches only that sample's memory.
-            CpuParallel.For(n, (long)ih * iw * channels, (b0, b1) =>
+            CpuParallel.For(n, (long)ih * iw * channels, new CopyChannelsBackwardSamples(new ChannelCopy(ddst, dsrc, dstC0, srcC0, channels, stride, accumulate)));
+        }
+    }
+
+    /// <summary>The operands of one channel copy (forward: src → dst; backward: ddst → dsrc), with both tensors' strides.</summary>
+    private readonly record struct ChannelCopy(Tensor Src, Tensor Dst, int SrcC0, int DstC0, int Channels, int Stride, bool Accumulate)
+    {
+        public (long N, long C, long H, long W) SrcStrides => Src.Strides4;
+        public (long N, long C, long H, long W) DstStrides => Dst.Strides4;
+    }
+
+    /// <summary>CopyChannels, NCHW: one (n, i) plane at a time; each output row gathers every stride-th element of an input row.</summary>
+    private readonly struct CopyChannelsPlanes(ChannelCopy a) : IRangeBody
+    {
+        public void Run(int p0, int p1)
+        {
+            var (src, dst, srcC0, dstC0, channels, stride, accumulate) = a;
+            var (sn, sc, sh, _) = a.SrcStrides;
+            var (dn, dc, dh, _) = a.DstStrides;
+            int oh = dst.Shape.H, ow = dst.Shape.W;
+            ReadOnlySpan<float> s = src.AsSpan<float>();
+            Span<float> d = dst.AsSpan<float>();
+            for (int p = p0; p < p1; p++)
             {
-                Span<float> s = dsrc.AsSpan<float>();
-                ReadOnlySpan<float> d = ddst.AsSpan<float>();
-                for (int b = b0; b < b1; b++)
+                int b = p / channels, i = p % channels;
+                for (int h = 0; h < oh; h++)
                 {
-                    if (!accumulate)
-                        for (int h = 0; h < ih; h++)
-                            for (int w = 0; w < iw; w++)
-                            {
-                                long so = b * sn + srcC0 * sc + h * sh + w * sw;
-                                if (contiguous) s.Slice((int)so, channels).Clear();
-                                else for (int i = 0; i < channels; i++) s[(int)(so + i * sc)] = 0f;
-                            }
-                    for (int h = 0; h < oh; h++)
-                        for (int w = 0; w < ow; w++)
+                    int so = (int)(b * sn + (srcC0 + i) * sc + h * stride * sh), dof = (int)(b * dn + (dstC0 + i) * dc + h * dh);
+                    CpuKernels.StridedGather(s.Slice(so, Math.Min(s.Length - so, (ow - 1) * stride + 1)), stride, d.Slice(dof, ow), accumulate);
+                }
+            }
+        }
+    }
+
+    /// <summary>CopyChannels, channels-last (or mixed): one output pixel row at a time.</summary>
+    private readonly struct CopyChannelsRows(ChannelCopy a) : IRangeBody
+    {
+        public void Run(int q0, int q1)
+        {
+            var (src, dst, srcC0, dstC0, channels, stride, accumulate) = a;
+            var (sn, sc, sh, sw) = a.SrcStrides;
+            var (dn, dc, dh, dw) = a.DstStrides;
+            int oh = dst.Shape.H, ow = dst.Shape.W;
+            bool contiguous = sc == 1 && dc == 1;
+            ReadOnlySpan<float> s = src.AsSpan<float>();
+            Span<float> d = dst.AsSpan<float>();
+            for (int q = q0; q < q1; q++)
+            {
+                int b = q / oh, h = q % oh;
+                for (int w = 0; w < ow; w++)
+                {
+                    long so = b * sn + srcC0 * sc + h * stride * sh + w * stride * sw, dof = b * dn + dstC0 * dc + h * dh + w * dw;
+                    if (contiguous) CpuKernels.StridedGather(s.Slice((int)so, channels), 1, d.Slice((int)dof, channels), accumulate);
+                    else
+                        for (int i = 0; i < channels; i++)
                         {
-                            long so = b * sn + srcC0 * sc + h * stride * sh + w * stride * sw, dof = b * dn + dstC0 * dc + h * dh + w * dw;
-                            if (contiguous) CpuKernels.AddInPlace(s.Slice((int)so, channels), d.Slice((int)dof, channels));
-                            else for (int i = 0; i < channels; i++) s[(int)(so + i * sc)] += d[(int)(dof + i * dc)];
+                            float v = s[(int)(so + i * sc)];
+                            ref float o = ref d[(int)(dof + i * dc)];
+                            o = accumulate ? o + v : v;
                         }
                 }
-            });
+            }
+        }
+    }
+
+    /// <summary>CopyChannelsBackward, NCHW: one (n, i) plane of dsrc at a time (Src = ddst, Dst = dsrc).</summary>
+    private readonly struct CopyChannelsBackwardPlanes(ChannelCopy a) : IRangeBody
+    {
+        public void Run(int p0, int p1)
+        {
+            var (ddst, dsrc, dstC0, srcC0, channels, stride, accumulate) = a;
+            var (dn, dc, dh, _) = a.SrcStrides;
+            var (sn, sc, _, _) = a.DstStrides;
+            int oh = ddst.Shape.H, ow = ddst.Shape.W, ih = dsrc.Shape.H, iw = dsrc.Shape.W;
+            Span<float> s = dsrc.AsSpan<float>();
+            ReadOnlySpan<float> d = ddst.AsSpan<float>();
+            for (int p = p0; p < p1; p++)
+            {
+                int b = p / channels, i = p % channels;
+                int plane = (int)(b * sn + (srcC0 + i) * sc);
+                if (!accumulate) s.Slice(plane, ih * iw).Clear();
+                for (int h = 0; h < oh; h++)
+                {
+                    int so = plane + h * stride * iw, dof = (int)(b * dn + (dstC0 + i) * dc + h * dh);
+                    CpuKernels.StridedScatterAdd(d.Slice(dof, ow), stride, s.Slice(so, Math.Min(s.Length - so, (ow - 1) * stride + 1)));
+                }
+            }
+        }
+    }
+
+    /// <summary>CopyChannelsBackward, channels-last (or mixed): one sample per item (Src = ddst, Dst = dsrc).</summary>
+    private readonly struct CopyChannelsBackwardSamples(ChannelCopy a) : IRangeBody
+    {
+        public void Run(int b0, int b1)
+        {
+            var (ddst, dsrc, dstC0, srcC0, channels, stride, accumulate) = a;
+            var (dn, dc, dh, dw) = a.SrcStrides;
+            var (sn, sc, sh, sw) = a.DstStrides;
+            int oh = ddst.Shape.H, ow = ddst.Shape.W, ih = dsrc.Shape.H, iw = dsrc.Shape.W;
+            bool contiguous = sc == 1 && dc == 1;
+            Span<float> s = dsrc.AsSpan<float>();
+            ReadOnlySpan<float> d = ddst.AsSpan<float>();
+            for (int b = b0; b < b1; b++)
+            {
+                if (!accumulate)
+                    for (int h = 0; h < ih; h++)
+                        for (int w = 0; w < iw; w++)
+                        {
+                            long so = b * sn + srcC0 * sc + h * sh + w * sw;
+                            if (contiguous) s.Slice((int)so, channels).Clear();
+                            else for (int i = 0; i < channels; i++) s[(int)(so + i * sc)] = 0f;
+                        }
+                for (int h = 0; h < oh; h++)
+                    for (int w = 0; w < ow; w++)
+                    {
+                        long so = b * sn + srcC0 * sc + h * stride * sh + w * stride * sw, dof = b * dn + dstC0 * dc + h * dh + w * dw;
+                        if (contiguous) CpuKernels.AddInPlace(s.Slice((int)so, channels), d.Slice((int)dof, channels));
+                        else for (int i = 0; i < channels; i++) s[(int)(so + i * sc)] += d[(int)(dof + i * dc)];
+                    }
+            }
         }
     }
 

@@ -18,115 +18,162 @@ public sealed partial class CpuBackend
     /// (the unbiased variance, as PyTorch). y may alias x.
     /// </remarks>
     /// <exception cref="ArgumentException">A shape differs, or a channel has fewer than 2 values (PyTorch refuses that too).</exception>
-    public void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar,
+    public unsafe void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar,
         Tensor saveMean, Tensor saveInvStd, double momentum, double eps)
     {
         const string op = "BatchNormForwardTraining";
         var g = CheckBatchNorm(op, x, "y", y, ("gamma", gamma), ("beta", beta), ("runningMean", runningMean), ("runningVar", runningVar), ("saveMean", saveMean), ("saveInvStd", saveInvStd));
         long m = g.PerChannel;
         if (m < 2) ThrowHelper.Invalid(op, $"expected more than 1 value per channel when training, got x of shape {x.Shape}");
-        var mean = new double[g.C];
-        var variance = new double[g.C];
+        // Per-channel statistics in this thread's scratch: mean, variance, sums (double), then μ_f, scale, shift (float).
+        var st = new BnStats(g.C);
         if (!g.ChannelsLast)
         {
             // (N, C, S): channel c is the N planes x[n, c, :].
-            CpuParallel.For(g.C, 3 * m, (c0, c1) =>
-            {
-                ReadOnlySpan<float> xs = x.AsSpan<float>();
-                Span<float> ys = y.AsSpan<float>();
-                for (int c = c0; c < c1; c++)
-                {
-                    double s = 0;
-                    for (int n = 0; n < g.N; n++) s += CpuKernels.Sum(Plane(xs, g, n, c));
-                    double mu = s / m;
-                    float muF = (float)mu;
-                    double ss = 0;
-                    for (int n = 0; n < g.N; n++) ss += CpuKernels.SumSquaredDeviation(Plane(xs, g, n, c), muF);
-                    // Σ(x − μ)² = Σ(x − μ_f)² − M·(μ − μ_f)²: corrects for centring on the fp32 mean.
-                    double v = Math.Max(ss / m - (mu - muF) * (mu - muF), 0);
-                    double a = gamma.AsSpan<float>()[c] / Math.Sqrt(v + eps);
-                    float b = beta.AsSpan<float>()[c];
-                    for (int n = 0; n < g.N; n++) CpuKernels.NormalizePlane(Plane(xs, g, n, c), muF, (float)a, b, Plane(ys, g, n, c));
-                    mean[c] = mu;
-                    variance[c] = v;
-                }
-            });
+            CpuParallel.For(g.C, 3 * m, new BnTrainPlanes(x, y, gamma, beta, g, eps, st));
         }
         else
         {
             // (N·S, C) rows: three passes over the rows — Σx, Σ(x − μ)², then y.
-            var sums = new double[g.C];
-            CpuReduce.Rows(g, sums, 1, (r0, r1, p) =>
-            {
-                ReadOnlySpan<float> xs = x.AsSpan<float>();
-                for (int r = r0; r < r1; r++) CpuKernels.AddInPlace(p, Row(xs, g, r));
-            });
-            var muF = new float[g.C];
-            for (int c = 0; c < g.C; c++) { mean[c] = sums[c] / m; muF[c] = (float)mean[c]; }
-            CpuReduce.Rows(g, sums, 1, (r0, r1, p) =>
-            {
-                ReadOnlySpan<float> xs = x.AsSpan<float>();
-                for (int r = r0; r < r1; r++) CpuKernels.AccumulateSquaredDeviationRow(Row(xs, g, r), muF, p);
-            });
-            var scale = new float[g.C];
-            var shift = new float[g.C];
+            CpuReduce.Rows(g, st.Sums, 1, new BnRows(x, null, g, null, BnRows.Pass.Sum));
+            for (int c = 0; c < g.C; c++) { st.Mean[c] = st.Sums[c] / m; st.MuF[c] = (float)st.Mean[c]; }
+            CpuReduce.Rows(g, st.Sums, 1, new BnRows(x, null, g, st.MuF, BnRows.Pass.SquaredDeviation));
             for (int c = 0; c < g.C; c++)
             {
-                variance[c] = Math.Max(sums[c] / m - (mean[c] - muF[c]) * (mean[c] - muF[c]), 0);
-                scale[c] = (float)(gamma.AsSpan<float>()[c] / Math.Sqrt(variance[c] + eps));
-                shift[c] = beta.AsSpan<float>()[c];
+                st.Variance[c] = Math.Max(st.Sums[c] / m - (st.Mean[c] - st.MuF[c]) * (st.Mean[c] - st.MuF[c]), 0);
+                st.Scale[c] = (float)(gamma.AsSpan<float>()[c] / Math.Sqrt(st.Variance[c] + eps));
+                st.Shift[c] = beta.AsSpan<float>()[c];
             }
-            CpuParallel.For(g.Rows, 3L * g.C, (r0, r1) =>
-            {
-                ReadOnlySpan<float> xs = x.AsSpan<float>();
-                Span<float> ys = y.AsSpan<float>();
-                for (int r = r0; r < r1; r++) CpuKernels.NormalizeRow(Row(xs, g, r), muF, scale, shift, Row(ys, g, r));
-            });
+            CpuParallel.For(g.Rows, 3L * g.C, new NormalizeRows(x, y, g, st.MuF, st.Scale, st.Shift));
         }
         Span<float> rm = runningMean.AsSpan<float>(), rv = runningVar.AsSpan<float>(), sm = saveMean.AsSpan<float>(), si = saveInvStd.AsSpan<float>();
         double unbias = (double)m / (m - 1);
         for (int c = 0; c < g.C; c++)
         {
-            sm[c] = (float)mean[c];
-            si[c] = (float)(1.0 / Math.Sqrt(variance[c] + eps));
-            rm[c] = (float)((1 - momentum) * rm[c] + momentum * mean[c]);
-            rv[c] = (float)((1 - momentum) * rv[c] + momentum * variance[c] * unbias);
+            sm[c] = (float)st.Mean[c];
+            si[c] = (float)(1.0 / Math.Sqrt(st.Variance[c] + eps));
+            rm[c] = (float)((1 - momentum) * rm[c] + momentum * st.Mean[c]);
+            rv[c] = (float)((1 - momentum) * rv[c] + momentum * st.Variance[c] * unbias);
+        }
+    }
+
+    /// <summary>
+    /// The calling thread's per-channel working set of one batch-norm call, carved from its
+    /// <see cref="CpuScratch.Slot.Statistics"/> buffer (kept between calls, so nothing is allocated):
+    /// Mean, Variance (C doubles each), Sums (2·C doubles), then MuF, Scale, Shift (C floats each).
+    /// </summary>
+    private readonly unsafe struct BnStats
+    {
+        public readonly double* Mean, Variance, Sums;
+        public readonly float* MuF, Scale, Shift;
+
+        public BnStats(int c)
+        {
+            Mean = CpuScratch.Current.GetDoubles(CpuScratch.Slot.Statistics, 4L * c + (3L * c + 1) / 2);
+            Variance = Mean + c;
+            Sums = Variance + c;
+            MuF = (float*)(Sums + 2 * c);
+            Scale = MuF + c;
+            Shift = Scale + c;
+        }
+    }
+
+    /// <summary>Training forward over NCHW channels [c0, c1): statistics of each channel's planes, then y.</summary>
+    private readonly unsafe struct BnTrainPlanes(Tensor x, Tensor y, Tensor gamma, Tensor beta, ChannelGeometry g, double eps, BnStats st) : IRangeBody
+    {
+        public void Run(int c0, int c1)
+        {
+            ReadOnlySpan<float> xs = x.AsSpan<float>();
+            Span<float> ys = y.AsSpan<float>();
+            long m = g.PerChannel;
+            for (int c = c0; c < c1; c++)
+            {
+                double s = 0;
+                for (int n = 0; n < g.N; n++) s += CpuKernels.Sum(Plane(xs, g, n, c));
+                double mu = s / m;
+                float muF = (float)mu;
+                double ss = 0;
+                for (int n = 0; n < g.N; n++) ss += CpuKernels.SumSquaredDeviation(Plane(xs, g, n, c), muF);
+                // Σ(x − μ)² = Σ(x − μ_f)² − M·(μ − μ_f)²: corrects for centring on the fp32 mean.
+                double v = Math.Max(ss / m - (mu - muF) * (mu - muF), 0);
+                double a = gamma.AsSpan<float>()[c] / Math.Sqrt(v + eps);
+                float b = beta.AsSpan<float>()[c];
+                for (int n = 0; n < g.N; n++) CpuKernels.NormalizePlane(Plane(xs, g, n, c), muF, (float)a, b, Plane(ys, g, n, c));
+                st.Mean[c] = mu;
+                st.Variance[c] = v;
+            }
+        }
+    }
+
+    /// <summary>One of the channels-last row passes of batch norm, summed by <see cref="CpuReduce.Rows"/>.</summary>
+    private readonly unsafe struct BnRows(Tensor x, Tensor? dy, ChannelGeometry g, float* mean, BnRows.Pass pass) : IRowAccumulator
+    {
+        public enum Pass { Sum, SquaredDeviation, GradientTerms }
+
+        public void Accumulate(int r0, int r1, Span<float> p)
+        {
+            ReadOnlySpan<float> xs = x.AsSpan<float>();
+            var mu = new ReadOnlySpan<float>(mean, mean == null ? 0 : g.C);
+            switch (pass)
+            {
+                case Pass.Sum:
+                    for (int r = r0; r < r1; r++) CpuKernels.AddInPlace(p, Row(xs, g, r));
+                    break;
+                case Pass.SquaredDeviation:
+                    for (int r = r0; r < r1; r++) CpuKernels.AccumulateSquaredDeviationRow(Row(xs, g, r), mu, p);
+                    break;
+                default:
+                    ReadOnlySpan<float> gs = dy!.AsSpan<float>();
+                    for (int r = r0; r < r1; r++) CpuKernels.AccumulateGradientTermsRow(Row(xs, g, r), Row(gs, g, r), mu, p[..g.C], p[g.C..]);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>y = (x − mean)·scale + shift per channel over channels-last rows.</summary>
+    private readonly unsafe struct NormalizeRows(Tensor x, Tensor y, ChannelGeometry g, float* mean, float* scale, float* shift) : IRangeBody
+    {
+        public void Run(int r0, int r1)
+        {
+            ReadOnlySpan<float> xs = x.AsSpan<float>();
+            Span<float> ys = y.AsSpan<float>();
+            ReadOnlySpan<float> mu = new(mean, g.C), sc = new(scale, g.C), sh = new(shift, g.C);
+            for (int r = r0; r < r1; r++) CpuKernels.NormalizeRow(Row(xs, g, r), mu, sc, sh, Row(ys, g, r));
+        }
+    }
+
+    /// <summary>y = (x − mean[c])·scale[c] + shift[c] over NCHW planes (n, c).</summary>
+    private readonly unsafe struct NormalizePlanes(Tensor x, Tensor y, ChannelGeometry g, float* mean, float* scale, float* shift) : IRangeBody
+    {
+        public void Run(int p0, int p1)
+        {
+            ReadOnlySpan<float> xs = x.AsSpan<float>();
+            Span<float> ys = y.AsSpan<float>();
+            for (int p = p0; p < p1; p++)
+            {
+                int c = p % g.C;
+                CpuKernels.NormalizePlane(xs.Slice(p * g.Spatial, g.Spatial), mean[c], scale[c], shift[c], ys.Slice(p * g.Spatial, g.Spatial));
+            }
         }
     }
 
     /// <inheritdoc />
     /// <remarks>y may alias x.</remarks>
-    public void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar, double eps)
+    public unsafe void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar, double eps)
     {
         const string op = "BatchNormForwardInference";
         var g = CheckBatchNorm(op, x, "y", y, ("gamma", gamma), ("beta", beta), ("runningMean", runningMean), ("runningVar", runningVar));
-        var mean = new float[g.C];
-        var scale = new float[g.C];
-        var shift = new float[g.C];
+        var st = new BnStats(g.C);
         for (int c = 0; c < g.C; c++)
         {
-            mean[c] = runningMean.AsSpan<float>()[c];
-            scale[c] = (float)(gamma.AsSpan<float>()[c] / Math.Sqrt(runningVar.AsSpan<float>()[c] + eps));
-            shift[c] = beta.AsSpan<float>()[c];
+            st.MuF[c] = runningMean.AsSpan<float>()[c];
+            st.Scale[c] = (float)(gamma.AsSpan<float>()[c] / Math.Sqrt(runningVar.AsSpan<float>()[c] + eps));
+            st.Shift[c] = beta.AsSpan<float>()[c];
         }
         if (!g.ChannelsLast)
-            CpuParallel.For(g.N * g.C, g.Spatial, (p0, p1) =>
-            {
-                ReadOnlySpan<float> xs = x.AsSpan<float>();
-                Span<float> ys = y.AsSpan<float>();
-                for (int p = p0; p < p1; p++)
-                {
-                    int c = p % g.C;
-                    CpuKernels.NormalizePlane(xs.Slice(p * g.Spatial, g.Spatial), mean[c], scale[c], shift[c], ys.Slice(p * g.Spatial, g.Spatial));
-                }
-            });
+            CpuParallel.For(g.N * g.C, g.Spatial, new NormalizePlanes(x, y, g, st.MuF, st.Scale, st.Shift));
         else
-            CpuParallel.For(g.Rows, g.C, (r0, r1) =>
-            {
-                ReadOnlySpan<float> xs = x.AsSpan<float>();
-                Span<float> ys = y.AsSpan<float>();
-                for (int r = r0; r < r1; r++) CpuKernels.NormalizeRow(Row(xs, g, r), mean, scale, shift, Row(ys, g, r));
-            });
+            CpuParallel.For(g.Rows, g.C, new NormalizeRows(x, y, g, st.MuF, st.Scale, st.Shift));
     }
 
     /// <inheritdoc />
@@ -134,7 +181,7 @@ public sealed partial class CpuBackend
     /// Uses the saved μ_B and 1/√(σ²_B + ε) of the forward pass; dx may alias dy.
     /// dβ = Σdy, dγ = Σdy·x̂, dx = γ·invstd·(dy − dβ/M − x̂·dγ/M) (PyTorch's batch_norm_backward).
     /// </remarks>
-    public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
+    public unsafe void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
         Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams)
     {
         const string op = "BatchNormBackward";
@@ -142,60 +189,72 @@ public sealed partial class CpuBackend
         F32(op, "dx", dx);
         SameGeometry(op, "x", x, "dx", dx);
         long m = g.PerChannel;
-        var dGamma = new double[g.C];
-        var dBeta = new double[g.C];
+        // Mean holds dγ and Variance dβ here; Sums the two row sums, MuF/Scale/Shift the coefficients cDy, cX, c0.
+        var st = new BnStats(g.C);
+        double* dGamma = st.Mean, dBeta = st.Variance;
         if (!g.ChannelsLast)
         {
-            CpuParallel.For(g.C, 3 * m, (c0, c1) =>
-            {
-                ReadOnlySpan<float> xs = x.AsSpan<float>(), gs = dy.AsSpan<float>();
-                Span<float> ds = dx.AsSpan<float>();
-                for (int c = c0; c < c1; c++)
-                {
-                    float mu = saveMean.AsSpan<float>()[c];
-                    double invstd = saveInvStd.AsSpan<float>()[c], sumDy = 0, sumDyXc = 0;
-                    for (int n = 0; n < g.N; n++)
-                    {
-                        CpuKernels.SumGradientTerms(Plane(xs, g, n, c), Plane(gs, g, n, c), mu, out double s1, out double s2);
-                        sumDy += s1; sumDyXc += s2;
-                    }
-                    var (cDy, cX, k0) = BackwardCoefficients(gamma.AsSpan<float>()[c], invstd, sumDy, sumDyXc * invstd, m);
-                    for (int n = 0; n < g.N; n++)
-                        CpuKernels.BatchNormBackwardPlane(Plane(xs, g, n, c), Plane(gs, g, n, c), mu, cDy, cX, k0, Plane(ds, g, n, c), accumulateDx);
-                    dBeta[c] = sumDy;
-                    dGamma[c] = sumDyXc * invstd;
-                }
-            });
+            CpuParallel.For(g.C, 3 * m, new BnBackwardPlanes(x, dy, gamma, saveMean, saveInvStd, dx, g, accumulateDx, dGamma, dBeta));
         }
         else
         {
-            var sums = new double[2 * g.C];
-            var mu = saveMean.AsSpan<float>().ToArray();
-            CpuReduce.Rows(g, sums, 2, (r0, r1, p) =>
-            {
-                ReadOnlySpan<float> xs = x.AsSpan<float>(), gs = dy.AsSpan<float>();
-                for (int r = r0; r < r1; r++) CpuKernels.AccumulateGradientTermsRow(Row(xs, g, r), Row(gs, g, r), mu, p[..g.C], p[g.C..]);
-            });
-            float[] cDy = new float[g.C], cX = new float[g.C], k0 = new float[g.C];
+            float* mu = (float*)saveMean.Pointer;
+            CpuReduce.Rows(g, st.Sums, 2, new BnRows(x, dy, g, mu, BnRows.Pass.GradientTerms));
+            float* cDy = st.MuF, cX = st.Scale, k0 = st.Shift;
             for (int c = 0; c < g.C; c++)
             {
                 double invstd = saveInvStd.AsSpan<float>()[c];
-                dBeta[c] = sums[c];
-                dGamma[c] = sums[g.C + c] * invstd;
+                dBeta[c] = st.Sums[c];
+                dGamma[c] = st.Sums[g.C + c] * invstd;
                 (cDy[c], cX[c], k0[c]) = BackwardCoefficients(gamma.AsSpan<float>()[c], invstd, dBeta[c], dGamma[c], m);
             }
-            CpuParallel.For(g.Rows, 4L * g.C, (r0, r1) =>
-            {
-                ReadOnlySpan<float> xs = x.AsSpan<float>(), gs = dy.AsSpan<float>();
-                Span<float> ds = dx.AsSpan<float>();
-                for (int r = r0; r < r1; r++) CpuKernels.BatchNormBackwardRow(Row(xs, g, r), Row(gs, g, r), mu, cDy, cX, k0, Row(ds, g, r), accumulateDx);
-            });
+            CpuParallel.For(g.Rows, 4L * g.C, new BnBackwardRows(x, dy, dx, g, accumulateDx, mu, cDy, cX, k0));
         }
         Span<float> dgs = dgamma.AsSpan<float>(), dbs = dbeta.AsSpan<float>();
         for (int c = 0; c < g.C; c++)
         {
             dgs[c] = (float)(accumulateParams ? dgs[c] + dGamma[c] : dGamma[c]);
             dbs[c] = (float)(accumulateParams ? dbs[c] + dBeta[c] : dBeta[c]);
+        }
+    }
+
+    /// <summary>Backward over NCHW channels [c0, c1): each channel's two sums, then its dx planes.</summary>
+    private readonly unsafe struct BnBackwardPlanes(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx,
+        ChannelGeometry g, bool accumulateDx, double* dGamma, double* dBeta) : IRangeBody
+    {
+        public void Run(int c0, int c1)
+        {
+            ReadOnlySpan<float> xs = x.AsSpan<float>(), gs = dy.AsSpan<float>();
+            Span<float> ds = dx.AsSpan<float>();
+            long m = g.PerChannel;
+            for (int c = c0; c < c1; c++)
+            {
+                float mu = saveMean.AsSpan<float>()[c];
+                double invstd = saveInvStd.AsSpan<float>()[c], sumDy = 0, sumDyXc = 0;
+                for (int n = 0; n < g.N; n++)
+                {
+                    CpuKernels.SumGradientTerms(Plane(xs, g, n, c), Plane(gs, g, n, c), mu, out double s1, out double s2);
+                    sumDy += s1; sumDyXc += s2;
+                }
+                var (cDy, cX, k0) = BackwardCoefficients(gamma.AsSpan<float>()[c], invstd, sumDy, sumDyXc * invstd, m);
+                for (int n = 0; n < g.N; n++)
+                    CpuKernels.BatchNormBackwardPlane(Plane(xs, g, n, c), Plane(gs, g, n, c), mu, cDy, cX, k0, Plane(ds, g, n, c), accumulateDx);
+                dBeta[c] = sumDy;
+                dGamma[c] = sumDyXc * invstd;
+            }
+        }
+    }
+
+    /// <summary>dx over channels-last rows from the per-channel coefficients.</summary>
+    private readonly unsafe struct BnBackwardRows(Tensor x, Tensor dy, Tensor dx, ChannelGeometry g, bool accumulateDx,
+        float* mean, float* cDy, float* cX, float* k0) : IRangeBody
+    {
+        public void Run(int r0, int r1)
+        {
+            ReadOnlySpan<float> xs = x.AsSpan<float>(), gs = dy.AsSpan<float>();
+            Span<float> ds = dx.AsSpan<float>();
+            ReadOnlySpan<float> mu = new(mean, g.C), a = new(cDy, g.C), b = new(cX, g.C), c = new(k0, g.C);
+            for (int r = r0; r < r1; r++) CpuKernels.BatchNormBackwardRow(Row(xs, g, r), Row(gs, g, r), mu, a, b, c, Row(ds, g, r), accumulateDx);
         }
     }
 

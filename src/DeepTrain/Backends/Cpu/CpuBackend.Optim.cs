@@ -21,7 +21,12 @@ public sealed partial class CpuBackend
             ThrowHelper.Invalid(op, $"Nesterov momentum requires a momentum > 0 and zero dampening, got momentum {args.Momentum}, dampening {args.Dampening}");
         bool useMomentum = args.Momentum != 0f;
         if (useMomentum) { F32(op, "momentum", momentum); ThrowHelper.CheckSameElements(op, "w", w, "momentum", momentum); }
-        CpuParallel.For(checked((int)w.Elements), 4, (s, e) => CpuKernels.SgdStep(
-            w.AsSpan<float>()[s..e], g.AsSpan<float>()[s..e], useMomentum ? momentum.AsSpan<float>()[s..e] : default, args, firstStep: step == 1));
+        CpuParallel.For(checked((int)w.Elements), 4, new SgdBody(w, g, useMomentum ? momentum : null, args, FirstStep: step == 1));
+    }
+
+    private readonly record struct SgdBody(Tensor W, Tensor G, Tensor? Momentum, SgdArgs Args, bool FirstStep) : IRangeBody
+    {
+        public void Run(int s, int e) => CpuKernels.SgdStep(
+            W.AsSpan<float>()[s..e], G.AsSpan<float>()[s..e], Momentum is null ? default : Momentum.AsSpan<float>()[s..e], Args, FirstStep);
     }
 }

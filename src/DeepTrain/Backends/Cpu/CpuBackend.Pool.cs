@@ -15,18 +15,8 @@ public sealed partial class CpuBackend
         const string op = "Pool2dForward";
         F32(op, "x", x); F32(op, "y", y);
         CheckPool(op, spec, x, y);
-        var (xs, ys) = (PlaneStrides(x), PlaneStrides(y));
-        int c = x.Shape.C, h = x.Shape.H, w = x.Shape.W, oh = y.Shape.H, ow = y.Shape.W;
-        CpuParallel.For(x.Shape.N * c, (long)oh * ow * spec.KernelH * spec.KernelW, (p0, p1) =>
-        {
-            ReadOnlySpan<float> xa = x.AsSpan<float>();
-            Span<float> ya = y.AsSpan<float>();
-            for (int p = p0; p < p1; p++)
-            {
-                int n = p / c, ch = p % c;
-                CpuKernels.Pool2dPlane(spec, xa[(int)(n * xs.N + ch * xs.C)..], h, w, xs.H, xs.W, ya[(int)(n * ys.N + ch * ys.C)..], oh, ow, ys.H, ys.W);
-            }
-        });
+        int c = x.Shape.C, oh = y.Shape.H, ow = y.Shape.W;
+        CpuParallel.For(x.Shape.N * c, (long)oh * ow * spec.KernelH * spec.KernelW, new PoolBody(spec, x, y, null, null));
     }
 
     /// <inheritdoc />
@@ -42,19 +32,37 @@ public sealed partial class CpuBackend
         SameGeometry(op, "y", y, "dy", dy);
         SameGeometry(op, "x", x, "dx", dx);
         if (!accumulate) Fill(dx, 0f);
-        var (xs, ys) = (PlaneStrides(x), PlaneStrides(y));
-        int c = x.Shape.C, h = x.Shape.H, w = x.Shape.W, oh = y.Shape.H, ow = y.Shape.W;
+        int c = x.Shape.C, oh = y.Shape.H, ow = y.Shape.W;
         // Planes are disjoint in dx, so threads never write the same element.
-        CpuParallel.For(x.Shape.N * c, (long)oh * ow * spec.KernelH * spec.KernelW, (p0, p1) =>
+        CpuParallel.For(x.Shape.N * c, (long)oh * ow * spec.KernelH * spec.KernelW, new PoolBody(spec, x, y, dy, dx));
+    }
+
+    /// <summary>Forward (dy and dx null) or backward over the (n, c) planes [p0, p1).</summary>
+    private readonly struct PoolBody(PoolSpec spec, Tensor x, Tensor y, Tensor? dy, Tensor? dx) : IRangeBody
+    {
+        public void Run(int p0, int p1)
         {
-            ReadOnlySpan<float> xa = x.AsSpan<float>(), ga = dy.AsSpan<float>();
+            var (xs, ys) = (PlaneStrides(x), PlaneStrides(y));
+            int c = x.Shape.C, h = x.Shape.H, w = x.Shape.W, oh = y.Shape.H, ow = y.Shape.W;
+            ReadOnlySpan<float> xa = x.AsSpan<float>();
+            if (dx is null)
+            {
+                Span<float> ya = y.AsSpan<float>();
+                for (int p = p0; p < p1; p++)
+                {
+                    int n = p / c, ch = p % c;
+                    CpuKernels.Pool2dPlane(spec, xa[(int)(n * xs.N + ch * xs.C)..], h, w, xs.H, xs.W, ya[(int)(n * ys.N + ch * ys.C)..], oh, ow, ys.H, ys.W);
+                }
+                return;
+            }
+            ReadOnlySpan<float> ga = dy!.AsSpan<float>();
             Span<float> da = dx.AsSpan<float>();
             for (int p = p0; p < p1; p++)
             {
                 int n = p / c, ch = p % c, xo = (int)(n * xs.N + ch * xs.C), yo = (int)(n * ys.N + ch * ys.C);
                 CpuKernels.Pool2dPlaneBackward(spec, xa[xo..], h, w, xs.H, xs.W, ga[yo..], oh, ow, ys.H, ys.W, da[xo..]);
             }
-        });
+        }
     }
 
     private static (long N, long C, int H, int W) PlaneStrides(Tensor t)
@@ -74,6 +82,8 @@ public sealed partial class CpuBackend
         int oh = spec.OutH(x.Shape.H), ow = spec.OutW(x.Shape.W);
         if (x.Shape.H + 2 * spec.PadH < spec.KernelH || x.Shape.W + 2 * spec.PadW < spec.KernelW || oh < 1 || ow < 1)
             ThrowHelper.Invalid(op, $"x {x.Shape} is smaller than the {spec.KernelH}×{spec.KernelW} window with padding ({spec.PadH}, {spec.PadW})");
-        ThrowHelper.CheckShape(op, "y", y, Shape.Of(x.Shape.N, x.Shape.C, oh, ow));
+        // Compared dimension by dimension: a Shape owns an array, and this runs on every call.
+        if (y.Shape.N != x.Shape.N || y.Shape.C != x.Shape.C || y.Shape.H != oh || y.Shape.W != ow)
+            ThrowHelper.ShapeMismatch(op, "y", Shape.Of(x.Shape.N, x.Shape.C, oh, ow), y.Shape);
     }
 }

@@ -131,6 +131,10 @@ internal static unsafe class CpuIm2Col
     // Stride (sh, sw): split xpad into sh·sw phase planes, plane (ph, pw)[i, j] = xpad[i·sh + ph, j·sw + pw],
     // each (Hq, Wq) = (⌈Hp/sh⌉, ⌈Wp/sw⌉). Tap (r, s) reads plane ((r·dilH) mod sh, (s·dilW) mod sw) at
     // (oh + ⌊r·dilH/sh⌋, ow + ⌊s·dilW/sw⌋): again one contiguous window per row, now of width Wq.
+    // Shared padding (stride 1 along W, padW ≤ dilW·(S − 1)): rows keep only their left padding, Wq = W + padW.
+    // A window that runs past a row's end reads the next row's first padW columns — zeros, exactly the right
+    // padding it needs — so the GEMM computes OH·(W + padW) columns instead of OH·(W + 2·padW): for a 3×3
+    // convolution over 7×7 that is 56 columns per 49 outputs rather than 63.
 
     /// <summary>The zero-padded, phase-split image of one convolution input, and where each col row starts in it.</summary>
     public readonly struct Phases
@@ -146,7 +150,7 @@ internal static unsafe class CpuIm2Col
             C = c; H = h; W = w; R = r; S = s; PadH = padH; PadW = padW; StrideH = strideH; StrideW = strideW; DilH = dilH; DilW = dilW;
             int hp = h + 2 * padH, wp = w + 2 * padW;
             Hq = (hp + strideH - 1) / strideH;
-            Wq = (wp + strideW - 1) / strideW;
+            Wq = strideW == 1 && padW <= dilW * (s - 1) ? w + padW : (wp + strideW - 1) / strideW;
             OH = (hp - dilH * (r - 1) - 1) / strideH + 1;
             OW = (wp - dilW * (s - 1) - 1) / strideW + 1;
         }
@@ -155,7 +159,10 @@ internal static unsafe class CpuIm2Col
         public int Columns => OH * Wq;
 
         /// <summary>Floats <see cref="Pad"/> writes: the planes plus the tail the last windows read past.</summary>
-        public long Size => (long)C * StrideH * StrideW * Hq * Wq + (long)(S - 1) * DilW / StrideW + 8;
+        public long Size => (long)C * StrideH * StrideW * Hq * Wq + Tail;
+
+        /// <summary>Zeros after the last plane: the last row's windows read up to (S − 1)·dilW past it, and with shared padding its right padding lies there.</summary>
+        private int Tail => (S - 1) * DilW / StrideW + PadW + 8;
 
         /// <summary>Fills dst with the phase planes of x (C, H, W) with strides (sC, sH, sW); zero where padded.</summary>
         public void Pad(float* x, nint sC, nint sH, nint sW, float* dst)
@@ -182,7 +189,7 @@ internal static unsafe class CpuIm2Col
                             }
                         }
                     }
-            Zero(d, (S - 1) * DilW / StrideW + 8);
+            Zero(d, Tail);
         }
 
         /// <summary>off[(c·R + r)·S + s]: where row (c, r, s) of the implicit col matrix starts in the planes.</summary>

@@ -12,9 +12,11 @@ internal sealed unsafe class CpuScratch
 {
     /// <summary>
     /// The buffers one kernel family may hold at once; distinct slots never alias. <see cref="Slot.Shared"/>
-    /// holds data the calling thread prepares for all workers of one call (e.g. packed weights).
+    /// holds data the calling thread prepares for all workers of one call (e.g. packed weights);
+    /// <see cref="Slot.Statistics"/> the calling thread's per-channel results of a normalisation or bias
+    /// gradient, and <see cref="Slot.Reduction"/> the per-chunk partial sums of <see cref="CpuReduce"/>.
     /// </summary>
-    public enum Slot { PackA, PackB, Columns, PartialGrad, Output, Shared, Offsets, Count }
+    public enum Slot { PackA, PackB, Columns, PartialGrad, Output, Shared, Offsets, Statistics, Reduction, Count }
 
     [ThreadStatic] private static CpuScratch? t_current;
     private readonly float[]?[] _arrays = new float[]?[(int)Slot.Count];
@@ -35,6 +37,10 @@ internal sealed unsafe class CpuScratch
         float* p = (float*)Unsafe.AsPointer(ref a[0]);
         return (float*)(((nint)p + 63) & ~(nint)63);
     }
+
+    /// <summary><see cref="Get"/> for <paramref name="count"/> doubles (64-byte aligned too).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public double* GetDoubles(Slot slot, long count) => (double*)Get(slot, 2 * count);
 
     private float[] Grow(Slot slot, long count)
     {
