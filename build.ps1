@@ -30,6 +30,11 @@ switch ($Target) {
     }
     "bench" { dotnet build benchmarks/DeepTrain.Benchmarks -c Release; & "benchmarks/DeepTrain.Benchmarks/bin/Release/net10.0/DeepTrain.Benchmarks" @Rest }
     "native" { Build-Native }
+    "bundle" {
+        # The bundle is a Linux x64 tarball with a Linux runtime and bash launchers; build.sh assembles it.
+        if ($IsLinux -and (Get-Command bash -ErrorAction SilentlyContinue)) { & bash ./build.sh bundle @Rest; exit $LASTEXITCODE }
+        Write-Host "bundle is Linux-only: run ./build.sh bundle on Linux x64 (or WSL)"; exit 2
+    }
     "clean" { Remove-Item -Recurse -Force artifacts, native/build -ErrorAction SilentlyContinue; dotnet clean DeepTrain.sln }
-    default { Write-Host "usage: ./build.ps1 build|test|train|bench|native|clean [args]" }
+    default { Write-Host "usage: ./build.ps1 build|test|train|bench|native|bundle|clean [args]" }
 }

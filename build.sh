@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DeepTrain build script. Targets: build, test, train, bench, native, clean, help.
+# DeepTrain build script. Targets: build, test, train, bench, native, bundle, clean, help.
 # build.ps1 mirrors the same dotnet and cmake calls for Windows users.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -115,6 +115,72 @@ bench() {
   "benchmarks/DeepTrain.Benchmarks/bin/Release/net10.0/DeepTrain.Benchmarks" "$@"
 }
 
+# One archive that runs the test suites, the benchmarks and the CLI on an x64 Linux without the .NET SDK
+# (a GPU machine): framework-dependent publishes under apps/, ONE copy of the shared runtime and hostfxr
+# under dotnet/ (the launchers set DOTNET_ROOT to it), and libdeeptrain_kernels.so when nvcc built it.
+# Scripts and notes come from bundle/. Builds into artifacts/ alone (its own obj/bin), not the projects' bin/.
+bundle() {
+  need_dotnet
+  local stage="$ROOT/artifacts/bundle" name=deeptrain-bundle
+  local out="$ROOT/artifacts/bundle/deeptrain-bundle" objs="$ROOT/artifacts/bundle-build" archive="$ROOT/artifacts/deeptrain-bundle.tar.xz"
+  local apps=(src/DeepTrain.Cli tests/DeepTrain.Tests tests/DeepTrain.Interop.Tests benchmarks/DeepTrain.Benchmarks)
+  rm -rf "$stage" "$archive"; mkdir -p "$out/apps"
+  local a
+  for a in "${apps[@]}"; do
+    log "dotnet publish $a (Release, linux-x64, framework-dependent)"
+    dotnet publish "$a" -c Release -r linux-x64 --no-self-contained --artifacts-path "$objs" -o "$out/apps/$(basename "$a")" \
+      -p:SatelliteResourceLanguages=en -v quiet -nologo -clp:NoSummary
+  done
+
+  # The runtime the apps roll forward to: the newest 10.x Microsoft.NETCore.App beside this SDK, and its hostfxr.
+  local dotnet_home ver fxr
+  dotnet_home=$(dirname "$(readlink -f "$(command -v dotnet)")")
+  ver=$(ls "$dotnet_home/shared/Microsoft.NETCore.App" | grep -E '^10\.' | sort -V | tail -1 || true)
+  fxr=$(ls "$dotnet_home/host/fxr" | sort -V | tail -1)
+  [ -n "$ver" ] && [ -n "$fxr" ] || { echo "error: no .NET 10 runtime or hostfxr under $dotnet_home" >&2; exit 1; }
+  log "runtime: Microsoft.NETCore.App $ver, hostfxr $fxr (from $dotnet_home)"
+  mkdir -p "$out/dotnet/shared/Microsoft.NETCore.App" "$out/dotnet/host/fxr"
+  cp -a "$dotnet_home/shared/Microsoft.NETCore.App/$ver" "$out/dotnet/shared/Microsoft.NETCore.App/"
+  cp -a "$dotnet_home/host/fxr/$fxr" "$out/dotnet/host/fxr/"
+  cp "$dotnet_home/LICENSE.txt" "$dotnet_home/ThirdPartyNotices.txt" "$out/dotnet/" 2>/dev/null || true
+
+  build_native
+  if [ -f native/build/libdeeptrain_kernels.so ]; then
+    mkdir -p "$out/lib"; cp native/build/libdeeptrain_kernels.so "$out/lib/"
+  else
+    log "native/build/libdeeptrain_kernels.so not built: the bundle has no kernel library"
+  fi
+
+  cp bundle/run-gpu-suite.sh bundle/deeptrain bundle/env.sh bundle/README.txt "$out/"
+  chmod +x "$out/run-gpu-suite.sh" "$out/deeptrain"
+  local commit dirty=""
+  commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+  git diff --quiet HEAD 2>/dev/null || dirty=" (with uncommitted changes)"
+  {
+    echo "commit $commit$dirty"
+    echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -srm)"
+    echo "runtime Microsoft.NETCore.App $ver, hostfxr $fxr"
+    if [ -d "$out/lib" ]; then echo "kernels lib/libdeeptrain_kernels.so"; else echo "kernels none"; fi
+  } >"$out/BUNDLE-INFO"
+
+  # The apps share many identical files (DeepTrain.dll, xunit, ...): hard-link them so tar stores each once.
+  local f sum first
+  declare -A firsts=()
+  while IFS= read -r f; do
+    sum=$(sha256sum "$f" | cut -d' ' -f1)
+    first=${firsts[$sum]:-}
+    if [ -n "$first" ]; then ln -f "$first" "$f"; else firsts[$sum]=$f; fi
+  done < <(find "$out/apps" -type f | sort)
+
+  log "writing $archive (xz -9)"
+  tar -C "$stage" --owner=0 --group=0 --numeric-owner --sort=name -cf - "$name" | xz -9 -T1 >"$archive"
+  local bytes
+  bytes=$(stat -c %s "$archive")
+  printf '%s: %s bytes (%s MiB); unpacked %s\n' "${archive#"$ROOT"/}" "$bytes" \
+    "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')" "$(du -sh "$out" | cut -f1)"
+  [ "$bytes" -le $((64 * 1024 * 1024)) ] || log "warning: over 64 MiB, the device tool cannot carry it"
+}
+
 clean() { rm -rf artifacts native/build; dotnet clean DeepTrain.sln -v quiet >/dev/null || true; }
 
 usage() {
@@ -125,6 +191,8 @@ usage: ./build.sh <target> [args]
   train    the main job: ResNet-20 on Fashion-MNIST on this machine's CPU (extra args go to 'deeptrain train')
   bench    run benchmarks (args go to BenchmarkDotNet's switcher, e.g. --filter '*Conv*'; 'e2e' for end-to-end)
   native   build only the CUDA kernel library
+  bundle   artifacts/deeptrain-bundle.tar.xz: the tests, benchmarks and CLI with a private .NET runtime for a
+           Linux x64 GPU machine without the SDK (unpack, then ./run-gpu-suite.sh RESULTS_DIR)
   clean    remove build outputs
 USAGE
 }
@@ -137,6 +205,7 @@ case "$target" in
   train) train "$@" ;;
   bench) bench "$@" ;;
   native) build_native ;;
+  bundle) bundle ;;
   clean) clean ;;
   help|-h|--help) usage ;;
   *) echo "error: unknown target '$target'" >&2; usage >&2; exit 2 ;;
