@@ -141,9 +141,11 @@ internal static class TrainCommand
                 // uniform, so the first loss should be close to ln(classes).
                 if (trainer.GlobalStep == 1 && startEpoch == 0)
                 {
-                    double expected = Math.Log(train.Classes);
-                    string verdict = Math.Abs(s.Loss - expected) <= 0.5 * expected ? "as expected" : "far from it: check the initialisation, the labels and the normalisation";
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"initial loss {s.Loss:F3}; ln({train.Classes}) = {expected:F3}: {verdict}"));
+                    double expected = Math.Log(train.Classes), gap = s.Loss - expected;
+                    string verdict = Math.Abs(gap) <= 0.25 * expected ? "as expected for near-uniform predictions"
+                        : gap > 0 ? "the output layer starts confident: fine if the loss falls within the first epoch, else check the initialisation, labels and normalisation"
+                        : "lower than chance: check that the labels are not leaking into the inputs";
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"initial loss {s.Loss:F3} against ln({train.Classes}) = {expected:F3} for uniform predictions: {verdict}"));
                 }
                 if (a.LogEvery > 0 && trainer.GlobalStep % a.LogEvery == 0)
                     Console.WriteLine($"[{trainer.GlobalStep:D8}] lr={s.Lr:0.00e+00}, Train Loss = {s.Loss:F4}");
