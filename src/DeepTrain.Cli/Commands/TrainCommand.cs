@@ -18,7 +18,7 @@ namespace DeepTrain.Cli.Commands;
 internal static class TrainCommand
 {
     private static readonly string[] s_schedules = ["one-cycle", "multistep", "cosine", "cosine-restarts", "step", "constant"];
-    private static readonly string[] s_optimizers = ["sgd", "adam", "adamw"];
+    private static readonly string[] s_optimizers = ["sgd", "adam", "adamw", "adagrad", "rmsprop"];
 
     public static Command Create()
     {
@@ -33,7 +33,7 @@ internal static class TrainCommand
         var nesterov = new Option<bool>("--nesterov") { Description = "Nesterov momentum" };
         var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: one-cycle; multistep (÷10 at 50% and 75%, the paper's steps); cosine; cosine-restarts (SGDR, period one epoch doubling); step (÷10 every third of training); constant", DefaultValueFactory = _ => "one-cycle" };
         schedule.AcceptOnlyFromAmong(s_schedules);
-        var optimizer = new Option<string>("--optimizer") { Description = "sgd (momentum, L2 decay), adam (L2 decay) or adamw (decoupled decay)", DefaultValueFactory = _ => "sgd" };
+        var optimizer = new Option<string>("--optimizer") { Description = "sgd (momentum, L2 decay), adam (L2 decay), adamw (decoupled decay), adagrad or rmsprop (L2 decay; --momentum is RMSprop's momentum)", DefaultValueFactory = _ => "sgd" };
         optimizer.AcceptOnlyFromAmong(s_optimizers);
         var accumulate = new Option<int>("--accumulate") { Description = "Split each batch into K micro-batches and sum their gradients before one step (Caffe's iter_size; less memory)", DefaultValueFactory = _ => 1 };
         var resume = new Option<string?>("--resume") { Description = "Continue the run saved in this folder (model.safetensors + training_state.safetensors); same seed, same result" };
@@ -99,6 +99,8 @@ internal static class TrainCommand
         {
             "adam" => new Adam(model.Parameters, a.Lr, beta1: a.Momentum, weightDecay: a.WeightDecay),
             "adamw" => new AdamW(model.Parameters, a.Lr, beta1: a.Momentum, weightDecay: a.WeightDecay),
+            "adagrad" => new Adagrad(model.Parameters, a.Lr, weightDecay: a.WeightDecay),
+            "rmsprop" => new RMSprop(model.Parameters, a.Lr, weightDecay: a.WeightDecay, momentum: a.Momentum),
             _ => new SGD(model.Parameters, a.Lr, a.Momentum, a.WeightDecay, nesterov: a.Nesterov),
         };
         if (a.WarmupEpochs < 0 || a.WarmupEpochs >= a.Epochs) throw new ArgumentException($"--warmup-epochs must be in [0, {a.Epochs - 1}] (fewer than --epochs), got {a.WarmupEpochs}");

@@ -170,4 +170,13 @@ public interface IBackend : IDisposable
     /// in the same order as the fused kernel <c>dt_adam_f32</c>); <paramref name="step"/> counts from 1.
     /// </summary>
     void AdamStep(Tensor w, Tensor g, Tensor m, Tensor v, AdamArgs args, long step);
+
+    /// <summary>One Adagrad step over flat spans (see <see cref="AdagradArgs"/>); <paramref name="step"/> counts from 1.</summary>
+    void AdagradStep(Tensor w, Tensor g, Tensor sum, AdagradArgs args, long step);
+
+    /// <summary>
+    /// One RMSProp step over flat spans (see <see cref="RmsPropArgs"/>); <paramref name="momentum"/> is used when
+    /// μ &gt; 0 and <paramref name="gradAvg"/> when centered (either may be null otherwise).
+    /// </summary>
+    void RmsPropStep(Tensor w, Tensor g, Tensor v, Tensor? momentum, Tensor? gradAvg, RmsPropArgs args);
 }

@@ -64,3 +64,16 @@ public readonly record struct SgdArgs(float LearningRate, float Momentum = 0f, f
 /// second moments respectively.
 /// </summary>
 public readonly record struct AdamArgs(float LearningRate, float Beta1 = 0.9f, float Beta2 = 0.999f, float Eps = 1e-8f, float WeightDecay = 0f, bool Decoupled = false);
+
+/// <summary>
+/// Hyper-parameters of one Adagrad step (Duchi et al. 2011; torch.optim.Adagrad): g ← g + λ·w;
+/// s ← s + g²; w ← w − lr/(1 + (t − 1)·lr_decay) · g/(√s + ε).
+/// </summary>
+public readonly record struct AdagradArgs(float LearningRate, float LrDecay = 0f, float WeightDecay = 0f, float Eps = 1e-10f);
+
+/// <summary>
+/// Hyper-parameters of one RMSProp step (Hinton's lecture 6e; torch.optim.RMSprop): g ← g + λ·w;
+/// v ← α·v + (1 − α)·g²; centered: ḡ ← α·ḡ + (1 − α)·g and d = √(v − ḡ²) + ε, else d = √v + ε;
+/// with momentum μ &gt; 0: b ← μ·b + g/d, w ← w − lr·b; else w ← w − lr·g/d.
+/// </summary>
+public readonly record struct RmsPropArgs(float LearningRate, float Alpha = 0.99f, float Eps = 1e-8f, float WeightDecay = 0f, float Momentum = 0f, bool Centered = false);
