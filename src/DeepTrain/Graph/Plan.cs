@@ -126,6 +126,21 @@ public sealed class Plan : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs every layer forward and hands each layer's output, copied to the host, to <paramref name="observe"/>
+    /// (statistics, debugging). Slow: not for training.
+    /// </summary>
+    public void ForwardObserved(Action<Layer, float[]> observe)
+    {
+        foreach (var s in _steps)
+        {
+            s.Layer.Forward(s);
+            var host = new float[s.Output.Elements];
+            Model.Backend.CopyToHost<float>(s.Output, host);
+            observe(s.Layer, host);
+        }
+    }
+
     /// <summary>Runs every layer forward.</summary>
     public void Forward()
     {

@@ -55,6 +55,11 @@ public sealed class Trainer : IDisposable
     public Layout Layout { get; }
     /// <summary>The training plan.</summary>
     public Plan TrainPlan => _train;
+    /// <summary>Every this many steps (0: never), per-layer activation and gradient statistics go to <see cref="StatisticsReport"/>.</summary>
+    public int StatisticsEvery { get; set; }
+    /// <summary>Receives (step, formatted statistics) when <see cref="StatisticsEvery"/> is set.</summary>
+    public Action<long, string>? StatisticsReport { get; set; }
+
     /// <summary>Optimizer steps taken (the schedule's step index).</summary>
     public long GlobalStep { get; set; }
 
@@ -86,6 +91,8 @@ public sealed class Trainer : IDisposable
                 if (_loss.CountsCorrect) correct += Read(_train.Correct);
             }
             _train.State.AccumulateParamGrads = false;
+            if (StatisticsEvery > 0 && GlobalStep % StatisticsEvery == 0)
+                StatisticsReport?.Invoke(GlobalStep, LayerStatistics.Format(LayerStatistics.Activations(_train), LayerStatistics.Gradients(_model, lr)));
             _optimizer.Step();
             GlobalStep++;
             lossSum += loss * batch.Count;

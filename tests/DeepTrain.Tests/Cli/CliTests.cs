@@ -132,6 +132,17 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void StatsEvery_PrintsLayerAndGradientTables()
+    {
+        var (code, output, err) = Run("train", "--model", "mlp", "--data", "mnist", "--data-dir", MakeMnist(), "--epochs", "1",
+            "--batch-size", "32", "--eval-batch-size", "16", "--stats-every", "2", "--out", _dir["stats"]);
+        Assert.True(code == 0, err);
+        Assert.Contains("statistics before step 2", output);
+        Assert.Contains("relu1", output);
+        Assert.Contains("fc1.weight", output);
+    }
+
+    [Fact]
     public void TruncatedData_NamesFileAndOffset_AndWritesNothing()
     {
         string data = MakeMnist();
