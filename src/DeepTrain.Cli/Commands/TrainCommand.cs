@@ -42,6 +42,7 @@ internal static class TrainCommand
         var preciseBn = new Option<int>("--precise-bn") { Description = "Before each evaluation, recompute batch-norm statistics as the average over N training batches (0: PyTorch's running averages)", DefaultValueFactory = _ => 0 };
         var overfit = new Option<int>("--overfit-batches") { Description = "Sanity check: train on only the first N batches (no augmentation); a healthy setup drives the training loss towards 0", DefaultValueFactory = _ => 0 };
         var statsEvery = new Option<int>("--stats-every") { Description = "Every N steps, print per-layer activation statistics (mean, std, zeros) and gradient norms with the update/weight ratio (slow; for debugging)", DefaultValueFactory = _ => 0 };
+        var initFrom = new Option<string?>("--init-from") { Description = "Fine-tune: start from the weights of this safetensors file wherever names and shapes match, and report the rest" };
         var warmup = new Option<int>("--warmup-epochs") { Description = "Linear learning-rate warm-up before the schedule (not with one-cycle, which has its own)", DefaultValueFactory = _ => 0 };
         var noCycle = new Option<bool>("--no-cycle-momentum") { Description = "Keep momentum fixed under one-cycle" };
         var augment = new Option<bool>("--augment") { Description = "Pad-and-random-crop (4 pixels) and horizontal flip on worker threads" };
@@ -53,16 +54,16 @@ internal static class TrainCommand
         var layout = Layout();
         var logEvery = new Option<int>("--log-every") { Description = "Print a step log line every N steps (0: never)", DefaultValueFactory = _ => 0 };
         var cmd = new Command("train", "Train a model; writes metrics.jsonl and model.safetensors to --out")
-            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, overfit, statsEvery, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
+            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, overfit, statsEvery, initFrom, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
         cmd.SetAction(r => CliErrors.Run(() => Run(new TrainArgs(
             r.GetValue(model)!, r.GetValue(data)!, r.GetValue(dataDir), r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(momentum),
             r.GetValue(wd), r.GetValue(nesterov), r.GetValue(schedule)!, !r.GetValue(noCycle), r.GetValue(augment), r.GetValue(device)!, r.GetValue(seed),
-            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery)))));
+            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery), r.GetValue(initFrom)))));
         return cmd;
     }
 
     internal sealed record TrainArgs(string Model, string Data, string? DataDir, int Epochs, int BatchSize, float Lr, float Momentum, float WeightDecay,
-        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null, int ValSplit = 0, int EarlyStop = 0, int PreciseBn = 0, int OverfitBatches = 0, int StatsEvery = 0);
+        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null, int ValSplit = 0, int EarlyStop = 0, int PreciseBn = 0, int OverfitBatches = 0, int StatsEvery = 0, string? InitFrom = null);
 
     internal static int Run(TrainArgs a)
     {
@@ -119,6 +120,11 @@ internal static class TrainCommand
         if (warmupSteps > 0) sched = new WarmupLr(sched, warmupSteps);
         using var trainer = new Trainer(model, opt, sched, new CrossEntropyLoss(), a.BatchSize, a.EvalBatch, layout, a.Seed, a.Accumulate);
 
+        if (a.InitFrom is not null)
+        {
+            if (a.Resume is not null) throw new ArgumentException("--init-from and --resume exclude each other: --resume restores the whole run");
+            Console.WriteLine($"{a.InitFrom}: {ModelCheckpoint.LoadMatching(model, a.InitFrom)}");
+        }
         if (a.StatsEvery < 0) throw new ArgumentException($"--stats-every must be ≥ 0, got {a.StatsEvery}");
         trainer.StatisticsEvery = a.StatsEvery;
         trainer.StatisticsReport = (step, text) => Console.WriteLine($"statistics before step {step}:\n{text}");

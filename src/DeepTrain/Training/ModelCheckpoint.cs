@@ -59,6 +59,38 @@ public static class ModelCheckpoint
         foreach (var (data, dst) in copies) model.Backend.CopyFromHost<float>(data, dst);
     }
 
+    /// <summary>
+    /// Fine-tuning: copies every tensor whose name and shape match from <paramref name="path"/> into
+    /// <paramref name="model"/> and reports the rest — tensors the checkpoint lacks (left as initialised),
+    /// tensors the model lacks (ignored), and same-named tensors of another shape (skipped, e.g. a
+    /// classifier with a different class count). PyTorch's <c>load_state_dict(strict=False)</c>, with the shapes checked.
+    /// </summary>
+    /// <exception cref="CheckpointFormatException">The file is not valid safetensors.</exception>
+    public static LoadReport LoadMatching(Model model, string path)
+    {
+        var file = Safetensors.Load(path);
+        var matched = new List<string>();
+        var missing = new List<string>();
+        var mismatched = new List<string>();
+        var known = new HashSet<string>();
+        void Try(string name, Tensors.Tensor dst)
+        {
+            known.Add(name);
+            if (!file.TryGetValue(name, out var info)) { missing.Add(name); return; }
+            if (info.DType != SafetensorsDType.F32 || !info.Shape.Dims.SequenceEqual(dst.Shape.Dims))
+            {
+                mismatched.Add($"{name}: checkpoint {info.DType.Name()} {info.Shape}, model F32 {dst.Shape}");
+                return;
+            }
+            model.Backend.CopyFromHost<float>(file.GetFloat32(name), dst);
+            matched.Add(name);
+        }
+        foreach (var p in model.Parameters.InGraphOrder) Try(p.Name, p.Value);
+        foreach (var b in model.Parameters.Buffers) Try(b.Name, b.Value);
+        var unexpected = file.Names.Where(n => !known.Contains(n) && !n.EndsWith("." + BatchesTracked, StringComparison.Ordinal)).ToList();
+        return new LoadReport(matched, missing, unexpected, mismatched);
+    }
+
     /// <summary>The checkpoint's metadata (model, data set, epoch, …) without loading tensors into a model.</summary>
     /// <exception cref="CheckpointFormatException">The file is not valid safetensors.</exception>
     public static IReadOnlyDictionary<string, string> ReadMetadata(string path) => Safetensors.Load(path).Metadata;
@@ -68,5 +100,19 @@ public static class ModelCheckpoint
         var a = new float[t.Elements];
         model.Backend.CopyToHost<float>(t, a);
         return a;
+    }
+}
+
+/// <summary>What <see cref="ModelCheckpoint.LoadMatching"/> loaded and what it did not.</summary>
+public sealed record LoadReport(IReadOnlyList<string> Matched, IReadOnlyList<string> Missing, IReadOnlyList<string> Unexpected, IReadOnlyList<string> ShapeMismatched)
+{
+    /// <inheritdoc />
+    public override string ToString()
+    {
+        var sb = new System.Text.StringBuilder($"loaded {Matched.Count} tensors");
+        if (Missing.Count > 0) sb.Append($"; not in the checkpoint, left as initialised: {string.Join(", ", Missing)}");
+        if (ShapeMismatched.Count > 0) sb.Append($"; skipped for shape: {string.Join("; ", ShapeMismatched)}");
+        if (Unexpected.Count > 0) sb.Append($"; in the checkpoint but not the model: {string.Join(", ", Unexpected)}");
+        return sb.ToString();
     }
 }

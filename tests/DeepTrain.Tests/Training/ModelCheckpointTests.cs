@@ -55,4 +55,20 @@ public class ModelCheckpointTests : IDisposable
         var missing = Assert.Throws<CheckpointMismatchException>(() => ModelCheckpoint.Load(deeper, path));
         Assert.Contains("layer1.3", missing.Message);
     }
+
+    [Fact]
+    public void LoadMatching_LoadsWhatFits_AndReportsTheRest()
+    {
+        using var b = TestBackends.Create("cpu");
+        string path = Path.Combine(_dir, "pretrained.safetensors");
+        using (var a = new Model(ResNetCifar.Build(20, 1, 10, 28), b, seed: 1)) ModelCheckpoint.Save(a, path);
+        using var target = new Model(ResNetCifar.Build(32, 1, 5, 28), b, seed: 2);   // deeper, 5 classes
+        var report = ModelCheckpoint.LoadMatching(target, path);
+        Assert.Contains("conv1.weight", report.Matched);
+        Assert.Contains("layer1.3.conv1.weight", report.Missing);
+        Assert.Contains(report.ShapeMismatched, m => m.StartsWith("linear.weight: checkpoint F32 (10, 64), model F32 (5, 64)", StringComparison.Ordinal));
+        Assert.Empty(report.Unexpected);
+        var src = Safetensors.Load(path).GetFloat32("layer2.0.conv1.weight");
+        Assert.Equal(src, target.Parameters.Entries.Single(e => e.Name == "layer2.0.conv1.weight").Value.ToArray());
+    }
 }
