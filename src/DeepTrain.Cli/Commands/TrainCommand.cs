@@ -43,6 +43,8 @@ internal static class TrainCommand
         var overfit = new Option<int>("--overfit-batches") { Description = "Sanity check: train on only the first N batches (no augmentation); a healthy setup drives the training loss towards 0", DefaultValueFactory = _ => 0 };
         var statsEvery = new Option<int>("--stats-every") { Description = "Every N steps, print per-layer activation statistics (mean, std, zeros) and gradient norms with the update/weight ratio (slow; for debugging)", DefaultValueFactory = _ => 0 };
         var initFrom = new Option<string?>("--init-from") { Description = "Fine-tune: start from the weights of this safetensors file wherever names and shapes match, and report the rest" };
+        var freeze = new Option<string?>("--freeze") { Description = "Comma-separated parameter-name prefixes to leave unchanged (e.g. conv1,layer1)" };
+        var lrScale = new Option<string?>("--lr-scale") { Description = "Per-layer learning rates: PREFIX=SCALE[,PREFIX=SCALE] multiplies the rate of those parameters (e.g. layer1=0.1,linear=2)" };
         var warmup = new Option<int>("--warmup-epochs") { Description = "Linear learning-rate warm-up before the schedule (not with one-cycle, which has its own)", DefaultValueFactory = _ => 0 };
         var noCycle = new Option<bool>("--no-cycle-momentum") { Description = "Keep momentum fixed under one-cycle" };
         var augment = new Option<bool>("--augment") { Description = "Pad-and-random-crop (4 pixels) and horizontal flip on worker threads" };
@@ -54,16 +56,16 @@ internal static class TrainCommand
         var layout = Layout();
         var logEvery = new Option<int>("--log-every") { Description = "Print a step log line every N steps (0: never)", DefaultValueFactory = _ => 0 };
         var cmd = new Command("train", "Train a model; writes metrics.jsonl and model.safetensors to --out")
-            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, overfit, statsEvery, initFrom, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
+            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, overfit, statsEvery, initFrom, freeze, lrScale, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
         cmd.SetAction(r => CliErrors.Run(() => Run(new TrainArgs(
             r.GetValue(model)!, r.GetValue(data)!, r.GetValue(dataDir), r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(momentum),
             r.GetValue(wd), r.GetValue(nesterov), r.GetValue(schedule)!, !r.GetValue(noCycle), r.GetValue(augment), r.GetValue(device)!, r.GetValue(seed),
-            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery), r.GetValue(initFrom)))));
+            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery), r.GetValue(initFrom), r.GetValue(freeze), r.GetValue(lrScale)))));
         return cmd;
     }
 
     internal sealed record TrainArgs(string Model, string Data, string? DataDir, int Epochs, int BatchSize, float Lr, float Momentum, float WeightDecay,
-        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null, int ValSplit = 0, int EarlyStop = 0, int PreciseBn = 0, int OverfitBatches = 0, int StatsEvery = 0, string? InitFrom = null);
+        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null, int ValSplit = 0, int EarlyStop = 0, int PreciseBn = 0, int OverfitBatches = 0, int StatsEvery = 0, string? InitFrom = null, string? Freeze = null, string? LrScale = null);
 
     internal static int Run(TrainArgs a)
     {
@@ -96,7 +98,7 @@ internal static class TrainCommand
         using var valLoader = val is null ? null : new DataLoader(val, a.EvalBatch, shuffle: false, norm, null, a.Seed, dropLast: false);
         if (trainLoader.BatchesPerEpoch == 0) throw new ArgumentException($"--batch-size {a.BatchSize} is larger than the training set ({train.Count} samples)");
 
-        using var model = new DeepTrain.Graph.Model(graph, backend, a.Seed);
+        using var model = new DeepTrain.Graph.Model(graph, backend, a.Seed, GroupRules(a));
         using Optimizer opt = a.Optimizer switch
         {
             "adam" => new Adam(model.Parameters, a.Lr, beta1: a.Momentum, weightDecay: a.WeightDecay),
@@ -217,5 +219,22 @@ internal static class TrainCommand
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"done: {epochsRun} epochs in {wall:F0} s; final test accuracy {last!.TestAcc * 100:F2}% (best {best * 100:F2}%); {metricsPath}; {ckptPath}"));
         return 0;
+    }
+
+    /// <summary>Parameter groups from --freeze and --lr-scale (a frozen prefix wins over a scaled one).</summary>
+    /// <exception cref="FormatException">--lr-scale is not PREFIX=SCALE pairs.</exception>
+    private static List<DeepTrain.Memory.ParameterGroupRule> GroupRules(TrainArgs a)
+    {
+        var rules = new List<DeepTrain.Memory.ParameterGroupRule>();
+        foreach (var p in (a.Freeze ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            rules.Add(new(p, Frozen: true));
+        foreach (var pair in (a.LrScale ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var kv = pair.Split('=');
+            if (kv.Length != 2 || kv[0].Length == 0 || !float.TryParse(kv[1], NumberStyles.Float, CultureInfo.InvariantCulture, out float scale) || !(scale >= 0))
+                throw new FormatException($"--lr-scale '{pair}' is not valid: expected PREFIX=SCALE with SCALE ≥ 0, e.g. layer1=0.1");
+            rules.Add(new(kv[0], LrScale: scale));
+        }
+        return rules;
     }
 }

@@ -13,14 +13,22 @@ namespace DeepTrain.Graph;
 /// </summary>
 public sealed class Model : IDisposable
 {
-    /// <summary>Binds <paramref name="graph"/> to <paramref name="backend"/> and initialises the parameters from <paramref name="seed"/>.</summary>
-    public Model(ModelGraph graph, IBackend backend, ulong seed = 0)
+    /// <summary>
+    /// Binds <paramref name="graph"/> to <paramref name="backend"/> and initialises the parameters from
+    /// <paramref name="seed"/>. <paramref name="groups"/> gives parameters their own learning-rate scale,
+    /// weight decay or freezing, by name prefix (first match wins).
+    /// </summary>
+    /// <exception cref="ArgumentException">A group matches no parameter, or has a negative learning-rate scale or decay.</exception>
+    public Model(ModelGraph graph, IBackend backend, ulong seed = 0, IReadOnlyList<ParameterGroupRule>? groups = null)
     {
+        foreach (var g in groups ?? [])
+            if (!(g.LrScale >= 0) || g.WeightDecay is < 0)
+                throw new ArgumentException($"parameter group '{g.Prefix}': the learning-rate scale and weight decay must be ≥ 0, got {g.LrScale} and {g.WeightDecay}", nameof(groups));
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(backend);
         Graph = graph;
         Backend = backend;
-        Parameters = new ParameterSet(backend, graph.Nodes.Select(n => n.Layer).ToArray());
+        Parameters = new ParameterSet(backend, graph.Nodes.Select(n => n.Layer).ToArray(), groups);
         Parameters.Initialize(seed);
     }
 

@@ -13,8 +13,9 @@ public sealed record BufferEntry(string Name, Layer Layer, int Index, BufferSpec
 
 /// <summary>
 /// A model's parameters, gradients and buffers on one backend, each kind in one flat allocation so a
-/// fused optimizer or an all-reduce sees one span. Parameters that take weight decay come first and
-/// the rest after, so each decay group is one contiguous range. Every tensor starts on a 256-byte
+/// fused optimizer or an all-reduce sees one span. Parameters are laid out by group (see
+/// <see cref="ParameterGroupRule"/>) and, within a group, those that take weight decay first, so every
+/// set of tensors sharing optimizer settings is one contiguous range (<see cref="Groups"/>). Every tensor starts on a 256-byte
 /// boundary (what cuDNN and vector loads like); the padding between tensors stays zero in values and
 /// gradients, so optimizers may run over it harmlessly.
 /// </summary>
@@ -23,28 +24,45 @@ public sealed class ParameterSet : IDisposable
     private const int AlignFloats = 64;   // 256 bytes
     private readonly DeviceBuffer _values, _grads, _buffers;
 
-    internal ParameterSet(IBackend backend, IReadOnlyList<Layer> layers)
+    internal ParameterSet(IBackend backend, IReadOnlyList<Layer> layers, IReadOnlyList<ParameterGroupRule>? rules = null)
     {
         Backend = backend;
-        var decayed = new List<(Layer, int, ParamSpec)>();
-        var plain = new List<(Layer, int, ParamSpec)>();
+        rules ??= [];
         var bufs = new List<(Layer, int, BufferSpec)>();
+        // Each parameter goes to the first rule whose prefix matches its name (rule order), else to the
+        // default; within each, decayed tensors first. Each (rule, decay) pair is one contiguous group.
+        var keyed = new List<(int Rule, int Decay, int Order, Layer L, int I, ParamSpec S)>();
         foreach (var layer in layers)
         {
-            for (int i = 0; i < layer.Parameters.Count; i++) (layer.Parameters[i].Decay ? decayed : plain).Add((layer, i, layer.Parameters[i]));
+            for (int i = 0; i < layer.Parameters.Count; i++)
+            {
+                var spec = layer.Parameters[i];
+                string name = $"{layer.Name}.{spec.Name}";
+                int rule = -1;
+                for (int r = 0; r < rules.Count && rule < 0; r++) if (rules[r].Matches(name)) rule = r;
+                keyed.Add((rule < 0 ? int.MaxValue : rule, spec.Decay ? 0 : 1, keyed.Count, layer, i, spec));
+            }
             for (int i = 0; i < layer.Buffers.Count; i++) bufs.Add((layer, i, layer.Buffers[i]));
         }
+        foreach (var rule in rules)
+            if (!keyed.Any(k => k.Rule != int.MaxValue && rules[k.Rule] == rule))
+                throw new ArgumentException($"parameter group '{rule.Prefix}' matches no parameter; names look like '{(keyed.Count > 0 ? $"{keyed[0].L.Name}.{keyed[0].S.Name}" : "conv1.weight")}'", nameof(rules));
 
         long offset = 0;
         var layoutList = new List<(Layer L, int I, ParamSpec S, long Off)>();
-        foreach (var (l, i, s) in decayed.Concat(plain))
+        var groups = new List<ParameterGroup>();
+        foreach (var g in keyed.OrderBy(k => k.Rule).ThenBy(k => k.Decay).ThenBy(k => k.Order).GroupBy(k => (k.Rule, k.Decay)))
         {
-            if (layoutList.Count == decayed.Count) DecayFloats = offset;
-            layoutList.Add((l, i, s, offset));
-            offset += Align(s.Shape.Elements);
-            Count += s.Shape.Elements;
+            long start = offset;
+            foreach (var (_, _, _, l, i, spec) in g)
+            {
+                layoutList.Add((l, i, spec, offset));
+                offset += Align(spec.Shape.Elements);
+                Count += spec.Shape.Elements;
+            }
+            groups.Add(new ParameterGroup(start, offset - start, g.Key.Decay == 0, g.Key.Rule == int.MaxValue ? null : rules[g.Key.Rule]));
         }
-        if (layoutList.Count == decayed.Count) DecayFloats = offset;
+        Groups = groups;
         TotalFloats = offset;
         _values = backend.Allocate(Math.Max(offset, 1) * 4);
         _grads = backend.Allocate(Math.Max(offset, 1) * 4);
@@ -100,8 +118,11 @@ public sealed class ParameterSet : IDisposable
     public long BufferCount { get; }
     /// <summary>Length of the flat parameter allocation in floats (padding included).</summary>
     public long TotalFloats { get; }
-    /// <summary>Floats at the start of the flat allocation that take weight decay.</summary>
-    public long DecayFloats { get; }
+    /// <summary>
+    /// Contiguous ranges of the flat buffers that share their optimizer settings: one per (group rule, decay
+    /// flag), in layout order. Without rules: the decayed tensors, then the rest.
+    /// </summary>
+    public IReadOnlyList<ParameterGroup> Groups { get; }
     /// <summary>Length of the flat buffer allocation in floats.</summary>
     public long BufferFloats { get; }
     /// <summary>Bytes of parameter values.</summary>
@@ -116,12 +137,11 @@ public sealed class ParameterSet : IDisposable
     /// <summary>All gradients as one flat fp32 tensor.</summary>
     public Tensor AllGrads => new(_grads, 0, Shape.Of(checked((int)TotalFloats)));
 
-    /// <summary>The values of the weight-decay group (first <see cref="DecayFloats"/>) or the no-decay group (the rest).</summary>
-    public (Tensor Values, Tensor Grads) Group(bool decay)
+    /// <summary>Views of group <paramref name="g"/>'s values and gradients.</summary>
+    public (Tensor Values, Tensor Grads) View(ParameterGroup g)
     {
-        long start = decay ? 0 : DecayFloats, len = decay ? DecayFloats : TotalFloats - DecayFloats;
-        var shape = Shape.Of(checked((int)len));
-        return (new Tensor(_values, start * 4, shape), new Tensor(_grads, start * 4, shape));
+        var shape = Shape.Of(checked((int)g.Count));
+        return (new Tensor(_values, g.Start * 4, shape), new Tensor(_grads, g.Start * 4, shape));
     }
 
     /// <summary>The parameters of <paramref name="layer"/>, in its declaration order.</summary>

@@ -19,7 +19,7 @@ public class Adam : Optimizer
 {
     private readonly DeviceBuffer _state;
     private readonly Tensor _m, _v;
-    private readonly (Tensor W, Tensor G, Tensor M, Tensor V, bool Decay)[] _groups;
+    private readonly GroupView[] _groups;
 
     /// <summary>Creates Adam (or AdamW with <paramref name="decoupled"/>).</summary>
     /// <exception cref="ArgumentOutOfRangeException">A hyper-parameter is outside its valid range (the message gives it).</exception>
@@ -35,19 +35,7 @@ public class Adam : Optimizer
         _state = parameters.Backend.Allocate(2 * n * sizeof(float));
         _m = new Tensor(_state, 0, Shape.Of(checked((int)n)));
         _v = new Tensor(_state, n * sizeof(float), Shape.Of(checked((int)n)));
-        // The decay and no-decay groups are contiguous ranges of the flat buffers: one fused call each.
-        long split = decayAll ? n : parameters.DecayFloats;
-        var list = new List<(Tensor, Tensor, Tensor, Tensor, bool)>();
-        void Add(long start, long count, bool decay)
-        {
-            if (count <= 0) return;
-            var s = Shape.Of(checked((int)count));
-            list.Add((new Tensor(parameters.AllValues.Buffer, start * 4, s), new Tensor(parameters.AllGrads.Buffer, start * 4, s),
-                      new Tensor(_state, start * 4, s), new Tensor(_state, (n + start) * 4, s), decay));
-        }
-        Add(0, split, true);
-        Add(split, n - split, false);
-        _groups = list.ToArray();
+        _groups = GroupViews.Build(parameters, _state, 2);   // state: m for every parameter, then v
     }
 
     /// <summary>β1 (the first-moment decay); a schedule may cycle it as <see cref="Optimizer.Momentum"/>.</summary>
@@ -75,8 +63,10 @@ public class Adam : Optimizer
         Steps++;
         var backend = Parameters.Backend;
         var args = new AdamArgs(LearningRate, Momentum, Beta2, Eps, WeightDecay, Decoupled);
-        foreach (var (w, g, m, v, decay) in _groups)
-            backend.AdamStep(w, g, m, v, decay ? args : args with { WeightDecay = 0f }, Steps);
+        foreach (var v in _groups)
+            if (!v.Group.Frozen)
+                backend.AdamStep(v.W, v.G, v.State[0], v.State[1],
+                    args with { LearningRate = LearningRate * v.Group.LrScale, WeightDecay = v.Group.DecayFor(WeightDecay, DecayAll) }, Steps);
     }
 
     /// <inheritdoc />

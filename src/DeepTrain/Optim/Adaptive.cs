@@ -11,7 +11,7 @@ namespace DeepTrain.Optim;
 public sealed class Adagrad : Optimizer
 {
     private readonly DeviceBuffer _state;
-    private readonly (Tensor W, Tensor G, Tensor S, bool Decay)[] _groups;
+    private readonly GroupView[] _groups;
 
     /// <summary>Creates the optimizer.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A hyper-parameter is outside its valid range.</exception>
@@ -22,7 +22,7 @@ public sealed class Adagrad : Optimizer
         if (!(eps > 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "Adagrad: eps must be > 0");
         (LrDecay, WeightDecay, Eps) = (lrDecay, weightDecay, eps);
         _state = parameters.Backend.Allocate(parameters.TotalFloats * 4);
-        _groups = Groups.Split(parameters, _state, 1).Select(g => (g.W, g.G, g.State[0], g.Decay)).ToArray();
+        _groups = GroupViews.Build(parameters, _state, 1);
     }
 
     /// <summary>lr_decay.</summary>
@@ -34,14 +34,16 @@ public sealed class Adagrad : Optimizer
     /// <inheritdoc />
     public override long StateBytes => _state.Bytes;
     /// <inheritdoc />
-    public override IReadOnlyList<(string Name, Tensor Value)> State => [("sum", Groups.Whole(Parameters, _state, 0))];
+    public override IReadOnlyList<(string Name, Tensor Value)> State => [("sum", GroupViews.Whole(Parameters, _state, 0))];
 
     /// <inheritdoc />
     public override void Step()
     {
         Steps++;
         var args = new AdagradArgs(LearningRate, LrDecay, WeightDecay, Eps);
-        foreach (var (w, g, s, decay) in _groups) Parameters.Backend.AdagradStep(w, g, s, decay ? args : args with { WeightDecay = 0f }, Steps);
+        foreach (var v in _groups)
+            if (!v.Group.Frozen)
+                Parameters.Backend.AdagradStep(v.W, v.G, v.State[0], args with { LearningRate = LearningRate * v.Group.LrScale, WeightDecay = v.Group.DecayFor(WeightDecay) }, Steps);
     }
 
     /// <inheritdoc />
@@ -57,7 +59,7 @@ public sealed class Adagrad : Optimizer
 public sealed class RMSprop : Optimizer
 {
     private readonly DeviceBuffer _state;
-    private readonly (Tensor W, Tensor G, Tensor[] S, bool Decay)[] _groups;
+    private readonly GroupView[] _groups;
 
     /// <summary>Creates the optimizer.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A hyper-parameter is outside its valid range.</exception>
@@ -70,7 +72,7 @@ public sealed class RMSprop : Optimizer
         if (!(momentum >= 0 && momentum < 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "RMSprop: momentum must be in [0, 1)");
         (Alpha, Eps, WeightDecay, Momentum, Centered) = (alpha, eps, weightDecay, momentum, centered);
         _state = parameters.Backend.Allocate(3 * parameters.TotalFloats * 4);   // square average, momentum, gradient average
-        _groups = Groups.Split(parameters, _state, 3).ToArray();
+        _groups = GroupViews.Build(parameters, _state, 3);
     }
 
     /// <summary>α, the square-average decay.</summary>
@@ -85,35 +87,19 @@ public sealed class RMSprop : Optimizer
     public override long StateBytes => _state.Bytes;
     /// <inheritdoc />
     public override IReadOnlyList<(string Name, Tensor Value)> State =>
-        [("square_avg", Groups.Whole(Parameters, _state, 0)), ("momentum_buffer", Groups.Whole(Parameters, _state, 1)), ("grad_avg", Groups.Whole(Parameters, _state, 2))];
+        [("square_avg", GroupViews.Whole(Parameters, _state, 0)), ("momentum_buffer", GroupViews.Whole(Parameters, _state, 1)), ("grad_avg", GroupViews.Whole(Parameters, _state, 2))];
 
     /// <inheritdoc />
     public override void Step()
     {
         Steps++;
         var args = new RmsPropArgs(LearningRate, Alpha, Eps, WeightDecay, Momentum, Centered);
-        foreach (var (w, g, s, decay) in _groups)
-            Parameters.Backend.RmsPropStep(w, g, s[0], s[1], s[2], decay ? args : args with { WeightDecay = 0f });
+        foreach (var v in _groups)
+            if (!v.Group.Frozen)
+                Parameters.Backend.RmsPropStep(v.W, v.G, v.State[0], v.State[1], v.State[2],
+                    args with { LearningRate = LearningRate * v.Group.LrScale, WeightDecay = v.Group.DecayFor(WeightDecay) });
     }
 
     /// <inheritdoc />
     public override void Dispose() => _state.Dispose();
-}
-
-/// <summary>The decay and no-decay ranges of a model's flat buffers, with matching views of k parameter-sized state buffers.</summary>
-internal static class Groups
-{
-    public static IEnumerable<(Tensor W, Tensor G, Tensor[] State, bool Decay)> Split(ParameterSet p, DeviceBuffer state, int copies)
-    {
-        long n = p.TotalFloats;
-        foreach (var (start, count, decay) in new[] { (0L, p.DecayFloats, true), (p.DecayFloats, n - p.DecayFloats, false) })
-        {
-            if (count <= 0) continue;
-            var s = Shape.Of(checked((int)count));
-            yield return (new Tensor(p.AllValues.Buffer, start * 4, s), new Tensor(p.AllGrads.Buffer, start * 4, s),
-                Enumerable.Range(0, copies).Select(k => new Tensor(state, (k * n + start) * 4, s)).ToArray(), decay);
-        }
-    }
-
-    public static Tensor Whole(ParameterSet p, DeviceBuffer state, int copy) => new(state, copy * p.TotalFloats * 4, Shape.Of(checked((int)p.TotalFloats)));
 }

@@ -5,7 +5,7 @@ namespace DeepTrain.Optim;
 
 /// <summary>
 /// Updates a model's flat parameter buffer from its flat gradient buffer. Optimizers run one fused
-/// backend call per decay group (see <see cref="ParameterSet.Group"/>), never one call per tensor.
+/// backend call per decay group (see <see cref="ParameterSet.Groups"/>), never one call per tensor.
 /// Subclasses are ordered simple to complex: SGD, then the adaptive methods.
 /// </summary>
 public abstract class Optimizer : IDisposable

@@ -17,10 +17,9 @@ namespace DeepTrain.Optim;
 /// </summary>
 public sealed class SGD : Optimizer
 {
-    private readonly DeviceBuffer? _momentumBuffer;
-    private readonly Tensor? _momentum;
-    // The two parameter groups and their momentum slices, made once: a step allocates no views.
-    private readonly Tensor _all, _allGrads, _decayW, _decayG, _decayM, _otherW, _otherG, _otherM;
+    private readonly DeviceBuffer _momentumBuffer;
+    private readonly Tensor _momentum;
+    private readonly GroupView[] _groups;   // made once: a step allocates no views
 
     /// <summary>Creates the optimizer.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A hyper-parameter is outside its valid range (the message gives it).</exception>
@@ -34,13 +33,8 @@ public sealed class SGD : Optimizer
         Momentum = momentum; WeightDecay = weightDecay; Dampening = dampening; Nesterov = nesterov; DecayAll = decayAll;
         // The momentum buffer exists even at μ = 0, so a schedule may raise μ later (one-cycle's momentum cycling).
         _momentumBuffer = parameters.Backend.Allocate(parameters.TotalFloats * sizeof(float));
-        _momentum = new Tensor(_momentumBuffer, 0, Shape.Of(checked((int)parameters.TotalFloats)));
-        long split = parameters.DecayFloats, total = parameters.TotalFloats;
-        (_all, _allGrads) = (parameters.AllValues, parameters.AllGrads);
-        (_decayW, _decayG) = parameters.Group(decay: true);
-        (_otherW, _otherG) = parameters.Group(decay: false);
-        _decayM = Slice(0, split);
-        _otherM = Slice(split, total - split);
+        _momentum = GroupViews.Whole(parameters, _momentumBuffer, 0);
+        _groups = GroupViews.Build(parameters, _momentumBuffer, 1);
     }
 
     /// <summary>λ.</summary>
@@ -53,29 +47,24 @@ public sealed class SGD : Optimizer
     public bool DecayAll { get; }
 
     /// <inheritdoc />
-    public override long StateBytes => _momentumBuffer?.Bytes ?? 0;
+    public override long StateBytes => _momentumBuffer.Bytes;
 
     /// <inheritdoc />
-    public override IReadOnlyList<(string Name, Tensor Value)> State => _momentum is null ? [] : [("momentum_buffer", _momentum)];
+    public override IReadOnlyList<(string Name, Tensor Value)> State => [("momentum_buffer", _momentum)];
 
     /// <inheritdoc />
     public override void Step()
     {
         Steps++;
         var backend = Parameters.Backend;
-        long split = Parameters.DecayFloats, total = Parameters.TotalFloats;
-        var all = new SgdArgs(LearningRate, Momentum, Dampening, WeightDecay, Nesterov);
-        if (DecayAll || split == total)
+        foreach (var v in _groups)
         {
-            backend.SgdStep(_all, _allGrads, _momentum!, all, Steps);
-            return;
+            if (v.Group.Frozen) continue;
+            var args = new SgdArgs(LearningRate * v.Group.LrScale, Momentum, Dampening, v.Group.DecayFor(WeightDecay, DecayAll), Nesterov);
+            backend.SgdStep(v.W, v.G, v.State[0], args, Steps);
         }
-        if (split > 0) backend.SgdStep(_decayW, _decayG, _decayM, all, Steps);
-        backend.SgdStep(_otherW, _otherG, _otherM, all with { WeightDecay = 0f }, Steps);
     }
 
-    private Tensor Slice(long start, long count) => new(_momentumBuffer!, start * sizeof(float), Shape.Of(checked((int)count)));
-
     /// <inheritdoc />
-    public override void Dispose() => _momentumBuffer?.Dispose();
+    public override void Dispose() => _momentumBuffer.Dispose();
 }

@@ -143,6 +143,20 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void FreezeAndLrScale_AreValidated()
+    {
+        string data = MakeMnist();
+        string[] common = ["--model", "mlp", "--data", "mnist", "--data-dir", data, "--epochs", "1", "--batch-size", "32", "--eval-batch-size", "16"];
+        var ok = Run(["train", .. common, "--freeze", "fc1", "--lr-scale", "fc2=0.5", "--out", _dir["f"]]);
+        Assert.True(ok.Code == 0, ok.Err);
+        var bad = Run(["train", .. common, "--lr-scale", "fc2:0.5", "--out", _dir["g"]]);
+        Assert.Equal(1, bad.Code);
+        Assert.Contains("PREFIX=SCALE", bad.Err);
+        var none = Run(["train", .. common, "--freeze", "backbone", "--out", _dir["h"]]);
+        Assert.Contains("'backbone' matches no parameter", none.Err);
+    }
+
+    [Fact]
     public void TruncatedData_NamesFileAndOffset_AndWritesNothing()
     {
         string data = MakeMnist();
