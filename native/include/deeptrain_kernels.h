@@ -18,7 +18,7 @@
 #endif
 
 /* ABI version: bumped whenever an export's signature or meaning changes. */
-#define DT_KERNELS_ABI_VERSION 1
+#define DT_KERNELS_ABI_VERSION 2
 
 /* Returns DT_KERNELS_ABI_VERSION, so the bindings can refuse a mismatched library. */
 DT_EXPORT int32_t dt_abi_version(void);
@@ -49,10 +49,13 @@ DT_EXPORT int32_t dt_update_scale(float* scale, int32_t* growth_tracker, int32_t
  * Every optimizer reads the step number t = *step_count + 1 on the device and does nothing when
  * found_inf is non-NULL and *found_inf != 0, so a skipped step changes no weight and no state. */
 
-/* torch.optim.SGD: g += wd*w; b = (t == 1) ? g : momentum*b + (1 - dampening)*g; g = nesterov ? g + momentum*b : b;
- * w -= lr*g. With momentum == 0 the buffer is not touched (and may be NULL). */
+/* torch.optim.SGD (caffe_form == 0): g += wd*w; b = (t == 1) ? g : momentum*b + (1 - dampening)*g;
+ * g = nesterov ? g + momentum*b : b; w -= lr*g.
+ * Caffe / Sutskever form (caffe_form != 0, no dampening): g += wd*w; v_prev = (t == 1) ? 0 : v;
+ * v = momentum*v_prev + lr*g; w -= nesterov ? (1 + momentum)*v - momentum*v_prev : v.
+ * With momentum == 0 the buffer is not touched (and may be NULL). */
 DT_EXPORT int32_t dt_sgd_f32(float* w, const float* g, float* momentum_buf, void* w_half, int32_t half_kind, int64_t n,
-                             float lr, float momentum, float dampening, float weight_decay, int32_t nesterov,
+                             float lr, float momentum, float dampening, float weight_decay, int32_t nesterov, int32_t caffe_form,
                              const int64_t* step_count, const int32_t* found_inf, cudaStream_t stream);
 
 /* torch.optim.Adam (decoupled == 0: g += wd*w, the L2 form) and torch.optim.AdamW (decoupled != 0:

@@ -45,6 +45,8 @@ internal static class TrainCommand
         var initFrom = new Option<string?>("--init-from") { Description = "Fine-tune: start from the weights of this safetensors file wherever names and shapes match, and report the rest" };
         var freeze = new Option<string?>("--freeze") { Description = "Comma-separated parameter-name prefixes to leave unchanged (e.g. conv1,layer1)" };
         var lrScale = new Option<string?>("--lr-scale") { Description = "Per-layer learning rates: PREFIX=SCALE[,PREFIX=SCALE] multiplies the rate of those parameters (e.g. layer1=0.1,linear=2)" };
+        var momentumForm = new Option<string>("--momentum-form") { Description = "SGD momentum as pytorch (b ← μb + g; w ← w − lr·b) or caffe (v ← μv + lr·g; w ← w − v); they differ when the rate changes", DefaultValueFactory = _ => "pytorch" };
+        momentumForm.AcceptOnlyFromAmong("pytorch", "caffe");
         var warmup = new Option<int>("--warmup-epochs") { Description = "Linear learning-rate warm-up before the schedule (not with one-cycle, which has its own)", DefaultValueFactory = _ => 0 };
         var noCycle = new Option<bool>("--no-cycle-momentum") { Description = "Keep momentum fixed under one-cycle" };
         var augment = new Option<bool>("--augment") { Description = "Pad-and-random-crop (4 pixels) and horizontal flip on worker threads" };
@@ -56,16 +58,16 @@ internal static class TrainCommand
         var layout = Layout();
         var logEvery = new Option<int>("--log-every") { Description = "Print a step log line every N steps (0: never)", DefaultValueFactory = _ => 0 };
         var cmd = new Command("train", "Train a model; writes metrics.jsonl and model.safetensors to --out")
-            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, overfit, statsEvery, initFrom, freeze, lrScale, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
+            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, overfit, statsEvery, initFrom, freeze, lrScale, momentumForm, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
         cmd.SetAction(r => CliErrors.Run(() => Run(new TrainArgs(
             r.GetValue(model)!, r.GetValue(data)!, r.GetValue(dataDir), r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(momentum),
             r.GetValue(wd), r.GetValue(nesterov), r.GetValue(schedule)!, !r.GetValue(noCycle), r.GetValue(augment), r.GetValue(device)!, r.GetValue(seed),
-            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery), r.GetValue(initFrom), r.GetValue(freeze), r.GetValue(lrScale)))));
+            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery), r.GetValue(initFrom), r.GetValue(freeze), r.GetValue(lrScale), r.GetValue(momentumForm)!))));
         return cmd;
     }
 
     internal sealed record TrainArgs(string Model, string Data, string? DataDir, int Epochs, int BatchSize, float Lr, float Momentum, float WeightDecay,
-        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null, int ValSplit = 0, int EarlyStop = 0, int PreciseBn = 0, int OverfitBatches = 0, int StatsEvery = 0, string? InitFrom = null, string? Freeze = null, string? LrScale = null);
+        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null, int ValSplit = 0, int EarlyStop = 0, int PreciseBn = 0, int OverfitBatches = 0, int StatsEvery = 0, string? InitFrom = null, string? Freeze = null, string? LrScale = null, string MomentumForm = "pytorch");
 
     internal static int Run(TrainArgs a)
     {
@@ -105,7 +107,8 @@ internal static class TrainCommand
             "adamw" => new AdamW(model.Parameters, a.Lr, beta1: a.Momentum, weightDecay: a.WeightDecay),
             "adagrad" => new Adagrad(model.Parameters, a.Lr, weightDecay: a.WeightDecay),
             "rmsprop" => new RMSprop(model.Parameters, a.Lr, weightDecay: a.WeightDecay, momentum: a.Momentum),
-            _ => new SGD(model.Parameters, a.Lr, a.Momentum, a.WeightDecay, nesterov: a.Nesterov),
+            _ => new SGD(model.Parameters, a.Lr, a.Momentum, a.WeightDecay, nesterov: a.Nesterov,
+                form: a.MomentumForm == "caffe" ? Backends.SgdMomentumForm.Caffe : Backends.SgdMomentumForm.PyTorch),
         };
         if (a.WarmupEpochs < 0 || a.WarmupEpochs >= a.Epochs) throw new ArgumentException($"--warmup-epochs must be in [0, {a.Epochs - 1}] (fewer than --epochs), got {a.WarmupEpochs}");
         if (a.WarmupEpochs > 0 && a.Schedule == "one-cycle") throw new ArgumentException("--warmup-epochs does not combine with --schedule one-cycle, which warms up by itself");

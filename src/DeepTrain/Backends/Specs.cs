@@ -54,7 +54,24 @@ public enum ActivationKind : byte
 /// g ← g + λ·w (L2 decay, the λ/2·‖w‖² term); b ← μ·b + (1 − τ)·g (b ← g on step 1);
 /// g ← g + μ·b if Nesterov else b; w ← w − lr·g.
 /// </summary>
-public readonly record struct SgdArgs(float LearningRate, float Momentum = 0f, float Dampening = 0f, float WeightDecay = 0f, bool Nesterov = false);
+public readonly record struct SgdArgs(float LearningRate, float Momentum = 0f, float Dampening = 0f, float WeightDecay = 0f, bool Nesterov = false,
+    SgdMomentumForm Form = SgdMomentumForm.PyTorch);
+
+/// <summary>
+/// The two textbook forms of SGD momentum. They give the same trajectory while the learning rate is
+/// constant and differ when a schedule changes it: the PyTorch form applies the new rate to the whole
+/// velocity at once, the Caffe form only to new gradients.
+/// </summary>
+public enum SgdMomentumForm : byte
+{
+    /// <summary>torch.optim.SGD: b ← μ·b + (1 − τ)·g; w ← w − lr·b (Nesterov: w ← w − lr·(g + μ·b)).</summary>
+    PyTorch,
+    /// <summary>
+    /// Caffe's SGDSolver and Sutskever et al. 2013: v ← μ·v + lr·g; w ← w − v (Nesterov, Caffe's
+    /// NesterovSolver: w ← w − ((1 + μ)·v − μ·v_prev)). No dampening.
+    /// </summary>
+    Caffe,
+}
 
 /// <summary>
 /// Hyper-parameters of one Adam or AdamW step (torch.optim.Adam / AdamW). With <see cref="Decoupled"/> false

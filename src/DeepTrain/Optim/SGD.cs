@@ -12,6 +12,8 @@ namespace DeepTrain.Optim;
 ///   g ← g + μ·b if Nesterov, else b
 ///   w ← w − lr·g
 /// </code>
+/// With <see cref="SgdMomentumForm.Caffe"/> the velocity carries the rate instead (v ← μ·v + lr·g; w ← w − v),
+/// as Caffe's solver and Sutskever et al. 2013 write it; the two agree until a schedule changes lr.
 /// Decay applies to the decay group only (conv and linear weights); biases and batch-norm parameters
 /// are excluded unless <c>decayAll</c> is set.
 /// </summary>
@@ -23,9 +25,12 @@ public sealed class SGD : Optimizer
 
     /// <summary>Creates the optimizer.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A hyper-parameter is outside its valid range (the message gives it).</exception>
-    public SGD(ParameterSet parameters, float lr, float momentum = 0f, float weightDecay = 0f, float dampening = 0f, bool nesterov = false, bool decayAll = false)
+    public SGD(ParameterSet parameters, float lr, float momentum = 0f, float weightDecay = 0f, float dampening = 0f, bool nesterov = false, bool decayAll = false,
+        SgdMomentumForm form = SgdMomentumForm.PyTorch)
         : base(parameters, lr)
     {
+        if (form == SgdMomentumForm.Caffe && dampening != 0) throw new ArgumentException("SGD: the Caffe momentum form has no dampening", nameof(dampening));
+        Form = form;
         if (!(momentum >= 0 && momentum < 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "SGD: momentum must be in [0, 1)");
         if (!(weightDecay >= 0) || float.IsInfinity(weightDecay)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "SGD: weight decay must be finite and ≥ 0");
         if (!(dampening >= 0 && dampening <= 1)) throw new ArgumentOutOfRangeException(nameof(dampening), dampening, "SGD: dampening must be in [0, 1]");
@@ -41,6 +46,8 @@ public sealed class SGD : Optimizer
     public float WeightDecay { get; }
     /// <summary>τ.</summary>
     public float Dampening { get; }
+    /// <summary>Which textbook form of momentum (they differ only when the learning rate changes).</summary>
+    public SgdMomentumForm Form { get; }
     /// <summary>Nesterov momentum.</summary>
     public bool Nesterov { get; }
     /// <summary>Whether biases and batch-norm parameters decay too.</summary>
@@ -60,7 +67,7 @@ public sealed class SGD : Optimizer
         foreach (var v in _groups)
         {
             if (v.Group.Frozen) continue;
-            var args = new SgdArgs(LearningRate * v.Group.LrScale, Momentum, Dampening, v.Group.DecayFor(WeightDecay, DecayAll), Nesterov);
+            var args = new SgdArgs(LearningRate * v.Group.LrScale, Momentum, Dampening, v.Group.DecayFor(WeightDecay, DecayAll), Nesterov, Form);
             backend.SgdStep(v.W, v.G, v.State[0], args, Steps);
         }
     }

@@ -21,6 +21,11 @@ public static partial class CpuKernels
         CheckLength(w.Length, g.Length, nameof(g));
         bool useMomentum = args.Momentum != 0f;
         if (useMomentum) CheckLength(w.Length, momentum.Length, nameof(momentum));
+        if (useMomentum && args.Form == SgdMomentumForm.Caffe)
+        {
+            SgdStepCaffe(w, g, momentum, args, firstStep);
+            return;
+        }
         float lr = args.LearningRate, wd = args.WeightDecay, mu = args.Momentum, damp = 1f - args.Dampening;
         // On step 1 the buffer is d: the same update with μ·b replaced by 0 and (1 − τ) by 1.
         float keep = firstStep ? 0f : mu, add = firstStep ? 1f : damp;
@@ -53,6 +58,23 @@ public static partial class CpuKernels
                 d = nesterov ? d + b * mu : b;
             }
             Unsafe.Add(ref ws, i) = wv - d * lr;
+        }
+    }
+
+    /// <summary>
+    /// The Caffe / Sutskever form (μ ≠ 0): d = g + λ·w; v_prev = v (0 on step 1); v = μ·v_prev + lr·d;
+    /// w = w − v, or with Nesterov w = w − ((1 + μ)·v − μ·v_prev) as Caffe's NesterovSolver.
+    /// </summary>
+    private static void SgdStepCaffe(Span<float> w, ReadOnlySpan<float> g, Span<float> v, SgdArgs a, bool firstStep)
+    {
+        float lr = a.LearningRate, wd = a.WeightDecay, mu = a.Momentum;
+        for (int i = 0; i < w.Length; i++)
+        {
+            float d = g[i] + wd * w[i];
+            float prev = firstStep ? 0f : v[i];
+            float vi = mu * prev + lr * d;
+            v[i] = vi;
+            w[i] -= a.Nesterov ? (1f + mu) * vi - mu * prev : vi;
         }
     }
 }
