@@ -19,8 +19,15 @@ public static class Libraries
     /// <summary>The cuDNN dispatcher (<c>libcudnn.so.9/.8</c>); for cuDNN 9 its sub-libraries are pre-loaded beside it.</summary>
     public const string Cudnn = "cudnn";
 
+    /// <summary>
+    /// DeepTrain's own CUDA kernel library (<c>libdeeptrain_kernels.so</c>, built from <c>native/</c>), found in
+    /// <c>DEEPTRAIN_KERNELS_DIR</c>, beside the application, in a bundle's <c>lib/</c>, or in the source tree's
+    /// <c>native/build</c>. It links cudart statically, so it loads (and answers its version) without a GPU.
+    /// </summary>
+    public const string Kernels = "deeptrain_kernels";
+
     /// <summary>Every logical name, in the order their libraries depend on each other.</summary>
-    public static IReadOnlyList<string> All { get; } = [Cudart, Cublas, Cudnn];
+    public static IReadOnlyList<string> All { get; } = [Cudart, Cublas, Cudnn, Kernels];
 
     // The resolver must be in place before the first P/Invoke of this assembly runs; a module initializer
     // is the only hook that is guaranteed to run first whichever binding is called first.

@@ -241,6 +241,7 @@ public static class NativeLibraryResolver
             Libraries.Cudnn => win
                 ? [(null, "cudnn64_9.dll"), (null, "cudnn64_8.dll")]
                 : [(null, "libcudnn.so.9"), (null, "libcudnn.so.8")],
+            Libraries.Kernels => win ? [(null, "deeptrain_kernels.dll")] : [(null, "libdeeptrain_kernels.so")],
             _ => [],
         };
     }
@@ -248,6 +249,11 @@ public static class NativeLibraryResolver
     /// <summary>Folders in probe order; null stands for the system loader's own search.</summary>
     private static IEnumerable<string?> Folders(string library)
     {
+        if (library == Libraries.Kernels)
+        {
+            foreach (string? dir in KernelFolders()) yield return dir;
+            yield break;
+        }
         foreach (string dir in PathList(Environment.GetEnvironmentVariable(LibDirVariable))) yield return dir;
         yield return null;
         foreach (string var in (string[])["CUDA_PATH", "CUDA_HOME"])
@@ -266,6 +272,25 @@ public static class NativeLibraryResolver
             yield return Path.Combine(nvidia, "cu13", libDir);
         }
     }
+
+    /// <summary>Where our own kernel library may be: the variable, beside the app, a bundle's lib/, a source tree's native/build.</summary>
+    private static IEnumerable<string?> KernelFolders()
+    {
+        foreach (string dir in PathList(Environment.GetEnvironmentVariable(KernelsDirVariable))) yield return dir;
+        string app = AppContext.BaseDirectory;
+        yield return app;
+        for (var d = new DirectoryInfo(app); d is not null; d = d.Parent)
+        {
+            string lib = Path.Combine(d.FullName, "lib", OperatingSystem.IsWindows() ? "deeptrain_kernels.dll" : "libdeeptrain_kernels.so");
+            if (File.Exists(lib)) { yield return Path.GetDirectoryName(lib); break; }
+            string build = Path.Combine(d.FullName, "native", "build");
+            if (Directory.Exists(build)) { yield return build; break; }
+        }
+        yield return null;
+    }
+
+    /// <summary>Environment variable naming the folder of <c>libdeeptrain_kernels.so</c>, searched first.</summary>
+    public const string KernelsDirVariable = "DEEPTRAIN_KERNELS_DIR";
 
     /// <summary>
     /// Python site-packages folders that hold an <c>nvidia</c> folder (where NVIDIA's wheels unpack), from

@@ -28,6 +28,7 @@ public sealed class EntryPointTests
     [InlineData(Libraries.Cudart)]
     [InlineData(Libraries.Cublas)]
     [InlineData(Libraries.Cudnn)]
+    [InlineData(Libraries.Kernels)]
     public void EveryEntryPointIsExported(string library)
     {
         if (!NativeLibraryResolver.TryLoad(library, out IntPtr handle, out string reason))
