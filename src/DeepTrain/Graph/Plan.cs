@@ -101,43 +101,39 @@ public sealed class Plan : IDisposable
     public LayerTimings? Profile { get; set; }
 
     /// <summary>
-    /// Runs every layer forward, checking each output for NaN and ±∞; throws at the first layer that
-    /// produces one, naming it. Slow (copies each output to the host): for diagnosis, not for training.
+    /// Runs every layer forward, checking the data and then each output for NaN and ±∞; throws at the first
+    /// layer that produces one, naming it. Every earlier output was checked, so that layer's inputs were
+    /// finite. Slow (copies each output to the host): for diagnosis, not for training.
     /// </summary>
-    /// <exception cref="NonFiniteException">A layer's output holds a non-finite value.</exception>
+    /// <exception cref="NonFiniteException">The data or a layer's output holds a non-finite value.</exception>
     public void ForwardChecked()
     {
-        var backend = Model.Backend;
-        foreach (var s in _steps)
+        var data = new float[Input.Elements];
+        Model.Backend.CopyToHost<float>(Input, data);
+        int badInput = Array.FindIndex(data, x => !float.IsFinite(x));
+        if (badInput >= 0)
+            throw new NonFiniteException(_steps[0].Layer, $"the data input {Input.Shape} holds {data[badInput]} at element {badInput}, before any layer ran");
+        ForwardObserved((s, output) =>
         {
-            s.Layer.Forward(s);
-            var host = new float[s.Output.Elements];
-            backend.CopyToHost<float>(s.Output, host);
-            int bad = Array.FindIndex(host, x => !float.IsFinite(x));
-            if (bad < 0) continue;
-            string inputs = string.Join(", ", s.Inputs.Select(t =>
-            {
-                var h = new float[t.Elements];
-                backend.CopyToHost<float>(t, h);
-                return h.All(float.IsFinite) ? "finite" : "already non-finite";
-            }));
-            throw new NonFiniteException(s.Layer,
-                $"{s.Layer}: output element {bad} of {s.Output.Shape} is {host[bad]} (its inputs: {inputs}); the first non-finite value in the forward pass");
-        }
+            int bad = Array.FindIndex(output, x => !float.IsFinite(x));
+            if (bad >= 0)
+                throw new NonFiniteException(s.Layer,
+                    $"{s.Layer}: output element {bad} of {s.Out().Shape} is {output[bad]} (its inputs: finite); the first non-finite value in the forward pass");
+        });
     }
 
     /// <summary>
-    /// Runs every layer forward and hands each layer's output, copied to the host, to <paramref name="observe"/>
-    /// (statistics, debugging). Slow: not for training.
+    /// Runs every layer forward and hands each step and its output, copied to the host, to
+    /// <paramref name="observe"/> (statistics, debugging). Slow: not for training.
     /// </summary>
-    public void ForwardObserved(Action<Layer, float[]> observe)
+    public void ForwardObserved(Action<Step, float[]> observe)
     {
         foreach (var s in _steps)
         {
             s.Layer.Forward(s);
             var host = new float[s.Output.Elements];
             Model.Backend.CopyToHost<float>(s.Output, host);
-            observe(s.Layer, host);
+            observe(s, host);
         }
     }
 

@@ -36,7 +36,7 @@ public static class LayerStatistics
     public static IReadOnlyList<(string Layer, string Kind, TensorSummary Output)> Activations(Plan plan)
     {
         var rows = new List<(string, string, TensorSummary)>();
-        plan.ForwardObserved((layer, output) => rows.Add((layer.Name, layer.Kind, TensorSummary.Of(output))));
+        plan.ForwardObserved((step, output) => rows.Add((step.Layer.Name, step.Layer.Kind, TensorSummary.Of(output))));
         return rows;
     }
 

@@ -85,17 +85,21 @@ public sealed partial class CpuBackend
             ThrowHelper.Invalid(op, "every tensor must be in host memory");
     }
 
+    /// <summary>Throws unless an optional bias (or its gradient) is fp32 with one value per output channel.</summary>
+    private static void CheckBias(string op, string what, Tensor? bias, int k)
+    {
+        if (bias is null) return;
+        ThrowHelper.CheckFloat32(op, what, bias);
+        if (bias.Elements != k) ThrowHelper.ShapeMismatch(op, what, Shape.Of(k), bias.Shape);
+    }
+
     /// <inheritdoc />
     public unsafe void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec)
     {
         const string op = "Conv2dForward";
         CheckConvTensors(op, x, "x", w, "w", y, "y");
         var g = new ConvGeom(op, x.Shape, w.Shape, y.Shape, spec);
-        if (bias is not null)
-        {
-            ThrowHelper.CheckFloat32(op, "bias", bias);
-            if (bias.Elements != g.K) ThrowHelper.ShapeMismatch(op, "bias", Shape.Of(g.K), bias.Shape);
-        }
+        CheckBias(op, "bias", bias, g.K);
         var xv = View4.Of(x);
         var yv = View4.Of(y);
         float* wp = (float*)w.Pointer;
@@ -306,11 +310,7 @@ public sealed partial class CpuBackend
         const string op = "Conv2dBackwardFilter";
         CheckConvTensors(op, x, "x", dy, "dy", dw, "dw");
         var g = new ConvGeom(op, x.Shape, dw.Shape, dy.Shape, spec);
-        if (dbias is not null)
-        {
-            ThrowHelper.CheckFloat32(op, "dbias", dbias);
-            if (dbias.Elements != g.K) ThrowHelper.ShapeMismatch(op, "dbias", Shape.Of(g.K), dbias.Shape);
-        }
+        CheckBias(op, "dbias", dbias, g.K);
         var xv = View4.Of(x);
         var dyv = View4.Of(dy);
         float* dwp = (float*)dw.Pointer;
