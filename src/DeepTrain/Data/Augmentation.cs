@@ -1,25 +1,121 @@
 namespace DeepTrain.Data;
 
 /// <summary>
-/// Training-time augmentation, applied per image on the loader's worker threads:
-/// pad-and-random-crop as torchvision's <c>RandomCrop(size, padding=P)</c> (zero padding of P
-/// pixels on every side, then a window of the original size at a uniform offset in [0, 2P] on
-/// each axis), then <c>RandomHorizontalFlip(p=0.5)</c>. Padding is zero in pixel space, before
-/// normalisation, as in the usual torchvision pipeline (crop, flip, ToTensor, Normalize).
+/// Training-time augmentation. Per image, on the loader's worker threads, in torchvision's usual order:
+/// <list type="number">
+/// <item>pad-and-random-crop as <c>RandomCrop(size, padding=P)</c> (zero padding of P pixels on every side,
+/// then a window of the original size at a uniform offset in [0, 2P] on each axis);</item>
+/// <item><c>RandomHorizontalFlip(p=0.5)</c>;</item>
+/// <item>rotation and translation as <c>RandomAffine(degrees=D, translate=(T, T),
+/// interpolation=BILINEAR, fill=0)</c> on a float tensor (see <see cref="RandomAffine"/>);</item>
+/// <item>colour jitter as <c>ColorJitter(brightness=B, contrast=C, saturation=S)</c> on a float tensor in
+/// [0, 1] (see <see cref="ColorJitter"/>);</item>
+/// <item><c>ToTensor()</c> and <c>Normalize(mean, std)</c> (<see cref="Normalization"/>);</item>
+/// <item><c>RandomErasing(p, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0)</c> on the normalised image
+/// (see <see cref="RandomErasing"/>).</item>
+/// </list>
+/// Padding and the affine fill are zero in pixel space, before normalisation. Then, per batch, CutMix
+/// (Yun et al. 2019; see <see cref="CutMix"/>) pastes a box from another image of the batch and mixes the
+/// labels. Each per-image choice comes from a generator seeded by (seed, epoch, position), CutMix's from
+/// (seed, epoch, batch index), so the batches never depend on the number of worker threads.
 /// </summary>
 public sealed class AugmentationOptions
 {
+    /// <summary>Largest rotation accepted, in degrees: the issue's "up to ±5°" (larger angles change what small images show).</summary>
+    public const float MaxDegrees = 5f;
+
     /// <summary>Pixels of zero padding for the random crop; 0 turns the crop off.</summary>
     public int Padding { get; init; }
 
     /// <summary>Flip each image left–right with probability 0.5.</summary>
     public bool HorizontalFlip { get; init; }
 
+    /// <summary>Colour jitter's brightness B ≥ 0: factor uniform in [max(0, 1 − B), 1 + B]; 0 turns it off.</summary>
+    public float Brightness { get; init; }
+
+    /// <summary>Colour jitter's contrast C ≥ 0: factor uniform in [max(0, 1 − C), 1 + C]; 0 turns it off.</summary>
+    public float Contrast { get; init; }
+
+    /// <summary>Colour jitter's saturation S ≥ 0: factor uniform in [max(0, 1 − S), 1 + S]; 0 turns it off. Needs 3-channel (RGB) data.</summary>
+    public float Saturation { get; init; }
+
+    /// <summary>Rotation: an angle uniform in [−D, D] degrees, D in [0, <see cref="MaxDegrees"/>]; 0 turns it off.</summary>
+    public float Degrees { get; init; }
+
+    /// <summary>Translation as a fraction T in [0, 1] of the image size: shifts round(U(−T·W, T·W)) and round(U(−T·H, T·H)) pixels; 0 turns it off.</summary>
+    public float Translate { get; init; }
+
+    /// <summary>Random erasing's probability p in [0, 1]; 0 turns it off.</summary>
+    public float ErasingProbability { get; init; }
+
+    /// <summary>CutMix's α &gt; 0 of λ ~ Beta(α, α); 0 turns CutMix off.</summary>
+    public float CutMixAlpha { get; init; }
+
+    /// <summary>Probability in [0, 1] that a batch is mixed when <see cref="CutMixAlpha"/> &gt; 0 (the paper's algorithm mixes every batch: 1).</summary>
+    public float CutMixProbability { get; init; } = 1f;
+
     /// <summary>The usual CIFAR recipe (He et al. 2016, §4.2): padding 4 and horizontal flips.</summary>
     public static AugmentationOptions Standard { get; } = new() { Padding = 4, HorizontalFlip = true };
 
+    /// <summary>Whether rotation or translation is on.</summary>
+    public bool HasAffine => Degrees > 0 || Translate > 0;
+
+    /// <summary>Whether any colour jitter is on.</summary>
+    public bool HasColorJitter => Brightness > 0 || Contrast > 0 || Saturation > 0;
+
+    /// <summary>Whether CutMix is on.</summary>
+    public bool HasCutMix => CutMixAlpha > 0 && CutMixProbability > 0;
+
+    /// <summary>Whether every per-image step is off (the image is only normalised).</summary>
+    public bool IsPerImageIdentity => Padding == 0 && !HorizontalFlip && !HasAffine && !HasColorJitter && !(ErasingProbability > 0);
+
+    /// <summary>
+    /// Checks every value against its valid range and the data it will augment; the messages give the range
+    /// and the <c>deeptrain train</c> option that sets the value.
+    /// </summary>
+    /// <param name="channels">Channels of the images (saturation needs 3).</param>
+    /// <param name="dataset">The data set's name, for the message.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value is outside its range.</exception>
+    /// <exception cref="ArgumentException">Saturation jitter is asked for on images that are not RGB.</exception>
+    public void Validate(int channels, string dataset)
+    {
+        if (Padding < 0) throw new ArgumentOutOfRangeException(nameof(Padding), Padding, "crop padding must be ≥ 0 pixels");
+        static void Factor(float v, string name)
+        {
+            if (!(v >= 0) || !float.IsFinite(v))
+                throw new ArgumentOutOfRangeException(name, v, $"colour jitter {name.ToLowerInvariant()} (--color-jitter) must be a finite number ≥ 0 (0: off), got {v}");
+        }
+        Factor(Brightness, nameof(Brightness));
+        Factor(Contrast, nameof(Contrast));
+        Factor(Saturation, nameof(Saturation));
+        if (Saturation > 0 && channels != 3)
+            throw new ArgumentException($"colour jitter saturation (--color-jitter B,C,S) blends with the grayscale image and needs RGB data, but '{dataset}' has {channels} channel(s); set S = 0 (brightness and contrast work on any channel count)", nameof(Saturation));
+        if ((Brightness > 0 || Contrast > 0) && channels != 1 && channels != 3)
+            throw new ArgumentException($"colour jitter (--color-jitter) works on 1-channel (gray) or 3-channel (RGB) images, but '{dataset}' has {channels} channels", nameof(Brightness));
+        if (!(Degrees >= 0 && Degrees <= MaxDegrees))
+            throw new ArgumentOutOfRangeException(nameof(Degrees), Degrees, $"rotation (--rotate) must be in [0, {MaxDegrees}] degrees, got {Degrees}");
+        if (!(Translate >= 0 && Translate <= 1))
+            throw new ArgumentOutOfRangeException(nameof(Translate), Translate, $"translation (--translate) must be a fraction of the image size in [0, 1], got {Translate}");
+        if (!(ErasingProbability >= 0 && ErasingProbability <= 1))
+            throw new ArgumentOutOfRangeException(nameof(ErasingProbability), ErasingProbability, $"random erasing's probability (--random-erasing) must be in [0, 1], got {ErasingProbability}");
+        if (!(CutMixAlpha >= 0) || !float.IsFinite(CutMixAlpha))
+            throw new ArgumentOutOfRangeException(nameof(CutMixAlpha), CutMixAlpha, $"CutMix's α (--cutmix ALPHA[,P]) must be a finite number > 0 (0: off), got {CutMixAlpha}");
+        if (!(CutMixProbability >= 0 && CutMixProbability <= 1))
+            throw new ArgumentOutOfRangeException(nameof(CutMixProbability), CutMixProbability, $"CutMix's probability (--cutmix ALPHA,P) must be in [0, 1], got {CutMixProbability}");
+    }
+
     /// <inheritdoc />
-    public override string ToString() => $"crop(padding={Padding}){(HorizontalFlip ? " + hflip" : "")}";
+    public override string ToString()
+    {
+        var parts = new List<string>();
+        if (Padding > 0) parts.Add($"crop(padding={Padding})");
+        if (HorizontalFlip) parts.Add("hflip");
+        if (HasAffine) parts.Add(FormattableString.Invariant($"affine(degrees={Degrees}, translate={Translate})"));
+        if (HasColorJitter) parts.Add(FormattableString.Invariant($"jitter(b={Brightness}, c={Contrast}, s={Saturation})"));
+        if (ErasingProbability > 0) parts.Add(FormattableString.Invariant($"erasing(p={ErasingProbability})"));
+        if (HasCutMix) parts.Add(FormattableString.Invariant($"cutmix(alpha={CutMixAlpha}, p={CutMixProbability})"));
+        return parts.Count == 0 ? "none" : string.Join(" + ", parts);
+    }
 }
 
 /// <summary>The random choices for one image: crop offsets in [0, 2P] and whether to flip.</summary>
@@ -36,6 +132,12 @@ internal readonly record struct CropFlip(int Dy, int Dx, bool Flip)
     public static CropFlip Draw(AugmentationOptions options, ulong seed, int epoch, int position)
     {
         var rng = SplitMix64.For(seed, SplitMix64.AugmentStream, (ulong)epoch, (ulong)position);
+        return Draw(options, ref rng);
+    }
+
+    /// <summary>Draws the crop offsets, then the flip, from <paramref name="rng"/> (the first draws of an image's stream).</summary>
+    public static CropFlip Draw(AugmentationOptions options, ref SplitMix64 rng)
+    {
         int p = options.Padding;
         int dy = p > 0 ? rng.NextInt(2 * p + 1) : 0;
         int dx = p > 0 ? rng.NextInt(2 * p + 1) : 0;

@@ -9,7 +9,7 @@ namespace DeepTrain.Data;
 /// </summary>
 public sealed class Batch
 {
-    internal Batch(int batchSize, int channels, int height, int width)
+    internal Batch(int batchSize, int channels, int height, int width, bool mixing = false)
     {
         BatchSize = batchSize;
         Channels = channels;
@@ -17,12 +17,31 @@ public sealed class Batch
         Width = width;
         Images = GC.AllocateArray<float>(batchSize * channels * height * width, pinned: true);
         Labels = GC.AllocateArray<int>(batchSize, pinned: true);
+        LabelsB = GC.AllocateArray<int>(batchSize, pinned: true);
+        MixPermutation = mixing ? new int[batchSize] : [];
+        MixScratch = mixing ? new float[Images.Length] : [];
     }
 
     /// <summary>(BatchSize, C, H, W) normalised images; pinned.</summary>
     public float[] Images { get; }
     /// <summary>BatchSize labels; pinned. Rows at or past <see cref="Count"/> hold 0.</summary>
     public int[] Labels { get; }
+    /// <summary>
+    /// CutMix's second labels y_b = y[π] (pinned): the label of the image each row's box was pasted from.
+    /// Equal to <see cref="Labels"/> when the batch is not mixed.
+    /// </summary>
+    public int[] LabelsB { get; }
+    /// <summary>
+    /// CutMix's λ, the fraction of each row's area that is still its own image: the loss is
+    /// λ·CE(output, <see cref="Labels"/>) + (1 − λ)·CE(output, <see cref="LabelsB"/>). 1 when not mixed.
+    /// </summary>
+    public float Lambda { get; internal set; } = 1f;
+    /// <summary>Whether CutMix mixed this batch (then the trainer uses the mixed-label loss).</summary>
+    public bool IsMixed { get; internal set; }
+    /// <summary>CutMix's permutation scratch (empty when CutMix is off).</summary>
+    internal int[] MixPermutation { get; }
+    /// <summary>CutMix's box scratch, one batch of floats (empty when CutMix is off).</summary>
+    internal float[] MixScratch { get; }
     /// <summary>Number of valid rows (less than <see cref="BatchSize"/> only for a partial last batch).</summary>
     public int Count { get; internal set; }
     /// <summary>Position of this batch in its epoch, from 0.</summary>

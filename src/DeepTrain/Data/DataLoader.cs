@@ -7,7 +7,7 @@ namespace DeepTrain.Data;
 /// <para>
 /// Determinism: one seed drives everything. Epoch e's order is a Fisher–Yates permutation drawn
 /// from (seed, e); the augmentation of the image at position p of that order is drawn from
-/// (seed, e, p) by its own SplitMix64 generator. No generator is shared between threads, so
+/// (seed, e, p) by its own SplitMix64 generator, and batch k's CutMix from (seed, e, k). No generator is shared between threads, so
 /// the batches of an epoch are the same bit for bit whatever the worker count or timing.
 /// </para>
 /// <para>
@@ -30,6 +30,7 @@ public sealed class DataLoader : IDisposable
     private readonly int[] _ready;          // per ring slot: index of the batch that is ready there, or −1
     private readonly int[] _order;          // this epoch's permutation of image indices
     private readonly object _gate = new();
+    private readonly Normalization _unit;   // x/255: the pixel space of the float augmentation steps
     private Thread[]? _threads;
 
     // Guarded by _gate.
@@ -42,14 +43,14 @@ public sealed class DataLoader : IDisposable
     /// <param name="batchSize">Images per batch.</param>
     /// <param name="shuffle">Draw a fresh seeded permutation every epoch; otherwise dataset order.</param>
     /// <param name="normalization">Per-channel normalisation; its channel count must match the dataset's.</param>
-    /// <param name="augmentation">Crop and flip options, or null for none (evaluation).</param>
+    /// <param name="augmentation">Augmentation (crop, flip, affine, jitter, erasing per image; CutMix per batch), or null for none (evaluation).</param>
     /// <param name="seed">Seed of the shuffle and the augmentation.</param>
     /// <param name="dropLast">Drop a final partial batch instead of padding it.</param>
     /// <param name="workers">Worker threads; 0 prepares batches on the consumer's thread.</param>
     /// <param name="prefetch">Batches prepared ahead of the current one (at least 1).</param>
     /// <exception cref="ArgumentNullException">The dataset or the normalisation is null.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">batchSize or prefetch is not positive, workers is negative, or the padding is negative.</exception>
-    /// <exception cref="ArgumentException">The normalisation's channel count differs from the dataset's.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">batchSize or prefetch is not positive, workers is negative, or an augmentation value is outside its range (<see cref="AugmentationOptions.Validate"/>).</exception>
+    /// <exception cref="ArgumentException">The normalisation's channel count differs from the dataset's, or the augmentation does not suit the images (saturation on non-RGB data).</exception>
     public DataLoader(Dataset dataset, int batchSize, bool shuffle, Normalization normalization, AugmentationOptions? augmentation,
         ulong seed, bool dropLast = false, int workers = 2, int prefetch = 2)
     {
@@ -58,7 +59,7 @@ public sealed class DataLoader : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         ArgumentOutOfRangeException.ThrowIfNegative(workers);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(prefetch);
-        if (augmentation is not null) ArgumentOutOfRangeException.ThrowIfNegative(augmentation.Padding, nameof(augmentation));
+        augmentation?.Validate(dataset.Channels, dataset.Name);
         if (normalization.Channels != dataset.Channels)
             throw new ArgumentException($"DataLoader '{dataset.Name}': normalisation has {normalization.Channels} channels, expected {dataset.Channels}", nameof(normalization));
         if ((long)batchSize * dataset.SampleSize > Array.MaxLength)
@@ -74,7 +75,9 @@ public sealed class DataLoader : IDisposable
         Prefetch = prefetch;
         BatchesPerEpoch = dropLast ? dataset.Count / batchSize : (dataset.Count + batchSize - 1) / batchSize;
         _ring = new Batch[prefetch + 2];
-        for (int i = 0; i < _ring.Length; i++) _ring[i] = new Batch(batchSize, dataset.Channels, dataset.Height, dataset.Width);
+        bool mixing = augmentation is { HasCutMix: true };
+        for (int i = 0; i < _ring.Length; i++) _ring[i] = new Batch(batchSize, dataset.Channels, dataset.Height, dataset.Width, mixing);
+        _unit = Normalization.Identity(dataset.Channels);
         _ready = new int[_ring.Length];
         _order = new int[dataset.Count];
     }
@@ -237,13 +240,21 @@ public sealed class DataLoader : IDisposable
             var src = ds.Pixels.AsSpan(index * s, s);
             var dst = batch.Images.AsSpan(i * s, s);
             batch.Labels[i] = ds.Labels[index];
-            if (aug is null || (aug.Padding == 0 && !aug.HorizontalFlip))
+            if (aug is null || aug.IsPerImageIdentity)
                 Normalization.Apply(src, dst);
             else
-                CropFlip.Draw(aug, Seed, epoch, position).Apply(src, dst, ds.Channels, ds.Height, ds.Width, aug.Padding, Normalization);
+                ImageAugmenter.Apply(aug, Seed, epoch, position, src, dst, ds.Channels, ds.Height, ds.Width, Normalization, _unit);
         }
         batch.Images.AsSpan(count * s).Clear();
         batch.Labels.AsSpan(count).Clear();
+        batch.LabelsB.AsSpan(count).Clear();
+        if (aug is { HasCutMix: true }) CutMix.Apply(aug, Seed, epoch, k, batch, count);
+        else
+        {
+            batch.Labels.AsSpan(0, count).CopyTo(batch.LabelsB);
+            batch.Lambda = 1f;
+            batch.IsMixed = false;
+        }
         batch.Count = count;
         batch.Index = k;
         batch.Epoch = epoch;

@@ -112,6 +112,22 @@ public sealed class Normalization
         }
     }
 
+    /// <summary>
+    /// Normalises one (C, H, W) image of floats already in [0, 1] (the augmentation pipeline's pixel space):
+    /// y = (x − mean[c]) / std[c]. For x = v/255 it is bit for bit the byte table's value.
+    /// </summary>
+    internal void ApplyUnit(ReadOnlySpan<float> image, Span<float> destination)
+    {
+        int plane = image.Length / Channels;
+        for (int c = 0; c < Channels; c++)
+        {
+            float m = _mean[c], s = _std[c];
+            var src = image.Slice(c * plane, plane);
+            var dst = destination.Slice(c * plane, plane);
+            for (int i = 0; i < src.Length; i++) dst[i] = (src[i] - m) / s;
+        }
+    }
+
     /// <inheritdoc />
     public override string ToString()
         => $"mean [{string.Join(", ", _mean.Select(m => m.ToString("G6")))}], std [{string.Join(", ", _std.Select(s => s.ToString("G6")))}]";

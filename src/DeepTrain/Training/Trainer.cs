@@ -11,6 +11,12 @@ namespace DeepTrain.Training;
 /// <summary>One epoch's figures, as written to metrics.jsonl.</summary>
 public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAcc, double TestLoss, double TestAcc, double Lr, double Seconds, double ImagesPerSec);
 
+/// <summary>
+/// Evaluation with test-time augmentation: loss and accuracy of the mean softmax over <paramref name="Views"/>
+/// views, and of the plain image alone from the same pass.
+/// </summary>
+public sealed record TtaMetrics(double Loss, double Accuracy, double PlainLoss, double PlainAccuracy, int Views);
+
 /// <summary>Progress within an epoch, reported after every step.</summary>
 public readonly record struct StepProgress(int Epoch, int Batch, int Batches, long Images, double Seconds, double Loss, double Lr);
 
@@ -29,6 +35,7 @@ public sealed class Trainer : IDisposable
     private readonly Dictionary<int, Plan> _eval = [];
     private readonly float[] _scalar = new float[1];
     private readonly int _evalBatch, _accumulation;
+    private MixedCrossEntropy? _mixed;   // CutMix's loss, made at the first mixed batch
 
     /// <summary>
     /// Compiles the training plan. With <paramref name="accumulationSteps"/> k &gt; 1 (Caffe's iter_size) each
@@ -83,7 +90,8 @@ public sealed class Trainer : IDisposable
             {
                 LoadBatch(_train, batch, k * _train.BatchSize);
                 _train.State.AccumulateParamGrads = k > 0;
-                _train.TrainStep(1f / _accumulation);
+                if (batch.IsMixed) MixedTrainStep(batch, k * _train.BatchSize, 1f / _accumulation);
+                else _train.TrainStep(1f / _accumulation);
                 double micro = Read(_train.LossValue);
                 if (!double.IsFinite(micro))
                     throw new NonFiniteLossException($"epoch {epoch}, batch {b}: the loss is {micro} (learning rate {lr:G4}); {FirstNonFiniteLayer()}; lower the learning rate or check the data");
@@ -178,6 +186,102 @@ public sealed class Trainer : IDisposable
         return (images > 0 ? lossSum / images : double.NaN, images > 0 ? correct / images : double.NaN);
     }
 
+    /// <summary>
+    /// One training step on a CutMix batch (<see cref="Batch.IsMixed"/>): forward, the mixed-label loss
+    /// λ·CE(z, y_a) + (1 − λ)·CE(z, y_b) and its gradient (<see cref="MixedCrossEntropy"/>), backward. The
+    /// plan's input and y_a were loaded by <see cref="LoadBatch"/>; y_b goes to the loss's own tensor.
+    /// Accuracy counts against y_a.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The loss is not cross-entropy.</exception>
+    private void MixedTrainStep(Batch batch, int first, float scale)
+    {
+        if (_loss is not CrossEntropyLoss)
+            throw new NotSupportedException($"CutMix mixes the labels of CrossEntropyLoss; the loss {_loss.Name} cannot train on mixed batches");
+        var plan = _train;
+        _mixed ??= new MixedCrossEntropy(_model.Backend, plan.BatchSize, plan.Output.Shape[1]);
+        _model.Backend.CopyFromHost<int>(batch.LabelsB.AsSpan(first, plan.BatchSize), _mixed.LabelsB);
+        plan.Forward();
+        _mixed.Compute(plan.Output, plan.Target, batch.Lambda, plan.LossValue, plan.OutputGrad, plan.Correct, scale);
+        plan.Backward();
+        plan.State.Iteration++;
+    }
+
+    /// <summary>
+    /// Evaluation with test-time augmentation (<see cref="TestTimeAugmentation"/>): every image is evaluated in
+    /// each view, the softmax probabilities (computed on the host, in double, from the logits copied back)
+    /// are averaged, and the prediction is their argmax; the loss is −ln of the mean probability of the
+    /// label. The same pass reports the plain figures of the first view (the image itself), so the two can be
+    /// compared. Batch norm runs in evaluation mode. <paramref name="loader"/> should not augment.
+    /// </summary>
+    /// <param name="loader">The evaluation data (normalised, not augmented).</param>
+    /// <param name="tta">The views.</param>
+    /// <param name="report">When given, every TTA prediction is added to it as the logits ln p (same argmax and ROC order as p).</param>
+    /// <exception cref="ArgumentNullException">loader or tta is null.</exception>
+    public TtaMetrics EvaluateWithTta(DataLoader loader, TestTimeAugmentation tta, ClassificationReport? report = null)
+    {
+        ArgumentNullException.ThrowIfNull(loader);
+        ArgumentNullException.ThrowIfNull(tta);
+        var backend = _model.Backend;
+        var ds = loader.Dataset;
+        int s = ds.SampleSize, views = tta.Views;
+        var view = new float[Math.Min(loader.BatchSize, _evalBatch) * s];
+        float[] logits = [], logp = [];
+        double[] probs = [];
+        double lossTta = 0, lossPlain = 0;
+        long correctTta = 0, correctPlain = 0, images = 0;
+        foreach (var batch in loader.Epoch(0))
+            for (int first = 0; first < batch.Count;)
+            {
+                var plan = EvalPlan(batch.Count - first);
+                int n = plan.BatchSize, k = plan.Output.Shape[1];
+                if (logits.Length != n * k) { logits = new float[n * k]; probs = new double[n * k]; logp = new float[k]; }
+                Array.Clear(probs);
+                for (int v = 0; v < views; v++)
+                {
+                    tta.WriteView(v, batch.Images.AsSpan(first * s, n * s), view, n, ds.Channels, ds.Height, ds.Width, loader.Normalization);
+                    backend.CopyFromHost<float>(view.AsSpan(0, n * s), plan.Input);
+                    plan.Forward();
+                    backend.CopyToHost<float>(plan.Output, logits);
+                    for (int i = 0; i < n; i++)
+                    {
+                        var z = logits.AsSpan(i * k, k);
+                        var p = probs.AsSpan(i * k, k);
+                        double max = double.NegativeInfinity, sum = 0;
+                        foreach (float x in z) max = Math.Max(max, x);
+                        foreach (float x in z) sum += Math.Exp(x - max);
+                        for (int j = 0; j < k; j++) p[j] += Math.Exp(z[j] - max) / sum;
+                        if (v == 0)
+                        {
+                            int label = batch.Labels[first + i];
+                            lossPlain += -(z[label] - max - Math.Log(sum));
+                            if (ArgMax(z) == label) correctPlain++;
+                        }
+                    }
+                }
+                for (int i = 0; i < n; i++)
+                {
+                    var p = probs.AsSpan(i * k, k);
+                    int label = batch.Labels[first + i];
+                    for (int j = 0; j < k; j++) logp[j] = (float)Math.Log(p[j] / views);
+                    lossTta += -Math.Log(p[label] / views);
+                    if (ArgMax(logp) == label) correctTta++;
+                    report?.Add(logp, label);
+                }
+                images += n;
+                first += n;
+            }
+        return images == 0 ? new TtaMetrics(double.NaN, double.NaN, double.NaN, double.NaN, views)
+            : new TtaMetrics(lossTta / images, correctTta / (double)images, lossPlain / images, correctPlain / (double)images, views);
+    }
+
+    /// <summary>Index of the first maximum (torch.argmax).</summary>
+    private static int ArgMax(ReadOnlySpan<float> z)
+    {
+        int best = 0;
+        for (int j = 1; j < z.Length; j++) if (z[j] > z[best]) best = j;
+        return best;
+    }
+
     /// <summary>The evaluation plan for a batch of <paramref name="count"/> (the last, partial batch gets its own, exact one).</summary>
     public Plan EvalPlan(int count)
     {
@@ -208,6 +312,7 @@ public sealed class Trainer : IDisposable
     public void Dispose()
     {
         foreach (var p in _eval.Values) p.Dispose();
+        _mixed?.Dispose();
         _train.Dispose();
     }
 }
