@@ -21,13 +21,19 @@ internal static class EvalCommand
         var model = new Option<string?>("--model", "-m") { Description = "Model (default: the one recorded in the checkpoint)" };
         var batch = BatchSize(500);
         var device = Device();
-        var cmd = new Command("eval", "Evaluate a checkpoint on a data set's test split") { ckpt, data, dataDir, model, batch, device };
-        cmd.SetAction(r => CliErrors.Run(() => Run(r.GetValue(ckpt)!, r.GetValue(data), r.GetValue(dataDir), r.GetValue(model), r.GetValue(batch), r.GetValue(device)!)));
+        var tta = new Option<string>("--tta")
+        {
+            Description = "Test-time augmentation: none, flip (2 views), crops (5: the image and the 4 corner crops of it padded by 4) or flip+crops (10); the mean softmax over the views is the prediction, and plain accuracy is reported beside it",
+            DefaultValueFactory = _ => "none",
+        };
+        var cmd = new Command("eval", "Evaluate a checkpoint on a data set's test split") { ckpt, data, dataDir, model, batch, device, tta };
+        cmd.SetAction(r => CliErrors.Run(() => Run(r.GetValue(ckpt)!, r.GetValue(data), r.GetValue(dataDir), r.GetValue(model), r.GetValue(batch), r.GetValue(device)!, r.GetValue(tta)!)));
         return cmd;
     }
 
-    private static int Run(string path, string? dataName, string? dataDir, string? modelName, int batch, string deviceText)
+    private static int Run(string path, string? dataName, string? dataDir, string? modelName, int batch, string deviceText, string ttaText = "none")
     {
+        var tta = TestTimeAugmentation.Parse(ttaText);
         var meta = ModelCheckpoint.ReadMetadata(path);
         dataName ??= meta.GetValueOrDefault("data") ?? throw new ArgumentException($"checkpoint '{path}' does not record its data set; pass --data");
         modelName ??= meta.GetValueOrDefault("model") ?? throw new ArgumentException($"checkpoint '{path}' does not record its model; pass --model");
@@ -41,8 +47,17 @@ internal static class EvalCommand
         using var opt = new SGD(model.Parameters, 0f);
         using var trainer = new Trainer(model, opt, new ConstantLr(0f), new CrossEntropyLoss(), batch, batch);
         var report = new ClassificationReport(test.Classes, test.ClassNames);
-        var (loss, acc) = trainer.Evaluate(loader, report);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{graph.Name} on {test.Name} ({test.Count:N0} images): loss {loss:F4}, accuracy {acc * 100:F2}%"));
+        if (tta.Views == 1)
+        {
+            var (loss, acc) = trainer.Evaluate(loader, report);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{graph.Name} on {test.Name} ({test.Count:N0} images): loss {loss:F4}, accuracy {acc * 100:F2}%"));
+        }
+        else
+        {
+            var m = trainer.EvaluateWithTta(loader, tta, report);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{graph.Name} on {test.Name} ({test.Count:N0} images): loss {m.PlainLoss:F4}, accuracy {m.PlainAccuracy * 100:F2}% without TTA"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"with TTA {ttaText} ({m.Views} views, mean softmax): loss {m.Loss:F4}, accuracy {m.Accuracy * 100:F2}% (the report below uses these predictions)"));
+        }
         Console.WriteLine();
         Console.Write(report);
         return 0;

@@ -57,17 +57,23 @@ internal static class TrainCommand
         var evalBatch = new Option<int>("--eval-batch-size") { Description = "Batch size for evaluation", DefaultValueFactory = _ => 500 };
         var layout = Layout();
         var logEvery = new Option<int>("--log-every") { Description = "Print a step log line every N steps (0: never)", DefaultValueFactory = _ => 0 };
+        var augmentation = new AugmentationCliOptions();
         var cmd = new Command("train", "Train a model; writes metrics.jsonl and model.safetensors to --out")
             { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, overfit, statsEvery, initFrom, freeze, lrScale, momentumForm, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
         cmd.SetAction(r => CliErrors.Run(() => Run(new TrainArgs(
             r.GetValue(model)!, r.GetValue(data)!, r.GetValue(dataDir), r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(momentum),
             r.GetValue(wd), r.GetValue(nesterov), r.GetValue(schedule)!, !r.GetValue(noCycle), r.GetValue(augment), r.GetValue(device)!, r.GetValue(seed),
-            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery), r.GetValue(initFrom), r.GetValue(freeze), r.GetValue(lrScale), r.GetValue(momentumForm)!))));
+            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery), r.GetValue(initFrom), r.GetValue(freeze), r.GetValue(lrScale), r.GetValue(momentumForm)!) { Augmentation = augmentation.Build(r, r.GetValue(augment)) })));
+        augmentation.AddTo(cmd);
         return cmd;
     }
 
     internal sealed record TrainArgs(string Model, string Data, string? DataDir, int Epochs, int BatchSize, float Lr, float Momentum, float WeightDecay,
-        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null, int ValSplit = 0, int EarlyStop = 0, int PreciseBn = 0, int OverfitBatches = 0, int StatsEvery = 0, string? InitFrom = null, string? Freeze = null, string? LrScale = null, string MomentumForm = "pytorch");
+        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null, int ValSplit = 0, int EarlyStop = 0, int PreciseBn = 0, int OverfitBatches = 0, int StatsEvery = 0, string? InitFrom = null, string? Freeze = null, string? LrScale = null, string MomentumForm = "pytorch")
+    {
+        /// <summary>The whole augmentation (--augment, --color-jitter, --rotate, --translate, --random-erasing, --cutmix); null: --augment alone decides.</summary>
+        public AugmentationOptions? Augmentation { get; init; }
+    }
 
     internal static int Run(TrainArgs a)
     {
@@ -90,11 +96,11 @@ internal static class TrainCommand
         if (a.OverfitBatches > 0)
         {
             train = train.Subset(Enumerable.Range(0, a.OverfitBatches * a.BatchSize).ToArray(), $"{train.Name} (first {a.OverfitBatches} batches)");
-            a = a with { Augment = false };
+            a = a with { Augment = false, Augmentation = null };
         }
         var graph = Models.ModelZoo.Create(a.Model, train.Channels, train.Classes, train.Height);
         var norm = Normalization.FromDataset(train);
-        var aug = a.Augment ? AugmentationOptions.Standard : null;
+        var aug = a.Augmentation ?? (a.Augment ? AugmentationOptions.Standard : null);
         using var trainLoader = new DataLoader(train, a.BatchSize, shuffle: true, norm, aug, a.Seed, dropLast: true);
         using var testLoader = new DataLoader(test, a.EvalBatch, shuffle: false, norm, null, a.Seed, dropLast: false);
         using var valLoader = val is null ? null : new DataLoader(val, a.EvalBatch, shuffle: false, norm, null, a.Seed, dropLast: false);

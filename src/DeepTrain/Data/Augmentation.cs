@@ -79,11 +79,11 @@ public sealed class AugmentationOptions
     /// <exception cref="ArgumentException">Saturation jitter is asked for on images that are not RGB.</exception>
     public void Validate(int channels, string dataset)
     {
-        if (Padding < 0) throw new ArgumentOutOfRangeException(nameof(Padding), Padding, "crop padding must be ≥ 0 pixels");
+        if (Padding < 0) throw new ArgumentOutOfRangeException(nameof(Padding), $"crop padding must be ≥ 0 pixels, got {Padding}");
         static void Factor(float v, string name)
         {
             if (!(v >= 0) || !float.IsFinite(v))
-                throw new ArgumentOutOfRangeException(name, v, $"colour jitter {name.ToLowerInvariant()} (--color-jitter) must be a finite number ≥ 0 (0: off), got {v}");
+                throw new ArgumentOutOfRangeException(name, $"colour jitter {name.ToLowerInvariant()} (--color-jitter) must be a finite number ≥ 0 (0: off), got {v}");
         }
         Factor(Brightness, nameof(Brightness));
         Factor(Contrast, nameof(Contrast));
@@ -93,15 +93,15 @@ public sealed class AugmentationOptions
         if ((Brightness > 0 || Contrast > 0) && channels != 1 && channels != 3)
             throw new ArgumentException($"colour jitter (--color-jitter) works on 1-channel (gray) or 3-channel (RGB) images, but '{dataset}' has {channels} channels", nameof(Brightness));
         if (!(Degrees >= 0 && Degrees <= MaxDegrees))
-            throw new ArgumentOutOfRangeException(nameof(Degrees), Degrees, $"rotation (--rotate) must be in [0, {MaxDegrees}] degrees, got {Degrees}");
+            throw new ArgumentOutOfRangeException(nameof(Degrees), $"rotation (--rotate) must be in [0, {MaxDegrees}] degrees, got {Degrees}");
         if (!(Translate >= 0 && Translate <= 1))
-            throw new ArgumentOutOfRangeException(nameof(Translate), Translate, $"translation (--translate) must be a fraction of the image size in [0, 1], got {Translate}");
+            throw new ArgumentOutOfRangeException(nameof(Translate), $"translation (--translate) must be a fraction of the image size in [0, 1], got {Translate}");
         if (!(ErasingProbability >= 0 && ErasingProbability <= 1))
-            throw new ArgumentOutOfRangeException(nameof(ErasingProbability), ErasingProbability, $"random erasing's probability (--random-erasing) must be in [0, 1], got {ErasingProbability}");
+            throw new ArgumentOutOfRangeException(nameof(ErasingProbability), $"random erasing's probability (--random-erasing) must be in [0, 1], got {ErasingProbability}");
         if (!(CutMixAlpha >= 0) || !float.IsFinite(CutMixAlpha))
-            throw new ArgumentOutOfRangeException(nameof(CutMixAlpha), CutMixAlpha, $"CutMix's α (--cutmix ALPHA[,P]) must be a finite number > 0 (0: off), got {CutMixAlpha}");
+            throw new ArgumentOutOfRangeException(nameof(CutMixAlpha), $"CutMix's α (--cutmix ALPHA[,P]) must be a finite number > 0 (0: off), got {CutMixAlpha}");
         if (!(CutMixProbability >= 0 && CutMixProbability <= 1))
-            throw new ArgumentOutOfRangeException(nameof(CutMixProbability), CutMixProbability, $"CutMix's probability (--cutmix ALPHA,P) must be in [0, 1], got {CutMixProbability}");
+            throw new ArgumentOutOfRangeException(nameof(CutMixProbability), $"CutMix's probability (--cutmix ALPHA,P) must be in [0, 1], got {CutMixProbability}");
     }
 
     /// <inheritdoc />
