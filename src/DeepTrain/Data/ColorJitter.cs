@@ -29,7 +29,8 @@ internal readonly record struct ColorJitter(float Brightness, float Contrast, fl
     /// <summary>Draws a random order (Fisher–Yates over the three), then the factors of the enabled adjustments in the order brightness, contrast, saturation (as ColorJitter.get_params).</summary>
     public static ColorJitter Draw(AugmentationOptions options, ref SplitMix64 rng)
     {
-        Span<int> order = stackalloc int[] { 0, 1, 2 };
+        Span<int> order = stackalloc int[3];
+        for (int i = 0; i < 3; i++) order[i] = i;
         rng.Shuffle(order);
         float b = options.Brightness > 0 ? Factor(options.Brightness, ref rng) : 1f;
         float c = options.Contrast > 0 ? Factor(options.Contrast, ref rng) : 1f;

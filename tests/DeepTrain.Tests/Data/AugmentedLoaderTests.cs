@@ -243,3 +243,32 @@ public class AugmentedLoaderTests
         Assert.Equal(Train(0), Train(2));
     }
 }
+
+/// <summary>Runs alone (with the loader's own allocation test): it measures allocation across the whole process.</summary>
+[Collection(nameof(DataLoaderAllocationTests))]
+public class AugmentedLoaderAllocationTests
+{
+    [Fact]
+    public void SteadyStateEpoch_WithEveryAugmentation_AllocatesNoPerImageScratch()
+    {
+        var px = new byte[512 * 3 * 32 * 32];
+        new Random(1).NextBytes(px);
+        var ds = new Dataset("noise", 3, 32, 32, 10, px, Enumerable.Range(0, 512).Select(i => i % 10).ToArray());
+        var all = new AugmentationOptions
+        {
+            Padding = 4, HorizontalFlip = true, Brightness = 0.4f, Contrast = 0.4f, Saturation = 0.4f,
+            Degrees = 5, Translate = 0.1f, ErasingProbability = 0.5f, CutMixAlpha = 1f,
+        };
+        using var loader = new DataLoader(ds, 64, shuffle: true, Normalization.FromDataset(ds), all, seed: 1, workers: 2);
+        // Warm-up: starts the threads, makes each one's scratch (a worker may sit out a whole epoch), warms the JIT.
+        for (int e = 0; e < 3; e++) foreach (var _ in loader.Epoch(e)) { }
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        int batches = 0;
+        foreach (var _ in loader.Epoch(3)) batches++;
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.Equal(8, batches);
+        // One image's scratch is 2·3·32·32·4 = 24 KB and one batch 786 KB: an epoch that made either per image
+        // or per batch would allocate megabytes.
+        Assert.True(allocated < 32 * 1024, $"a steady-state augmented epoch allocated {allocated} bytes");
+    }
+}
