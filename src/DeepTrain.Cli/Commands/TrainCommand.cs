@@ -31,6 +31,8 @@ internal static class TrainCommand
         var momentum = new Option<float>("--momentum") { Description = "SGD momentum (one-cycle cycles it between 0.85 and 0.95 unless --no-cycle-momentum)", DefaultValueFactory = _ => 0.9f };
         var wd = new Option<float>("--weight-decay") { Description = "L2 weight decay λ (the loss gains λ/2·‖w‖²; PyTorch's and Caffe's meaning); conv/linear weights only", DefaultValueFactory = _ => 5e-4f };
         var nesterov = new Option<bool>("--nesterov") { Description = "Nesterov momentum" };
+        var l1 = new Option<float>("--l1") { Description = "L1 penalty λ1: the loss gains λ1·‖w‖₁, the gradient λ1·sign(w), under any optimizer; with --l2, the elastic net (conv/linear weights only)", DefaultValueFactory = _ => 0f };
+        var l2 = new Option<float>("--l2") { Description = "L2 penalty λ2: the loss gains λ2/2·‖w‖², the gradient λ2·w, under any optimizer (with sgd the same as --weight-decay; with adamw not decoupled)", DefaultValueFactory = _ => 0f };
         var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: one-cycle; multistep (÷10 at 50% and 75%, the paper's steps); cosine; cosine-restarts (SGDR, period one epoch doubling); step (÷10 every third of training); constant", DefaultValueFactory = _ => "one-cycle" };
         schedule.AcceptOnlyFromAmong(s_schedules);
         var optimizer = new Option<string>("--optimizer") { Description = "sgd (momentum, L2 decay), adam (L2 decay), adamw (decoupled decay), adagrad or rmsprop (L2 decay; --momentum is RMSprop's momentum)", DefaultValueFactory = _ => "sgd" };
@@ -58,21 +60,30 @@ internal static class TrainCommand
         var layout = Layout();
         var logEvery = new Option<int>("--log-every") { Description = "Print a step log line every N steps (0: never)", DefaultValueFactory = _ => 0 };
         var cmd = new Command("train", "Train a model; writes metrics.jsonl and model.safetensors to --out")
-            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, overfit, statsEvery, initFrom, freeze, lrScale, momentumForm, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
+            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, l1, l2, nesterov, schedule, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, overfit, statsEvery, initFrom, freeze, lrScale, momentumForm, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
         cmd.SetAction(r => CliErrors.Run(() => Run(new TrainArgs(
             r.GetValue(model)!, r.GetValue(data)!, r.GetValue(dataDir), r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(momentum),
             r.GetValue(wd), r.GetValue(nesterov), r.GetValue(schedule)!, !r.GetValue(noCycle), r.GetValue(augment), r.GetValue(device)!, r.GetValue(seed),
-            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery), r.GetValue(initFrom), r.GetValue(freeze), r.GetValue(lrScale), r.GetValue(momentumForm)!))));
+            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery), r.GetValue(initFrom), r.GetValue(freeze), r.GetValue(lrScale), r.GetValue(momentumForm)!)
+            { L1 = r.GetValue(l1), L2 = r.GetValue(l2) })));
         return cmd;
     }
 
     internal sealed record TrainArgs(string Model, string Data, string? DataDir, int Epochs, int BatchSize, float Lr, float Momentum, float WeightDecay,
-        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null, int ValSplit = 0, int EarlyStop = 0, int PreciseBn = 0, int OverfitBatches = 0, int StatsEvery = 0, string? InitFrom = null, string? Freeze = null, string? LrScale = null, string MomentumForm = "pytorch");
+        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null, int ValSplit = 0, int EarlyStop = 0, int PreciseBn = 0, int OverfitBatches = 0, int StatsEvery = 0, string? InitFrom = null, string? Freeze = null, string? LrScale = null, string MomentumForm = "pytorch")
+    {
+        /// <summary>--l1: λ1 of the weight penalty.</summary>
+        public float L1 { get; init; }
+        /// <summary>--l2: λ2 of the weight penalty.</summary>
+        public float L2 { get; init; }
+    }
 
     internal static int Run(TrainArgs a)
     {
         if (a.Epochs < 1) throw new ArgumentException($"--epochs must be ≥ 1, got {a.Epochs}");
         if (!(a.Lr > 0) || float.IsInfinity(a.Lr)) throw new ArgumentException($"--lr must be a finite number > 0, got {a.Lr}");
+        foreach (var (option, value) in new[] { ("--l1", a.L1), ("--l2", a.L2) })
+            if (!(value >= 0) || float.IsInfinity(value)) throw new ArgumentException($"{option} must be a finite number ≥ 0, got {value}");
         if (a.Threads is { } t) CpuParallel.Threads = t;
         var layout = ParseLayout(a.Layout);
         var device = Tensors.Device.Parse(a.Device);
@@ -110,6 +121,7 @@ internal static class TrainCommand
             _ => new SGD(model.Parameters, a.Lr, a.Momentum, a.WeightDecay, nesterov: a.Nesterov,
                 form: a.MomentumForm == "caffe" ? Backends.SgdMomentumForm.Caffe : Backends.SgdMomentumForm.PyTorch),
         };
+        if (a.L1 > 0 || a.L2 > 0) opt.Penalty = new WeightPenalty(a.L1, a.L2);
         if (a.WarmupEpochs < 0 || a.WarmupEpochs >= a.Epochs) throw new ArgumentException($"--warmup-epochs must be in [0, {a.Epochs - 1}] (fewer than --epochs), got {a.WarmupEpochs}");
         if (a.WarmupEpochs > 0 && a.Schedule == "one-cycle") throw new ArgumentException("--warmup-epochs does not combine with --schedule one-cycle, which warms up by itself");
         long perEpoch = trainLoader.BatchesPerEpoch, warmupSteps = perEpoch * a.WarmupEpochs, total = perEpoch * a.Epochs - warmupSteps;
@@ -140,7 +152,7 @@ internal static class TrainCommand
         if (a.Resume is null || !File.Exists(metricsPath)) File.WriteAllText(metricsPath, "");
         var (p, _) = DeepTrain.Graph.Model.Count(graph);
         Console.WriteLine($"{graph.Name}: {p:N0} parameters | {train.Name}: {train.Count:N0} train / {test.Count:N0} test, {train.Channels}x{train.Height}x{train.Width}, {train.Classes} classes");
-        Console.WriteLine($"{backend.Description} | batch {a.BatchSize} | {a.Optimizer} momentum/β1 {a.Momentum} wd {a.WeightDecay}{(a.Nesterov ? " nesterov" : "")} | {sched} | augment {(aug?.ToString() ?? "off")} | seed {a.Seed}");
+        Console.WriteLine($"{backend.Description} | batch {a.BatchSize} | {a.Optimizer} momentum/β1 {a.Momentum} wd {a.WeightDecay}{(opt.Penalty is { } pen ? $" penalty {pen}" : "")}{(a.Nesterov ? " nesterov" : "")} | {sched} | augment {(aug?.ToString() ?? "off")} | seed {a.Seed}");
         Console.WriteLine($"{"epoch",5} {"train loss",10} {"train acc",9} {"test loss",9} {"test acc",8} {"lr",9} {"seconds",8} {"images/s",9}");
 
         var start = DateTime.UtcNow;
@@ -198,6 +210,7 @@ internal static class TrainCommand
                 ["lr"] = opt.LearningRate, ["seconds"] = seconds, ["images_per_sec"] = last.ImagesPerSec,
             };
             if (valLoader is not null) { row["val_loss"] = valLoss; row["val_acc"] = valAcc; }
+            if (opt.Penalty is { } penalty) row["penalty"] = penalty.Value(model.Parameters);   // not in train_loss: see WeightPenalty
             File.AppendAllText(metricsPath, JsonSerializer.Serialize(row) + "\n");
             TrainingState.Save(a.Out, model, opt, trainer, epoch, new Dictionary<string, string>
             {
