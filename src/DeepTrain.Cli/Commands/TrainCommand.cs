@@ -89,6 +89,13 @@ internal static class TrainCommand
     {
         if (a.Epochs < 1) throw new ArgumentException($"--epochs must be ≥ 1, got {a.Epochs}");
         if (!(a.Lr > 0) || float.IsInfinity(a.Lr)) throw new ArgumentException($"--lr must be a finite number > 0, got {a.Lr}");
+        // Impossible hyper-parameters fail here, naming the option and its valid range, before any data is read.
+        if (!(a.Momentum >= 0 && a.Momentum < 1)) throw new ArgumentException($"--momentum must be in [0, 1) (SGD's or RMSprop's momentum, Adam's β1), got {a.Momentum}");
+        if (!(a.WeightDecay >= 0) || float.IsInfinity(a.WeightDecay)) throw new ArgumentException($"--weight-decay must be a finite number ≥ 0, got {a.WeightDecay}");
+        if (a.EvalBatch < 1) throw new ArgumentException($"--eval-batch-size must be ≥ 1, got {a.EvalBatch}");
+        if (a.Threads is < 1) throw new ArgumentException($"--threads must be ≥ 1, got {a.Threads}");
+        foreach (var (option, value) in new[] { ("--log-every", a.LogEvery), ("--precise-bn", a.PreciseBn), ("--stats-every", a.StatsEvery), ("--early-stop", a.EarlyStop), ("--overfit-batches", a.OverfitBatches) })
+            if (value < 0) throw new ArgumentException($"{option} must be ≥ 0 (0: off), got {value}");
         if (a.LrReferenceBatch < 0) throw new ArgumentException($"--lr-reference-batch must be ≥ 1 (or 0 for no scaling), got {a.LrReferenceBatch}");
         if (a.LrReferenceBatch > 0)
         {

@@ -1,4 +1,5 @@
 using DeepTrain.Memory;
+using DeepTrain.Tensors;
 
 namespace DeepTrain.Optim;
 
@@ -22,8 +23,11 @@ namespace DeepTrain.Optim;
 /// (the CLI writes it once per epoch as <c>penalty</c> in metrics.jsonl).
 /// </para>
 /// </summary>
-public sealed record WeightPenalty
+public sealed class WeightPenalty
 {
+    private ParameterSet? _viewsOf;                      // the views of the last set seen, made once: a step allocates nothing
+    private (Tensor W, Tensor G)[] _views = [];
+
     /// <summary>Creates the penalty λ1·‖w‖₁ + (λ2/2)·‖w‖².</summary>
     /// <exception cref="ArgumentOutOfRangeException">λ1 or λ2 is negative or not finite.</exception>
     public WeightPenalty(float l1, float l2)
@@ -45,12 +49,12 @@ public sealed record WeightPenalty
     {
         ArgumentNullException.ThrowIfNull(parameters);
         if (IsZero) return;
-        foreach (var group in parameters.Groups)
+        if (!ReferenceEquals(_viewsOf, parameters))
         {
-            if (!group.Decay || group.Frozen) continue;
-            var (w, g) = parameters.View(group);
-            parameters.Backend.PenaltyGradient(w, g, L1, L2);
+            _views = parameters.Groups.Where(g => g.Decay && !g.Frozen).Select(g => parameters.View(g)).ToArray();
+            _viewsOf = parameters;
         }
+        foreach (var (w, g) in _views) parameters.Backend.PenaltyGradient(w, g, L1, L2);
     }
 
     /// <summary>

@@ -73,6 +73,32 @@ public partial class ToolboxCliTests : IDisposable
         Assert.Contains("--l2 must be", Run("train", "--l2", "NaN", "--out", _dir["y"]).Err);
     }
 
+    [Theory]
+    [InlineData("--momentum", "1", "--momentum must be in [0, 1)")]
+    [InlineData("--weight-decay", "-0.5", "--weight-decay must be a finite number ≥ 0")]
+    [InlineData("--eval-batch-size", "0", "--eval-batch-size must be ≥ 1")]
+    [InlineData("--threads", "0", "--threads must be ≥ 1")]
+    [InlineData("--log-every", "-1", "--log-every must be ≥ 0")]
+    [InlineData("--precise-bn", "-2", "--precise-bn must be ≥ 0")]
+    [InlineData("--lr-reference-batch", "-8", "--lr-reference-batch must be ≥ 1 (or 0 for no scaling)")]
+    public void ImpossibleHyperParameters_FailBeforeTraining_NamingTheOptionAndRange(string option, string value, string expected)
+    {
+        var (code, output, err) = Run("train", "--model", "mlp", "--data", "mnist", "--data-dir", MakeMnist(), "--out", _dir["x"], option, value);
+        Assert.Equal(1, code);
+        Assert.Contains(expected, err);
+        Assert.DoesNotContain("epoch", output);   // rejected before anything trained
+    }
+
+    [Fact]
+    public void LinearScaling_AndTheExponentialSchedule_AreReachable()
+    {
+        var (code, output, err) = Run("train", "--model", "mlp", "--data", "mnist", "--data-dir", MakeMnist(), "--epochs", "1", "--batch-size", "32",
+            "--eval-batch-size", "16", "--lr", "0.4", "--lr-reference-batch", "128", "--schedule", "exponential", "--bn-average", "cumulative", "--out", _dir["s"]);
+        Assert.True(code == 0, err);
+        Assert.Contains("linear scaling: lr 0.4 for batch 128 becomes 0.1 for batch 32", output);
+        Assert.Contains("exponential lr=0.1", output);
+    }
+
     [Fact]
     public void Help_NamesTheCommandDeeptrain()
     {
