@@ -3,14 +3,19 @@ using DeepTrain.Cli.Commands;
 
 namespace DeepTrain.Cli;
 
-/// <summary>The <c>deeptrain</c> command: info, models, plan, train, eval, bench.</summary>
+/// <summary>The <c>deeptrain</c> command: info, models, plan, train, eval, lr-find, bench, plot.</summary>
 public static class Program
 {
     /// <summary>Parses the command line and runs the command; returns the exit code.</summary>
     public static int Main(string[] args)
     {
-        var root = new RootCommand("DeepTrain: train ResNet-scale convolutional networks from .NET")
+        // A plain Command named "deeptrain" rather than RootCommand, whose name is the entry assembly's
+        // ("DeepTrain.Cli", as the dll cannot be called deeptrain): help and errors then show the command
+        // users type. RootCommand's help and version options are added by hand.
+        var root = new Command("deeptrain", "DeepTrain: train ResNet-scale convolutional networks from .NET")
         {
+            new System.CommandLine.Help.HelpOption(),
+            new VersionOption(),
             InfoCommand.Create(),
             ModelsCommand.Create(),
             PlanCommand.Create(),
@@ -18,6 +23,7 @@ public static class Program
             EvalCommand.Create(),
             LrFindCommand.Create(),
             BenchCommand.Create(),
+            PlotCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }

@@ -17,7 +17,7 @@ namespace DeepTrain.Cli.Commands;
 /// <summary><c>deeptrain train</c>: trains a built-in model on a built-in data set.</summary>
 internal static class TrainCommand
 {
-    private static readonly string[] s_schedules = ["one-cycle", "multistep", "cosine", "cosine-restarts", "step", "constant"];
+    private static readonly string[] s_schedules = ["one-cycle", "multistep", "cosine", "cosine-restarts", "step", "exponential", "constant"];
     private static readonly string[] s_optimizers = ["sgd", "adam", "adamw", "adagrad", "rmsprop"];
 
     public static Command Create()
@@ -31,7 +31,9 @@ internal static class TrainCommand
         var momentum = new Option<float>("--momentum") { Description = "SGD momentum (one-cycle cycles it between 0.85 and 0.95 unless --no-cycle-momentum)", DefaultValueFactory = _ => 0.9f };
         var wd = new Option<float>("--weight-decay") { Description = "L2 weight decay λ (the loss gains λ/2·‖w‖²; PyTorch's and Caffe's meaning); conv/linear weights only", DefaultValueFactory = _ => 5e-4f };
         var nesterov = new Option<bool>("--nesterov") { Description = "Nesterov momentum" };
-        var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: one-cycle; multistep (÷10 at 50% and 75%, the paper's steps); cosine; cosine-restarts (SGDR, period one epoch doubling); step (÷10 every third of training); constant", DefaultValueFactory = _ => "one-cycle" };
+        var l1 = new Option<float>("--l1") { Description = "L1 penalty λ1: the loss gains λ1·‖w‖₁, the gradient λ1·sign(w), under any optimizer; with --l2, the elastic net (conv/linear weights only)", DefaultValueFactory = _ => 0f };
+        var l2 = new Option<float>("--l2") { Description = "L2 penalty λ2: the loss gains λ2/2·‖w‖², the gradient λ2·w, under any optimizer (with sgd the same as --weight-decay; with adamw not decoupled)", DefaultValueFactory = _ => 0f };
+        var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: one-cycle; multistep (÷10 at 50% and 75%, the paper's steps); cosine; cosine-restarts (SGDR, period one epoch doubling); step (÷10 every third of training); exponential (smoothly ÷100 over training); constant", DefaultValueFactory = _ => "one-cycle" };
         schedule.AcceptOnlyFromAmong(s_schedules);
         var optimizer = new Option<string>("--optimizer") { Description = "sgd (momentum, L2 decay), adam (L2 decay), adamw (decoupled decay), adagrad or rmsprop (L2 decay; --momentum is RMSprop's momentum)", DefaultValueFactory = _ => "sgd" };
         optimizer.AcceptOnlyFromAmong(s_optimizers);
@@ -40,6 +42,8 @@ internal static class TrainCommand
         var valSplit = new Option<int>("--val-split") { Description = "Carve N samples (seeded) from the training set for validation; reported each epoch", DefaultValueFactory = _ => 0 };
         var earlyStop = new Option<int>("--early-stop") { Description = "Stop when the validation loss has not improved for P epochs (needs --val-split)", DefaultValueFactory = _ => 0 };
         var preciseBn = new Option<int>("--precise-bn") { Description = "Before each evaluation, recompute batch-norm statistics as the average over N training batches (0: PyTorch's running averages)", DefaultValueFactory = _ => 0 };
+        var bnAverage = new Option<string>("--bn-average") { Description = "Batch-norm running statistics: running (exponential, momentum 0.1, PyTorch's default) or cumulative (the plain average over every training batch, PyTorch's momentum=None)", DefaultValueFactory = _ => "running" };
+        bnAverage.AcceptOnlyFromAmong("running", "cumulative");
         var overfit = new Option<int>("--overfit-batches") { Description = "Sanity check: train on only the first N batches (no augmentation); a healthy setup drives the training loss towards 0", DefaultValueFactory = _ => 0 };
         var statsEvery = new Option<int>("--stats-every") { Description = "Every N steps, print per-layer activation statistics (mean, std, zeros) and gradient norms with the update/weight ratio (slow; for debugging)", DefaultValueFactory = _ => 0 };
         var initFrom = new Option<string?>("--init-from") { Description = "Fine-tune: start from the weights of this safetensors file wherever names and shapes match, and report the rest" };
@@ -47,23 +51,25 @@ internal static class TrainCommand
         var lrScale = new Option<string?>("--lr-scale") { Description = "Per-layer learning rates: PREFIX=SCALE[,PREFIX=SCALE] multiplies the rate of those parameters (e.g. layer1=0.1,linear=2)" };
         var momentumForm = new Option<string>("--momentum-form") { Description = "SGD momentum as pytorch (b ← μb + g; w ← w − lr·b) or caffe (v ← μv + lr·g; w ← w − v); they differ when the rate changes", DefaultValueFactory = _ => "pytorch" };
         momentumForm.AcceptOnlyFromAmong("pytorch", "caffe");
+        var lrReference = new Option<int>("--lr-reference-batch") { Description = "Linear scaling rule (Goyal et al. 2017): --lr was tuned for this batch size, so use lr·batch/B (0: off)", DefaultValueFactory = _ => 0 };
         var warmup = new Option<int>("--warmup-epochs") { Description = "Linear learning-rate warm-up before the schedule (not with one-cycle, which has its own)", DefaultValueFactory = _ => 0 };
         var noCycle = new Option<bool>("--no-cycle-momentum") { Description = "Keep momentum fixed under one-cycle" };
         var augment = new Option<bool>("--augment") { Description = "Pad-and-random-crop (4 pixels) and horizontal flip on worker threads" };
         var device = Device();
         var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, shuffling, augmentation and dropout", DefaultValueFactory = _ => 1UL };
-        var outDir = new Option<string>("--out", "-o") { Description = "Output folder for metrics.jsonl and model.safetensors", DefaultValueFactory = _ => "runs/latest" };
+        var outDir = new Option<string>("--out", "-o") { Description = "Output folder for metrics.jsonl, metrics.png and model.safetensors", DefaultValueFactory = _ => "runs/latest" };
         var threads = new Option<int?>("--threads") { Description = "CPU backend threads (default: all processors)" };
         var evalBatch = new Option<int>("--eval-batch-size") { Description = "Batch size for evaluation", DefaultValueFactory = _ => 500 };
         var layout = Layout();
         var logEvery = new Option<int>("--log-every") { Description = "Print a step log line every N steps (0: never)", DefaultValueFactory = _ => 0 };
         var augmentation = new AugmentationCliOptions();
-        var cmd = new Command("train", "Train a model; writes metrics.jsonl and model.safetensors to --out")
-            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, overfit, statsEvery, initFrom, freeze, lrScale, momentumForm, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
+        var cmd = new Command("train", "Train a model; writes metrics.jsonl, metrics.png and model.safetensors to --out")
+            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, l1, l2, nesterov, schedule, lrReference, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, bnAverage, overfit, statsEvery, initFrom, freeze, lrScale, momentumForm, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
         cmd.SetAction(r => CliErrors.Run(() => Run(new TrainArgs(
             r.GetValue(model)!, r.GetValue(data)!, r.GetValue(dataDir), r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(momentum),
             r.GetValue(wd), r.GetValue(nesterov), r.GetValue(schedule)!, !r.GetValue(noCycle), r.GetValue(augment), r.GetValue(device)!, r.GetValue(seed),
-            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery), r.GetValue(initFrom), r.GetValue(freeze), r.GetValue(lrScale), r.GetValue(momentumForm)!) { Augmentation = augmentation.Build(r, r.GetValue(augment)) })));
+            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery), r.GetValue(initFrom), r.GetValue(freeze), r.GetValue(lrScale), r.GetValue(momentumForm)!)
+            { Augmentation = augmentation.Build(r, r.GetValue(augment)), L1 = r.GetValue(l1), L2 = r.GetValue(l2), BnAverage = r.GetValue(bnAverage)!, LrReferenceBatch = r.GetValue(lrReference) })));
         augmentation.AddTo(cmd);
         return cmd;
     }
@@ -73,12 +79,36 @@ internal static class TrainCommand
     {
         /// <summary>The whole augmentation (--augment, --color-jitter, --rotate, --translate, --random-erasing, --cutmix); null: --augment alone decides.</summary>
         public AugmentationOptions? Augmentation { get; init; }
+        /// <summary>--l1: λ1 of the weight penalty.</summary>
+        public float L1 { get; init; }
+        /// <summary>--l2: λ2 of the weight penalty.</summary>
+        public float L2 { get; init; }
+        /// <summary>--bn-average: "running" or "cumulative".</summary>
+        public string BnAverage { get; init; } = "running";
+        /// <summary>--lr-reference-batch: the batch size --lr was tuned for (0: no scaling).</summary>
+        public int LrReferenceBatch { get; init; }
     }
 
     internal static int Run(TrainArgs a)
     {
         if (a.Epochs < 1) throw new ArgumentException($"--epochs must be ≥ 1, got {a.Epochs}");
         if (!(a.Lr > 0) || float.IsInfinity(a.Lr)) throw new ArgumentException($"--lr must be a finite number > 0, got {a.Lr}");
+        // Impossible hyper-parameters fail here, naming the option and its valid range, before any data is read.
+        if (!(a.Momentum >= 0 && a.Momentum < 1)) throw new ArgumentException($"--momentum must be in [0, 1) (SGD's or RMSprop's momentum, Adam's β1), got {a.Momentum}");
+        if (!(a.WeightDecay >= 0) || float.IsInfinity(a.WeightDecay)) throw new ArgumentException($"--weight-decay must be a finite number ≥ 0, got {a.WeightDecay}");
+        if (a.EvalBatch < 1) throw new ArgumentException($"--eval-batch-size must be ≥ 1, got {a.EvalBatch}");
+        if (a.Threads is < 1) throw new ArgumentException($"--threads must be ≥ 1, got {a.Threads}");
+        foreach (var (option, value) in new[] { ("--log-every", a.LogEvery), ("--precise-bn", a.PreciseBn), ("--stats-every", a.StatsEvery), ("--early-stop", a.EarlyStop), ("--overfit-batches", a.OverfitBatches) })
+            if (value < 0) throw new ArgumentException($"{option} must be ≥ 0 (0: off), got {value}");
+        if (a.LrReferenceBatch < 0) throw new ArgumentException($"--lr-reference-batch must be ≥ 1 (or 0 for no scaling), got {a.LrReferenceBatch}");
+        if (a.LrReferenceBatch > 0)
+        {
+            float scaled = LrSchedule.ScaleForBatch(a.Lr, a.BatchSize, a.LrReferenceBatch);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"linear scaling: lr {a.Lr:G4} for batch {a.LrReferenceBatch} becomes {scaled:G4} for batch {a.BatchSize}"));
+            a = a with { Lr = scaled };
+        }
+        foreach (var (option, value) in new[] { ("--l1", a.L1), ("--l2", a.L2) })
+            if (!(value >= 0) || float.IsInfinity(value)) throw new ArgumentException($"{option} must be a finite number ≥ 0, got {value}");
         if (a.Threads is { } t) CpuParallel.Threads = t;
         var layout = ParseLayout(a.Layout);
         var device = Tensors.Device.Parse(a.Device);
@@ -116,6 +146,7 @@ internal static class TrainCommand
             _ => new SGD(model.Parameters, a.Lr, a.Momentum, a.WeightDecay, nesterov: a.Nesterov,
                 form: a.MomentumForm == "caffe" ? Backends.SgdMomentumForm.Caffe : Backends.SgdMomentumForm.PyTorch),
         };
+        if (a.L1 > 0 || a.L2 > 0) opt.Penalty = new WeightPenalty(a.L1, a.L2);
         if (a.WarmupEpochs < 0 || a.WarmupEpochs >= a.Epochs) throw new ArgumentException($"--warmup-epochs must be in [0, {a.Epochs - 1}] (fewer than --epochs), got {a.WarmupEpochs}");
         if (a.WarmupEpochs > 0 && a.Schedule == "one-cycle") throw new ArgumentException("--warmup-epochs does not combine with --schedule one-cycle, which warms up by itself");
         long perEpoch = trainLoader.BatchesPerEpoch, warmupSteps = perEpoch * a.WarmupEpochs, total = perEpoch * a.Epochs - warmupSteps;
@@ -126,6 +157,7 @@ internal static class TrainCommand
             "cosine" => new CosineLr(a.Lr, total),
             "cosine-restarts" => new CosineWarmRestartsLr(a.Lr, perEpoch, 2),
             "step" => new StepLr(a.Lr, Math.Max(1, total / 3)),
+            "exponential" => new ExponentialLr(a.Lr, (float)Math.Pow(0.01, 1.0 / Math.Max(1, total))),
             _ => new ConstantLr(a.Lr),
         };
         if (warmupSteps > 0) sched = new WarmupLr(sched, warmupSteps);
@@ -138,6 +170,7 @@ internal static class TrainCommand
         }
         if (a.StatsEvery < 0) throw new ArgumentException($"--stats-every must be ≥ 0, got {a.StatsEvery}");
         trainer.StatisticsEvery = a.StatsEvery;
+        trainer.CumulativeBatchNorm = a.BnAverage == "cumulative";
         trainer.StatisticsReport = (step, text) => Console.WriteLine($"statistics before step {step}:\n{text}");
         int startEpoch = a.Resume is null ? 0 : TrainingState.Load(a.Resume, model, opt, trainer);
         if (startEpoch >= a.Epochs) throw new ArgumentException($"--resume {a.Resume}: that run already completed {startEpoch} epochs; ask for more with --epochs");
@@ -146,7 +179,7 @@ internal static class TrainCommand
         if (a.Resume is null || !File.Exists(metricsPath)) File.WriteAllText(metricsPath, "");
         var (p, _) = DeepTrain.Graph.Model.Count(graph);
         Console.WriteLine($"{graph.Name}: {p:N0} parameters | {train.Name}: {train.Count:N0} train / {test.Count:N0} test, {train.Channels}x{train.Height}x{train.Width}, {train.Classes} classes");
-        Console.WriteLine($"{backend.Description} | batch {a.BatchSize} | {a.Optimizer} momentum/β1 {a.Momentum} wd {a.WeightDecay}{(a.Nesterov ? " nesterov" : "")} | {sched} | augment {(aug?.ToString() ?? "off")} | seed {a.Seed}");
+        Console.WriteLine($"{backend.Description} | batch {a.BatchSize} | {a.Optimizer} momentum/β1 {a.Momentum} wd {a.WeightDecay}{(opt.Penalty is { } pen ? $" penalty {pen}" : "")}{(a.Nesterov ? " nesterov" : "")} | {sched} | augment {(aug?.ToString() ?? "off")} | seed {a.Seed}");
         Console.WriteLine($"{"epoch",5} {"train loss",10} {"train acc",9} {"test loss",9} {"test acc",8} {"lr",9} {"seconds",8} {"images/s",9}");
 
         var start = DateTime.UtcNow;
@@ -171,7 +204,7 @@ internal static class TrainCommand
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"initial loss {s.Loss:F3} against ln({train.Classes}) = {expected:F3} for uniform predictions: {verdict}"));
                 }
                 if (a.LogEvery > 0 && trainer.GlobalStep % a.LogEvery == 0)
-                    Console.WriteLine($"[{trainer.GlobalStep:D8}] lr={s.Lr:0.00e+00}, Train Loss = {s.Loss:F4}");
+                    Console.WriteLine(StepLogLine(trainer.GlobalStep, s));
             }
             if (interactive)
             {
@@ -204,7 +237,9 @@ internal static class TrainCommand
                 ["lr"] = opt.LearningRate, ["seconds"] = seconds, ["images_per_sec"] = last.ImagesPerSec,
             };
             if (valLoader is not null) { row["val_loss"] = valLoss; row["val_acc"] = valAcc; }
+            if (opt.Penalty is { } penalty) row["penalty"] = penalty.Value(model.Parameters);   // not in train_loss: see WeightPenalty
             File.AppendAllText(metricsPath, JsonSerializer.Serialize(row) + "\n");
+            Plotting.MetricsPlot.WriteBeside(metricsPath);   // metrics.png, redrawn atomically after every epoch
             TrainingState.Save(a.Out, model, opt, trainer, epoch, new Dictionary<string, string>
             {
                 ["model"] = a.Model, ["data"] = a.Data, ["epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
@@ -229,6 +264,10 @@ internal static class TrainCommand
             $"done: {epochsRun} epochs in {wall:F0} s; final test accuracy {last!.TestAcc * 100:F2}% (best {best * 100:F2}%); {metricsPath}; {ckptPath}"));
         return 0;
     }
+
+    /// <summary>The step log line, in the form the course notes and Caffe's solver print: <c>[00000010] lr=1.00e-01, Train Loss = 0.4321, Train Acc = 87.50%</c>.</summary>
+    internal static string StepLogLine(long step, StepProgress s) => string.Create(CultureInfo.InvariantCulture,
+        $"[{step:D8}] lr={s.Lr:0.00e+00}, Train Loss = {s.Loss:F4}{(double.IsNaN(s.Accuracy) ? "" : $", Train Acc = {s.Accuracy * 100:F2}%")}");
 
     /// <summary>Parameter groups from --freeze and --lr-scale (a frozen prefix wins over a scaled one).</summary>
     /// <exception cref="FormatException">--lr-scale is not PREFIX=SCALE pairs.</exception>

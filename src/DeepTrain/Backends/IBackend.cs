@@ -160,6 +160,18 @@ public interface IBackend : IDisposable
     // ---- optimizers (flat buffers) -------------------------------------------------------
 
     /// <summary>
+    /// Adds the gradient of the elastic-net penalty λ1·‖w‖₁ + (λ2/2)·‖w‖² to g, element-wise over flat fp32 spans
+    /// of equal length: g[i] ← g[i] + λ1·sign(w[i]) + λ2·w[i], evaluated as (g + λ1·s) + λ2·w in fp32, where
+    /// s = sign(w[i]) is +1, −1 or 0 for w = 0 (and for NaN), as torch.sign. λ2 alone is the L2 term that SGD's
+    /// weight_decay adds; λ1 alone is the lasso's subgradient. The CUDA backend runs the kernel
+    /// <c>dt_penalty_grad_f32(const float* w, float* g, int64_t count, float l1, float l2, cudaStream_t)</c>
+    /// with these semantics.
+    /// </summary>
+    /// <exception cref="ArgumentException">w and g are not fp32 or differ in element count.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">λ1 or λ2 is negative or not finite.</exception>
+    void PenaltyGradient(Tensor w, Tensor g, float l1, float l2);
+
+    /// <summary>
     /// One SGD step over a flat span of parameters (see <see cref="SgdArgs"/> for the rule);
     /// <paramref name="step"/> counts from 1; on step 1 the momentum buffer becomes g.
     /// </summary>

@@ -58,9 +58,8 @@ public class Adam : Optimizer
     public override IReadOnlyList<(string Name, Tensor Value)> State => [("exp_avg", _m), ("exp_avg_sq", _v)];
 
     /// <inheritdoc />
-    public override void Step()
+    protected override void Update()
     {
-        Steps++;
         var backend = Parameters.Backend;
         var args = new AdamArgs(LearningRate, Momentum, Beta2, Eps, WeightDecay, Decoupled);
         foreach (var v in _groups)

@@ -37,9 +37,8 @@ public sealed class Adagrad : Optimizer
     public override IReadOnlyList<(string Name, Tensor Value)> State => [("sum", GroupViews.Whole(Parameters, _state, 0))];
 
     /// <inheritdoc />
-    public override void Step()
+    protected override void Update()
     {
-        Steps++;
         var args = new AdagradArgs(LearningRate, LrDecay, WeightDecay, Eps);
         foreach (var v in _groups)
             if (!v.Group.Frozen)
@@ -90,9 +89,8 @@ public sealed class RMSprop : Optimizer
         [("square_avg", GroupViews.Whole(Parameters, _state, 0)), ("momentum_buffer", GroupViews.Whole(Parameters, _state, 1)), ("grad_avg", GroupViews.Whole(Parameters, _state, 2))];
 
     /// <inheritdoc />
-    public override void Step()
+    protected override void Update()
     {
-        Steps++;
         var args = new RmsPropArgs(LearningRate, Alpha, Eps, WeightDecay, Momentum, Centered);
         foreach (var v in _groups)
             if (!v.Group.Frozen)

@@ -9,6 +9,18 @@ public abstract class LrSchedule
     public virtual float? Momentum(long step) => null;
     /// <summary>A one-line description for logs.</summary>
     public abstract override string ToString();
+
+    /// <summary>
+    /// Goyal et al.'s linear scaling rule: a rate tuned for <paramref name="referenceBatch"/> becomes
+    /// lr·batch/referenceBatch at <paramref name="batch"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A batch size is below 1.</exception>
+    public static float ScaleForBatch(float lr, int batch, int referenceBatch = 256)
+    {
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "linear scaling: the batch size must be ≥ 1");
+        if (referenceBatch < 1) throw new ArgumentOutOfRangeException(nameof(referenceBatch), referenceBatch, "linear scaling: the reference batch size must be ≥ 1");
+        return lr * batch / referenceBatch;
+    }
 }
 
 /// <summary>A constant learning rate.</summary>
@@ -227,10 +239,4 @@ public sealed class WarmupLr : LrSchedule
     public override float? Momentum(long step) => _inner.Momentum(Math.Max(0, step - _warmup));
     /// <inheritdoc />
     public override string ToString() => $"{_warmup} warm-up steps, then {_inner}";
-
-    /// <summary>
-    /// Goyal et al.'s linear scaling rule: a rate tuned for <paramref name="referenceBatch"/> becomes
-    /// lr·batch/referenceBatch at <paramref name="batch"/>.
-    /// </summary>
-    public static float ScaleForBatch(float lr, int batch, int referenceBatch = 256) => lr * batch / referenceBatch;
 }

@@ -48,8 +48,25 @@ public abstract class Optimizer : IDisposable
     /// <summary>Named state tensors, for checkpoints ("momentum_buffer").</summary>
     public abstract IReadOnlyList<(string Name, Tensor Value)> State { get; }
 
-    /// <summary>Applies one update from the current gradients.</summary>
-    public abstract void Step();
+    /// <summary>
+    /// An L1/L2/elastic-net penalty whose gradient is added to the gradients before each update (null: none).
+    /// It is part of the objective, not of the optimizer's rule, so it works the same under every optimizer.
+    /// </summary>
+    public WeightPenalty? Penalty { get; set; }
+
+    /// <summary>
+    /// Applies one update from the current gradients: first the <see cref="Penalty"/>'s gradient, then the
+    /// optimizer's own rule (<see cref="Update"/>). The gradients are left modified by the penalty.
+    /// </summary>
+    public void Step()
+    {
+        Steps++;
+        Penalty?.AddGradient(Parameters);
+        Update();
+    }
+
+    /// <summary>The optimizer's update rule for step <see cref="Steps"/> (already incremented; counts from 1).</summary>
+    protected abstract void Update();
 
     /// <summary>Restores the step count (with <see cref="State"/> loaded, for resuming).</summary>
     public void RestoreSteps(long steps) => Steps = steps;

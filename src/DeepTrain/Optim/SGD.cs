@@ -60,9 +60,8 @@ public sealed class SGD : Optimizer
     public override IReadOnlyList<(string Name, Tensor Value)> State => [("momentum_buffer", _momentum)];
 
     /// <inheritdoc />
-    public override void Step()
+    protected override void Update()
     {
-        Steps++;
         var backend = Parameters.Backend;
         foreach (var v in _groups)
         {

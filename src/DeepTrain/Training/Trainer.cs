@@ -17,8 +17,8 @@ public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAcc, 
 /// </summary>
 public sealed record TtaMetrics(double Loss, double Accuracy, double PlainLoss, double PlainAccuracy, int Views);
 
-/// <summary>Progress within an epoch, reported after every step.</summary>
-public readonly record struct StepProgress(int Epoch, int Batch, int Batches, long Images, double Seconds, double Loss, double Lr);
+/// <summary>Progress within an epoch, reported after every step: <see cref="Loss"/> and <see cref="Accuracy"/> are this step's batch's (NaN accuracy for a loss that counts none).</summary>
+public readonly record struct StepProgress(int Epoch, int Batch, int Batches, long Images, double Seconds, double Loss, double Lr, double Accuracy = double.NaN);
 
 /// <summary>
 /// The training loop: for each batch, copy it to the plan's input, forward, loss, backward, one optimizer
@@ -36,6 +36,7 @@ public sealed class Trainer : IDisposable
     private readonly float[] _scalar = new float[1];
     private readonly int _evalBatch, _accumulation;
     private MixedCrossEntropy? _mixed;   // CutMix's loss, made at the first mixed batch
+    private readonly BatchNorm[] _norms;
 
     /// <summary>
     /// Compiles the training plan. With <paramref name="accumulationSteps"/> k &gt; 1 (Caffe's iter_size) each
@@ -53,6 +54,7 @@ public sealed class Trainer : IDisposable
                 $"gradient accumulation must divide the batch size {batchSize}: one of {string.Join(", ", Enumerable.Range(1, batchSize).Where(d => batchSize % d == 0))}");
         (_model, _optimizer, _schedule, _loss, _accumulation) = (model, optimizer, schedule, loss, accumulationSteps);
         _train = model.Compile(batchSize / accumulationSteps, training: true, loss, layout);
+        _norms = model.Graph.Nodes.Select(n => n.Layer).OfType<BatchNorm>().ToArray();
         _train.State.Seed = seed;
         _evalBatch = evalBatchSize ?? batchSize;
         Layout = layout;
@@ -66,6 +68,15 @@ public sealed class Trainer : IDisposable
     public int StatisticsEvery { get; set; }
     /// <summary>Receives (step, formatted statistics) when <see cref="StatisticsEvery"/> is set.</summary>
     public Action<long, string>? StatisticsReport { get; set; }
+
+    /// <summary>
+    /// Batch-norm running statistics as a cumulative average over every training batch so far (PyTorch's
+    /// BatchNorm momentum=None): before the t-th training forward (t from 1, counted by the plan's
+    /// iteration, so it survives a resume) every batch norm's momentum is set to 1/t, making running_mean and
+    /// running_var the plain average of all batch statistics seen. False (the default) keeps each layer's
+    /// exponential momentum (0.1). With accumulation each micro-batch counts as one batch.
+    /// </summary>
+    public bool CumulativeBatchNorm { get; set; }
 
     /// <summary>Optimizer steps taken (the schedule's step index).</summary>
     public long GlobalStep { get; set; }
@@ -85,10 +96,11 @@ public sealed class Trainer : IDisposable
             float lr = _schedule.LearningRate(GlobalStep);
             _optimizer.LearningRate = lr;
             if (_schedule.Momentum(GlobalStep) is float m) _optimizer.Momentum = m;
-            double loss = 0;
+            double loss = 0, batchCorrect = 0;
             for (int k = 0; k < _accumulation; k++)
             {
                 LoadBatch(_train, batch, k * _train.BatchSize);
+                if (CumulativeBatchNorm) foreach (var bn in _norms) bn.Momentum = 1.0 / (_train.State.Iteration + 1);
                 _train.State.AccumulateParamGrads = k > 0;
                 if (batch.IsMixed) MixedTrainStep(batch, k * _train.BatchSize, 1f / _accumulation);
                 else _train.TrainStep(1f / _accumulation);
@@ -96,8 +108,9 @@ public sealed class Trainer : IDisposable
                 if (!double.IsFinite(micro))
                     throw new NonFiniteLossException($"epoch {epoch}, batch {b}: the loss is {micro} (learning rate {lr:G4}); {FirstNonFiniteLayer()}; lower the learning rate or check the data");
                 loss += micro / _accumulation;
-                if (_loss.CountsCorrect) correct += Read(_train.Correct);
+                if (_loss.CountsCorrect) batchCorrect += Read(_train.Correct);
             }
+            correct += batchCorrect;
             _train.State.AccumulateParamGrads = false;
             if (StatisticsEvery > 0 && GlobalStep % StatisticsEvery == 0)
                 StatisticsReport?.Invoke(GlobalStep, LayerStatistics.Format(LayerStatistics.Activations(_train), LayerStatistics.Gradients(_model, lr)));
@@ -106,7 +119,7 @@ public sealed class Trainer : IDisposable
             lossSum += loss * batch.Count;
             images += batch.Count;
             b++;
-            progress?.Invoke(new StepProgress(epoch, b, batches, images, sw.Elapsed.TotalSeconds, loss, lr));
+            progress?.Invoke(new StepProgress(epoch, b, batches, images, sw.Elapsed.TotalSeconds, loss, lr, _loss.CountsCorrect ? batchCorrect / batch.Count : double.NaN));
         }
         return (images > 0 ? lossSum / images : double.NaN, images > 0 ? correct / images : double.NaN, images, sw.Elapsed.TotalSeconds);
     }
@@ -123,7 +136,7 @@ public sealed class Trainer : IDisposable
     public int RecomputeBatchNormStatistics(DataLoader loader, int batches, int epoch = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
-        var norms = _model.Graph.Nodes.Select(n => n.Layer).OfType<BatchNorm>().ToArray();
+        var norms = _norms;
         if (norms.Length == 0) return 0;
         var momenta = norms.Select(b => b.Momentum).ToArray();
         long iteration = _train.State.Iteration;
