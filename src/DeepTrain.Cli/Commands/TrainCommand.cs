@@ -6,6 +6,7 @@ using DeepTrain.Backends.Cpu;
 using DeepTrain.Data;
 using DeepTrain.Graph;
 using DeepTrain.Losses;
+using DeepTrain.Mixed;
 using DeepTrain.Optim;
 using DeepTrain.Tensors;
 using DeepTrain.Training;
@@ -57,23 +58,42 @@ internal static class TrainCommand
         var evalBatch = new Option<int>("--eval-batch-size") { Description = "Batch size for evaluation", DefaultValueFactory = _ => 500 };
         var layout = Layout();
         var logEvery = new Option<int>("--log-every") { Description = "Print a step log line every N steps (0: never)", DefaultValueFactory = _ => 0 };
+        var precision = new Option<string>("--precision") { Description = "fp32, fp16 or bf16: 16-bit activations and weight copies over fp32 master weights (the CPU emulates 16-bit storage)", DefaultValueFactory = _ => "fp32" };
+        var lossScale = new Option<string?>("--loss-scale") { Description = "dynamic (GradScaler: 2^16, ×2 per 2000 clean steps, ×0.5 and skip on overflow), static:S, or off; default dynamic for fp16, off otherwise" };
+        var clipNorm = new Option<float?>("--clip-grad-norm") { Description = "Clip the gradients' global L2 norm to MAX after unscaling (torch.nn.utils.clip_grad_norm_)" };
         var cmd = new Command("train", "Train a model; writes metrics.jsonl and model.safetensors to --out")
             { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, nesterov, schedule, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, overfit, statsEvery, initFrom, freeze, lrScale, momentumForm, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
         cmd.SetAction(r => CliErrors.Run(() => Run(new TrainArgs(
             r.GetValue(model)!, r.GetValue(data)!, r.GetValue(dataDir), r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(momentum),
             r.GetValue(wd), r.GetValue(nesterov), r.GetValue(schedule)!, !r.GetValue(noCycle), r.GetValue(augment), r.GetValue(device)!, r.GetValue(seed),
-            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery), r.GetValue(initFrom), r.GetValue(freeze), r.GetValue(lrScale), r.GetValue(momentumForm)!))));
+            r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery), r.GetValue(initFrom), r.GetValue(freeze), r.GetValue(lrScale), r.GetValue(momentumForm)!)
+            {
+                Precision = r.GetValue(precision)!, LossScale = r.GetValue(lossScale), ClipGradNorm = r.GetValue(clipNorm),
+            })));
+        cmd.Options.Add(precision);
+        cmd.Options.Add(lossScale);
+        cmd.Options.Add(clipNorm);
         return cmd;
     }
 
     internal sealed record TrainArgs(string Model, string Data, string? DataDir, int Epochs, int BatchSize, float Lr, float Momentum, float WeightDecay,
-        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null, int ValSplit = 0, int EarlyStop = 0, int PreciseBn = 0, int OverfitBatches = 0, int StatsEvery = 0, string? InitFrom = null, string? Freeze = null, string? LrScale = null, string MomentumForm = "pytorch");
+        bool Nesterov, string Schedule, bool CycleMomentum, bool Augment, string Device, ulong Seed, string Out, int? Threads, int EvalBatch, string Layout, int LogEvery, string Optimizer = "sgd", int WarmupEpochs = 0, int Accumulate = 1, string? Resume = null, int ValSplit = 0, int EarlyStop = 0, int PreciseBn = 0, int OverfitBatches = 0, int StatsEvery = 0, string? InitFrom = null, string? Freeze = null, string? LrScale = null, string MomentumForm = "pytorch")
+    {
+        /// <summary>--precision: fp32, fp16 or bf16.</summary>
+        public string Precision { get; init; } = "fp32";
+        /// <summary>--loss-scale: dynamic, static:S or off (null: the precision's default).</summary>
+        public string? LossScale { get; init; }
+        /// <summary>--clip-grad-norm MAX, or null.</summary>
+        public float? ClipGradNorm { get; init; }
+    }
 
     internal static int Run(TrainArgs a)
     {
         if (a.Epochs < 1) throw new ArgumentException($"--epochs must be ≥ 1, got {a.Epochs}");
         if (!(a.Lr > 0) || float.IsInfinity(a.Lr)) throw new ArgumentException($"--lr must be a finite number > 0, got {a.Lr}");
         if (a.Threads is { } t) CpuParallel.Threads = t;
+        var precision = PrecisionInfo.Parse(a.Precision);
+        var lossScaling = a.LossScale is null ? (precision.ScalesLossByDefault() ? LossScalerOptions.Dynamic : null) : LossScalerOptions.Parse(a.LossScale);
         var layout = ParseLayout(a.Layout);
         var device = Tensors.Device.Parse(a.Device);
         using var backend = BackendFactory.Create(device);
@@ -123,7 +143,9 @@ internal static class TrainCommand
             _ => new ConstantLr(a.Lr),
         };
         if (warmupSteps > 0) sched = new WarmupLr(sched, warmupSteps);
-        using var trainer = new Trainer(model, opt, sched, new CrossEntropyLoss(), a.BatchSize, a.EvalBatch, layout, a.Seed, a.Accumulate);
+        using var trainer = new Trainer(model, opt, sched, new CrossEntropyLoss(), a.BatchSize, a.EvalBatch, layout, a.Seed, a.Accumulate, precision);
+        trainer.ConfigureLossScaling(lossScaling);   // throws for an optimizer that cannot skip steps, naming --loss-scale off
+        trainer.ClipGradNorm = a.ClipGradNorm;
 
         if (a.InitFrom is not null)
         {
@@ -140,7 +162,7 @@ internal static class TrainCommand
         if (a.Resume is null || !File.Exists(metricsPath)) File.WriteAllText(metricsPath, "");
         var (p, _) = DeepTrain.Graph.Model.Count(graph);
         Console.WriteLine($"{graph.Name}: {p:N0} parameters | {train.Name}: {train.Count:N0} train / {test.Count:N0} test, {train.Channels}x{train.Height}x{train.Width}, {train.Classes} classes");
-        Console.WriteLine($"{backend.Description} | batch {a.BatchSize} | {a.Optimizer} momentum/β1 {a.Momentum} wd {a.WeightDecay}{(a.Nesterov ? " nesterov" : "")} | {sched} | augment {(aug?.ToString() ?? "off")} | seed {a.Seed}");
+        Console.WriteLine($"{backend.Description} | batch {a.BatchSize} | {a.Optimizer} momentum/β1 {a.Momentum} wd {a.WeightDecay}{(a.Nesterov ? " nesterov" : "")} | {precision.Name()}{(trainer.Scaler is { } sc ? $", loss scale {sc.Options}" : "")}{(a.ClipGradNorm is { } cg ? $", clip norm {cg}" : "")} | {sched} | augment {(aug?.ToString() ?? "off")} | seed {a.Seed}");
         Console.WriteLine($"{"epoch",5} {"train loss",10} {"train acc",9} {"test loss",9} {"test acc",8} {"lr",9} {"seconds",8} {"images/s",9}");
 
         var start = DateTime.UtcNow;
@@ -188,16 +210,20 @@ internal static class TrainCommand
             var (testLoss, testAcc) = trainer.Evaluate(testLoader);
             var (valLoss, valAcc) = valLoader is null ? (double.NaN, double.NaN) : trainer.Evaluate(valLoader);
             double seconds = r.Seconds + (DateTime.UtcNow - evalStart).TotalSeconds;
-            last = new EpochMetrics(epoch, r.Loss, r.Accuracy, testLoss, testAcc, opt.LearningRate, seconds, r.Images / r.Seconds);
+            last = new EpochMetrics(epoch, r.Loss, r.Accuracy, testLoss, testAcc, opt.LearningRate, seconds, r.Images / r.Seconds)
+            {
+                SkippedSteps = trainer.LastEpochSkippedSteps, LossScale = trainer.Scaler?.Read().Scale,
+            };
             best = Math.Max(best, testAcc);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{epoch,5} {r.Loss,10:F4} {r.Accuracy * 100,8:F2}% {testLoss,9:F4} {testAcc * 100,7:F2}% {opt.LearningRate,9:0.00e+00} {seconds,8:F1} {last.ImagesPerSec,9:F0}{(valLoader is null ? "" : $"   val loss {valLoss:F4} val acc {valAcc * 100:F2}%")}"));
+                $"{epoch,5} {r.Loss,10:F4} {r.Accuracy * 100,8:F2}% {testLoss,9:F4} {testAcc * 100,7:F2}% {opt.LearningRate,9:0.00e+00} {seconds,8:F1} {last.ImagesPerSec,9:F0}{(valLoader is null ? "" : $"   val loss {valLoss:F4} val acc {valAcc * 100:F2}%")}{(last.LossScale is { } ls ? $"   loss scale {ls:G} ({last.SkippedSteps} skipped)" : "")}"));
             var row = new Dictionary<string, object>
             {
                 ["epoch"] = epoch, ["train_loss"] = r.Loss, ["train_acc"] = r.Accuracy, ["test_loss"] = testLoss, ["test_acc"] = testAcc,
                 ["lr"] = opt.LearningRate, ["seconds"] = seconds, ["images_per_sec"] = last.ImagesPerSec,
             };
             if (valLoader is not null) { row["val_loss"] = valLoss; row["val_acc"] = valAcc; }
+            if (last.LossScale is { } scale) { row["loss_scale"] = scale; row["skipped_steps"] = last.SkippedSteps; }
             File.AppendAllText(metricsPath, JsonSerializer.Serialize(row) + "\n");
             TrainingState.Save(a.Out, model, opt, trainer, epoch, new Dictionary<string, string>
             {
