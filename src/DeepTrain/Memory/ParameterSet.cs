@@ -132,10 +132,12 @@ public sealed class ParameterSet : IDisposable
     /// <summary>Bytes of buffers.</summary>
     public long BufferBytes => _buffers.Bytes;
 
-    /// <summary>All parameter values as one flat fp32 tensor.</summary>
-    public Tensor AllValues => new(_values, 0, Shape.Of(checked((int)TotalFloats)));
-    /// <summary>All gradients as one flat fp32 tensor.</summary>
-    public Tensor AllGrads => new(_grads, 0, Shape.Of(checked((int)TotalFloats)));
+    private Tensor? _allValues, _allGrads;
+
+    /// <summary>All parameter values as one flat fp32 tensor (made once: a training step allocates no views).</summary>
+    public Tensor AllValues => _allValues ??= new(_values, 0, Shape.Of(checked((int)TotalFloats)));
+    /// <summary>All gradients as one flat fp32 tensor (made once).</summary>
+    public Tensor AllGrads => _allGrads ??= new(_grads, 0, Shape.Of(checked((int)TotalFloats)));
 
     /// <summary>Views of group <paramref name="g"/>'s values and gradients.</summary>
     public (Tensor Values, Tensor Grads) View(ParameterGroup g)

@@ -187,6 +187,39 @@ public class MixedTrainingTests
         Assert.Contains("--loss-scale off", e.Message);
     }
 
+    /// <summary>The scaled fp32 step (scale the loss gradient, unscale, clip, skip-aware SGD, update) stays allocation-free on the CPU.</summary>
+    [Fact]
+    public void ScaledAndClippedFp32Step_AfterWarmUp_AllocatesNoManagedBytes()
+    {
+        using var b = new CpuBackend();
+        using var model = new Model(ResNetCifar.Build(8, 1, 10, 16), b, 1);
+        using var plan = model.Compile(4, true, new CrossEntropyLoss());
+        using var sgd = new SGD(model.Parameters, 0.01f, 0.9f, 5e-4f);
+        using var scaler = new LossScaler(b, LossScalerOptions.Dynamic);
+        using var clipper = new GradientClipper(b, 1f);
+        sgd.Scaler = scaler;
+        b.CopyFromHost<float>(Infrastructure.TestData.Normal(3, 4, 1, 16, 16), plan.Input);
+        b.CopyFromHost<int>([1, 2, 3, 4], plan.Target);
+        void Step()
+        {
+            plan.TrainStep(1f, scaler.State);
+            scaler.Unscale(model.Parameters);
+            clipper.Clip(model.Parameters);
+            sgd.Step();
+            scaler.Update();
+        }
+        for (int i = 0; i < 8; i++) Step();
+        long least = long.MaxValue;   // the smallest of several trials, as in CpuParallelTests (other threads allocate too)
+        for (int trial = 0; trial < 5; trial++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            Step();
+            least = Math.Min(least, GC.GetTotalAllocatedBytes(precise: true) - before);
+        }
+        Assert.Equal(0, least);
+        Assert.Equal(13, scaler.Read().StepCount);
+    }
+
     [Fact]
     public void PlansOfOneModel_ShareOne16BitPrecision()
     {
