@@ -41,7 +41,7 @@ internal static class PlanCommand
         Row("gradients", r.Gradients);
         Row("optimizer state", r.OptimizerState, stateCopies > 0 && !eval ? $"{stateCopies} × parameters" : "");
         Row("buffers", r.Buffers, "batch-norm running statistics");
-        Row("activations (arena)", r.Activations, $"{precision.Name()} (logits fp32); packed by lifetime; {Bytes(r.ActivationsUnpacked)} unpacked ({(double)r.ActivationsUnpacked / Math.Max(r.Activations, 1):F1}×)");
+        Row("activations (arena)", r.Activations, $"{(precision == Precision.Float32 ? "" : $"{precision.Name()}, logits fp32; ")}packed by lifetime; {Bytes(r.ActivationsUnpacked)} unpacked ({(double)r.ActivationsUnpacked / Math.Max(r.Activations, 1):F1}×)");
         Row("input", r.Input);
         Row("workspace", r.Workspace, "largest convolution scratch (cpu backend)");
         Row("peak", r.Peak);
