@@ -1,6 +1,7 @@
 using System.CommandLine;
 using DeepTrain.Backends.Cpu;
 using DeepTrain.Graph;
+using DeepTrain.Mixed;
 using static DeepTrain.Cli.Commands.CommonOptions;
 
 namespace DeepTrain.Cli.Commands;
@@ -16,28 +17,31 @@ internal static class PlanCommand
         var classes = Classes();
         var layout = Layout();
         var eval = new Option<bool>("--eval") { Description = "Plan inference instead of training" };
+        var precision = new Option<string>("--precision") { Description = "fp32, fp16 or bf16: 16-bit plans store activations and their gradients in half the bytes", DefaultValueFactory = _ => "fp32" };
         var stateCopies = new Option<int>("--optimizer-state") { Description = "Parameter-sized optimizer buffers (SGD with momentum: 1, Adam: 2)", DefaultValueFactory = _ => 1 };
         var cmd = new Command("plan", "Print the memory plan: parameters, gradients, optimizer state, activations (arena), workspace, peak")
-            { model, batch, input, classes, layout, eval, stateCopies };
-        cmd.SetAction(r => CliErrors.Run(() => Run(r.GetValue(model)!, r.GetValue(batch), r.GetValue(input), r.GetValue(classes), r.GetValue(layout)!, r.GetValue(eval), r.GetValue(stateCopies))));
+            { model, batch, input, classes, layout, eval, stateCopies, precision };
+        cmd.SetAction(r => CliErrors.Run(() => Run(r.GetValue(model)!, r.GetValue(batch), r.GetValue(input), r.GetValue(classes), r.GetValue(layout)!, r.GetValue(eval), r.GetValue(stateCopies), r.GetValue(precision)!)));
         return cmd;
     }
 
-    private static int Run(string modelName, int batch, string? input, int? classes, string layout, bool eval, int stateCopies)
+    private static int Run(string modelName, int batch, string? input, int? classes, string layout, bool eval, int stateCopies, string precisionName)
     {
+        var precision = PrecisionInfo.Parse(precisionName);
         var graph = BuildModel(modelName, input, classes);
-        var plan = Planner.Build(graph, batch, training: !eval, ParseLayout(layout));
+        var plan = Planner.Build(graph, batch, training: !eval, ParseLayout(layout), precision);
         using var cpu = new CpuBackend();
         var r = MemoryReport.For(graph, plan, stateCopies, cpu);
         var (p, b) = DeepTrain.Graph.Model.Count(graph);
         Console.WriteLine($"model {graph.Name}: input {graph.InputShape}, {graph.Nodes.Count} layers, {p:N0} trainable parameters, {b:N0} buffer values");
-        Console.WriteLine($"plan: {(eval ? "evaluation" : "training")}, batch {batch}, {plan.Layout}, fp32, {plan.InPlaceCount} layers in place, {plan.Buffers.Count} arena buffers");
+        Console.WriteLine($"plan: {(eval ? "evaluation" : "training")}, batch {batch}, {plan.Layout}, {precision.Name()}, {plan.InPlaceCount} layers in place, {plan.Buffers.Count} arena buffers");
         void Row(string what, long bytes, string note = "") => Console.WriteLine($"  {what,-22} {Bytes(bytes),12}  {note}");
-        Row("parameters", r.Parameters);
+        Row("parameters", r.Parameters, precision == Precision.Float32 ? "" : "fp32 master weights");
+        if (r.WorkingCopy > 0) Row("working copy", r.WorkingCopy, $"{precision.Name()} copy of the weights");
         Row("gradients", r.Gradients);
         Row("optimizer state", r.OptimizerState, stateCopies > 0 && !eval ? $"{stateCopies} × parameters" : "");
         Row("buffers", r.Buffers, "batch-norm running statistics");
-        Row("activations (arena)", r.Activations, $"packed by lifetime; {Bytes(r.ActivationsUnpacked)} unpacked ({(double)r.ActivationsUnpacked / Math.Max(r.Activations, 1):F1}×)");
+        Row("activations (arena)", r.Activations, $"{(precision == Precision.Float32 ? "" : $"{precision.Name()}, logits fp32; ")}packed by lifetime; {Bytes(r.ActivationsUnpacked)} unpacked ({(double)r.ActivationsUnpacked / Math.Max(r.Activations, 1):F1}×)");
         Row("input", r.Input);
         Row("workspace", r.Workspace, "largest convolution scratch (cpu backend)");
         Row("peak", r.Peak);

@@ -6,6 +6,7 @@ using DeepTrain.Backends.Cpu;
 using DeepTrain.Data;
 using DeepTrain.Graph;
 using DeepTrain.Losses;
+using DeepTrain.Mixed;
 using DeepTrain.Optim;
 using DeepTrain.Tensors;
 using DeepTrain.Training;
@@ -63,13 +64,17 @@ internal static class TrainCommand
         var layout = Layout();
         var logEvery = new Option<int>("--log-every") { Description = "Print a step log line every N steps (0: never)", DefaultValueFactory = _ => 0 };
         var augmentation = new AugmentationCliOptions();
+        var precision = new Option<string>("--precision") { Description = "fp32, fp16 or bf16: 16-bit activations and weight copies over fp32 master weights (the CPU emulates 16-bit storage)", DefaultValueFactory = _ => "fp32" };
+        var lossScale = new Option<string?>("--loss-scale") { Description = "dynamic (GradScaler: 2^16, ×2 per 2000 clean steps, ×0.5 and skip on overflow), static:S, or off; default dynamic for fp16, off otherwise" };
+        var clipNorm = new Option<float?>("--clip-grad-norm") { Description = "Clip the gradients' global L2 norm to MAX after unscaling (torch.nn.utils.clip_grad_norm_)" };
         var cmd = new Command("train", "Train a model; writes metrics.jsonl, metrics.png and model.safetensors to --out")
-            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, l1, l2, nesterov, schedule, lrReference, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, bnAverage, overfit, statsEvery, initFrom, freeze, lrScale, momentumForm, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery };
+            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, l1, l2, nesterov, schedule, lrReference, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, bnAverage, overfit, statsEvery, initFrom, freeze, lrScale, momentumForm, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery, precision, lossScale, clipNorm };
         cmd.SetAction(r => CliErrors.Run(() => Run(new TrainArgs(
             r.GetValue(model)!, r.GetValue(data)!, r.GetValue(dataDir), r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(momentum),
             r.GetValue(wd), r.GetValue(nesterov), r.GetValue(schedule)!, !r.GetValue(noCycle), r.GetValue(augment), r.GetValue(device)!, r.GetValue(seed),
             r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery), r.GetValue(initFrom), r.GetValue(freeze), r.GetValue(lrScale), r.GetValue(momentumForm)!)
-            { Augmentation = augmentation.Build(r, r.GetValue(augment)), L1 = r.GetValue(l1), L2 = r.GetValue(l2), BnAverage = r.GetValue(bnAverage)!, LrReferenceBatch = r.GetValue(lrReference) })));
+            { Augmentation = augmentation.Build(r, r.GetValue(augment)), L1 = r.GetValue(l1), L2 = r.GetValue(l2), BnAverage = r.GetValue(bnAverage)!, LrReferenceBatch = r.GetValue(lrReference),
+                Precision = r.GetValue(precision)!, LossScale = r.GetValue(lossScale), ClipGradNorm = r.GetValue(clipNorm) })));
         augmentation.AddTo(cmd);
         return cmd;
     }
@@ -87,6 +92,12 @@ internal static class TrainCommand
         public string BnAverage { get; init; } = "running";
         /// <summary>--lr-reference-batch: the batch size --lr was tuned for (0: no scaling).</summary>
         public int LrReferenceBatch { get; init; }
+        /// <summary>--precision: fp32, fp16 or bf16.</summary>
+        public string Precision { get; init; } = "fp32";
+        /// <summary>--loss-scale: dynamic, static:S or off (null: the precision's default).</summary>
+        public string? LossScale { get; init; }
+        /// <summary>--clip-grad-norm MAX, or null.</summary>
+        public float? ClipGradNorm { get; init; }
     }
 
     internal static int Run(TrainArgs a)
@@ -110,6 +121,8 @@ internal static class TrainCommand
         foreach (var (option, value) in new[] { ("--l1", a.L1), ("--l2", a.L2) })
             if (!(value >= 0) || float.IsInfinity(value)) throw new ArgumentException($"{option} must be a finite number ≥ 0, got {value}");
         if (a.Threads is { } t) CpuParallel.Threads = t;
+        var precision = PrecisionInfo.Parse(a.Precision);
+        var lossScaling = a.LossScale is null ? (precision.ScalesLossByDefault() ? LossScalerOptions.Dynamic : null) : LossScalerOptions.Parse(a.LossScale);
         var layout = ParseLayout(a.Layout);
         var device = Tensors.Device.Parse(a.Device);
         using var backend = BackendFactory.Create(device);
@@ -161,7 +174,9 @@ internal static class TrainCommand
             _ => new ConstantLr(a.Lr),
         };
         if (warmupSteps > 0) sched = new WarmupLr(sched, warmupSteps);
-        using var trainer = new Trainer(model, opt, sched, new CrossEntropyLoss(), a.BatchSize, a.EvalBatch, layout, a.Seed, a.Accumulate);
+        using var trainer = new Trainer(model, opt, sched, new CrossEntropyLoss(), a.BatchSize, a.EvalBatch, layout, a.Seed, a.Accumulate, precision);
+        trainer.ConfigureLossScaling(lossScaling);   // throws for an optimizer that cannot skip steps, naming --loss-scale off
+        trainer.ClipGradNorm = a.ClipGradNorm;
 
         if (a.InitFrom is not null)
         {
@@ -179,7 +194,7 @@ internal static class TrainCommand
         if (a.Resume is null || !File.Exists(metricsPath)) File.WriteAllText(metricsPath, "");
         var (p, _) = DeepTrain.Graph.Model.Count(graph);
         Console.WriteLine($"{graph.Name}: {p:N0} parameters | {train.Name}: {train.Count:N0} train / {test.Count:N0} test, {train.Channels}x{train.Height}x{train.Width}, {train.Classes} classes");
-        Console.WriteLine($"{backend.Description} | batch {a.BatchSize} | {a.Optimizer} momentum/β1 {a.Momentum} wd {a.WeightDecay}{(opt.Penalty is { } pen ? $" penalty {pen}" : "")}{(a.Nesterov ? " nesterov" : "")} | {sched} | augment {(aug?.ToString() ?? "off")} | seed {a.Seed}");
+        Console.WriteLine($"{backend.Description} | batch {a.BatchSize} | {a.Optimizer} momentum/β1 {a.Momentum} wd {a.WeightDecay}{(opt.Penalty is { } pen ? $" penalty {pen}" : "")}{(a.Nesterov ? " nesterov" : "")} | {precision.Name()}{(trainer.Scaler is { } sc ? $", loss scale {sc.Options}" : "")}{(a.ClipGradNorm is { } cg ? $", clip norm {cg}" : "")} | {sched} | augment {(aug?.ToString() ?? "off")} | seed {a.Seed}");
         Console.WriteLine($"{"epoch",5} {"train loss",10} {"train acc",9} {"test loss",9} {"test acc",8} {"lr",9} {"seconds",8} {"images/s",9}");
 
         var start = DateTime.UtcNow;
@@ -227,10 +242,13 @@ internal static class TrainCommand
             var (testLoss, testAcc) = trainer.Evaluate(testLoader);
             var (valLoss, valAcc) = valLoader is null ? (double.NaN, double.NaN) : trainer.Evaluate(valLoader);
             double seconds = r.Seconds + (DateTime.UtcNow - evalStart).TotalSeconds;
-            last = new EpochMetrics(epoch, r.Loss, r.Accuracy, testLoss, testAcc, opt.LearningRate, seconds, r.Images / r.Seconds);
+            last = new EpochMetrics(epoch, r.Loss, r.Accuracy, testLoss, testAcc, opt.LearningRate, seconds, r.Images / r.Seconds)
+            {
+                SkippedSteps = trainer.LastEpochSkippedSteps, LossScale = trainer.Scaler?.Read().Scale,
+            };
             best = Math.Max(best, testAcc);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{epoch,5} {r.Loss,10:F4} {r.Accuracy * 100,8:F2}% {testLoss,9:F4} {testAcc * 100,7:F2}% {opt.LearningRate,9:0.00e+00} {seconds,8:F1} {last.ImagesPerSec,9:F0}{(valLoader is null ? "" : $"   val loss {valLoss:F4} val acc {valAcc * 100:F2}%")}"));
+                $"{epoch,5} {r.Loss,10:F4} {r.Accuracy * 100,8:F2}% {testLoss,9:F4} {testAcc * 100,7:F2}% {opt.LearningRate,9:0.00e+00} {seconds,8:F1} {last.ImagesPerSec,9:F0}{(valLoader is null ? "" : $"   val loss {valLoss:F4} val acc {valAcc * 100:F2}%")}{(last.LossScale is { } ls ? $"   loss scale {ls:G} ({last.SkippedSteps} skipped)" : "")}"));
             var row = new Dictionary<string, object>
             {
                 ["epoch"] = epoch, ["train_loss"] = r.Loss, ["train_acc"] = r.Accuracy, ["test_loss"] = testLoss, ["test_acc"] = testAcc,
@@ -238,6 +256,7 @@ internal static class TrainCommand
             };
             if (valLoader is not null) { row["val_loss"] = valLoss; row["val_acc"] = valAcc; }
             if (opt.Penalty is { } penalty) row["penalty"] = penalty.Value(model.Parameters);   // not in train_loss: see WeightPenalty
+            if (last.LossScale is { } scale) { row["loss_scale"] = scale; row["skipped_steps"] = last.SkippedSteps; }
             File.AppendAllText(metricsPath, JsonSerializer.Serialize(row) + "\n");
             Plotting.MetricsPlot.WriteBeside(metricsPath);   // metrics.png, redrawn atomically after every epoch
             TrainingState.Save(a.Out, model, opt, trainer, epoch, new Dictionary<string, string>

@@ -1,4 +1,5 @@
 using DeepTrain.Memory;
+using DeepTrain.Mixed;
 using DeepTrain.Tensors;
 
 namespace DeepTrain.Backends;
@@ -38,6 +39,13 @@ public interface IBackend : IDisposable
 
     /// <summary>Waits until every queued operation has finished (a no-op on the CPU).</summary>
     void Synchronize();
+
+    /// <summary>
+    /// Whether plans of <paramref name="precision"/> can run here; when not, <paramref name="reason"/> says why in
+    /// words a user can act on (e.g. "GPU 0 (Tesla P4, sm_61) has no fast fp16 arithmetic; use --precision fp32").
+    /// <c>Model.Compile</c> asks before building a plan.
+    /// </summary>
+    bool SupportsPrecision(Precision precision, out string reason);
 
     // ---- element-wise ------------------------------------------------------------------
 
@@ -183,6 +191,24 @@ public interface IBackend : IDisposable
     /// </summary>
     void AdamStep(Tensor w, Tensor g, Tensor m, Tensor v, AdamArgs args, long step);
 
+    /// <summary>
+    /// The mixed-precision form of <see cref="SgdStep(Tensor, Tensor, Tensor, SgdArgs, long)"/>, the fused kernel
+    /// <c>dt_sgd_f32</c>: the same update of the fp32 master weights <paramref name="w"/>, then, when
+    /// <paramref name="workingCopy"/> is given (fp16 or bf16, w's element count), workingCopy = round(w) in the same
+    /// pass. With <paramref name="scalerState"/> (a <see cref="LossScalerState"/>) the step number is its step count + 1
+    /// (<paramref name="step"/> is ignored), and when its found-inf flag is set the call changes nothing at all:
+    /// not w, not the momentum buffer, not the working copy.
+    /// </summary>
+    void SgdStep(Tensor w, Tensor g, Tensor momentum, SgdArgs args, long step, Tensor? workingCopy, Tensor? scalerState);
+
+    /// <summary>
+    /// The mixed-precision form of <see cref="AdamStep(Tensor, Tensor, Tensor, Tensor, AdamArgs, long)"/>, the fused
+    /// kernel <c>dt_adam_f32</c>, with <paramref name="workingCopy"/> and <paramref name="scalerState"/> as in the
+    /// mixed-precision <c>SgdStep</c>: a step whose found-inf flag is set changes no weight and no moment, and the
+    /// bias correction reads t = the state's step count + 1, which such a step does not advance.
+    /// </summary>
+    void AdamStep(Tensor w, Tensor g, Tensor m, Tensor v, AdamArgs args, long step, Tensor? workingCopy, Tensor? scalerState);
+
     /// <summary>One Adagrad step over flat spans (see <see cref="AdagradArgs"/>); <paramref name="step"/> counts from 1.</summary>
     void AdagradStep(Tensor w, Tensor g, Tensor sum, AdagradArgs args, long step);
 
@@ -191,4 +217,32 @@ public interface IBackend : IDisposable
     /// μ &gt; 0 and <paramref name="gradAvg"/> when centered (either may be null otherwise).
     /// </summary>
     void RmsPropStep(Tensor w, Tensor g, Tensor v, Tensor? momentum, Tensor? gradAvg, RmsPropArgs args);
+
+    // ---- mixed precision: loss scaling and clipping (state stays on the device) -----------------------
+
+    /// <summary>
+    /// GradScaler's unscale (torch._amp_foreach_non_finite_check_and_unscale_, kernel <c>dt_unscale_f32</c>):
+    /// g[i] ← g[i]·(1/scale) over the flat fp32 <paramref name="grads"/>, and the found-inf flag of
+    /// <paramref name="scalerState"/> becomes 1 if any result is NaN or ±∞ (it is never cleared here).
+    /// </summary>
+    void UnscaleGradients(Tensor grads, Tensor scalerState);
+
+    /// <summary>
+    /// GradScaler.update (kernel <c>dt_update_scale</c>): if found-inf { scale ← scale·backoff; tracker ← 0 }
+    /// else if ++tracker = interval { scale ← scale·growth; tracker ← 0 }; then, when the step was clean, the step
+    /// count advances by one; finally found-inf ← 0.
+    /// </summary>
+    void UpdateLossScale(Tensor scalerState, float growthFactor, float backoffFactor, int growthInterval);
+
+    /// <summary>x[i] ← x[i]·scale with the scale read from <paramref name="scalerState"/> on the device (the loss gradient, fp32).</summary>
+    void MultiplyByLossScale(Tensor x, Tensor scalerState);
+
+    /// <summary>normSquared[0] ← Σ x[i]² over the flat fp32 <paramref name="x"/> (overwritten; kernel <c>dt_global_norm_sq_f32</c>).</summary>
+    void GlobalNormSquared(Tensor x, Tensor normSquared);
+
+    /// <summary>
+    /// torch.nn.utils.clip_grad_norm_'s scaling (kernel <c>dt_scale_by_norm_f32</c>): with n = √normSquared[0],
+    /// g[i] ← g[i]·min(1, maxNorm/(n + 1e-6)); normSquared is read on the device.
+    /// </summary>
+    void ScaleByNorm(Tensor g, Tensor normSquared, float maxNorm);
 }

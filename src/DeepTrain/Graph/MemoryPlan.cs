@@ -1,4 +1,5 @@
 using DeepTrain.Layers;
+using DeepTrain.Mixed;
 using DeepTrain.Tensors;
 
 namespace DeepTrain.Graph;
@@ -16,9 +17,9 @@ public enum BufferKind
 
 /// <summary>
 /// One buffer of the arena: its size, the plan steps during which it must hold its contents (inclusive),
-/// and its byte offset. Time runs forward 0..L−1, the loss at L, backward L+1..2L (node i's backward at 2L − i).
+/// its element type and its byte offset. Time runs forward 0..L−1, the loss at L, backward L+1..2L (node i's backward at 2L − i).
 /// </summary>
-public sealed record PlannedBuffer(BufferKind Kind, long Bytes, int Birth, int Death, string Description)
+public sealed record PlannedBuffer(BufferKind Kind, long Bytes, int Birth, int Death, string Description, DType DType = DType.Float32)
 {
     /// <summary>Byte offset in the arena, set by the packer.</summary>
     public long Offset { get; internal set; } = -1;
@@ -42,6 +43,8 @@ public sealed class MemoryPlan
     public bool Training { get; internal init; }
     /// <summary>Layout of rank-4 activations.</summary>
     public Layout Layout { get; internal init; }
+    /// <summary>The precision activations and activation gradients are stored in.</summary>
+    public Precision Precision { get; internal init; }
     /// <summary>Every value's shape (value 0 is the data).</summary>
     public Shape[] Shapes { get; internal init; } = [];
     /// <summary>Activation buffer index per value (−1 for the data input, which lives outside the arena).</summary>

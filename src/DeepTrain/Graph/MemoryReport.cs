@@ -1,6 +1,8 @@
 using DeepTrain.Backends;
 using DeepTrain.Layers;
 using DeepTrain.Memory;
+using DeepTrain.Mixed;
+using DeepTrain.Tensors;
 
 namespace DeepTrain.Graph;
 
@@ -11,8 +13,11 @@ namespace DeepTrain.Graph;
 /// </summary>
 public sealed record MemoryReport(long Parameters, long Gradients, long OptimizerState, long Buffers, long Activations, long ActivationsUnpacked, long Input, long Workspace)
 {
+    /// <summary>The 16-bit working copy of the weights a 16-bit plan reads (0 at fp32).</summary>
+    public long WorkingCopy { get; init; }
+
     /// <summary>The sum: what the device must hold at the busiest moment of a step.</summary>
-    public long Peak => Parameters + Gradients + OptimizerState + Buffers + Activations + Input + Workspace;
+    public long Peak => Parameters + WorkingCopy + Gradients + OptimizerState + Buffers + Activations + Input + Workspace;
 
     /// <summary>
     /// Builds the report for <paramref name="plan"/> of <paramref name="graph"/>. <paramref name="optimizerStateCopies"/>
@@ -27,6 +32,9 @@ public sealed record MemoryReport(long Parameters, long Gradients, long Optimize
                 if (n.Layer is Conv2d conv)
                     workspace = Math.Max(workspace, backend.Conv2dWorkspaceBytes(plan.Shapes[n.Inputs[0]], conv.Parameters[0].Shape, conv.Spec));
         return new MemoryReport(pf * 4, plan.Training ? pf * 4 : 0, plan.Training ? optimizerStateCopies * pf * 4 : 0, bf * 4,
-            plan.ArenaBytes, plan.UnpackedBytes, plan.InputBytes, workspace);
+            plan.ArenaBytes, plan.UnpackedBytes, plan.InputBytes, workspace)
+        {
+            WorkingCopy = plan.Precision == Mixed.Precision.Float32 ? 0 : pf * plan.Precision.ActivationDType().Size(),
+        };
     }
 }

@@ -2,6 +2,7 @@ using DeepTrain.Backends;
 using DeepTrain.Layers;
 using DeepTrain.Losses;
 using DeepTrain.Memory;
+using DeepTrain.Mixed;
 using DeepTrain.Tensors;
 
 namespace DeepTrain.Graph;
@@ -41,10 +42,22 @@ public sealed class Model : IDisposable
     /// <summary>The model's name.</summary>
     public string Name => Graph.Name;
 
-    /// <summary>Compiles an execution plan for <paramref name="batchSize"/> samples.</summary>
+    /// <summary>
+    /// Compiles an execution plan for <paramref name="batchSize"/> samples at <paramref name="precision"/>. A 16-bit
+    /// plan stores activations in 16 bits and makes the parameters' 16-bit working copy (see
+    /// <see cref="ParameterSet.WorkingCopy"/>); the data input, the logits and the loss stay fp32.
+    /// </summary>
     /// <exception cref="LayerShapeException">A layer rejects its input at this size.</exception>
-    public Plan Compile(int batchSize, bool training, Loss loss, Layout layout = Layout.NCHW)
-        => new(this, Planner.Build(Graph, batchSize, training, layout), loss);
+    /// <exception cref="NotSupportedException">The backend cannot run this precision (the message says why).</exception>
+    /// <exception cref="InvalidOperationException">Another plan of this model uses another 16-bit precision.</exception>
+    public Plan Compile(int batchSize, bool training, Loss loss, Layout layout = Layout.NCHW, Precision precision = Precision.Float32)
+    {
+        if (!Backend.SupportsPrecision(precision, out string reason))
+            throw new NotSupportedException($"model '{Name}': {Backend.Description} cannot train at {precision.Name()}: {reason}");
+        var memory = Planner.Build(Graph, batchSize, training, layout, precision);
+        if (precision != Precision.Float32) Parameters.EnsureWorkingCopy(precision.ActivationDType());
+        return new Plan(this, memory, loss);
+    }
 
     /// <summary>Trainable and buffer scalar counts of a graph, without allocating it.</summary>
     public static (long Trainable, long Buffers) Count(ModelGraph graph)

@@ -41,7 +41,8 @@ public sealed class Plan : IDisposable
         Correct = new Tensor(_io, inBytes + tgtBytes + 4, Shape.Of(1));
 
         _arena = backend.Allocate(Math.Max(memory.ArenaBytes, 1));
-        Tensor View(int buffer, Shape shape) => new(_arena, memory.Buffers[buffer].Offset, shape, DType.Float32, layout);
+        Tensor View(int buffer, Shape shape) => new(_arena, memory.Buffers[buffer].Offset, shape, memory.Buffers[buffer].DType, layout);
+        bool reduced = memory.Precision != Mixed.Precision.Float32;
         var values = new Tensor[shapes.Length];
         var grads = new Tensor?[shapes.Length];
         values[0] = Input;
@@ -61,7 +62,8 @@ public sealed class Plan : IDisposable
                 OutputGrad = grads[n.Output],
                 InputGrads = n.Inputs.Select(v => grads[v]).ToArray(),
                 AccumulateInputGrads = memory.Accumulate[i],
-                Params = ps.Select(p => p.Value).ToArray(),
+                // 16-bit plans: convolution and linear weights from the working copy; gradients stay fp32 masters'.
+                Params = ps.Select(p => reduced && n.Layer.UsesWorkingCopy ? model.Parameters.WorkingValue(p) : p.Value).ToArray(),
                 Grads = ps.Select(p => p.Grad).ToArray(),
                 Buffers = model.Parameters.BuffersOf(n.Layer).Select(b => b.Value).ToArray(),
                 Aux = memory.AuxBuffers[i].Select((b, k) => View(b, layerAux[k])).ToArray(),
@@ -131,10 +133,20 @@ public sealed class Plan : IDisposable
         foreach (var s in _steps)
         {
             s.Layer.Forward(s);
-            var host = new float[s.Output.Elements];
-            Model.Backend.CopyToHost<float>(s.Output, host);
-            observe(s, host);
+            observe(s, ReadFloats(Model.Backend, s.Output));
         }
+    }
+
+    /// <summary>A tensor's values as fp32 on the host, widening a 16-bit tensor through a temporary (slow; for diagnosis).</summary>
+    internal static float[] ReadFloats(IBackend backend, Tensor t)
+    {
+        var host = new float[t.Elements];
+        if (t.DType == DType.Float32) { backend.CopyToHost<float>(t, host); return host; }
+        using var buffer = backend.Allocate(t.Elements * sizeof(float));
+        var wide = new Tensor(buffer, 0, t.Shape, DType.Float32, t.Layout);
+        backend.Copy(t, wide);
+        backend.CopyToHost<float>(wide, host);
+        return host;
     }
 
     /// <summary>Runs every layer forward.</summary>
@@ -160,10 +172,29 @@ public sealed class Plan : IDisposable
     }
 
     /// <summary>Forward, loss and backward for the batch in <see cref="Input"/> and <see cref="Target"/>.</summary>
-    public void TrainStep(float lossScale = 1f)
+    public void TrainStep(float lossScale = 1f) => TrainStep(lossScale, null);
+
+    /// <summary>
+    /// Forward, loss and backward, with the loss gradient multiplied (in fp32, before backward rounds anything to 16
+    /// bits) by the dynamic loss scale held on the device in <paramref name="scalerState"/> (a
+    /// <see cref="Mixed.LossScalerState"/>) when given, so no host synchronisation is needed.
+    /// </summary>
+    public void TrainStep(float lossScale, Tensor? scalerState)
     {
         Forward();
         ComputeLoss(lossScale);
+        BackwardFromLoss(scalerState);
+    }
+
+    /// <summary>
+    /// The second half of a training step, after <see cref="Forward"/> and a loss wrote <see cref="OutputGrad"/>
+    /// (the plan's own <see cref="ComputeLoss"/> or a caller's, e.g. CutMix's mixed labels): multiplies the
+    /// loss gradient by the device-side loss scale when <paramref name="scalerState"/> is given, runs
+    /// <see cref="Backward"/> and counts the iteration.
+    /// </summary>
+    public void BackwardFromLoss(Tensor? scalerState)
+    {
+        if (scalerState is not null && OutputGrad is not null) Model.Backend.MultiplyByLossScale(OutputGrad, scalerState);
         Backward();
         State.Iteration++;
     }

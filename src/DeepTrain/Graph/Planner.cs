@@ -1,4 +1,5 @@
 using DeepTrain.Layers;
+using DeepTrain.Mixed;
 using DeepTrain.Tensors;
 
 namespace DeepTrain.Graph;
@@ -10,11 +11,17 @@ namespace DeepTrain.Graph;
 /// </summary>
 public static class Planner
 {
-    /// <summary>Plans <paramref name="graph"/> at <paramref name="batch"/> for training or evaluation.</summary>
+    /// <summary>
+    /// Plans <paramref name="graph"/> at <paramref name="batch"/> for training or evaluation. At a 16-bit
+    /// <paramref name="precision"/> activations and activation gradients are stored in 16 bits (half the bytes),
+    /// except the model's output (the logits) and its gradient, which stay fp32 so the loss and the loss scale are
+    /// applied in fp32, and saved scratch (batch norm's mean and 1/σ), which is always fp32.
+    /// </summary>
     /// <exception cref="LayerShapeException">A layer rejects its input shapes at this batch size.</exception>
     /// <exception cref="InvalidOperationException">A layer's output is never used.</exception>
-    public static MemoryPlan Build(ModelGraph graph, int batch, bool training, Layout layout = Layout.NCHW)
+    public static MemoryPlan Build(ModelGraph graph, int batch, bool training, Layout layout = Layout.NCHW, Precision precision = Precision.Float32)
     {
+        var act = precision.ActivationDType();
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         var nodes = graph.Nodes;
         int L = nodes.Count, V = graph.ValueCount, output = graph.Output.Id;
@@ -96,7 +103,8 @@ public static class Planner
             if (rootBuffer[r] < 0)
             {
                 rootBuffer[r] = buffers.Count;
-                buffers.Add(new PlannedBuffer(BufferKind.Activation, Bytes(shapes[v]), actBirth[r], actDeath[r], nodes[Producer(v)].Layer.Name));
+                var dt = r == root[output] ? DType.Float32 : act;
+                buffers.Add(new PlannedBuffer(BufferKind.Activation, Bytes(shapes[v], dt), actBirth[r], actDeath[r], nodes[Producer(v)].Layer.Name, dt));
             }
             valueBuffer[v] = rootBuffer[r];
         }
@@ -129,7 +137,8 @@ public static class Planner
                 if (rootBuffer[r] < 0)
                 {
                     rootBuffer[r] = buffers.Count;
-                    buffers.Add(new PlannedBuffer(BufferKind.Gradient, Bytes(shapes[v]), gBirth[r], gDeath[r], "grad of " + (v == 0 ? "input" : nodes[Producer(v)].Layer.Name)));
+                    var dt = r == root[output] ? DType.Float32 : act;
+                    buffers.Add(new PlannedBuffer(BufferKind.Gradient, Bytes(shapes[v], dt), gBirth[r], gDeath[r], "grad of " + (v == 0 ? "input" : nodes[Producer(v)].Layer.Name), dt));
                 }
                 gradBuffer[v] = rootBuffer[r];
                 // Backward visits consumers in reverse forward order and each layer's slots in ascending
@@ -153,20 +162,20 @@ public static class Planner
             for (int k = 0; k < auxShapes.Count; k++)
             {
                 aux[i][k] = buffers.Count;
-                buffers.Add(new PlannedBuffer(BufferKind.Saved, Bytes(auxShapes[k]), Fwd(i), training ? Bwd(i) : Fwd(i), $"{nodes[i].Layer.Name} saved {k}"));
+                buffers.Add(new PlannedBuffer(BufferKind.Saved, Bytes(auxShapes[k], DType.Float32), Fwd(i), training ? Bwd(i) : Fwd(i), $"{nodes[i].Layer.Name} saved {k}"));
             }
         }
 
         long arena = Pack(buffers);
         return new MemoryPlan
         {
-            BatchSize = batch, Training = training, Layout = layout, Shapes = shapes,
+            BatchSize = batch, Training = training, Layout = layout, Precision = precision, Shapes = shapes,
             ValueBuffer = valueBuffer, GradBuffer = gradBuffer, AuxBuffers = aux, Accumulate = accumulate, InPlace = inPlace,
-            Buffers = buffers, ArenaBytes = arena, UnpackedBytes = buffers.Sum(b => AlignUp(b.Bytes)), InputBytes = Bytes(shapes[0]),
+            Buffers = buffers, ArenaBytes = arena, UnpackedBytes = buffers.Sum(b => AlignUp(b.Bytes)), InputBytes = Bytes(shapes[0], DType.Float32),
         };
     }
 
-    private static long Bytes(Shape s) => s.Elements * sizeof(float);
+    private static long Bytes(Shape s, DType t) => s.Elements * t.Size();
     private static long AlignUp(long b) => (b + MemoryPlan.Alignment - 1) / MemoryPlan.Alignment * MemoryPlan.Alignment;
 
     /// <summary>

@@ -54,6 +54,9 @@ public sealed class Conv2d : Layer
     public override IReadOnlyList<ParamSpec> Parameters => _params;
 
     /// <inheritdoc />
+    public override bool UsesWorkingCopy => true;
+
+    /// <inheritdoc />
     public override Shape OutputShape(ReadOnlySpan<Shape> inputs)
     {
         ExpectRank(inputs, 4);

@@ -82,6 +82,13 @@ public abstract class Layer
     /// </summary>
     public virtual bool IsView => false;
 
+    /// <summary>
+    /// True when, in a 16-bit plan, forward and backward read this layer's parameters from the model's 16-bit
+    /// working copy (convolution and linear weights, as autocast casts them); false keeps them in fp32 (batch
+    /// norm's γ and β, PReLU's slopes). Gradients are fp32 either way.
+    /// </summary>
+    public virtual bool UsesWorkingCopy => false;
+
     /// <summary>Computes the output from the inputs.</summary>
     public abstract void Forward(Step s);
 

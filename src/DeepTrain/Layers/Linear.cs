@@ -32,6 +32,9 @@ public sealed class Linear : Layer
     public override IReadOnlyList<ParamSpec> Parameters => _params;
 
     /// <inheritdoc />
+    public override bool UsesWorkingCopy => true;
+
+    /// <inheritdoc />
     public override Shape OutputShape(ReadOnlySpan<Shape> inputs)
     {
         ExpectRank(inputs, 2);

@@ -132,16 +132,64 @@ public sealed class ParameterSet : IDisposable
     /// <summary>Bytes of buffers.</summary>
     public long BufferBytes => _buffers.Bytes;
 
-    /// <summary>All parameter values as one flat fp32 tensor.</summary>
-    public Tensor AllValues => new(_values, 0, Shape.Of(checked((int)TotalFloats)));
-    /// <summary>All gradients as one flat fp32 tensor.</summary>
-    public Tensor AllGrads => new(_grads, 0, Shape.Of(checked((int)TotalFloats)));
+    private Tensor? _allValues, _allGrads;
+
+    /// <summary>All parameter values as one flat fp32 tensor (made once: a training step allocates no views).</summary>
+    public Tensor AllValues => _allValues ??= new(_values, 0, Shape.Of(checked((int)TotalFloats)));
+    /// <summary>All gradients as one flat fp32 tensor (made once).</summary>
+    public Tensor AllGrads => _allGrads ??= new(_grads, 0, Shape.Of(checked((int)TotalFloats)));
 
     /// <summary>Views of group <paramref name="g"/>'s values and gradients.</summary>
     public (Tensor Values, Tensor Grads) View(ParameterGroup g)
     {
         var shape = Shape.Of(checked((int)g.Count));
         return (new Tensor(_values, g.Start * 4, shape), new Tensor(_grads, g.Start * 4, shape));
+    }
+
+    private DeviceBuffer? _working;
+    private Dictionary<ParameterGroup, Tensor>? _workingGroups;
+    private Dictionary<ParameterEntry, Tensor>? _workingEntries;
+
+    /// <summary>
+    /// The 16-bit working copy of every parameter (one flat allocation laid out like <see cref="AllValues"/>), which
+    /// 16-bit plans read for the layers that <see cref="Layer.UsesWorkingCopy"/>; null until a 16-bit plan is compiled.
+    /// The fp32 values stay the master weights: optimizers update them and write the copy in the same pass.
+    /// </summary>
+    public Tensor? WorkingCopy { get; private set; }
+
+    /// <summary>
+    /// Makes the working copy in <paramref name="dtype"/> (Float16 or BFloat16) if it does not exist, and fills it from
+    /// the master weights. A model has at most one working precision.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A working copy of another type exists (plans of one model share one 16-bit precision).</exception>
+    public void EnsureWorkingCopy(DType dtype)
+    {
+        if (dtype is not (DType.Float16 or DType.BFloat16)) throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "the working copy is Float16 or BFloat16");
+        if (WorkingCopy is { } existing)
+        {
+            if (existing.DType != dtype)
+                throw new InvalidOperationException($"the model's parameters already have a {existing.DType} working copy; every plan of one model must use the same 16-bit precision, not also {dtype}");
+            return;
+        }
+        _working = Backend.Allocate(Math.Max(TotalFloats, 1) * dtype.Size());
+        WorkingCopy = new Tensor(_working, 0, Shape.Of(checked((int)TotalFloats)), dtype);
+        _workingGroups = Groups.ToDictionary(g => g, g => new Tensor(_working, g.Start * dtype.Size(), Shape.Of(checked((int)g.Count)), dtype));
+        _workingEntries = Entries.ToDictionary(e => e, e => new Tensor(_working, e.Offset * dtype.Size(), e.Spec.Shape, dtype));
+        SyncWorkingCopy();
+    }
+
+    /// <summary>The working copy of group <paramref name="g"/>, or null without a working copy (allocation-free).</summary>
+    public Tensor? WorkingView(ParameterGroup g) => _workingGroups?[g];
+
+    /// <summary>The working copy of one parameter.</summary>
+    /// <exception cref="InvalidOperationException">There is no working copy.</exception>
+    public Tensor WorkingValue(ParameterEntry e)
+        => _workingEntries?[e] ?? throw new InvalidOperationException($"parameter '{e.Name}' has no 16-bit working copy; compile a 16-bit plan first");
+
+    /// <summary>Rounds every master weight into the working copy (after initialising, loading or an optimizer that does not write it); a no-op without one.</summary>
+    public void SyncWorkingCopy()
+    {
+        if (WorkingCopy is { } w) Backend.Copy(AllValues, w);
     }
 
     /// <summary>The parameters of <paramref name="layer"/>, in its declaration order.</summary>
@@ -163,6 +211,7 @@ public sealed class ParameterSet : IDisposable
             Backend.CopyFromHost<float>(host, e.Value);
         }
         foreach (var b in Buffers) Backend.Fill(b.Value, b.Spec.InitialValue);
+        SyncWorkingCopy();
     }
 
 
@@ -175,5 +224,6 @@ public sealed class ParameterSet : IDisposable
         _values.Dispose();
         _grads.Dispose();
         _buffers.Dispose();
+        _working?.Dispose();
     }
 }

@@ -63,10 +63,18 @@ public class Adam : Optimizer
         var backend = Parameters.Backend;
         var args = new AdamArgs(LearningRate, Momentum, Beta2, Eps, WeightDecay, Decoupled);
         foreach (var v in _groups)
-            if (!v.Group.Frozen)
-                backend.AdamStep(v.W, v.G, v.State[0], v.State[1],
-                    args with { LearningRate = LearningRate * v.Group.LrScale, WeightDecay = v.Group.DecayFor(WeightDecay, DecayAll) }, Steps);
+        {
+            if (v.Group.Frozen) continue;
+            var a = args with { LearningRate = LearningRate * v.Group.LrScale, WeightDecay = v.Group.DecayFor(WeightDecay, DecayAll) };
+            // Mixed precision: the fused step also writes the 16-bit working copy and honours the scaler's flag and step count.
+            var half = Parameters.WorkingView(v.Group);
+            if (half is null && Scaler is null) backend.AdamStep(v.W, v.G, v.State[0], v.State[1], a, Steps);
+            else backend.AdamStep(v.W, v.G, v.State[0], v.State[1], a, Steps, half, Scaler?.State);
+        }
     }
+
+    /// <inheritdoc />
+    public override bool HonoursLossScaler => true;
 
     /// <inheritdoc />
     public override void Dispose() => _state.Dispose();

@@ -43,6 +43,7 @@ public sealed class Adagrad : Optimizer
         foreach (var v in _groups)
             if (!v.Group.Frozen)
                 Parameters.Backend.AdagradStep(v.W, v.G, v.State[0], args with { LearningRate = LearningRate * v.Group.LrScale, WeightDecay = v.Group.DecayFor(WeightDecay) }, Steps);
+        Parameters.SyncWorkingCopy();   // no fused 16-bit write here: round the masters afterwards (a no-op in fp32)
     }
 
     /// <inheritdoc />
@@ -96,6 +97,7 @@ public sealed class RMSprop : Optimizer
             if (!v.Group.Frozen)
                 Parameters.Backend.RmsPropStep(v.W, v.G, v.State[0], v.State[1], v.State[2],
                     args with { LearningRate = LearningRate * v.Group.LrScale, WeightDecay = v.Group.DecayFor(WeightDecay) });
+        Parameters.SyncWorkingCopy();   // no fused 16-bit write here: round the masters afterwards (a no-op in fp32)
     }
 
     /// <inheritdoc />

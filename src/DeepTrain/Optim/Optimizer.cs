@@ -1,4 +1,5 @@
 using DeepTrain.Memory;
+using DeepTrain.Mixed;
 using DeepTrain.Tensors;
 
 namespace DeepTrain.Optim;
@@ -67,6 +68,30 @@ public abstract class Optimizer : IDisposable
 
     /// <summary>The optimizer's update rule for step <see cref="Steps"/> (already incremented; counts from 1).</summary>
     protected abstract void Update();
+
+    /// <summary>
+    /// True when this optimizer's steps honour a loss scaler's found-inf flag (they change nothing when it is set)
+    /// and take the bias-correction step count from the scaler's state: SGD, Adam and AdamW, whose fused kernels do.
+    /// </summary>
+    public virtual bool HonoursLossScaler => false;
+
+    private LossScaler? _scaler;
+
+    /// <summary>
+    /// The loss scaler whose found-inf flag and step count the next steps read on the device, or null. With a
+    /// scaler, <see cref="Steps"/> counts every call and the scaler's step count the steps actually taken.
+    /// </summary>
+    /// <exception cref="NotSupportedException">This optimizer cannot skip a step on the device.</exception>
+    public LossScaler? Scaler
+    {
+        get => _scaler;
+        set
+        {
+            if (value is not null && !HonoursLossScaler)
+                throw new NotSupportedException($"{GetType().Name} cannot skip a step on a non-finite gradient, which loss scaling needs; use SGD, Adam or AdamW, or turn loss scaling off (--loss-scale off, or --precision bf16)");
+            _scaler = value;
+        }
+    }
 
     /// <summary>Restores the step count (with <see cref="State"/> loaded, for resuming).</summary>
     public void RestoreSteps(long steps) => Steps = steps;

@@ -57,6 +57,7 @@ public static class ModelCheckpoint
             if (!expected.Contains(name) && !name.EndsWith("." + BatchesTracked, StringComparison.Ordinal))
                 throw new CheckpointMismatchException(path, name, $"checkpoint '{path}': tensor '{name}' is not part of model '{model.Name}'");
         foreach (var (data, dst) in copies) model.Backend.CopyFromHost<float>(data, dst);
+        model.Parameters.SyncWorkingCopy();   // 16-bit plans read the rounded copy of what was just loaded
     }
 
     /// <summary>
@@ -87,6 +88,7 @@ public static class ModelCheckpoint
         }
         foreach (var p in model.Parameters.InGraphOrder) Try(p.Name, p.Value);
         foreach (var b in model.Parameters.Buffers) Try(b.Name, b.Value);
+        model.Parameters.SyncWorkingCopy();
         var unexpected = file.Names.Where(n => !known.Contains(n) && !n.EndsWith("." + BatchesTracked, StringComparison.Ordinal)).ToList();
         return new LoadReport(matched, missing, unexpected, mismatched);
     }

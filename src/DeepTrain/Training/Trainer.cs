@@ -3,13 +3,20 @@ using DeepTrain.Data;
 using DeepTrain.Graph;
 using DeepTrain.Layers;
 using DeepTrain.Losses;
+using DeepTrain.Mixed;
 using DeepTrain.Optim;
 using DeepTrain.Tensors;
 
 namespace DeepTrain.Training;
 
 /// <summary>One epoch's figures, as written to metrics.jsonl.</summary>
-public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAcc, double TestLoss, double TestAcc, double Lr, double Seconds, double ImagesPerSec);
+public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAcc, double TestLoss, double TestAcc, double Lr, double Seconds, double ImagesPerSec)
+{
+    /// <summary>Steps the loss scaler skipped this epoch because a gradient was NaN or ±∞ (0 without a scaler).</summary>
+    public long SkippedSteps { get; init; }
+    /// <summary>The loss scale at the end of the epoch, or null without a scaler.</summary>
+    public double? LossScale { get; init; }
+}
 
 /// <summary>
 /// Evaluation with test-time augmentation: loss and accuracy of the mean softmax over <paramref name="Views"/>
@@ -46,18 +53,65 @@ public sealed class Trainer : IDisposable
     /// updates its running statistics k times per step, as in Caffe.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">k is below 1 or does not divide the batch size (the message gives the valid values).</exception>
+    /// <remarks>
+    /// At a 16-bit <paramref name="precision"/> the plans store activations in 16 bits over fp32 master weights; with
+    /// fp16 a dynamic <see cref="Scaler"/> is on by default for SGD, Adam and AdamW (<see cref="ConfigureLossScaling"/> changes it).
+    /// </remarks>
+    /// <exception cref="NotSupportedException">The backend cannot run <paramref name="precision"/>.</exception>
     public Trainer(Model model, Optimizer optimizer, LrSchedule schedule, Loss loss, int batchSize, int? evalBatchSize = null, Layout layout = Layout.NCHW,
-        ulong seed = 0, int accumulationSteps = 1)
+        ulong seed = 0, int accumulationSteps = 1, Precision precision = Precision.Float32)
     {
+        Precision = precision;
         if (accumulationSteps < 1 || batchSize % accumulationSteps != 0)
             throw new ArgumentOutOfRangeException(nameof(accumulationSteps), accumulationSteps,
                 $"gradient accumulation must divide the batch size {batchSize}: one of {string.Join(", ", Enumerable.Range(1, batchSize).Where(d => batchSize % d == 0))}");
         (_model, _optimizer, _schedule, _loss, _accumulation) = (model, optimizer, schedule, loss, accumulationSteps);
-        _train = model.Compile(batchSize / accumulationSteps, training: true, loss, layout);
+        _train = model.Compile(batchSize / accumulationSteps, training: true, loss, layout, precision);
         _norms = model.Graph.Nodes.Select(n => n.Layer).OfType<BatchNorm>().ToArray();
         _train.State.Seed = seed;
         _evalBatch = evalBatchSize ?? batchSize;
         Layout = layout;
+        // fp16's default; an optimizer that cannot skip steps gets none unless ConfigureLossScaling asks (and fails clearly).
+        if (precision.ScalesLossByDefault() && optimizer.HonoursLossScaler) ConfigureLossScaling(LossScalerOptions.Dynamic);
+    }
+
+    /// <summary>The precision of the plans.</summary>
+    public Precision Precision { get; }
+
+    /// <summary>The loss scaler (on by default at fp16, off otherwise), or null.</summary>
+    public LossScaler? Scaler { get; private set; }
+
+    /// <summary>Clipping by global norm after the unscale (null: none); see <see cref="ClipGradNorm"/>.</summary>
+    public GradientClipper? Clipper { get; private set; }
+
+    /// <summary>Steps skipped by the loss scaler in the last <see cref="TrainEpoch"/>.</summary>
+    public long LastEpochSkippedSteps { get; private set; }
+
+    /// <summary>
+    /// Replaces the loss scaler: <paramref name="options"/> null or disabled turns scaling off. Call before training or
+    /// before <see cref="TrainingState.Load"/>: the new scaler starts from its initial scale.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The optimizer cannot skip a step on the device.</exception>
+    public void ConfigureLossScaling(LossScalerOptions? options)
+    {
+        var scaler = options is { Enabled: true } ? new LossScaler(_model.Backend, options) : null;
+        try { _optimizer.Scaler = scaler; }
+        catch { scaler?.Dispose(); throw; }
+        Scaler?.Dispose();
+        Scaler = scaler;
+    }
+
+    /// <summary>The global-norm clipping threshold (torch.nn.utils.clip_grad_norm_), or null for none.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not finite and positive.</exception>
+    public float? ClipGradNorm
+    {
+        get => Clipper?.MaxNorm;
+        set
+        {
+            var clipper = value is float m ? new GradientClipper(_model.Backend, m) : null;
+            Clipper?.Dispose();
+            Clipper = clipper;
+        }
     }
 
     /// <summary>Layout of the plans.</summary>
@@ -81,14 +135,21 @@ public sealed class Trainer : IDisposable
     /// <summary>Optimizer steps taken (the schedule's step index).</summary>
     public long GlobalStep { get; set; }
 
-    /// <summary>Trains one epoch over <paramref name="loader"/>; returns (mean loss, accuracy, images, seconds).</summary>
-    /// <exception cref="NonFiniteLossException">The loss became NaN or infinite.</exception>
+    /// <summary>
+    /// Trains one epoch over <paramref name="loader"/>; returns (mean loss, accuracy, images, seconds). A step is:
+    /// forward, loss (its gradient times the loss scale), backward, unscale (raising the found-inf flag), clip, the
+    /// optimizer step (a no-op when the flag is set), the scale update. Under a loss scaler a non-finite loss is the
+    /// scaler's business: the step is skipped, counted in <see cref="LastEpochSkippedSteps"/>, and left out of the
+    /// mean loss. Without one, it is an error.
+    /// </summary>
+    /// <exception cref="NonFiniteLossException">The loss became NaN or infinite and no loss scaler is on.</exception>
     public (double Loss, double Accuracy, long Images, double Seconds) TrainEpoch(DataLoader loader, int epoch, Action<StepProgress>? progress = null, CancellationToken cancel = default)
     {
         var backend = _model.Backend;
         var sw = Stopwatch.StartNew();
         double lossSum = 0, correct = 0;
-        long images = 0;
+        long images = 0, lossImages = 0, attempted = 0;
+        long takenBefore = Scaler?.Read().StepCount ?? 0;
         int batches = loader.BatchesPerEpoch, b = 0;
         foreach (var batch in loader.Epoch(epoch))
         {
@@ -103,9 +164,10 @@ public sealed class Trainer : IDisposable
                 if (CumulativeBatchNorm) foreach (var bn in _norms) bn.Momentum = 1.0 / (_train.State.Iteration + 1);
                 _train.State.AccumulateParamGrads = k > 0;
                 if (batch.IsMixed) MixedTrainStep(batch, k * _train.BatchSize, 1f / _accumulation);
-                else _train.TrainStep(1f / _accumulation);
+                else _train.TrainStep(1f / _accumulation, Scaler?.State);
                 double micro = Read(_train.LossValue);
-                if (!double.IsFinite(micro))
+                // A non-finite loss makes non-finite gradients, so the scaler's unscale flags the step and it is skipped.
+                if (!double.IsFinite(micro) && Scaler is null)
                     throw new NonFiniteLossException($"epoch {epoch}, batch {b}: the loss is {micro} (learning rate {lr:G4}); {FirstNonFiniteLayer()}; lower the learning rate or check the data");
                 loss += micro / _accumulation;
                 if (_loss.CountsCorrect) batchCorrect += Read(_train.Correct);
@@ -114,14 +176,19 @@ public sealed class Trainer : IDisposable
             _train.State.AccumulateParamGrads = false;
             if (StatisticsEvery > 0 && GlobalStep % StatisticsEvery == 0)
                 StatisticsReport?.Invoke(GlobalStep, LayerStatistics.Format(LayerStatistics.Activations(_train), LayerStatistics.Gradients(_model, lr)));
+            Scaler?.Unscale(_model.Parameters);
+            Clipper?.Clip(_model.Parameters);
             _optimizer.Step();
+            Scaler?.Update();
             GlobalStep++;
-            lossSum += loss * batch.Count;
+            attempted++;
+            if (double.IsFinite(loss)) { lossSum += loss * batch.Count; lossImages += batch.Count; }
             images += batch.Count;
             b++;
             progress?.Invoke(new StepProgress(epoch, b, batches, images, sw.Elapsed.TotalSeconds, loss, lr, _loss.CountsCorrect ? batchCorrect / batch.Count : double.NaN));
         }
-        return (images > 0 ? lossSum / images : double.NaN, images > 0 ? correct / images : double.NaN, images, sw.Elapsed.TotalSeconds);
+        LastEpochSkippedSteps = Scaler is null ? 0 : attempted - (Scaler.Read().StepCount - takenBefore);
+        return (lossImages > 0 ? lossSum / lossImages : double.NaN, images > 0 ? correct / images : double.NaN, images, sw.Elapsed.TotalSeconds);
     }
 
     /// <summary>
@@ -215,8 +282,7 @@ public sealed class Trainer : IDisposable
         _model.Backend.CopyFromHost<int>(batch.LabelsB.AsSpan(first, plan.BatchSize), _mixed.LabelsB);
         plan.Forward();
         _mixed.Compute(plan.Output, plan.Target, batch.Lambda, plan.LossValue, plan.OutputGrad, plan.Correct, scale);
-        plan.Backward();
-        plan.State.Iteration++;
+        plan.BackwardFromLoss(Scaler?.State);
     }
 
     /// <summary>
@@ -300,7 +366,7 @@ public sealed class Trainer : IDisposable
     {
         int size = Math.Min(count, _evalBatch);
         if (!_eval.TryGetValue(size, out var plan))
-            _eval[size] = plan = _model.Compile(size, training: false, _loss, Layout);
+            _eval[size] = plan = _model.Compile(size, training: false, _loss, Layout, Precision);
         return plan;
     }
 
@@ -327,6 +393,9 @@ public sealed class Trainer : IDisposable
         foreach (var p in _eval.Values) p.Dispose();
         _mixed?.Dispose();
         _train.Dispose();
+        if (ReferenceEquals(_optimizer.Scaler, Scaler)) _optimizer.Scaler = null;
+        Scaler?.Dispose();
+        Clipper?.Dispose();
     }
 }
 

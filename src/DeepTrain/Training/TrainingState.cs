@@ -1,6 +1,7 @@
 using System.Globalization;
 using DeepTrain.Checkpoints;
 using DeepTrain.Graph;
+using DeepTrain.Mixed;
 using DeepTrain.Optim;
 
 namespace DeepTrain.Training;
@@ -9,7 +10,8 @@ namespace DeepTrain.Training;
 /// Everything a run needs to continue where it stopped: <c>model.safetensors</c> (weights and batch-norm
 /// statistics, PyTorch names, loadable by PyTorch as it is) and <c>training_state.safetensors</c> (the
 /// optimizer's state tensors as "optimizer.&lt;name&gt;", plus the epoch, the optimizer and schedule step
-/// counts and the plan's iteration counter that seeds dropout). Data order and augmentation are functions
+/// counts and the plan's iteration counter that seeds dropout, the precision, and the loss scaler's state: scale,
+/// growth tracker and taken-step count, so a resumed fp16 run continues with the same scale). Data order and augmentation are functions
 /// of (seed, epoch), so resuming with the same seed repeats an uninterrupted CPU run bit for bit.
 /// Both files are written atomically.
 /// </summary>
@@ -40,7 +42,15 @@ public static class TrainingState
             ["global_step"] = Str(trainer.GlobalStep),
             ["iteration"] = Str(trainer.TrainPlan.State.Iteration),
             ["momentum"] = optimizer.Momentum.ToString("R", CultureInfo.InvariantCulture),
+            ["precision"] = trainer.Precision.Name(),
         };
+        if (trainer.Scaler is { } scaler)
+        {
+            var f = scaler.Read();   // the flag is always clear between steps
+            state["loss_scale"] = f.Scale.ToString("R", CultureInfo.InvariantCulture);
+            state["loss_scale_growth_tracker"] = Str(f.GrowthTracker);
+            state["loss_scale_steps"] = Str(f.StepCount);
+        }
         Safetensors.Save(Path.Combine(dir, StateFile), arrays, state);
     }
 
@@ -56,6 +66,17 @@ public static class TrainingState
         string kind = file.Metadata.GetValueOrDefault("optimizer") ?? "";
         if (kind != optimizer.GetType().Name)
             throw new CheckpointMismatchException(statePath, "optimizer", $"checkpoint '{statePath}' was written by optimizer {kind}, not {optimizer.GetType().Name}");
+        // Checkpoints from before mixed precision carry no precision: they were fp32.
+        string precision = file.Metadata.GetValueOrDefault("precision") ?? Precision.Float32.Name();
+        if (precision != trainer.Precision.Name())
+            throw new CheckpointMismatchException(statePath, "precision", $"checkpoint '{statePath}' was trained at --precision {precision}; resume it with --precision {precision}, not {trainer.Precision.Name()}");
+        LossScalerState.Fields? scalerFields = null;
+        if (trainer.Scaler is not null)
+        {
+            if (!file.Metadata.TryGetValue("loss_scale", out var scaleText))
+                throw new CheckpointMismatchException(statePath, "loss_scale", $"checkpoint '{statePath}' was trained without loss scaling; resume it with --loss-scale off");
+            scalerFields = new LossScalerState.Fields(float.Parse(scaleText, CultureInfo.InvariantCulture), (int)Long(file, "loss_scale_growth_tracker"), 0, Long(file, "loss_scale_steps"));
+        }
         var copies = new List<(float[], Tensors.Tensor)>();
         foreach (var (name, value) in optimizer.State)
         {
@@ -65,6 +86,7 @@ public static class TrainingState
         ModelCheckpoint.Load(model, modelPath);   // validates every tensor before copying any
         foreach (var (data, dst) in copies) model.Backend.CopyFromHost<float>(data, dst);
         optimizer.RestoreSteps(Long(file, "optimizer_steps"));
+        if (scalerFields is { } sf) trainer.Scaler!.Restore(sf);
         optimizer.Momentum = float.Parse(file.Metadata["momentum"], CultureInfo.InvariantCulture);
         trainer.GlobalStep = Long(file, "global_step");
         trainer.TrainPlan.State.Iteration = Long(file, "iteration");

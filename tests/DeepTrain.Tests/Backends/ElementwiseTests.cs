@@ -104,7 +104,7 @@ public class ElementwiseTests
     }
 
     [Theory, MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
-    public void Copy_ConvertsLayouts_AndRefusesDtypeConversion(string name)
+    public void Copy_ConvertsLayoutsAndFloatTypes_AndRefusesIntConversion(string name)
     {
         using var b = TestBackends.Create(name);
         using var s = new TensorScope(b);
@@ -122,11 +122,17 @@ public class ElementwiseTests
             b.Copy(nhwc, same);
             Tolerance.AssertClose(NaiveOps.NchwToNhwc(logical, shape), s.Download(same), 0, 0, $"NHWC→NHWC {shape}");
         }
-        var f32 = s.Zeros(Shape.Of(4));
+        // fp32 → fp16 rounds to nearest even (1 + 2^−11 is a tie: down to 1; 1 + 3·2^−11 up to 1 + 2^−9), back is exact.
+        var f32 = s.Upload([1f, 1f + MathF.Pow(2, -11), 1f + 3 * MathF.Pow(2, -11), 70000f], Shape.Of(4));
         var f16 = s.Zeros(Shape.Of(4), dtype: DType.Float16);
-        var e = Assert.Throws<NotSupportedException>(() => b.Copy(f32, f16));
+        b.Copy(f32, f16);
+        var wide = s.Zeros(Shape.Of(4));
+        b.Copy(f16, wide);
+        Assert.Equal([1f, 1f, 1f + MathF.Pow(2, -9), float.PositiveInfinity], s.Download(wide));
+        var i32 = s.Zeros(Shape.Of(4), dtype: DType.Int32);
+        var e = Assert.Throws<NotSupportedException>(() => b.Copy(f32, i32));
         Assert.Contains("Float32", e.Message);
-        Assert.Contains("Float16", e.Message);
+        Assert.Contains("Int32", e.Message);
     }
 
     [Theory, MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]

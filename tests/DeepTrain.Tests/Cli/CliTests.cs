@@ -57,6 +57,51 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void Plan_AtFp16_HalvesTheArena_AndShowsTheWorkingCopy()
+    {
+        string[] common = ["plan", "--model", "resnet20", "--batch-size", "64", "--input", "1x28x28"];
+        var full = Run(common);
+        var half = Run([.. common, "--precision", "fp16"]);
+        Assert.Equal(0, half.Code);
+        Assert.Contains("fp16", half.Out);
+        Assert.Contains("working copy", half.Out);
+        Assert.DoesNotContain("working copy", full.Out);
+        var bad = Run([.. common, "--precision", "fp8"]);
+        Assert.Equal(1, bad.Code);
+        Assert.Contains("unknown precision 'fp8'; expected one of fp32, fp16, bf16", bad.Err);
+    }
+
+    [Fact]
+    public void Train_AtFp16_ReportsTheLossScale_AndResumes()
+    {
+        string data = MakeMnist(), outDir = _dir["fp16"];
+        string[] common = ["train", "--model", "mlp", "--data", "mnist", "--data-dir", data, "--batch-size", "32", "--lr", "0.05", "--eval-batch-size", "20",
+            "--precision", "fp16", "--clip-grad-norm", "5", "--out", outDir];
+        string[] Bf16(string dir) => [.. common.Select(a => a == "fp16" ? "bf16" : a == outDir ? dir : a)];
+        var (code, output, err) = Run([.. common, "--epochs", "1"]);
+        Assert.True(code == 0, err);
+        Assert.Contains("fp16, loss scale dynamic", output);
+        Assert.Contains("clip norm 5", output);
+        var row = JsonDocument.Parse(File.ReadAllLines(Path.Combine(outDir, "metrics.jsonl"))[0]).RootElement;
+        Assert.Equal(65536.0, row.GetProperty("loss_scale").GetDouble());
+        Assert.Equal(0, row.GetProperty("skipped_steps").GetInt64());
+        var resumed = Run([.. common, "--epochs", "2", "--resume", outDir]);
+        Assert.True(resumed.Code == 0, resumed.Err);
+        var wrong = Run([.. Bf16(outDir), "--epochs", "3", "--resume", outDir]);
+        Assert.Equal(1, wrong.Code);
+        Assert.Contains("--precision fp16", wrong.Err);
+        var badScale = Run([.. common, "--epochs", "1", "--loss-scale", "static:-2"]);
+        Assert.Equal(1, badScale.Code);
+        Assert.Contains("static:S", badScale.Err);
+        var adagrad = Run([.. common, "--epochs", "1", "--optimizer", "adagrad"]);
+        Assert.Equal(1, adagrad.Code);
+        Assert.Contains("--loss-scale off", adagrad.Err);
+        var bf16 = Run([.. Bf16(_dir["bf16"]), "--epochs", "1"]);
+        Assert.True(bf16.Code == 0, bf16.Err);
+        Assert.DoesNotContain("loss scale", bf16.Out);   // off by default at bf16
+    }
+
+    [Fact]
     public void UnknownModel_ListsValidOnes_AndFails()
     {
         var (code, _, err) = Run("plan", "--model", "resnet21");

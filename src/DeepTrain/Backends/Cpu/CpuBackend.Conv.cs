@@ -96,6 +96,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public unsafe void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec)
     {
+        if (Reduced(x, w, bias, y)) { using var h = new Widened(); Conv2dForward(h.In(x), h.In(w), h.In(bias), h.Out(y), spec); return; }
         const string op = "Conv2dForward";
         CheckConvTensors(op, x, "x", w, "w", y, "y");
         var g = new ConvGeom(op, x.Shape, w.Shape, y.Shape, spec);
@@ -214,6 +215,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public unsafe void Conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvSpec spec, bool accumulate)
     {
+        if (Reduced(dy, w, dx)) { using var h = new Widened(); Conv2dBackwardData(h.In(dy), h.In(w), h.Out(dx), spec, accumulate); return; }
         const string op = "Conv2dBackwardData";
         CheckConvTensors(op, dy, "dy", w, "w", dx, "dx");
         var g = new ConvGeom(op, dx.Shape, w.Shape, dy.Shape, spec);
@@ -307,6 +309,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public unsafe void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias, ConvSpec spec, bool accumulate)
     {
+        if (Reduced(x, dy, dw, dbias)) { using var h = new Widened(); Conv2dBackwardFilter(h.In(x), h.In(dy), h.Out(dw), h.Out(dbias), spec, accumulate); return; }
         const string op = "Conv2dBackwardFilter";
         CheckConvTensors(op, x, "x", dy, "dy", dw, "dw");
         var g = new ConvGeom(op, x.Shape, dw.Shape, dy.Shape, spec);
@@ -443,6 +446,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public unsafe void Gemm(bool transA, bool transB, float alpha, Tensor a, Tensor b, float beta, Tensor c)
     {
+        if (Reduced(a, b, c)) { using var h = new Widened(); Gemm(transA, transB, alpha, h.In(a), h.In(b), beta, h.Out(c)); return; }
         const string op = "Gemm";
         CheckConvTensors(op, a, "a", b, "b", c, "c");
         // Rank-2 view (dim0, rest) of each operand; op(a) (M, K), op(b) (K, N), c (M, N).

@@ -13,6 +13,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public void Fill(Tensor t, float value)
     {
+        if (Reduced(t)) { using var h = new Widened(); Fill(h.Out(t), value); return; }
         F32("Fill", "t", t);
         CpuParallel.For(checked((int)t.Elements), 1, new FillBody(t, value));
     }
@@ -24,18 +25,26 @@ public sealed partial class CpuBackend
 
     /// <inheritdoc />
     /// <remarks>
-    /// Equal dtypes only: converting between dtypes throws <see cref="NotSupportedException"/> naming both.
+    /// Converts between the floating-point types (fp32 ↔ fp16 ↔ bf16): widening is exact, narrowing rounds to
+    /// nearest even (the GPU's __float2half_rn and __float2bfloat16_rn); Int32 converts to nothing else.
     /// NCHW ↔ NHWC is a per-sample transpose of (C, H·W) ↔ (H·W, C). src and dst must not overlap unless
-    /// they are the same tensor with the same layout (then the copy is a no-op).
+    /// they are the same tensor with the same layout and dtype (then the copy is a no-op).
     /// </remarks>
-    /// <exception cref="NotSupportedException">The dtypes differ.</exception>
+    /// <exception cref="NotSupportedException">One dtype is Int32 and the other is not.</exception>
     public void Copy(Tensor src, Tensor dst)
     {
         const string op = "Copy";
         if (src.Shape != dst.Shape) ThrowHelper.ShapeMismatch(op, "dst", src.Shape, dst.Shape);
-        if (src.DType != dst.DType)
-            throw new NotSupportedException($"{op}: converting {src.DType} to {dst.DType} is not supported by the CPU backend; src and dst must have the same dtype");
         if (src.Device.Kind != DeviceKind.Cpu || dst.Device.Kind != DeviceKind.Cpu) ThrowHelper.Invalid(op, "the CPU backend needs host tensors");
+        if (src.DType != dst.DType)
+        {
+            if (src.DType == DType.Int32 || dst.DType == DType.Int32)
+                throw new NotSupportedException($"{op}: converting {src.DType} to {dst.DType} is not supported; only fp32, fp16 and bf16 convert into each other");
+            bool overlaps = src.Pointer < dst.Pointer + (nint)dst.Bytes && dst.Pointer < src.Pointer + (nint)src.Bytes;
+            if (overlaps) ThrowHelper.Invalid(op, $"src ({src.DType}) and dst ({dst.DType}) overlap; a conversion cannot run in place");
+            ConvertCopy(src, dst);
+            return;
+        }
         bool overlap = src.Pointer < dst.Pointer + (nint)dst.Bytes && dst.Pointer < src.Pointer + (nint)src.Bytes;
         if (overlap && (src.Pointer != dst.Pointer || src.Layout != dst.Layout))
             ThrowHelper.Invalid(op, "src and dst overlap; a layout conversion cannot run in place");
@@ -44,6 +53,18 @@ public sealed partial class CpuBackend
             case 4: CopyTyped<float>(src, dst); break;
             default: CopyTyped<ushort>(src, dst); break;
         }
+    }
+
+    /// <summary>A dtype-converting copy: through fp32, in src's layout, then <see cref="Copy"/>'s layout conversion.</summary>
+    private void ConvertCopy(Tensor src, Tensor dst)
+    {
+        using var wide = Tensor.Create(src.Shape, DType.Float32, src.Layout);
+        if (src.DType == DType.Float32) src.AsSpan<float>().CopyTo(wide.AsSpan<float>());
+        else Mixed.ReducedFloat.Widen(src.AsSpan<ushort>(), src.DType, wide.AsSpan<float>());
+        if (dst.DType == DType.Float32) { Copy(wide, dst); return; }
+        using var narrow = Tensor.Create(src.Shape, dst.DType, src.Layout);
+        Mixed.ReducedFloat.Narrow(wide.AsSpan<float>(), narrow.AsSpan<ushort>(), dst.DType);
+        Copy(narrow, dst);
     }
 
     private static void CopyTyped<T>(Tensor src, Tensor dst) where T : unmanaged
@@ -78,6 +99,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public void Axpby(float alpha, Tensor x, float beta, Tensor y)
     {
+        if (Reduced(x, y)) { using var h = new Widened(); Axpby(alpha, h.In(x), beta, h.Out(y)); return; }
         F32("Axpby", "x", x); F32("Axpby", "y", y);
         SameGeometry("Axpby", "x", x, "y", y);
         CpuParallel.For(checked((int)x.Elements), 2, new AxpbyBody(alpha, x, beta, y));
@@ -91,6 +113,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public void Add(Tensor a, Tensor b, Tensor y)
     {
+        if (Reduced(a, b, y)) { using var h = new Widened(); Add(h.In(a), h.In(b), h.Out(y)); return; }
         F32("Add", "a", a); F32("Add", "b", b); F32("Add", "y", y);
         SameGeometry("Add", "a", a, "b", b);
         SameGeometry("Add", "a", a, "y", y);
@@ -105,6 +128,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public void Activation(ActivationKind kind, float alpha, Tensor x, Tensor y)
     {
+        if (Reduced(x, y)) { using var h = new Widened(); Activation(kind, alpha, h.In(x), h.Out(y)); return; }
         F32("Activation", "x", x); F32("Activation", "y", y);
         SameGeometry("Activation", "x", x, "y", y);
         long cost = kind is ActivationKind.Sigmoid or ActivationKind.Tanh ? 16 : 1;
@@ -119,6 +143,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public void ActivationBackward(ActivationKind kind, float alpha, Tensor y, Tensor dy, Tensor dx, bool accumulate)
     {
+        if (Reduced(y, dy, dx)) { using var h = new Widened(); ActivationBackward(kind, alpha, h.In(y), h.In(dy), h.Out(dx), accumulate); return; }
         const string op = "ActivationBackward";
         F32(op, "y", y); F32(op, "dy", dy); F32(op, "dx", dx);
         SameGeometry(op, "y", y, "dy", dy);
@@ -137,6 +162,7 @@ public sealed partial class CpuBackend
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is outside [0, 1].</exception>
     public void DropoutForward(Tensor x, Tensor y, float p, ulong seed)
     {
+        if (Reduced(x, y)) { using var h = new Widened(); DropoutForward(h.In(x), h.Out(y), p, seed); return; }
         F32("DropoutForward", "x", x); F32("DropoutForward", "y", y);
         SameGeometry("DropoutForward", "x", x, "y", y);
         CheckDropoutP(p);
@@ -147,6 +173,7 @@ public sealed partial class CpuBackend
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is outside [0, 1].</exception>
     public void DropoutBackward(Tensor dy, Tensor dx, float p, ulong seed, bool accumulate)
     {
+        if (Reduced(dy, dx)) { using var h = new Widened(); DropoutBackward(h.In(dy), h.Out(dx), p, seed, accumulate); return; }
         F32("DropoutBackward", "dy", dy); F32("DropoutBackward", "dx", dx);
         SameGeometry("DropoutBackward", "dy", dy, "dx", dx);
         CheckDropoutP(p);
@@ -171,6 +198,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public void AddBias(Tensor y, Tensor bias)
     {
+        if (Reduced(y, bias)) { using var h = new Widened(); AddBias(h.Out(y), h.In(bias)); return; }
         F32("AddBias", "y", y); F32("AddBias", "bias", bias);
         var g = ChannelGeometry.Of("AddBias", "y", y);
         PerChannel("AddBias", "bias", bias, g.C);
@@ -203,6 +231,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public unsafe void BiasBackward(Tensor dy, Tensor dbias, bool accumulate)
     {
+        if (Reduced(dy, dbias)) { using var h = new Widened(); BiasBackward(h.In(dy), h.Out(dbias), accumulate); return; }
         F32("BiasBackward", "dy", dy); F32("BiasBackward", "dbias", dbias);
         var g = ChannelGeometry.Of("BiasBackward", "dy", dy);
         PerChannel("BiasBackward", "dbias", dbias, g.C);
@@ -241,6 +270,7 @@ public sealed partial class CpuBackend
     /// </remarks>
     public void CopyChannels(Tensor src, int srcC0, Tensor dst, int dstC0, int channels, int stride, bool accumulate)
     {
+        if (Reduced(src, dst)) { using var h = new Widened(); CopyChannels(h.In(src), srcC0, h.Out(dst), dstC0, channels, stride, accumulate); return; }
         const string op = "CopyChannels";
         F32(op, "src", src); F32(op, "dst", dst);
         CheckChannelCopy(op, src, "src", srcC0, dst, "dst", dstC0, channels, stride);
@@ -264,6 +294,7 @@ public sealed partial class CpuBackend
     /// </remarks>
     public void CopyChannelsBackward(Tensor ddst, int dstC0, Tensor dsrc, int srcC0, int channels, int stride, bool accumulate)
     {
+        if (Reduced(ddst, dsrc)) { using var h = new Widened(); CopyChannelsBackward(h.In(ddst), dstC0, h.Out(dsrc), srcC0, channels, stride, accumulate); return; }
         const string op = "CopyChannelsBackward";
         F32(op, "ddst", ddst); F32(op, "dsrc", dsrc);
         CheckChannelCopy(op, dsrc, "dsrc", srcC0, ddst, "ddst", dstC0, channels, stride);

@@ -15,6 +15,7 @@ public sealed partial class CpuBackend
     /// <exception cref="ArgumentOutOfRangeException">A label is outside [0, K); the message names its index and value.</exception>
     public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, Tensor loss, Tensor? dlogits, Tensor? correct, float scale)
     {
+        if (Reduced(logits, loss, dlogits, correct)) { using var h = new Widened(); SoftmaxCrossEntropy(h.In(logits), labels, h.Out(loss), h.Out(dlogits), h.Out(correct), scale); return; }
         const string op = "SoftmaxCrossEntropy";
         F32(op, "logits", logits); F32(op, "loss", loss);
         if (logits.Shape.Rank < 2) ThrowHelper.Invalid(op, $"logits has shape {logits.Shape}; expected (N, K)");
@@ -47,6 +48,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public void MseLoss(Tensor pred, Tensor target, Tensor loss, Tensor? dpred, float scale)
     {
+        if (Reduced(pred, target, loss, dpred)) { using var h = new Widened(); MseLoss(h.In(pred), h.In(target), h.Out(loss), h.Out(dpred), scale); return; }
         const string op = "MseLoss";
         F32(op, "pred", pred); F32(op, "target", target); F32(op, "loss", loss);
         SameGeometry(op, "pred", pred, "target", target);
@@ -61,6 +63,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public void BceWithLogitsLoss(Tensor logits, Tensor target, Tensor loss, Tensor? dlogits, float scale)
     {
+        if (Reduced(logits, target, loss, dlogits)) { using var h = new Widened(); BceWithLogitsLoss(h.In(logits), h.In(target), h.Out(loss), h.Out(dlogits), scale); return; }
         const string op = "BceWithLogitsLoss";
         F32(op, "logits", logits); F32(op, "target", target); F32(op, "loss", loss);
         SameGeometry(op, "logits", logits, "target", target);

@@ -21,6 +21,7 @@ public sealed partial class CpuBackend
     public unsafe void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar,
         Tensor saveMean, Tensor saveInvStd, double momentum, double eps)
     {
+        if (Reduced(x, y, gamma, beta, runningMean, runningVar) || Reduced(saveMean, saveInvStd)) { using var h = new Widened(); BatchNormForwardTraining(h.In(x), h.In(gamma), h.In(beta), h.Out(y), h.Out(runningMean), h.Out(runningVar), h.Out(saveMean), h.Out(saveInvStd), momentum, eps); return; }
         const string op = "BatchNormForwardTraining";
         var g = CheckBatchNorm(op, x, "y", y, ("gamma", gamma), ("beta", beta), ("runningMean", runningMean), ("runningVar", runningVar), ("saveMean", saveMean), ("saveInvStd", saveInvStd));
         long m = g.PerChannel;
@@ -161,6 +162,7 @@ public sealed partial class CpuBackend
     /// <remarks>y may alias x.</remarks>
     public unsafe void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar, double eps)
     {
+        if (Reduced(x, y, gamma, beta, runningMean, runningVar)) { using var h = new Widened(); BatchNormForwardInference(h.In(x), h.In(gamma), h.In(beta), h.Out(y), h.In(runningMean), h.In(runningVar), eps); return; }
         const string op = "BatchNormForwardInference";
         var g = CheckBatchNorm(op, x, "y", y, ("gamma", gamma), ("beta", beta), ("runningMean", runningMean), ("runningVar", runningVar));
         var st = new BnStats(g.C);
@@ -184,6 +186,7 @@ public sealed partial class CpuBackend
     public unsafe void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
         Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams)
     {
+        if (Reduced(x, dy, dx, gamma, dgamma, dbeta) || Reduced(saveMean, saveInvStd)) { using var h = new Widened(); BatchNormBackward(h.In(x), h.In(dy), h.In(gamma), h.In(saveMean), h.In(saveInvStd), h.Out(dx), h.Out(dgamma), h.Out(dbeta), accumulateDx, accumulateParams); return; }
         const string op = "BatchNormBackward";
         var g = CheckBatchNorm(op, x, "dy", dy, ("gamma", gamma), ("dgamma", dgamma), ("dbeta", dbeta), ("saveMean", saveMean), ("saveInvStd", saveInvStd));
         F32(op, "dx", dx);

@@ -11,6 +11,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public void PReluForward(Tensor x, Tensor alpha, Tensor y)
     {
+        if (Reduced(x, alpha, y)) { using var h = new Widened(); PReluForward(h.In(x), h.In(alpha), h.Out(y)); return; }
         const string op = "PReluForward";
         var xs = F32(op, "x", x); var a = F32(op, "alpha", alpha); var ys = F32(op, "y", y);
         SameGeometry(op, "x", x, "y", y);
@@ -26,6 +27,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public void PReluBackward(Tensor x, Tensor alpha, Tensor dy, Tensor? dx, Tensor dalpha, bool accumulateDx, bool accumulateAlpha)
     {
+        if (Reduced(x, alpha, dy, dx, dalpha)) { using var h = new Widened(); PReluBackward(h.In(x), h.In(alpha), h.In(dy), h.Out(dx), h.Out(dalpha), accumulateDx, accumulateAlpha); return; }
         const string op = "PReluBackward";
         var xs = F32(op, "x", x); var a = F32(op, "alpha", alpha); var dys = F32(op, "dy", dy); var da = F32(op, "dalpha", dalpha);
         SameGeometry(op, "x", x, "dy", dy);

@@ -12,6 +12,7 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public void Pool2dForward(PoolSpec spec, Tensor x, Tensor y)
     {
+        if (Reduced(x, y)) { using var h = new Widened(); Pool2dForward(spec, h.In(x), h.Out(y)); return; }
         const string op = "Pool2dForward";
         F32(op, "x", x); F32(op, "y", y);
         CheckPool(op, spec, x, y);
@@ -26,6 +27,7 @@ public sealed partial class CpuBackend
     /// </remarks>
     public void Pool2dBackward(PoolSpec spec, Tensor x, Tensor y, Tensor dy, Tensor dx, bool accumulate)
     {
+        if (Reduced(x, y, dy, dx)) { using var h = new Widened(); Pool2dBackward(spec, h.In(x), h.In(y), h.In(dy), h.Out(dx), accumulate); return; }
         const string op = "Pool2dBackward";
         F32(op, "x", x); F32(op, "y", y); F32(op, "dy", dy); F32(op, "dx", dx);
         CheckPool(op, spec, x, y);
