@@ -66,6 +66,17 @@ public sealed class MemoryPlan
     /// <summary>Bytes of the data-input tensor (kept outside the arena so the next batch can be copied in early).</summary>
     public long InputBytes { get; internal init; }
 
+    /// <summary>
+    /// True when the network reads its input in another form than the host writes it (fp32, NCHW: the data's
+    /// format): an NHWC plan or a 16-bit plan. The plan then converts <c>Plan.Input</c> into a second buffer
+    /// of <see cref="NetworkInputDType"/> in <see cref="Layout"/> with one backend copy at the start of every
+    /// forward; <see cref="InputBytes"/> counts both.
+    /// </summary>
+    public bool ConvertsInput => (Layout != Layout.NCHW && Shapes[0].Rank == 4) || Precision != Mixed.Precision.Float32;
+
+    /// <summary>The element type the first layer reads: the plan's activation type.</summary>
+    public DType NetworkInputDType => Precision.ActivationDType();
+
     /// <summary>Number of layers that run in place.</summary>
     public int InPlaceCount => InPlace.Count(b => b);
 }

@@ -15,6 +15,7 @@ namespace DeepTrain.Graph;
 public sealed class Plan : IDisposable
 {
     private readonly Step[] _steps;
+    private readonly Tensor? _networkInput;
     private readonly DeviceBuffer _arena, _io;
     private readonly Loss _loss;
 
@@ -33,9 +34,13 @@ public sealed class Plan : IDisposable
         var targetShape = loss.TargetShape(outShape);
         // Data input, target, and the loss's two scalars live outside the arena: the host writes the first
         // two before a step, and the scalars are read after it.
+        // The host writes Input as the data come, fp32 NCHW; an NHWC or 16-bit network reads a converted copy
+        // placed after it (see MemoryPlan.ConvertsInput), which every forward refreshes with one backend copy.
+        long hostIn = Align(shapes[0].Elements * DType.Float32.Size());
         long inBytes = Align(memory.InputBytes), tgtBytes = Align(targetShape.Elements * loss.TargetDType.Size());
         _io = backend.Allocate(inBytes + tgtBytes + MemoryPlan.Alignment);
-        Input = new Tensor(_io, 0, shapes[0], DType.Float32, layout);
+        Input = new Tensor(_io, 0, shapes[0], DType.Float32, Layout.NCHW);
+        _networkInput = memory.ConvertsInput ? new Tensor(_io, hostIn, shapes[0], memory.NetworkInputDType, layout) : null;
         Target = new Tensor(_io, inBytes, targetShape, loss.TargetDType);
         LossValue = new Tensor(_io, inBytes + tgtBytes, Shape.Of(1));
         Correct = new Tensor(_io, inBytes + tgtBytes + 4, Shape.Of(1));
@@ -45,7 +50,7 @@ public sealed class Plan : IDisposable
         bool reduced = memory.Precision != Mixed.Precision.Float32;
         var values = new Tensor[shapes.Length];
         var grads = new Tensor?[shapes.Length];
-        values[0] = Input;
+        values[0] = _networkInput ?? Input;
         for (int v = 1; v < shapes.Length; v++) values[v] = View(memory.ValueBuffer[v], shapes[v]);
         for (int v = 0; v < shapes.Length; v++) if (memory.GradBuffer[v] >= 0) grads[v] = View(memory.GradBuffer[v], shapes[v]);
 
@@ -79,7 +84,7 @@ public sealed class Plan : IDisposable
     public MemoryPlan Memory { get; }
     /// <summary>Run-wide state (training flag, iteration, seed).</summary>
     public ExecutionState State { get; }
-    /// <summary>The data batch the next step reads, (N, C, H, W) or (N, features).</summary>
+    /// <summary>The data batch the next step reads, (N, C, H, W) or (N, features), fp32 in NCHW order whatever the plan's layout and precision (the plan converts it).</summary>
     public Tensor Input { get; }
     /// <summary>The loss's target: labels (N) for cross-entropy, else the output's shape.</summary>
     public Tensor Target { get; }
@@ -130,6 +135,7 @@ public sealed class Plan : IDisposable
     /// </summary>
     public void ForwardObserved(Action<Step, float[]> observe)
     {
+        ConvertInput();
         foreach (var s in _steps)
         {
             s.Layer.Forward(s);
@@ -153,8 +159,15 @@ public sealed class Plan : IDisposable
     public void Forward()
     {
         var steps = _steps;
+        ConvertInput();
         if (Profile is { } prof) { for (int i = 0; i < steps.Length; i++) prof.Time(steps[i], forward: true); return; }
         for (int i = 0; i < steps.Length; i++) steps[i].Layer.Forward(steps[i]);
+    }
+
+    /// <summary>Refreshes the network's converted input from <see cref="Input"/> (NHWC or 16-bit plans only).</summary>
+    private void ConvertInput()
+    {
+        if (_networkInput is not null) Model.Backend.Copy(Input, _networkInput);
     }
 
     /// <summary>Computes the loss (and, in a training plan, its gradient times <paramref name="scale"/>).</summary>

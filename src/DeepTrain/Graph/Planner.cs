@@ -171,7 +171,8 @@ public static class Planner
         {
             BatchSize = batch, Training = training, Layout = layout, Precision = precision, Shapes = shapes,
             ValueBuffer = valueBuffer, GradBuffer = gradBuffer, AuxBuffers = aux, Accumulate = accumulate, InPlace = inPlace,
-            Buffers = buffers, ArenaBytes = arena, UnpackedBytes = buffers.Sum(b => AlignUp(b.Bytes)), InputBytes = Bytes(shapes[0], DType.Float32),
+            Buffers = buffers, ArenaBytes = arena, UnpackedBytes = buffers.Sum(b => AlignUp(b.Bytes)), InputBytes = Bytes(shapes[0], DType.Float32)
+                + ((layout != Layout.NCHW && shapes[0].Rank == 4) || precision != Precision.Float32 ? AlignUp(Bytes(shapes[0], act)) : 0),
         };
     }
 

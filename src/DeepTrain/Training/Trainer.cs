@@ -247,21 +247,26 @@ public sealed class Trainer : IDisposable
         float[]? logits = null;
         foreach (var batch in loader.Epoch(0))
         {
-            var plan = EvalPlan(batch.Count);
-            LoadBatch(plan, batch);
-            plan.Forward();
-            plan.ComputeLoss();
-            if (report is not null)
+            // A loader batch larger than the evaluation batch runs as several plans' worth of rows.
+            for (int first = 0; first < batch.Count;)
             {
-                logits ??= new float[plan.Output.Elements];
-                if (logits.Length != plan.Output.Elements) logits = new float[plan.Output.Elements];
-                _model.Backend.CopyToHost<float>(plan.Output, logits);
-                int k = plan.Output.Shape.C;
-                for (int i = 0; i < batch.Count; i++) report.Add(logits.AsSpan(i * k, k), batch.Labels[i]);
+                var plan = EvalPlan(batch.Count - first);
+                int n = plan.BatchSize;
+                LoadBatch(plan, batch, first);
+                plan.Forward();
+                plan.ComputeLoss();
+                if (report is not null)
+                {
+                    if (logits is null || logits.Length != plan.Output.Elements) logits = new float[plan.Output.Elements];
+                    _model.Backend.CopyToHost<float>(plan.Output, logits);
+                    int k = plan.Output.Shape.C;
+                    for (int i = 0; i < n; i++) report.Add(logits.AsSpan(i * k, k), batch.Labels[first + i]);
+                }
+                lossSum += Read(plan.LossValue) * n;
+                if (_loss.CountsCorrect) correct += Read(plan.Correct);
+                images += n;
+                first += n;
             }
-            lossSum += Read(plan.LossValue) * batch.Count;
-            if (_loss.CountsCorrect) correct += Read(plan.Correct);
-            images += batch.Count;
         }
         return (images > 0 ? lossSum / images : double.NaN, images > 0 ? correct / images : double.NaN);
     }
