@@ -38,10 +38,10 @@ public static unsafe partial class Kernels
     /// <summary>GradScaler's update on the device; clears *found_inf and advances *step_count on clean steps.</summary>
     [LibraryImport(Libraries.Kernels)] public static partial int dt_update_scale(float* scale, int* growth_tracker, int* found_inf, long* step_count,
         float growth_factor, float backoff_factor, int growth_interval, IntPtr stream);
-    /// <summary>Fused SGD (PyTorch or Caffe momentum form), skipped when *found_inf is set.</summary>
+    /// <summary>Fused SGD (PyTorch or Caffe momentum form), skipped when *found_inf is set; step t = *step_count + 1, or <c>step</c> when step_count is null.</summary>
     [LibraryImport(Libraries.Kernels)] public static partial int dt_sgd_f32(float* w, float* g, float* momentum_buf, void* w_half, int half_kind, long n,
         float lr, float momentum, float dampening, float weight_decay, int nesterov, int caffe_form, long* step_count, long step, int* found_inf, IntPtr stream);
-    /// <summary>Fused Adam (decoupled = 0) or AdamW (decoupled = 1), skipped when *found_inf is set.</summary>
+    /// <summary>Fused Adam (decoupled = 0) or AdamW (decoupled = 1), skipped when *found_inf is set; step t = *step_count + 1, or <c>step</c> when step_count is null.</summary>
     [LibraryImport(Libraries.Kernels)] public static partial int dt_adam_f32(float* w, float* g, float* m, float* v, void* w_half, int half_kind, long n,
         float lr, float beta1, float beta2, float eps, float weight_decay, int decoupled, long* step_count, long step, int* found_inf, IntPtr stream);
     /// <summary>fp32 → fp16.</summary>
@@ -52,7 +52,7 @@ public static unsafe partial class Kernels
     [LibraryImport(Libraries.Kernels)] public static partial int dt_cast_f32_to_bf16(float* x, void* y, long n, IntPtr stream);
     /// <summary>bf16 → fp32.</summary>
     [LibraryImport(Libraries.Kernels)] public static partial int dt_cast_bf16_to_f32(void* x, float* y, long n, IntPtr stream);
-    /// <summary>Fused softmax cross-entropy forward and backward with the loss scale folded in.</summary>
+    /// <summary>Fused softmax cross-entropy forward and backward with the loss scale (*scale, or 1 when null, times host_scale) folded in; *loss and *correct are written, deterministically.</summary>
     [LibraryImport(Libraries.Kernels)] public static partial int dt_softmax_xent_f32(float* logits, int* labels, long n, long k, float* loss,
         float* dlogits, float* correct, float* scale, float host_scale, int* bad_label, IntPtr stream);
 
