@@ -93,7 +93,6 @@ public sealed unsafe partial class CudaBackend
         KernelDType(op, "x", x);
         SameDType(op, "x", x, bn, b);
         OperandChecks.SameGeometry(op, "x", x, bn, b);
-        if (x.Shape.Rank is not (2 or 4)) ThrowHelper.Invalid(op, $"x has shape {x.Shape}; expected (N, C, H, W) or (N, C)");
         return ChannelGeometry.Of(op, "x", x);
     }
 

@@ -74,6 +74,14 @@ public sealed unsafe partial class CudaBackend : IBackend
         Enter();
         Check(Cudart.cudaDeviceGetAttribute(out int pools, cudaDeviceAttr.cudaDevAttrMemoryPoolsSupported, _options.DeviceIndex));
         _poolsSupported = pools != 0;
+        if (_poolsSupported)
+        {
+            // Keep freed memory in the device's default pool instead of returning it to the driver at every
+            // synchronisation (the default threshold is 0): a training step then re-uses its memory without new mappings.
+            Check(Cudart.cudaDeviceGetDefaultMemPool(out IntPtr pool, _options.DeviceIndex));
+            ulong keep = ulong.MaxValue;
+            Check(Cudart.cudaMemPoolSetAttribute(pool, cudaMemPoolAttr.cudaMemPoolAttrReleaseThreshold, &keep));
+        }
         Check(Cudart.cudaDeviceGetAttribute(out int major, cudaDeviceAttr.cudaDevAttrComputeCapabilityMajor, _options.DeviceIndex));
         Check(Cudart.cudaDeviceGetAttribute(out int minor, cudaDeviceAttr.cudaDevAttrComputeCapabilityMinor, _options.DeviceIndex));
         Check(Cudart.cudaMemGetInfo(out _, out nuint total));
@@ -189,8 +197,10 @@ public sealed unsafe partial class CudaBackend : IBackend
         nint d = Ptr(op, "dst", dst);
         CheckHostSpan(op, dst, src.Length, sizeof(T), typeof(T));
         fixed (T* s = src)
+        {
             Check(Cudart.cudaMemcpyAsync((void*)d, s, (nuint)dst.Bytes, cudaMemcpyKind.cudaMemcpyHostToDevice, _stream));
-        Check(Cudart.cudaStreamSynchronize(_stream));
+            Check(Cudart.cudaStreamSynchronize(_stream));
+        }
     }
 
     /// <inheritdoc />

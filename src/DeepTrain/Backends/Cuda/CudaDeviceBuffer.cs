@@ -18,12 +18,12 @@ public sealed unsafe class CudaDeviceBuffer : DeviceBuffer
     private readonly long _bytes;
     private readonly bool _async;
 
-    internal CudaDeviceBuffer(CudaBackend owner, nint ptr, long bytes, bool stramOrdered)
+    internal CudaDeviceBuffer(CudaBackend owner, nint ptr, long bytes, bool streamOrdered)
     {
         _owner = owner;
         _ptr = ptr;
         _bytes = bytes;
-        _async = stramOrdered;
+        _async = streamOrdered;
     }
 
     /// <inheritdoc />
