@@ -148,8 +148,8 @@ public sealed unsafe partial class CudaBackend
 
     /// <inheritdoc />
     /// <remarks>
-    /// As the CPU backend, except that two rank-4 operands must share a layout (the kernel takes one layout flag); a rank-2
-    /// (N, C) operand is the same memory in either layout and pairs with both.
+    /// dst's spatial size must be ⌈H/stride⌉ × ⌈W/stride⌉ of src's; layouts may differ (the kernel takes one layout flag,
+    /// so a src in the other layout is first converted into the workspace).
     /// </remarks>
     public void CopyChannels(Tensor src, int srcC0, Tensor dst, int dstC0, int channels, int stride, bool accumulate)
     {
@@ -158,9 +158,10 @@ public sealed unsafe partial class CudaBackend
         int dt = KernelDType(op, "src", src);
         SameDType(op, "src", src, "dst", dst);
         OperandChecks.ChannelCopy(op, src, "src", srcC0, dst, "dst", dstC0, channels, stride);
-        int nhwc = ChannelCopyLayout(op, src, "src", dst, "dst");
         var (s, d) = (src.Shape, dst.Shape);
         if (channels == 0 || d.N == 0) return;
+        int nhwc = ChannelsLast(dst);
+        sp = InLayoutOf(op, src, sp, nhwc);
         Launched(Kernels.dt_copy_channels((void*)sp, s.C, s.H, s.W, srcC0, (void*)dp, d.C, d.H, d.W, dstC0, dt, d.N, channels, stride, nhwc,
             accumulate ? 1 : 0, _streamPtr), op);
     }
@@ -168,7 +169,7 @@ public sealed unsafe partial class CudaBackend
     /// <inheritdoc />
     /// <remarks>
     /// When not accumulating, the channels [srcC0, srcC0 + channels) of dsrc are overwritten whole, with zeros at the
-    /// positions the stride skipped. Layouts as <see cref="CopyChannels"/>.
+    /// positions the stride skipped. Layouts may differ: ddst is converted to dsrc's layout first when they do.
     /// </remarks>
     public void CopyChannelsBackward(Tensor ddst, int dstC0, Tensor dsrc, int srcC0, int channels, int stride, bool accumulate)
     {
@@ -177,20 +178,29 @@ public sealed unsafe partial class CudaBackend
         int dt = KernelDType(op, "ddst", ddst);
         SameDType(op, "ddst", ddst, "dsrc", dsrc);
         OperandChecks.ChannelCopy(op, dsrc, "dsrc", srcC0, ddst, "ddst", dstC0, channels, stride);
-        int nhwc = ChannelCopyLayout(op, dsrc, "dsrc", ddst, "ddst");
         var (s, d) = (dsrc.Shape, ddst.Shape);
         if (channels == 0 || d.N == 0) return;
+        int nhwc = ChannelsLast(dsrc);
+        dp = InLayoutOf(op, ddst, dp, nhwc);
         Launched(Kernels.dt_copy_channels_backward((void*)dp, d.C, d.H, d.W, dstC0, (void*)sp, s.C, s.H, s.W, srcC0, dt, d.N, channels, stride, nhwc,
             accumulate ? 1 : 0, _streamPtr), op);
     }
 
-    /// <summary>The one layout flag of a channel copy: NHWC if either rank-4 operand is, after checking they agree.</summary>
-    private static int ChannelCopyLayout(string op, Tensor a, string an, Tensor b, string bn)
+    /// <summary>1 when <paramref name="t"/> is a channels-last rank-4 tensor (a rank-2 tensor is the same memory in either layout).</summary>
+    private static int ChannelsLast(Tensor t) => t.Shape.Rank == 4 && t.Layout == Layout.NHWC ? 1 : 0;
+
+    /// <summary>
+    /// The address of <paramref name="t"/>'s values in the layout given by <paramref name="nhwc"/>: its own when it already
+    /// is, else a converted copy in the workspace (the kernels take one layout flag for both operands).
+    /// </summary>
+    private nint InLayoutOf(string op, Tensor t, nint p, int nhwc)
     {
-        bool aLast = a.Shape.Rank == 4 && a.Layout == Layout.NHWC, bLast = b.Shape.Rank == 4 && b.Layout == Layout.NHWC;
-        if (a.Shape.Rank == 4 && b.Shape.Rank == 4 && aLast != bLast)
-            ThrowHelper.Invalid(op, $"{an} is {a.Layout} but {bn} is {b.Layout}; the CUDA backend needs one layout for both (convert with Copy)");
-        return aLast || bLast ? 1 : 0;
+        if (ChannelsLast(t) == nhwc || t.Shape.Rank != 4) return p;
+        var sh = t.Shape;
+        nint copy = Workspace(t.Bytes);
+        int dt = (int)t.DType;
+        Launched(Kernels.dt_convert((void*)p, dt, 1 - nhwc, (void*)copy, dt, nhwc, sh.N, sh.C, sh.H, sh.W, _streamPtr), op);
+        return copy;
     }
 
     /// <summary>Element-wise operands: same shape, layout and storage type; returns the kernel dtype code.</summary>

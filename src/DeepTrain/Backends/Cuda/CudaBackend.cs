@@ -160,13 +160,10 @@ public sealed unsafe partial class CudaBackend : IBackend
 
     private void RawFree(nint p, long bytes, bool streamOrdered)
     {
+        // A buffer may be disposed on any thread: make the device current there first.
+        Enter();
         if (!_disposed && streamOrdered) Check(Cudart.cudaFreeAsync((void*)p, _stream));
-        else
-        {
-            // The stream is gone (or the memory came from cudaMalloc): cudaFree waits for the device itself.
-            Enter();
-            Check(Cudart.cudaFree((void*)p));
-        }
+        else Check(Cudart.cudaFree((void*)p));   // the stream is gone (or the memory came from cudaMalloc): cudaFree waits for the device
         MemoryTracker.DeviceFreed(bytes);
     }
 
