@@ -16,7 +16,7 @@ public class CudaTrainingTests
     /// ResNet-20 (CIFAR variant) for 300 SGD steps at batch 16 on a fixed synthetic set (8 batches of seeded images whose
     /// label is a function of the image, so the loss falls), once per backend from the same seed. Tolerances: the first
     /// 10 steps agree to 1e-3 relative (the trajectories start identical and differ only by summation order); after that
-    /// the curves may drift apart chaotically, so each 25-step window's mean loss must agree to 10% relative, and both
+    /// the curves may drift apart chaotically, so each 25-step window's mean loss must agree to 0.05 + 10% relative, and both
     /// runs must learn (the last window's mean below 60% of the first's).
     /// </summary>
     [Theory, MemberData(nameof(CudaVsCpuTests.Layouts), MemberType = typeof(CudaVsCpuTests))]
@@ -67,7 +67,7 @@ public class CudaTrainingTests
         double[] Windows(float[] l) => Enumerable.Range(0, steps / 25).Select(k => l.Skip(25 * k).Take(25).Average(v => (double)v)).ToArray();
         var cw = Windows(cl);
         var gw = Windows(gl);
-        Tolerance.AssertClose(cw, gw.Select(v => (float)v).ToArray(), 0, 0.10, "25-step window means");
+        Tolerance.AssertClose(cw, gw.Select(v => (float)v).ToArray(), 0.05, 0.10, "25-step window means");
         Assert.True(cw[^1] < 0.6 * cw[0], $"CPU run did not learn: {cw[0]:F3} → {cw[^1]:F3}");
         Assert.True(gw[^1] < 0.6 * gw[0], $"CUDA run did not learn: {gw[0]:F3} → {gw[^1]:F3}");
     }

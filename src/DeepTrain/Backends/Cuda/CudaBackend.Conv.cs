@@ -217,7 +217,12 @@ public sealed unsafe partial class CudaBackend
             foreach (var dir in (ReadOnlySpan<ConvDirection>)[ConvDirection.Forward, ConvDirection.BackwardData, ConvDirection.BackwardFilter])
             {
                 var key = new ConvKey(dir, x, w, spec, DType.Float32, layout);
-                var choice = _convAlgos.TryGetValue(key, out var c) ? c : Pick(op, key, Heuristic(key));
+                if (!_convAlgos.TryGetValue(key, out var choice))
+                {
+                    choice = Pick(op, key, Heuristic(key));
+                    // The heuristic answer is what a heuristic-mode call would choose; a timed search happens on real buffers later.
+                    if (_options.AlgorithmSearch == ConvAlgorithmSearch.Heuristic) _convAlgos[key] = choice;
+                }
                 most = Math.Max(most, staging + choice.WorkspaceBytes);
             }
         }
