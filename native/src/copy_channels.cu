@@ -16,12 +16,12 @@
 
 struct dt_dims { int64_t c, h, w, c0; };
 
-__device__ __forceinline__ int64_t dt_offset(const dt_dims& d, int32_t nhwc, int64_t b, int64_t ch, int64_t h, int64_t w) {
+__host__ __device__ __forceinline__ int64_t dt_offset(const dt_dims& d, int32_t nhwc, int64_t b, int64_t ch, int64_t h, int64_t w) {
     return nhwc ? ((b * d.h + h) * d.w + w) * d.c + ch : ((b * d.c + ch) * d.h + h) * d.w + w;
 }
 
 // Element j of the (n, channels, h, w) sub-block in memory order → (b, i, y, x).
-__device__ __forceinline__ void dt_unflatten(int64_t j, int32_t nhwc, int64_t channels, int64_t h, int64_t w,
+__host__ __device__ __forceinline__ void dt_unflatten(int64_t j, int32_t nhwc, int64_t channels, int64_t h, int64_t w,
                                              int64_t& b, int64_t& i, int64_t& y, int64_t& x) {
     if (nhwc) {
         i = j % channels; j /= channels;

@@ -11,7 +11,7 @@
 #include "common.cuh"
 
 // y index j (in y's layout) → x offset of the same logical element. Both layouts share (n, c, h·w).
-__device__ __forceinline__ int64_t dt_convert_source(int64_t j, int32_t x_nhwc, int32_t y_nhwc, int64_t c, int64_t hw) {
+__host__ __device__ __forceinline__ int64_t dt_convert_source(int64_t j, int32_t x_nhwc, int32_t y_nhwc, int64_t c, int64_t hw) {
     if (x_nhwc == y_nhwc) return j;
     const int64_t per = c * hw, b = j / per, r = j - b * per;
     if (y_nhwc) {   // r = s·C + ch  →  NCHW source b·per + ch·HW + s
