@@ -170,6 +170,23 @@ public class CudaBadInputTests
     }
 
     [Fact]
+    public void UndisposedBuffer_IsCountedAsALeak_NeverFreedByTheFinalizer()
+    {
+        using var b = TestBackends.Cuda();
+        long leaksBefore = MemoryTracker.Leaks;
+        AllocateAndDrop(b);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Assert.Equal(1, b.LeakedBuffers);
+        Assert.Equal(1024, b.LeakedBytes);
+        Assert.True(MemoryTracker.Leaks > leaksBefore);
+        Assert.Equal(1024, b.LiveBytes);   // still counted as live: the memory was not freed behind the owner's back
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        static void AllocateAndDrop(CudaBackend backend) => backend.Allocate(1024);
+    }
+
+    [Fact]
     public void DeterministicMode_GivesBitIdenticalGradients()
     {
         using var t = new Twin(new CudaBackendOptions(Deterministic: true));
