@@ -12,7 +12,9 @@
 # Environment: STEPS (default 50), WARMUP (default 10), PYTHON (default python3: needs a CUDA PyTorch),
 #   DEEPTRAIN (the deeptrain launcher; default: the bundle's ./deeptrain beside benchmarks/, or the
 #   source tree's artifacts/bundle/deeptrain-bundle/deeptrain after ./build.sh bundle),
-#   MODELS (default "resnet20 resnet50"), LAYOUTS (default "nchw nhwc").
+#   MODELS (default "resnet20 resnet50"), LAYOUTS (default "nchw nhwc"), TF32 (PyTorch's --tf32, default
+#   off: DeepTrain's CUDA backend keeps TF32 off for fp32 unless AllowTf32 is set, and `deeptrain bench`
+#   has no option for it, so both sides do true fp32 math; `default` gives PyTorch its own defaults).
 # Exit status: 0 when every run produced a figure, 1 otherwise (the table shows n/a for the missing ones).
 set -uo pipefail
 HERE=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
@@ -22,6 +24,7 @@ WARMUP=${WARMUP:-10}
 PYTHON=${PYTHON:-python3}
 MODELS=${MODELS:-resnet20 resnet50}
 LAYOUTS=${LAYOUTS:-nchw nhwc}
+TF32=${TF32:-off}
 if [ -z "${DEEPTRAIN:-}" ]; then
   for cand in "$HERE/../deeptrain" "$HERE/../artifacts/bundle/deeptrain-bundle/deeptrain"; do
     [ -x "$cand" ] && { DEEPTRAIN=$(readlink -f "$cand"); break; }
@@ -53,7 +56,7 @@ run() {
   echo "deeptrain: $DEEPTRAIN"
   echo "python:    $(command -v "$PYTHON" || echo "$PYTHON not found")"
   command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
-  echo "steps $STEPS, warm-up $WARMUP"
+  echo "steps $STEPS, warm-up $WARMUP, PyTorch TF32 $TF32"
 } 2>&1 | tee "$RESULTS/environment.txt"
 
 for m in $MODELS; do
@@ -62,7 +65,7 @@ for m in $MODELS; do
   for l in $LAYOUTS; do
     cl=(); [ "$l" = nhwc ] && cl=(--channels-last)
     run "pytorch-$m-$l" "$PYTHON" "$REF/pytorch_gpu_train.py" --model "$m" --input "$input" --batch "$batch" \
-      --steps "$STEPS" --warmup "$WARMUP" ${cl[@]+"${cl[@]}"}
+      --steps "$STEPS" --warmup "$WARMUP" --tf32 "$TF32" ${cl[@]+"${cl[@]}"}
     run "deeptrain-$m-$l" "$DEEPTRAIN" bench --device cuda --model "$m" --input "$input" --batch-size "$batch" \
       --steps "$STEPS" --warmup "$WARMUP" --layout "$l"
   done
