@@ -153,6 +153,12 @@ bundle() {
 
   cp bundle/run-gpu-suite.sh bundle/deeptrain bundle/env.sh bundle/README.txt "$out/"
   chmod +x "$out/run-gpu-suite.sh" "$out/deeptrain"
+  # The GPU comparison with PyTorch (run-gpu-suite.sh runs it): the script and the PyTorch references it calls.
+  mkdir -p "$out/benchmarks/reference"
+  cp benchmarks/gpu_vs_pytorch.sh "$out/benchmarks/"
+  cp benchmarks/reference/cifar_resnet.py benchmarks/reference/pytorch_gpu_train.py benchmarks/reference/pytorch_fused_adamw.py \
+    "$out/benchmarks/reference/"
+  chmod +x "$out/benchmarks/gpu_vs_pytorch.sh"
   local commit dirty=""
   commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   git diff --quiet HEAD 2>/dev/null || dirty=" (with uncommitted changes)"

@@ -6,12 +6,17 @@
 #   ./run-gpu-suite.sh [RESULTS_DIR] [test runner args...]
 #
 # RESULTS_DIR (default ./gpu-results) receives: environment.txt, info.txt, <project>.trx and <project>.log
-# for both test projects, bench-*.txt, micro-bench/ (when run) and summary.txt. Extra arguments go to both
-# xunit runners, e.g. -class '*Cuda*'.
+# for both test projects, sanitizer-<project>.log (compute-sanitizer memcheck over the GPU test classes,
+# when compute-sanitizer is on PATH), bench-*.txt, gpu-vs-pytorch/ (benchmarks/gpu_vs_pytorch.sh: DeepTrain
+# against PyTorch on this GPU), micro-bench/ (when run) and summary.txt. Extra arguments go to both xunit
+# runners, e.g. -class '*Cuda*'.
 # Environment knobs: BENCH_STEPS (timed steps per `deeptrain bench`, default 20), BENCH_BATCH (default 128),
-# MICRO_BENCH (BenchmarkDotNet micro-benchmarks, in-process: `none` (default), `dry`, `short` or a filter
-# run's job name; MICRO_FILTER selects them, default '*').
-# Exit status: 0 when no test failed (benchmark failures are recorded, not fatal), else 1.
+# SANITIZER (`memcheck` (default) or `none`), GPU_VS_PYTORCH (`1` (default) or `0`; its own knobs STEPS,
+# WARMUP, PYTHON pass through), MICRO_BENCH (BenchmarkDotNet micro-benchmarks, in-process: `none`
+# (default), `dry`, `short` or a filter run's job name; MICRO_FILTER selects them, default '*').
+# Every stage runs whatever the earlier ones did; each one's exit status is in summary.txt.
+# Exit status: 0 when no test failed and memcheck found no error (benchmark failures are recorded, not
+# fatal), else 1.
 set -uo pipefail
 BUNDLE=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 RESULTS=${1:-./gpu-results}
@@ -25,6 +30,11 @@ cd "$RESULTS"   # anything a tool writes into its working folder lands beside th
 BENCH_STEPS=${BENCH_STEPS:-20}
 BENCH_BATCH=${BENCH_BATCH:-128}
 MICRO_BENCH=${MICRO_BENCH:-none}
+SANITIZER=${SANITIZER:-memcheck}
+GPU_VS_PYTORCH=${GPU_VS_PYTORCH:-1}
+# The GPU test classes compute-sanitizer runs, per project (xunit v3 runner filters).
+declare -A GPU_FILTER=([DeepTrain.Tests]="-namespace DeepTrain.Tests.Cuda" [DeepTrain.Interop.Tests]="-class DeepTrain.Interop.Tests.KernelGpuTests")
+SANITIZER_ERROR_RC=86   # memcheck's exit status when it found an error (--error-exitcode), told apart from the tests' own
 MICRO_FILTER=${MICRO_FILTER:-*}
 PROJECTS=(DeepTrain.Tests DeepTrain.Interop.Tests)
 
@@ -73,6 +83,26 @@ for p in "${PROJECTS[@]}"; do
   run_logged "$p" "$p.log" "$BUNDLE/apps/$p/$p" -noColor -trx "$RESULTS/$p.trx" "$@"
 done
 
+# compute-sanitizer memcheck over the GPU test classes: out-of-bounds and misaligned device accesses,
+# and CUDA API errors the tests' own assertions cannot see (no leak check: the runtime keeps the context
+# to process exit, so every live allocation would read as a leak). Slow (every kernel is instrumented), so only
+# the GPU classes; the log holds the tool's report, the .trx the tests' outcome under it.
+if [ "$SANITIZER" != none ]; then
+  if command -v compute-sanitizer >/dev/null 2>&1; then
+    for p in "${PROJECTS[@]}"; do
+      section "compute-sanitizer memcheck: $p (${GPU_FILTER[$p]})"
+      # shellcheck disable=SC2086  # the filter is two words on purpose
+      run_logged "sanitizer-$p" "sanitizer-$p.log" compute-sanitizer --tool memcheck \
+        --error-exitcode "$SANITIZER_ERROR_RC" --target-processes all \
+        "$BUNDLE/apps/$p/$p" -noColor -trx "$RESULTS/sanitizer-$p.trx" ${GPU_FILTER[$p]}
+    done
+  else
+    section "compute-sanitizer: not on PATH, memcheck skipped"
+    echo "compute-sanitizer is not on PATH (it ships with the CUDA toolkit: add its bin/ to PATH to run memcheck)" \
+      | tee "$RESULTS/sanitizer-skipped.txt"
+  fi
+fi
+
 # Training-step throughput on synthetic data (README: `deeptrain bench`). The CUDA runs fail until the
 # CUDA backend exists; their output is recorded all the same.
 bench_common=(--model resnet20 --input 1x28x28 --batch-size "$BENCH_BATCH" --steps "$BENCH_STEPS")
@@ -84,6 +114,12 @@ section "bench: resnet20 on cuda, per layer kind"
 run_logged bench-cuda-profile bench-cuda-profile.txt "$BUNDLE/deeptrain" bench "${bench_common[@]}" --device cuda --profile
 section "bench: resnet20 on cuda, NHWC"
 run_logged bench-cuda-nhwc bench-cuda-nhwc.txt "$BUNDLE/deeptrain" bench "${bench_common[@]}" --device cuda --layout nhwc
+
+if [ "$GPU_VS_PYTORCH" != 0 ]; then
+  section "benchmarks/gpu_vs_pytorch.sh: DeepTrain against PyTorch on this GPU"
+  run_logged gpu-vs-pytorch gpu-vs-pytorch.txt env DEEPTRAIN="$BUNDLE/deeptrain" \
+    bash "$BUNDLE/benchmarks/gpu_vs_pytorch.sh" "$RESULTS/gpu-vs-pytorch"
+fi
 
 if [ "$MICRO_BENCH" != none ]; then
   section "micro-benchmarks (BenchmarkDotNet, in-process, job $MICRO_BENCH, filter $MICRO_FILTER)"
@@ -146,12 +182,16 @@ PY
     done
     echo "total: $tp passed, $tf failed, $ts skipped"
   fi
-  for name in info "${PROJECTS[@]}" bench-cpu bench-cuda bench-cuda-profile bench-cuda-nhwc micro-bench; do
+  for name in info "${PROJECTS[@]}" sanitizer-DeepTrain.Tests sanitizer-DeepTrain.Interop.Tests bench-cpu bench-cuda \
+      bench-cuda-profile bench-cuda-nhwc gpu-vs-pytorch micro-bench; do
     [ -n "${STATUS[$name]+x}" ] && printf '%-24s exit status %s\n' "$name" "${STATUS[$name]}"
   done
   echo "results: $RESULTS"
 } 2>&1 | tee "$RESULTS/summary.txt"
 
 rc=0
-for p in "${PROJECTS[@]}"; do [ "${STATUS[$p]}" -ne 0 ] && rc=1; done
+for p in "${PROJECTS[@]}"; do
+  [ "${STATUS[$p]}" -ne 0 ] && rc=1
+  [ "${STATUS[sanitizer-$p]:-0}" -eq "$SANITIZER_ERROR_RC" ] && rc=1
+done
 exit $rc

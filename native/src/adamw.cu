@@ -7,15 +7,16 @@
 //   w ← w − (lr / (1 − β1^t)) · m / (√v / √(1 − β2^t) + ε)     PyTorch's bias-corrected form
 //   w16 ← round(w)
 //
-// β1^t and β2^t use t = *step_count + 1 for the first and second moments respectively. A set
+// β1^t and β2^t use t = *step_count + 1 (read on the device), or t = step (the host's count) when
+// step_count is NULL, for the first and second moments respectively. A set
 // *found_inf makes the kernel a no-op. PyTorch reference: torch.optim.Adam / AdamW (foreach=False).
 #include "common.cuh"
 
 __global__ void adam_kernel(float* w, const float* g, float* m, float* v, void* w_half, int32_t half_kind, int64_t n,
                             float lr, float beta1, float beta2, float eps, float wd, int32_t decoupled,
-                            const int64_t* step_count, const int32_t* found_inf) {
+                            const int64_t* step_count, int64_t step, const int32_t* found_inf) {
     if (dt_skip(found_inf)) return;
-    const double t = (double)(step_count ? *step_count + 1 : 1);
+    const double t = (double)(step_count ? *step_count + 1 : step);
     // Bias corrections in double: β2^t for t in the hundreds of thousands loses digits in float.
     const float bc1 = (float)(1.0 - pow((double)beta1, t));
     const float sqrt_bc2 = (float)sqrt(1.0 - pow((double)beta2, t));
@@ -36,10 +37,11 @@ __global__ void adam_kernel(float* w, const float* g, float* m, float* v, void* 
 
 DT_EXPORT int32_t dt_adam_f32(float* w, const float* g, float* m, float* v, void* w_half, int32_t half_kind, int64_t n,
                               float lr, float beta1, float beta2, float eps, float weight_decay, int32_t decoupled,
-                              const int64_t* step_count, const int32_t* found_inf, cudaStream_t stream) {
+                              const int64_t* step_count, int64_t step, const int32_t* found_inf, cudaStream_t stream) {
     if (n <= 0) return (int32_t)cudaSuccess;
+    if (step_count == nullptr && step < 1) return (int32_t)cudaErrorInvalidValue;
     if (half_kind != DT_HALF_NONE && w_half == nullptr) return (int32_t)cudaErrorInvalidValue;
     adam_kernel<<<dt_blocks(n, 256), 256, 0, stream>>>(w, g, m, v, w_half, half_kind, n, lr, beta1, beta2, eps,
-                                                       weight_decay, decoupled, step_count, found_inf);
+                                                       weight_decay, decoupled, step_count, step, found_inf);
     return (int32_t)cudaGetLastError();
 }

@@ -3,16 +3,16 @@
 #include "common.cuh"
 
 template <typename From, typename To>
-__device__ __forceinline__ To dt_convert(From x);
-template <> __device__ __forceinline__ __half dt_convert<float, __half>(float x) { return __float2half_rn(x); }
-template <> __device__ __forceinline__ float dt_convert<__half, float>(__half x) { return __half2float(x); }
-template <> __device__ __forceinline__ __nv_bfloat16 dt_convert<float, __nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
-template <> __device__ __forceinline__ float dt_convert<__nv_bfloat16, float>(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ To dt_cast_value(From x);
+template <> __device__ __forceinline__ __half dt_cast_value<float, __half>(float x) { return __float2half_rn(x); }
+template <> __device__ __forceinline__ float dt_cast_value<__half, float>(__half x) { return __half2float(x); }
+template <> __device__ __forceinline__ __nv_bfloat16 dt_cast_value<float, __nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+template <> __device__ __forceinline__ float dt_cast_value<__nv_bfloat16, float>(__nv_bfloat16 x) { return __bfloat162float(x); }
 
 template <typename From, typename To>
 __global__ void cast_kernel(const From* x, To* y, int64_t n) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        y[i] = dt_convert<From, To>(x[i]);
+        y[i] = dt_cast_value<From, To>(x[i]);
 }
 
 template <typename From, typename To>

@@ -5,6 +5,7 @@
 //   update:   found_inf ? (scale ← scale·backoff, tracker ← 0)
 //                       : (tracker ← tracker + 1; tracker == interval ⇒ scale ← scale·growth, tracker ← 0)
 //             (PyTorch: torch._amp_update_scale_; defaults growth 2, backoff 0.5, interval 2000, init 2^16)
+//   scale:    x ← x · scale, the loss gradient before backward (PyTorch multiplies the loss: scaler.scale(loss))
 //
 // The scale, the growth tracker and the flag never leave the device, so a step needs no host sync.
 #include "common.cuh"
@@ -32,6 +33,12 @@ __global__ void unscale_multi_kernel(float* const* ptrs, const int64_t* sizes, c
         g[i] = x;
     }
     if (bad) *found_inf = 1;
+}
+
+__global__ void scale_kernel(float* x, int64_t n, const float* scale) {
+    const float s = *scale;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        x[i] = __fmul_rn(x[i], s);   // no contraction: the CPU twin rounds the same product
 }
 
 __global__ void update_scale_kernel(float* scale, int32_t* tracker, int32_t* found_inf, int64_t* step_count,
@@ -64,6 +71,12 @@ DT_EXPORT int32_t dt_unscale_multi_f32(float* const* ptrs, const int64_t* sizes,
     if (count > 65535) return (int32_t)cudaErrorInvalidValue;   // grid.y limit; callers batch larger lists
     dim3 grid(64, (unsigned)count);
     unscale_multi_kernel<<<grid, 256, 0, stream>>>(ptrs, sizes, scale, found_inf);
+    return (int32_t)cudaGetLastError();
+}
+
+DT_EXPORT int32_t dt_scale_by_f32(float* x, int64_t n, const float* scale, cudaStream_t stream) {
+    if (n <= 0) return (int32_t)cudaSuccess;
+    scale_kernel<<<dt_blocks(n, 256), 256, 0, stream>>>(x, n, scale);
     return (int32_t)cudaGetLastError();
 }
 

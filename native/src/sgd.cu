@@ -9,15 +9,16 @@
 // Caffe / Sutskever form (caffe_form): v_prev ← (t = 1) ? 0 : v; v ← μ·v_prev + lr·g;
 //   w ← w − v, or with Nesterov w ← w − ((1 + μ)·v − μ·v_prev) (Caffe's NesterovSolver).
 //
-// t = *step_count + 1 is read on the device; the whole kernel is a no-op when *found_inf is set.
+// t = *step_count + 1 is read on the device, or t = step (the host's count) when step_count is NULL;
+// the whole kernel is a no-op when *found_inf is set.
 // The CPU twin is CpuKernels.Optim.Sgd in src/DeepTrain; both apply these lines in this order.
 #include "common.cuh"
 
 __global__ void sgd_kernel(float* w, const float* g, float* buf, void* w_half, int32_t half_kind, int64_t n,
                            float lr, float momentum, float dampening, float wd, int32_t nesterov, int32_t caffe_form,
-                           const int64_t* step_count, const int32_t* found_inf) {
+                           const int64_t* step_count, int64_t step, const int32_t* found_inf) {
     if (dt_skip(found_inf)) return;
-    const bool first = step_count == nullptr || *step_count == 0;
+    const bool first = (step_count ? *step_count + 1 : step) == 1;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         float wi = w[i];
         float gi = g[i] + wd * wi;
@@ -43,12 +44,13 @@ __global__ void sgd_kernel(float* w, const float* g, float* buf, void* w_half, i
 
 DT_EXPORT int32_t dt_sgd_f32(float* w, const float* g, float* momentum_buf, void* w_half, int32_t half_kind, int64_t n,
                              float lr, float momentum, float dampening, float weight_decay, int32_t nesterov, int32_t caffe_form,
-                             const int64_t* step_count, const int32_t* found_inf, cudaStream_t stream) {
+                             const int64_t* step_count, int64_t step, const int32_t* found_inf, cudaStream_t stream) {
     if (n <= 0) return (int32_t)cudaSuccess;
+    if (step_count == nullptr && step < 1) return (int32_t)cudaErrorInvalidValue;
     if (momentum != 0.0f && momentum_buf == nullptr) return (int32_t)cudaErrorInvalidValue;
     if (half_kind != DT_HALF_NONE && w_half == nullptr) return (int32_t)cudaErrorInvalidValue;
     if (caffe_form && dampening != 0.0f) return (int32_t)cudaErrorInvalidValue;
     sgd_kernel<<<dt_blocks(n, 256), 256, 0, stream>>>(w, g, momentum_buf, w_half, half_kind, n, lr, momentum, dampening,
-                                                      weight_decay, nesterov, caffe_form, step_count, found_inf);
+                                                      weight_decay, nesterov, caffe_form, step_count, step, found_inf);
     return (int32_t)cudaGetLastError();
 }

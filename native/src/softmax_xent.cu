@@ -1,24 +1,36 @@
-// native/src/softmax_xent.cu — softmax cross-entropy forward and backward in one kernel, one block per row.
+// native/src/softmax_xent.cu — softmax cross-entropy forward and backward, one block per row, then one
+// block that finishes the mean:
 //
-//   z* = max_j z_j;  S = Σ_j e^(z_j − z*);  loss_row = z* + log S − z_label
-//   loss += loss_row / N
-//   dz_j = s · (e^(z_j − z*)/S − [j = label]) / N        s = the loss scale, folded in here
-//   correct += [first argmax = label]
+//   z* = max_j z_j;  S = Σ_j e^(z_j − z*);  loss_row = (z* − z_label) + log S      (in double, as the CPU)
+//   *loss = (Σ_rows loss_row) / N                                                  WRITTEN, not accumulated
+//   k = s/N, s = (scale ? *scale : 1)·host_scale (the loss scale, folded in here)
+//   dz_j = e^(z_j − z*)·(k/S) − k·[j = label]                                      the CPU's rounding order
+//   *correct = #rows whose first maximum is the label                              WRITTEN
 //
 // PyTorch: F.cross_entropy(z, y, reduction='mean') and its backward. The CPU twin is
-// CpuKernels.Loss.SoftmaxCrossEntropy; both subtract the row maximum first (log-sum-exp).
+// CpuKernels.SoftmaxCrossEntropyRow; both subtract the row maximum first (log-sum-exp).
+// Deterministic: the row kernel writes each row's loss and hit to stream-ordered scratch, and a single
+// block sums them in a fixed order (double), so *loss and *correct repeat bit for bit; no atomics.
+// dlogits may be logits (in place): each element is read, then written by the same thread, after every
+// other read of the row has passed a barrier.
 #include "common.cuh"
 
-__global__ void softmax_xent_kernel(const float* logits, const int32_t* labels, int64_t n, int64_t k, float* loss,
-                                    float* dlogits, float* correct, const float* scale, int32_t* bad_label) {
+__global__ void softmax_xent_rows_kernel(const float* logits, const int32_t* labels, int64_t k, float* dlogits,
+                                        const float* scale, float host_scale, float n_f, int32_t* bad_label,
+                                        double* row_loss, int32_t* row_hit) {
     const int64_t row = blockIdx.x;
     const float* z = logits + row * k;
     const int32_t label = labels[row];
     if (label < 0 || label >= k) {
-        if (threadIdx.x == 0 && bad_label) *bad_label = 1;
+        if (threadIdx.x == 0) {
+            if (bad_label) *bad_label = 1;
+            row_loss[row] = 0.0;
+            row_hit[row] = 0;
+        }
         if (dlogits) for (int64_t j = threadIdx.x; j < k; j += blockDim.x) dlogits[row * k + j] = 0.0f;
         return;
     }
+    const float zl = z[label];   // read before the barriers below: dlogits may be logits itself
     float m = -INFINITY;
     for (int64_t j = threadIdx.x; j < k; j += blockDim.x) m = fmaxf(m, z[j]);
     m = dt_block_reduce<true>(m);
@@ -29,24 +41,56 @@ __global__ void softmax_xent_kernel(const float* logits, const int32_t* labels, 
     float first = (float)k;
     for (int64_t j = threadIdx.x; j < k; j += blockDim.x) if (z[j] == m) { first = fminf(first, (float)j); break; }
     first = -dt_block_reduce<true>(-first);
-    const float inv_n = 1.0f / (float)n;
     if (threadIdx.x == 0) {
-        atomicAdd(loss, (m + logf(s) - z[label]) * inv_n);
-        if (correct && (int64_t)first == label) atomicAdd(correct, 1.0f);
+        row_loss[row] = ((double)m - (double)zl) + log((double)s);
+        row_hit[row] = (int64_t)first == label ? 1 : 0;
     }
     if (dlogits) {
-        const float g = (scale ? *scale : 1.0f) * inv_n, inv_s = 1.0f / s;
-        for (int64_t j = threadIdx.x; j < k; j += blockDim.x)
-            dlogits[row * k + j] = g * (expf(z[j] - m) * inv_s - (j == label ? 1.0f : 0.0f));
+        const float kk = __fdiv_rn(__fmul_rn(scale ? *scale : 1.0f, host_scale), n_f), ks = __fdiv_rn(kk, s);
+        for (int64_t j = threadIdx.x; j < k; j += blockDim.x) {
+            const float g = __fmul_rn(expf(z[j] - m), ks);
+            dlogits[row * k + j] = j == label ? __fsub_rn(g, kk) : g;
+        }
+    }
+}
+
+// One block: *loss = Σ row_loss / n (NaN for n = 0, the mean of nothing), *correct = Σ row_hit.
+__global__ void __launch_bounds__(1024)
+softmax_xent_finish_kernel(const double* row_loss, const int32_t* row_hit, int64_t n, float* loss, float* correct) {
+    double l = 0.0, h = 0.0;
+    for (int64_t r = threadIdx.x; r < n; r += blockDim.x) {
+        l += row_loss[r];
+        h += (double)row_hit[r];
+    }
+    l = dt_block_sum_d(l);
+    h = dt_block_sum_d(h);   // exact: integers below 2^53
+    if (threadIdx.x == 0) {
+        *loss = (float)(l / (double)n);
+        if (correct) *correct = (float)h;
     }
 }
 
 DT_EXPORT int32_t dt_softmax_xent_f32(const float* logits, const int32_t* labels, int64_t n, int64_t k, float* loss,
-                                      float* dlogits, float* correct, const float* scale, int32_t* bad_label,
+                                      float* dlogits, float* correct, const float* scale, float host_scale, int32_t* bad_label,
                                       cudaStream_t stream) {
-    if (n <= 0) return (int32_t)cudaSuccess;
-    if (k <= 0 || n > 2147483647LL) return (int32_t)cudaErrorInvalidValue;
-    int threads = k >= 1024 ? 1024 : k >= 256 ? 256 : 32;
-    softmax_xent_kernel<<<(unsigned)n, threads, 0, stream>>>(logits, labels, n, k, loss, dlogits, correct, scale, bad_label);
-    return (int32_t)cudaGetLastError();
+    if (n < 0 || k <= 0 || n > 2147483647LL || loss == nullptr) return (int32_t)cudaErrorInvalidValue;
+    if (n == 0) {
+        softmax_xent_finish_kernel<<<1, 1024, 0, stream>>>(nullptr, nullptr, 0, loss, correct);
+        return (int32_t)cudaGetLastError();
+    }
+    void* scratch = nullptr;
+    cudaError_t e = cudaMallocAsync(&scratch, (size_t)n * (sizeof(double) + sizeof(int32_t)), stream);
+    if (e != cudaSuccess) return (int32_t)e;
+    double* row_loss = (double*)scratch;
+    int32_t* row_hit = (int32_t*)(row_loss + n);
+    const int threads = k >= 1024 ? 1024 : k >= 256 ? 256 : 32;
+    softmax_xent_rows_kernel<<<(unsigned)n, threads, 0, stream>>>(logits, labels, k, dlogits, scale, host_scale, (float)n, bad_label,
+                                                                 row_loss, row_hit);
+    e = cudaGetLastError();
+    if (e == cudaSuccess) {
+        softmax_xent_finish_kernel<<<1, 1024, 0, stream>>>(row_loss, row_hit, n, loss, correct);
+        e = cudaGetLastError();
+    }
+    cudaError_t f = cudaFreeAsync(scratch, stream);
+    return (int32_t)(e != cudaSuccess ? e : f);
 }

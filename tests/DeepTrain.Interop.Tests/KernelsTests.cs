@@ -33,6 +33,95 @@ public sealed partial class KernelsTests
         Assert.Equal((int)Kernels.dt_half_kind.DT_HALF_BF16, int.Parse(Regex.Match(text, @"#define\s+DT_HALF_BF16\s+(\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
     }
 
+    [GeneratedRegex(@"DT_EXPORT\s+int32_t\s+(dt_\w+)\s*\(([^)]*)\)\s*;", RegexOptions.Singleline)]
+    private static partial Regex DeclarationRegex();
+
+    [GeneratedRegex(@"/\*.*?\*/", RegexOptions.Singleline)]
+    private static partial Regex CommentRegex();
+
+    /// <summary>The managed type a C parameter type binds to: int32_t → int, int64_t → long, uint64_t → ulong, T* → T*, cudaStream_t → IntPtr.</summary>
+    private static Type ManagedType(string cType)
+    {
+        string t = cType.Replace("const", " ", StringComparison.Ordinal);
+        int stars = t.Count(ch => ch == '*');
+        string name = t.Replace("*", " ", StringComparison.Ordinal).Trim();
+        Type type = name switch
+        {
+            "float" => typeof(float),
+            "double" => typeof(double),
+            "int32_t" => typeof(int),
+            "int64_t" => typeof(long),
+            "uint64_t" => typeof(ulong),
+            "void" => typeof(void),
+            "cudaStream_t" => typeof(IntPtr),
+            _ => throw new InvalidOperationException($"the test does not know the C type '{cType}'"),
+        };
+        for (int i = 0; i < stars; i++) type = type.MakePointerType();
+        return type;
+    }
+
+    [Fact]
+    public void EveryImport_HasTheHeadersParameters_InOrder_WithTheSameNamesAndBlittableTypes()
+    {
+        string? header = Header();
+        if (header is null) Assert.Skip("native/include/deeptrain_kernels.h is not above the test's folder (a bundle has no sources)");
+        string text = CommentRegex().Replace(File.ReadAllText(header), " ");
+        var imports = EntryPointTests.Imports().Where(i => i.Library == Libraries.Kernels).ToDictionary(i => i.EntryPoint, i => i.Method);
+        var problems = new List<string>();
+        int checkedExports = 0;
+        foreach (Match m in DeclarationRegex().Matches(text))
+        {
+            string name = m.Groups[1].Value;
+            if (!imports.TryGetValue(name, out var method)) { problems.Add($"{name}: not bound"); continue; }
+            checkedExports++;
+            var cParams = m.Groups[2].Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Where(p => p != "void")
+                .Select(p =>
+                {
+                    var id = Regex.Match(p, @"(\w+)\s*$");
+                    return (Type: p[..id.Index], Name: id.Groups[1].Value);
+                })
+                .ToList();
+            var managed = method.GetParameters();
+            if (method.ReturnType != typeof(int)) problems.Add($"{name}: returns {method.ReturnType.Name}, expected int (int32_t)");
+            if (managed.Length != cParams.Count)
+            {
+                problems.Add($"{name}: {managed.Length} managed parameters, the header has {cParams.Count}");
+                continue;
+            }
+            for (int i = 0; i < managed.Length; i++)
+            {
+                Type expected = ManagedType(cParams[i].Type);
+                if (managed[i].ParameterType != expected)
+                    problems.Add($"{name}: parameter {i} '{managed[i].Name}' is {managed[i].ParameterType}, the header's '{cParams[i].Type.Trim()} {cParams[i].Name}' binds to {expected}");
+                if (managed[i].Name != cParams[i].Name)
+                    problems.Add($"{name}: parameter {i} is named '{managed[i].Name}', the header says '{cParams[i].Name}'");
+            }
+        }
+        Assert.True(checkedExports >= 30, $"only {checkedExports} declarations parsed from {header}");
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
+    public void DTypeAndActivationCodes_MatchTheHeader()
+    {
+        string? header = Header();
+        if (header is null) Assert.Skip("native/include/deeptrain_kernels.h is not above the test's folder (a bundle has no sources)");
+        string text = File.ReadAllText(header);
+        int Define(string name)
+        {
+            var m = Regex.Match(text, @"#define\s+" + name + @"\s+(\d+)");
+            Assert.True(m.Success, $"{name} is not defined in {header}");
+            return int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        Assert.Equal(Kernels.DT_F32, Define("DT_F32"));
+        Assert.Equal(Kernels.DT_F16, Define("DT_F16"));
+        Assert.Equal(Kernels.DT_BF16, Define("DT_BF16"));
+        foreach (var kind in Enum.GetValues<Kernels.dt_activation_kind>())
+            Assert.Equal((int)kind, Define(kind.ToString()));
+        Assert.Equal(4, Enum.GetValues<Kernels.dt_activation_kind>().Length);
+    }
+
     [Fact]
     public void BuiltLibrary_ReportsTheSameAbiVersion()
     {

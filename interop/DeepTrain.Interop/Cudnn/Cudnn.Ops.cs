@@ -188,6 +188,24 @@ public static unsafe partial class Cudnn
         void* resultRunningMean, void* resultRunningVariance, double epsilon, void* resultSaveMean, void* resultSaveInvVariance,
         CudnnActivationDescriptor activationDesc, void* workspace, nuint workSpaceSizeInBytes, void* reserveSpace, nuint reserveSpaceSizeInBytes);
 
+    /// <summary>y = BN(x) with batch statistics (the plain form: no workspace, no reserve space, so forward and backward
+    /// share nothing but the saved mean and inverse std). Updates runningMean = newMean·factor + runningMean·(1 − factor)
+    /// and the running variance likewise; epsilon ≥ CUDNN_BN_MIN_EPSILON (0.0 in 9.6) and equal in forward and backward.</summary>
+    [LibraryImport(Libraries.Cudnn)]
+    public static partial cudnnStatus_t cudnnBatchNormalizationForwardTraining(CudnnHandle handle, cudnnBatchNormMode_t mode, void* alpha, void* beta,
+        CudnnTensorDescriptor xDesc, void* x, CudnnTensorDescriptor yDesc, void* y, CudnnTensorDescriptor bnScaleBiasMeanVarDesc,
+        void* bnScale, void* bnBias, double exponentialAverageFactor, void* resultRunningMean, void* resultRunningVariance,
+        double epsilon, void* resultSaveMean, void* resultSaveInvVariance);
+
+    /// <summary>dx = alphaDataDiff·∂x + betaDataDiff·dx; dscale, dbias = alphaParamDiff·∂ + betaParamDiff·(previous) (the plain form).
+    /// xDesc describes x, dy and dx alike in the header's words; savedMean / savedInvVariance come from the training forward.</summary>
+    [LibraryImport(Libraries.Cudnn)]
+    public static partial cudnnStatus_t cudnnBatchNormalizationBackward(CudnnHandle handle, cudnnBatchNormMode_t mode,
+        void* alphaDataDiff, void* betaDataDiff, void* alphaParamDiff, void* betaParamDiff,
+        CudnnTensorDescriptor xDesc, void* x, CudnnTensorDescriptor dyDesc, void* dy, CudnnTensorDescriptor dxDesc, void* dx,
+        CudnnTensorDescriptor dBnScaleBiasDesc, void* bnScale, void* dBnScaleResult, void* dBnBiasResult, double epsilon,
+        void* savedMean, void* savedInvVariance);
+
     /// <summary>y = scale·(x − mean)/sqrt(var + eps) + bias with the running (estimated) statistics.</summary>
     [LibraryImport(Libraries.Cudnn)]
     public static partial cudnnStatus_t cudnnBatchNormalizationForwardInference(CudnnHandle handle, cudnnBatchNormMode_t mode, void* alpha, void* beta,

@@ -5,6 +5,8 @@ using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using DeepTrain.Backends;
 using DeepTrain.Backends.Cpu;
+using DeepTrain.Interop;
+using System.Globalization;
 
 namespace DeepTrain.Cli.Commands;
 
@@ -31,9 +33,25 @@ internal static class InfoCommand
         Console.WriteLine($"cpu:       {Environment.ProcessorCount} logical processors; {string.Join(", ", features)}");
         Console.WriteLine("backends:");
         using (var cpu = new CpuBackend()) Console.WriteLine($"  cpu      available: {cpu.Description}");
-        var (cuda, reason) = BackendFactory.TryCreate(Tensors.Device.Cuda(0));
-        if (cuda is null) Console.WriteLine($"  cuda     unavailable: {reason}");
-        else { Console.WriteLine($"  cuda     available: {cuda.Description}"); cuda.Dispose(); }
+        var probe = CudaAvailability.Probe();
+        var v = probe.Versions;
+        Console.WriteLine($"  cuda     probe: {probe.Reason}");
+        Console.WriteLine($"           runtime {Version(v.Runtime)} ({v.CudartFile ?? "not loaded"}), driver supports {Version(v.Driver)}, " +
+            $"{v.DeviceCount} device(s){(v.ComputeCapability is int cc ? $", device 0 sm_{cc}" : "")}");
+        Console.WriteLine($"           cuBLAS {v.CublasFile ?? "not loaded"}; cuDNN {(v.Cudnn is long dnn ? dnn.ToString(CultureInfo.InvariantCulture) : "not loaded")} ({v.CudnnFile ?? "-"})");
+        bool kernels = NativeLibraryResolver.TryLoad(Libraries.Kernels, out string kernelsWhy);
+        Console.WriteLine(kernels
+            ? $"           kernels {NativeLibraryResolver.LoadedFrom(Libraries.Kernels)} (bindings expect ABI {Kernels.AbiVersion})"
+            : $"           kernels not loaded: {kernelsWhy}");
+        int shown = Math.Max(v.DeviceCount, 1);
+        for (int i = 0; i < shown; i++)
+        {
+            var (cuda, reason) = BackendFactory.TryCreate(Tensors.Device.Cuda(i));
+            if (cuda is null) Console.WriteLine($"  cuda:{i}   unavailable: {reason}");
+            else { Console.WriteLine($"  cuda:{i}   available: {cuda.Description}"); cuda.Dispose(); }
+        }
         return 0;
     }
+
+    private static string Version(int? v) => v is int x ? $"{x / 1000}.{x % 1000 / 10}" : "unknown";
 }

@@ -133,6 +133,17 @@ public class ElementwiseTests
         var e = Assert.Throws<NotSupportedException>(() => b.Copy(f32, i32));
         Assert.Contains("Float32", e.Message);
         Assert.Contains("Int32", e.Message);
+        // bf16 too: values exact in both 16-bit types come back unchanged.
+        float[] exact = [0.5f, -2f, 3.25f, 0f];
+        var fx = s.Upload(exact, Shape.Of(4));
+        foreach (var half in new[] { DType.Float16, DType.BFloat16 })
+        {
+            var h = s.Zeros(Shape.Of(4), dtype: half);
+            var back = s.Zeros(Shape.Of(4));
+            b.Copy(fx, h);
+            b.Copy(h, back);
+            Assert.Equal(exact, s.Download(back));
+        }
     }
 
     [Theory, MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]

@@ -1,5 +1,6 @@
 using DeepTrain.Tensors;
 using DeepTrain.Utils;
+using ConvGeom = DeepTrain.Backends.ConvGeometry;
 
 namespace DeepTrain.Backends.Cpu;
 
@@ -24,45 +25,6 @@ public sealed partial class CpuBackend
 {
     private static readonly Lock s_filterReduceGate = new();
 
-    /// <summary>The geometry of one convolution call, validated once.</summary>
-    private readonly unsafe struct ConvGeom
-    {
-        public readonly int N, C, H, W, K, R, S, OH, OW, G, Cg, Kg, Crs, P;
-        public readonly ConvSpec Spec;
-        public readonly bool Pointwise;     // 1×1, stride 1, no padding: col is x itself
-
-        public ConvGeom(string op, Shape x, Shape w, Shape y, ConvSpec spec)
-        {
-            if (x.Rank != 4 || w.Rank != 4 || y.Rank != 4)
-                ThrowHelper.Invalid(op, $"x {x}, w {w} and y {y} must all be rank 4 (N, C, H, W)");
-            if (spec.StrideH < 1 || spec.StrideW < 1 || spec.DilationH < 1 || spec.DilationW < 1 || spec.PadH < 0 || spec.PadW < 0 || spec.Groups < 1)
-                ThrowHelper.Invalid(op, $"invalid geometry {spec}");
-            N = x.N; C = x.C; H = x.H; W = x.W; K = w.N; R = w.H; S = w.W; G = spec.Groups;
-            if (C % G != 0 || K % G != 0)
-                ThrowHelper.Invalid(op, $"x {x} has {C} channels and w {w} has {K} filters; both must divide into {G} groups");
-            Cg = C / G; Kg = K / G;
-            if (w.C != Cg) ThrowHelper.ShapeMismatch(op, "w", Shape.Of(K, Cg, R, S), w);
-            OH = spec.OutH(H, R); OW = spec.OutW(W, S);
-            if (OH < 1 || OW < 1)
-                ThrowHelper.Invalid(op, $"kernel {R}x{S} with {spec} does not fit input {x}");
-            // Compared dimension by dimension: a Shape owns an array, and this runs on every call.
-            if (y.N != N || y.C != K || y.H != OH || y.W != OW) ThrowHelper.ShapeMismatch(op, "y", Shape.Of(N, K, OH, OW), y);
-            Crs = Cg * R * S; P = OH * OW;
-            Spec = spec;
-            Pointwise = R == 1 && S == 1 && spec.StrideH == 1 && spec.StrideW == 1 && spec.PadH == 0 && spec.PadW == 0;
-        }
-
-        /// <summary>
-        /// Whether forward and filter gradient use implicit im2col. A strided 1×1 convolution (the
-        /// projection shortcut) is a plain subsampling: its explicit col is 1/stride² of x, cheaper
-        /// than the stride² phase planes the implicit path would write.
-        /// </summary>
-        public bool UseImplicit => !Pointwise && R * S > 1;
-
-        /// <summary>GEMM cost of one image, for the parallel split.</summary>
-        public long FlopsPerImage => 2L * K * Crs * P;
-    }
-
     /// <summary>A tensor's base pointer and (N, C, H, W) element strides.</summary>
     private readonly unsafe struct View4(float* p, nint n, nint c, nint h, nint w)
     {
@@ -85,14 +47,6 @@ public sealed partial class CpuBackend
             ThrowHelper.Invalid(op, "every tensor must be in host memory");
     }
 
-    /// <summary>Throws unless an optional bias (or its gradient) is fp32 with one value per output channel.</summary>
-    private static void CheckBias(string op, string what, Tensor? bias, int k)
-    {
-        if (bias is null) return;
-        ThrowHelper.CheckFloat32(op, what, bias);
-        if (bias.Elements != k) ThrowHelper.ShapeMismatch(op, what, Shape.Of(k), bias.Shape);
-    }
-
     /// <inheritdoc />
     public unsafe void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec)
     {
@@ -100,7 +54,7 @@ public sealed partial class CpuBackend
         const string op = "Conv2dForward";
         CheckConvTensors(op, x, "x", w, "w", y, "y");
         var g = new ConvGeom(op, x.Shape, w.Shape, y.Shape, spec);
-        CheckBias(op, "bias", bias, g.K);
+        OperandChecks.Bias(op, "bias", bias, g.K);
         var xv = View4.Of(x);
         var yv = View4.Of(y);
         float* wp = (float*)w.Pointer;
@@ -313,7 +267,7 @@ public sealed partial class CpuBackend
         const string op = "Conv2dBackwardFilter";
         CheckConvTensors(op, x, "x", dy, "dy", dw, "dw");
         var g = new ConvGeom(op, x.Shape, dw.Shape, dy.Shape, spec);
-        CheckBias(op, "dbias", dbias, g.K);
+        OperandChecks.Bias(op, "dbias", dbias, g.K);
         var xv = View4.Of(x);
         var dyv = View4.Of(dy);
         float* dwp = (float*)dw.Pointer;
@@ -449,14 +403,8 @@ public sealed partial class CpuBackend
         if (Reduced(a, b, c)) { using var h = new Widened(); Gemm(transA, transB, alpha, h.In(a), h.In(b), beta, h.Out(c)); return; }
         const string op = "Gemm";
         CheckConvTensors(op, a, "a", b, "b", c, "c");
-        // Rank-2 view (dim0, rest) of each operand; op(a) (M, K), op(b) (K, N), c (M, N).
-        var (ar, ac) = Rows(a);
-        var (br, bc) = Rows(b);
-        var (cr, cc) = Rows(c);
-        int m = transA ? ac : ar, ka = transA ? ar : ac;
-        int kb = transB ? bc : br, n = transB ? br : bc;
-        if (ka != kb || cr != m || cc != n)
-            ThrowHelper.Invalid(op, $"op(a) {(transA ? "aᵀ" : "a")} of {a.Shape} is ({m}, {ka}), op(b) {(transB ? "bᵀ" : "b")} of {b.Shape} is ({kb}, {n}), c is {c.Shape}: expected c ({m}, {n}) and matching inner sizes");
+        var (m, n, ka) = OperandChecks.Gemm(op, transA, transB, a, b, c);
+        int ac = transA ? m : ka, bc = transB ? ka : n;
         float* ap = (float*)a.Pointer, bp = (float*)b.Pointer, cp = (float*)c.Pointer;
         // A row-major (r, c) matrix read as op: element (i, p) at i·c + p, or at p·c + i when transposed.
         nint rsA = transA ? 1 : ac, csA = transA ? ac : 1;
@@ -488,13 +436,5 @@ public sealed partial class CpuBackend
                 CpuGemm.Sgemm(i1 - i0, n, k, alpha, ap + i0 * rsA, rsA, csA, bp, rsB, csB, beta, cp + (nint)i0 * n, n, 1);
             }
         }
-    }
-
-    private static (int Rows, int Cols) Rows(Tensor t)
-    {
-        var d = t.Shape.Dims;
-        long cols = 1;
-        for (int i = 1; i < d.Length; i++) cols *= d[i];
-        return (d.Length == 0 ? 1 : d[0], checked((int)cols));
     }
 }

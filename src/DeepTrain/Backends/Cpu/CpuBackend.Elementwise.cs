@@ -36,10 +36,9 @@ public sealed partial class CpuBackend
         const string op = "Copy";
         if (src.Shape != dst.Shape) ThrowHelper.ShapeMismatch(op, "dst", src.Shape, dst.Shape);
         if (src.Device.Kind != DeviceKind.Cpu || dst.Device.Kind != DeviceKind.Cpu) ThrowHelper.Invalid(op, "the CPU backend needs host tensors");
+        OperandChecks.ConvertibleDTypes(op, src, dst);
         if (src.DType != dst.DType)
         {
-            if (src.DType == DType.Int32 || dst.DType == DType.Int32)
-                throw new NotSupportedException($"{op}: converting {src.DType} to {dst.DType} is not supported; only fp32, fp16 and bf16 convert into each other");
             bool overlaps = src.Pointer < dst.Pointer + (nint)dst.Bytes && dst.Pointer < src.Pointer + (nint)src.Bytes;
             if (overlaps) ThrowHelper.Invalid(op, $"src ({src.DType}) and dst ({dst.DType}) overlap; a conversion cannot run in place");
             ConvertCopy(src, dst);
@@ -165,7 +164,7 @@ public sealed partial class CpuBackend
         if (Reduced(x, y)) { using var h = new Widened(); DropoutForward(h.In(x), h.Out(y), p, seed); return; }
         F32("DropoutForward", "x", x); F32("DropoutForward", "y", y);
         SameGeometry("DropoutForward", "x", x, "y", y);
-        CheckDropoutP(p);
+        OperandChecks.DropoutP(p);
         CpuParallel.For(checked((int)x.Elements), 16, new DropoutBody(x, y, p, seed, Backward: false, Accumulate: false));
     }
 
@@ -176,7 +175,7 @@ public sealed partial class CpuBackend
         if (Reduced(dy, dx)) { using var h = new Widened(); DropoutBackward(h.In(dy), h.Out(dx), p, seed, accumulate); return; }
         F32("DropoutBackward", "dy", dy); F32("DropoutBackward", "dx", dx);
         SameGeometry("DropoutBackward", "dy", dy, "dx", dx);
-        CheckDropoutP(p);
+        OperandChecks.DropoutP(p);
         CpuParallel.For(checked((int)dy.Elements), 16, new DropoutBody(dy, dx, p, seed, Backward: true, accumulate));
     }
 
@@ -188,11 +187,6 @@ public sealed partial class CpuBackend
             if (Backward) CpuKernels.DropoutBackward(Src.AsSpan<float>()[s..e], Dst.AsSpan<float>()[s..e], P, Seed, first: s, Accumulate);
             else CpuKernels.DropoutForward(Src.AsSpan<float>()[s..e], Dst.AsSpan<float>()[s..e], P, Seed, first: s);
         }
-    }
-
-    private static void CheckDropoutP(float p)
-    {
-        if (!(p >= 0f && p <= 1f)) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability has to be between 0 and 1");
     }
 
     /// <inheritdoc />
@@ -273,7 +267,7 @@ public sealed partial class CpuBackend
         if (Reduced(src, dst)) { using var h = new Widened(); CopyChannels(h.In(src), srcC0, h.Out(dst), dstC0, channels, stride, accumulate); return; }
         const string op = "CopyChannels";
         F32(op, "src", src); F32(op, "dst", dst);
-        CheckChannelCopy(op, src, "src", srcC0, dst, "dst", dstC0, channels, stride);
+        OperandChecks.ChannelCopy(op, src, "src", srcC0, dst, "dst", dstC0, channels, stride);
         int n = dst.Shape.N, oh = dst.Shape.H, ow = dst.Shape.W;
         if (src.Layout == Layout.NCHW && dst.Layout == Layout.NCHW)
         {
@@ -297,7 +291,7 @@ public sealed partial class CpuBackend
         if (Reduced(ddst, dsrc)) { using var h = new Widened(); CopyChannelsBackward(h.In(ddst), dstC0, h.Out(dsrc), srcC0, channels, stride, accumulate); return; }
         const string op = "CopyChannelsBackward";
         F32(op, "ddst", ddst); F32(op, "dsrc", dsrc);
-        CheckChannelCopy(op, dsrc, "dsrc", srcC0, ddst, "ddst", dstC0, channels, stride);
+        OperandChecks.ChannelCopy(op, dsrc, "dsrc", srcC0, ddst, "ddst", dstC0, channels, stride);
         int n = ddst.Shape.N, ih = dsrc.Shape.H, iw = dsrc.Shape.W;
         if (dsrc.Layout == Layout.NCHW && ddst.Layout == Layout.NCHW)
         {
@@ -429,17 +423,5 @@ public sealed partial class CpuBackend
         }
     }
 
-    private static void CheckChannelCopy(string op, Tensor src, string sn, int srcC0, Tensor dst, string dn, int dstC0, int channels, int stride)
-    {
-        if (src.Shape.Rank is not (2 or 4)) ThrowHelper.Invalid(op, $"{sn} has shape {src.Shape}; expected (N, C, H, W) or (N, C)");
-        if (dst.Shape.Rank is not (2 or 4)) ThrowHelper.Invalid(op, $"{dn} has shape {dst.Shape}; expected (N, C, H, W) or (N, C)");
-        if (stride < 1) ThrowHelper.Invalid(op, $"stride {stride} must be at least 1");
-        if (channels < 0) ThrowHelper.Invalid(op, $"channels {channels} must not be negative");
-        if (src.Shape.N != dst.Shape.N) ThrowHelper.Invalid(op, $"{sn} {src.Shape} and {dn} {dst.Shape} differ in batch size");
-        if (srcC0 < 0 || srcC0 + channels > src.Shape.C) ThrowHelper.Invalid(op, $"channels [{srcC0}, {srcC0 + channels}) are outside {sn} {src.Shape}");
-        if (dstC0 < 0 || dstC0 + channels > dst.Shape.C) ThrowHelper.Invalid(op, $"channels [{dstC0}, {dstC0 + channels}) are outside {dn} {dst.Shape}");
-        int eh = (src.Shape.H + stride - 1) / stride, ew = (src.Shape.W + stride - 1) / stride;
-        if (dst.Shape.H != eh || dst.Shape.W != ew)
-            ThrowHelper.Invalid(op, $"{dn} {dst.Shape} has spatial size {dst.Shape.H}×{dst.Shape.W}; {sn} {src.Shape} with stride {stride} gives {eh}×{ew}");
-    }
+
 }

@@ -22,9 +22,9 @@ public sealed partial class CpuBackend
         int n = logits.Shape.N, k = n == 0 ? logits.Shape.C : checked((int)(logits.Elements / n));
         if (labels.DType != DType.Int32) ThrowHelper.Invalid(op, $"labels is {labels.DType}, expected Int32");
         if (labels.Elements != n) ThrowHelper.Invalid(op, $"labels has shape {labels.Shape}, expected ({n},) for logits {logits.Shape}");
-        CheckScalar(op, "loss", loss);
+        OperandChecks.Scalar(op, "loss", loss);
         if (dlogits is not null) { F32(op, "dlogits", dlogits); SameGeometry(op, "logits", logits, "dlogits", dlogits); }
-        if (correct is not null) { F32(op, "correct", correct); CheckScalar(op, "correct", correct); }
+        if (correct is not null) { F32(op, "correct", correct); OperandChecks.Scalar(op, "correct", correct); }
         ReadOnlySpan<int> ls = labels.AsSpan<int>();
         for (int i = 0; i < n; i++)
             if ((uint)ls[i] >= (uint)k)
@@ -52,7 +52,7 @@ public sealed partial class CpuBackend
         const string op = "MseLoss";
         F32(op, "pred", pred); F32(op, "target", target); F32(op, "loss", loss);
         SameGeometry(op, "pred", pred, "target", target);
-        CheckScalar(op, "loss", loss);
+        OperandChecks.Scalar(op, "loss", loss);
         if (dpred is not null) { F32(op, "dpred", dpred); SameGeometry(op, "pred", pred, "dpred", dpred); }
         long n = pred.Elements;
         // loss = (1/n)·Σ(p − t)²;  dpred = scale·2(p − t)/n.
@@ -67,7 +67,7 @@ public sealed partial class CpuBackend
         const string op = "BceWithLogitsLoss";
         F32(op, "logits", logits); F32(op, "target", target); F32(op, "loss", loss);
         SameGeometry(op, "logits", logits, "target", target);
-        CheckScalar(op, "loss", loss);
+        OperandChecks.Scalar(op, "loss", loss);
         if (dlogits is not null) { F32(op, "dlogits", dlogits); SameGeometry(op, "logits", logits, "dlogits", dlogits); }
         long n = logits.Elements;
         // loss = (1/n)·Σ[max(z, 0) − z·t + log(1 + e^−|z|)];  dlogits = scale·(σ(z) − t)/n.
@@ -75,8 +75,5 @@ public sealed partial class CpuBackend
         loss.AsSpan<float>()[0] = (float)(sum / n);
     }
 
-    private static void CheckScalar(string op, string what, Tensor t)
-    {
-        if (t.Elements != 1) ThrowHelper.Invalid(op, $"{what} has shape {t.Shape}; expected one element");
-    }
+
 }

@@ -41,7 +41,7 @@ public sealed partial class CpuBackend
     /// <exception cref="ArgumentOutOfRangeException">A factor is not finite and positive, or the interval is below 1.</exception>
     public void UpdateLossScale(Tensor scalerState, float growthFactor, float backoffFactor, int growthInterval)
     {
-        CheckScalerFactors(growthFactor, backoffFactor, growthInterval);
+        OperandChecks.ScalerFactors(growthFactor, backoffFactor, growthInterval);
         var bytes = StateBytes("UpdateLossScale", scalerState);
         var s = LossScalerState.Fields.Read(bytes);
         float scale = s.Scale;
@@ -50,17 +50,15 @@ public sealed partial class CpuBackend
         if (s.FoundInf != 0) { scale *= backoffFactor; tracker = 0; }
         else
         {
-            if (++tracker == growthInterval) { scale *= growthFactor; tracker = 0; }
+            if (++tracker == growthInterval)
+            {
+                float grown = scale * growthFactor;
+                if (float.IsFinite(grown)) scale = grown;   // as PyTorch's _amp_update_scale_ and the kernel: never grow into ∞
+                tracker = 0;
+            }
             steps++;
         }
         new LossScalerState.Fields(scale, tracker, 0, steps).Write(bytes);
-    }
-
-    internal static void CheckScalerFactors(float growthFactor, float backoffFactor, int growthInterval)
-    {
-        if (!(growthFactor > 0) || float.IsInfinity(growthFactor)) throw new ArgumentOutOfRangeException(nameof(growthFactor), growthFactor, "UpdateLossScale: the growth factor must be finite and > 0");
-        if (!(backoffFactor > 0) || float.IsInfinity(backoffFactor)) throw new ArgumentOutOfRangeException(nameof(backoffFactor), backoffFactor, "UpdateLossScale: the backoff factor must be finite and > 0");
-        ArgumentOutOfRangeException.ThrowIfLessThan(growthInterval, 1);
     }
 
     /// <inheritdoc />
@@ -90,7 +88,7 @@ public sealed partial class CpuBackend
     public void ScaleByNorm(Tensor g, Tensor normSquared, float maxNorm)
     {
         const string op = "ScaleByNorm";
-        if (!(maxNorm > 0) || float.IsInfinity(maxNorm)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "ScaleByNorm: the maximum norm must be finite and > 0");
+        OperandChecks.MaxNorm(maxNorm);
         var v = F32(op, "g", g);
         var o = F32(op, "normSquared", normSquared);
         if (o.Length != 1) ThrowHelper.Invalid(op, $"normSquared has shape {normSquared.Shape}, expected one element");
@@ -118,11 +116,7 @@ public sealed partial class CpuBackend
     /// <summary>Validates the extra operands; false when the found-inf flag says to skip; takes t from the state.</summary>
     private static bool BeginMixedStep(string op, Tensor w, Tensor? workingCopy, Tensor? scalerState, ref long step)
     {
-        if (workingCopy is not null)
-        {
-            if (!IsReduced(workingCopy)) ThrowHelper.Invalid(op, $"workingCopy is {workingCopy.DType}, expected Float16 or BFloat16");
-            ThrowHelper.CheckSameElements(op, "w", w, "workingCopy", workingCopy);
-        }
+        OperandChecks.WorkingCopy(op, w, workingCopy);
         if (scalerState is null) return true;
         var s = LossScalerState.Fields.Read(StateBytes(op, scalerState));
         if (s.FoundInf != 0) return false;

@@ -17,10 +17,7 @@ public sealed partial class CpuBackend
         F32(op, "w", w); F32(op, "g", g);
         ThrowHelper.CheckSameElements(op, "w", w, "g", g);
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
-        if (args.Nesterov && (args.Momentum <= 0f || args.Dampening != 0f))
-            ThrowHelper.Invalid(op, $"Nesterov momentum requires a momentum > 0 and zero dampening, got momentum {args.Momentum}, dampening {args.Dampening}");
-        if (args.Form == SgdMomentumForm.Caffe && args.Dampening != 0f)
-            ThrowHelper.Invalid(op, $"the Caffe momentum form has no dampening, got {args.Dampening}");
+        OperandChecks.Sgd(op, args);
         bool useMomentum = args.Momentum != 0f;
         if (useMomentum) { F32(op, "momentum", momentum); ThrowHelper.CheckSameElements(op, "w", w, "momentum", momentum); }
         CpuParallel.For(checked((int)w.Elements), 4, new SgdBody(w, g, useMomentum ? momentum : null, args, FirstStep: step == 1));

@@ -14,8 +14,7 @@ public sealed partial class CpuBackend
         const string op = "PenaltyGradient";
         F32(op, "w", w); F32(op, "g", g);
         ThrowHelper.CheckSameElements(op, "w", w, "g", g);
-        if (!(l1 >= 0) || float.IsInfinity(l1)) throw new ArgumentOutOfRangeException(nameof(l1), l1, $"{op}: λ1 must be finite and ≥ 0");
-        if (!(l2 >= 0) || float.IsInfinity(l2)) throw new ArgumentOutOfRangeException(nameof(l2), l2, $"{op}: λ2 must be finite and ≥ 0");
+        OperandChecks.PenaltyCoefficients(op, l1, l2);
         CpuParallel.For(checked((int)w.Elements), 2, new PenaltyBody(w, g, l1, l2));
     }
 

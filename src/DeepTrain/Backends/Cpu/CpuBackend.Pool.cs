@@ -15,7 +15,7 @@ public sealed partial class CpuBackend
         if (Reduced(x, y)) { using var h = new Widened(); Pool2dForward(spec, h.In(x), h.Out(y)); return; }
         const string op = "Pool2dForward";
         F32(op, "x", x); F32(op, "y", y);
-        CheckPool(op, spec, x, y);
+        OperandChecks.Pool(op, spec, x, y);
         int c = x.Shape.C, oh = y.Shape.H, ow = y.Shape.W;
         CpuParallel.For(x.Shape.N * c, (long)oh * ow * spec.KernelH * spec.KernelW, new PoolBody(spec, x, y, null, null));
     }
@@ -30,7 +30,7 @@ public sealed partial class CpuBackend
         if (Reduced(x, y, dy, dx)) { using var h = new Widened(); Pool2dBackward(spec, h.In(x), h.In(y), h.In(dy), h.Out(dx), accumulate); return; }
         const string op = "Pool2dBackward";
         F32(op, "x", x); F32(op, "y", y); F32(op, "dy", dy); F32(op, "dx", dx);
-        CheckPool(op, spec, x, y);
+        OperandChecks.Pool(op, spec, x, y);
         SameGeometry(op, "y", y, "dy", dy);
         SameGeometry(op, "x", x, "dx", dx);
         if (!accumulate) Fill(dx, 0f);
@@ -73,19 +73,5 @@ public sealed partial class CpuBackend
         return (n, c, (int)h, (int)w);
     }
 
-    private static void CheckPool(string op, PoolSpec spec, Tensor x, Tensor y)
-    {
-        Rank4(op, "x", x);
-        Rank4(op, "y", y);
-        if (spec.KernelH < 1 || spec.KernelW < 1 || spec.StrideH < 1 || spec.StrideW < 1 || spec.PadH < 0 || spec.PadW < 0)
-            ThrowHelper.Invalid(op, $"{spec} needs kernel and stride ≥ 1 and padding ≥ 0");
-        if (2 * spec.PadH > spec.KernelH || 2 * spec.PadW > spec.KernelW)
-            ThrowHelper.Invalid(op, $"padding ({spec.PadH}, {spec.PadW}) should be at most half of the kernel ({spec.KernelH}, {spec.KernelW}), as in PyTorch");
-        int oh = spec.OutH(x.Shape.H), ow = spec.OutW(x.Shape.W);
-        if (x.Shape.H + 2 * spec.PadH < spec.KernelH || x.Shape.W + 2 * spec.PadW < spec.KernelW || oh < 1 || ow < 1)
-            ThrowHelper.Invalid(op, $"x {x.Shape} is smaller than the {spec.KernelH}×{spec.KernelW} window with padding ({spec.PadH}, {spec.PadW})");
-        // Compared dimension by dimension: a Shape owns an array, and this runs on every call.
-        if (y.Shape.N != x.Shape.N || y.Shape.C != x.Shape.C || y.Shape.H != oh || y.Shape.W != ow)
-            ThrowHelper.ShapeMismatch(op, "y", Shape.Of(x.Shape.N, x.Shape.C, oh, ow), y.Shape);
-    }
+
 }

@@ -1,0 +1,465 @@
+using DeepTrain.Interop;
+using DeepTrain.Tensors;
+using DeepTrain.Utils;
+using static DeepTrain.Interop.Checks;
+
+namespace DeepTrain.Backends.Cuda;
+
+// Convolution on cuDNN's legacy API (cudnn_cnn.h), GEMM on cublasGemmEx, bias on cudnnAddTensor /
+// cudnnConvolutionBackwardBias.
+//
+// Descriptors: x and y are packed 4-d tensors in their own layout (cudnnSetTensor4dDescriptor with CUDNN_TENSOR_NCHW
+// or CUDNN_TENSOR_NHWC); the convolution is CUDNN_CROSS_CORRELATION (deep learning's "convolution", as PyTorch) with
+// fp32 compute whatever the storage type, groups through cudnnSetConvolutionGroupCount and dilation in the descriptor.
+// Weights are always stored (K, C/groups, KH, KW) — PyTorch's order, the checkpoints' order, the CPU backend's order.
+// A channels-last convolution needs a channels-last filter (K, KH, KW, C/groups) — cuDNN's NHWC kernels take NHWC
+// filters, and PyTorch converts the weight the same way for channels_last — so the weight is transposed into the
+// workspace first (and a weight gradient computed there and transposed back): a copy the size of the filter.
+//
+// Algorithms are chosen once per (direction, x shape, w shape, spec, dtype, layout) and cached: by cuDNN's heuristics
+// (cudnnGet*Algorithm_v7) or by timing (cudnnFind*AlgorithmEx, on scratch outputs so accumulating calls lose nothing),
+// keeping the first candidate that (1) ran, (2) is CUDNN_DETERMINISTIC when Deterministic is set, (3) does not use tensor
+// cores on fp32 data unless AllowTf32 is set, and (4) needs at most ConvWorkspaceLimitBytes of workspace. Accumulating
+// calls pass β = 1 (cuDNN blends: out = α·result + β·out), others β = 0.
+public sealed unsafe partial class CudaBackend
+{
+    private enum ConvDirection : byte { Forward, BackwardData, BackwardFilter }
+
+    private readonly record struct ConvKey(ConvDirection Direction, Shape X, Shape W, ConvSpec Spec, DType DType, Layout Layout);
+
+    private readonly record struct ConvChoice(int Algo, long WorkspaceBytes);
+
+    private readonly Dictionary<ConvKey, ConvChoice> _convAlgos = [];
+
+    /// <summary>Workspace offsets are rounded to this (cuDNN wants 16-byte alignment; 256 keeps every kernel happy).</summary>
+    private const long ScratchAlign = 256;
+
+    private static long AlignUp(long bytes) => (bytes + ScratchAlign - 1) / ScratchAlign * ScratchAlign;
+
+    /// <summary>The math type of a convolution on <paramref name="dtype"/> storage under this backend's TF32 policy.</summary>
+    private cudnnMathType_t ConvMath(DType dtype) => dtype != DType.Float32 ? cudnnMathType_t.CUDNN_TENSOR_OP_MATH
+        : _options.AllowTf32 ? cudnnMathType_t.CUDNN_DEFAULT_MATH : cudnnMathType_t.CUDNN_FMA_MATH;
+
+    /// <summary>Sets _t0 = x, _t1 = y, _filter = w and _conv for one convolution.</summary>
+    private void SetConvDescriptors(string op, Shape x, Shape w, Shape y, ConvSpec spec, DType dtype, Layout layout)
+    {
+        var key = new ConvKey(ConvDirection.Forward, x, w, spec, dtype, layout);
+        var dt = DnnType(dtype);
+        var format = layout == Layout.NHWC ? cudnnTensorFormat_t.CUDNN_TENSOR_NHWC : cudnnTensorFormat_t.CUDNN_TENSOR_NCHW;
+        DnnConv(Cudnn.cudnnSetTensor4dDescriptor(_t0, format, dt, x.N, x.C, x.H, x.W), op, key);
+        DnnConv(Cudnn.cudnnSetTensor4dDescriptor(_t1, format, dt, y.N, y.C, y.H, y.W), op, key);
+        DnnConv(Cudnn.cudnnSetFilter4dDescriptor(_filter, dt, format, w.N, w.C, w.H, w.W), op, key);
+        DnnConv(Cudnn.cudnnSetConvolution2dDescriptor(_conv, spec.PadH, spec.PadW, spec.StrideH, spec.StrideW, spec.DilationH, spec.DilationW,
+            cudnnConvolutionMode_t.CUDNN_CROSS_CORRELATION, cudnnDataType_t.CUDNN_DATA_FLOAT), op, key);
+        DnnConv(Cudnn.cudnnSetConvolutionGroupCount(_conv, spec.Groups), op, key);
+        DnnConv(Cudnn.cudnnSetConvolutionMathType(_conv, ConvMath(dtype)), op, key);
+    }
+
+    // cudnnDataType_t for a dtype (the descriptors follow the storage type).
+    private static cudnnDataType_t DnnType(DType t) => t switch
+    {
+        DType.Float32 => cudnnDataType_t.CUDNN_DATA_FLOAT,
+        DType.Float16 => cudnnDataType_t.CUDNN_DATA_HALF,
+        DType.BFloat16 => cudnnDataType_t.CUDNN_DATA_BFLOAT16,
+        _ => cudnnDataType_t.CUDNN_DATA_INT32,
+    };
+
+    /// <summary>Checks the storage types of a convolution's three operands: one floating type for all.</summary>
+    private static void ConvDTypes(string op, Tensor a, string an, Tensor b, string bn, Tensor c, string cn)
+    {
+        KernelDType(op, an, a);
+        SameDType(op, an, a, bn, b);
+        SameDType(op, an, a, cn, c);
+    }
+
+    /// <summary>Checks that an activation and its partner share a layout (cuDNN describes both with one format).</summary>
+    private static void SameLayout(string op, string an, Tensor a, string bn, Tensor b)
+    {
+        if (a.Layout != b.Layout) ThrowHelper.Invalid(op, $"{bn} is {b.Layout} but {an} is {a.Layout}; the CUDA backend needs one layout for both (convert with Copy)");
+    }
+
+    /// <summary>An optional bias (or its gradient): the activations' dtype, one value per output channel.</summary>
+    private static void ConvBias(string op, string what, Tensor? bias, Tensor like, int k)
+    {
+        if (bias is null) return;
+        if (like.DType == DType.Float32) { OperandChecks.Bias(op, what, bias, k); return; }
+        SameDType(op, "y", like, what, bias);
+        if (bias.Elements != k) ThrowHelper.ShapeMismatch(op, what, Shape.Of(k), bias.Shape);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ConvWorkspaceLimitException">No acceptable algorithm fits <see cref="CudaBackendOptions.ConvWorkspaceLimitBytes"/>.</exception>
+    /// <exception cref="CudaOperationException">cuDNN rejected the shapes or failed.</exception>
+    public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec)
+    {
+        const string op = "Conv2dForward";
+        nint xp = Ptr(op, "x", x), wp = Ptr(op, "w", w), yp = Ptr(op, "y", y), bp = PtrOrNull(op, "bias", bias);
+        ConvDTypes(op, x, "x", w, "w", y, "y");
+        var g = new ConvGeometry(op, x.Shape, w.Shape, y.Shape, spec);
+        ConvBias(op, "bias", bias, y, g.K);
+        SameLayout(op, "x", x, "y", y);
+        if (g.N == 0) return;
+        bool nhwc = x.Layout == Layout.NHWC;
+        SetConvDescriptors(op, x.Shape, w.Shape, y.Shape, spec, x.DType, x.Layout);
+        var choice = Choose(op, new ConvKey(ConvDirection.Forward, x.Shape, w.Shape, spec, x.DType, x.Layout), xp, wp, y.Bytes);
+        long staging = nhwc ? AlignUp(w.Bytes) : 0;
+        nint scratch = Workspace(staging + choice.WorkspaceBytes);
+        nint filter = nhwc ? FilterToChannelsLast(op, w, wp, scratch) : wp;
+        float alpha = 1f, beta = 0f;
+        Dnn(Cudnn.cudnnConvolutionForward(_cudnn, &alpha, _t0, (void*)xp, _filter, (void*)filter, _conv, (cudnnConvolutionFwdAlgo_t)choice.Algo,
+            (void*)(scratch + (nint)staging), (nuint)choice.WorkspaceBytes, &beta, _t1, (void*)yp), op, x, w, y, spec);
+        if (bias is not null)
+        {
+            // y += bias broadcast over (N, H, W): cudnnAddTensor with the (1, K, 1, 1) bias (same memory in either format).
+            Describe(_t2, bias, op);
+            float one = 1f;
+            Dnn(Cudnn.cudnnAddTensor(_cudnn, &one, _t2, (void*)bp, &one, _t1, (void*)yp), op, bias, y);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ConvWorkspaceLimitException">No acceptable algorithm fits <see cref="CudaBackendOptions.ConvWorkspaceLimitBytes"/>.</exception>
+    /// <exception cref="CudaOperationException">cuDNN rejected the shapes or failed.</exception>
+    public void Conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvSpec spec, bool accumulate)
+    {
+        const string op = "Conv2dBackwardData";
+        nint dyp = Ptr(op, "dy", dy), wp = Ptr(op, "w", w), dxp = Ptr(op, "dx", dx);
+        ConvDTypes(op, dy, "dy", w, "w", dx, "dx");
+        var g = new ConvGeometry(op, dx.Shape, w.Shape, dy.Shape, spec);
+        SameLayout(op, "dx", dx, "dy", dy);
+        if (g.N == 0) return;
+        bool nhwc = dx.Layout == Layout.NHWC;
+        SetConvDescriptors(op, dx.Shape, w.Shape, dy.Shape, spec, dx.DType, dx.Layout);
+        var choice = Choose(op, new ConvKey(ConvDirection.BackwardData, dx.Shape, w.Shape, spec, dx.DType, dx.Layout), dyp, wp, dx.Bytes);
+        long staging = nhwc ? AlignUp(w.Bytes) : 0;
+        nint scratch = Workspace(staging + choice.WorkspaceBytes);
+        nint filter = nhwc ? FilterToChannelsLast(op, w, wp, scratch) : wp;
+        float alpha = 1f, beta = accumulate ? 1f : 0f;
+        Dnn(Cudnn.cudnnConvolutionBackwardData(_cudnn, &alpha, _filter, (void*)filter, _t1, (void*)dyp, _conv, (cudnnConvolutionBwdDataAlgo_t)choice.Algo,
+            (void*)(scratch + (nint)staging), (nuint)choice.WorkspaceBytes, &beta, _t0, (void*)dxp), op, dy, w, dx, spec);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ConvWorkspaceLimitException">No acceptable algorithm fits <see cref="CudaBackendOptions.ConvWorkspaceLimitBytes"/>.</exception>
+    /// <exception cref="CudaOperationException">cuDNN rejected the shapes or failed.</exception>
+    public void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias, ConvSpec spec, bool accumulate)
+    {
+        const string op = "Conv2dBackwardFilter";
+        nint xp = Ptr(op, "x", x), dyp = Ptr(op, "dy", dy), dwp = Ptr(op, "dw", dw), dbp = PtrOrNull(op, "dbias", dbias);
+        ConvDTypes(op, x, "x", dy, "dy", dw, "dw");
+        var g = new ConvGeometry(op, x.Shape, dw.Shape, dy.Shape, spec);
+        ConvBias(op, "dbias", dbias, dy, g.K);
+        SameLayout(op, "x", x, "dy", dy);
+        if (g.N == 0)
+        {
+            // No samples: the gradients are zero.
+            if (!accumulate) { Fill(dw, 0f); if (dbias is not null) Fill(dbias, 0f); }
+            return;
+        }
+        bool nhwc = x.Layout == Layout.NHWC;
+        SetConvDescriptors(op, x.Shape, dw.Shape, dy.Shape, spec, x.DType, x.Layout);
+        var choice = Choose(op, new ConvKey(ConvDirection.BackwardFilter, x.Shape, dw.Shape, spec, x.DType, x.Layout), xp, dyp, dw.Bytes);
+        long staging = nhwc ? AlignUp(dw.Bytes) : 0;
+        nint scratch = Workspace(staging + choice.WorkspaceBytes);
+        // Channels-last: the gradient is computed as (K, KH, KW, Cg) in the staging area; when accumulating it starts from
+        // the current dw transposed there, so β = 1 adds onto it, and the result is transposed back.
+        nint target = dwp;
+        if (nhwc)
+        {
+            target = scratch;
+            if (accumulate) FilterToChannelsLast(op, dw, dwp, scratch);
+        }
+        float alpha = 1f, beta = accumulate ? 1f : 0f;
+        Dnn(Cudnn.cudnnConvolutionBackwardFilter(_cudnn, &alpha, _t0, (void*)xp, _t1, (void*)dyp, _conv, (cudnnConvolutionBwdFilterAlgo_t)choice.Algo,
+            (void*)(scratch + (nint)staging), (nuint)choice.WorkspaceBytes, &beta, _filter, (void*)target), op, x, dy, dw, spec);
+        if (nhwc)
+        {
+            var s = dw.Shape;
+            int dt = (int)dw.DType;
+            Launched(Kernels.dt_convert((void*)scratch, dt, 1, (void*)dwp, dt, 0, s.N, s.C, s.H, s.W, _streamPtr), op);
+        }
+        if (dbias is not null)
+        {
+            // dbias (+)= Σ over n, h, w of dy (cudnnConvolutionBackwardBias blends with β like the rest).
+            Describe(_t2, dbias, op);
+            Dnn(Cudnn.cudnnConvolutionBackwardBias(_cudnn, &alpha, _t1, (void*)dyp, &beta, _t2, (void*)dbp), op, dy, dbias);
+        }
+    }
+
+    /// <summary>Transposes a (K, Cg, KH, KW) filter into (K, KH, KW, Cg) at <paramref name="dst"/> (dt_convert NCHW → NHWC).</summary>
+    private nint FilterToChannelsLast(string op, Tensor w, nint src, nint dst)
+    {
+        var s = w.Shape;
+        int dt = (int)w.DType;
+        Launched(Kernels.dt_convert((void*)src, dt, 0, (void*)dst, dt, 1, s.N, s.C, s.H, s.W, _streamPtr), op);
+        return dst;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The largest workspace of the three directions for fp32 data in either layout (the plan does not know the layout
+    /// or dtype yet), including the channels-last filter staging. Uses the algorithm already chosen for a shape when there
+    /// is one, else cuDNN's heuristics (an exhaustive search needs real buffers and happens on the first real call).
+    /// </remarks>
+    public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec)
+    {
+        const string op = "Conv2dWorkspaceBytes";
+        ThrowIfDisposed();
+        Enter();
+        var y = Shape.Of(x.N, w.N, spec.OutH(x.H, w.H), spec.OutW(x.W, w.W));
+        var g = new ConvGeometry(op, x, w, y, spec);
+        if (g.N == 0) return 0;
+        long most = 0;
+        foreach (var layout in (ReadOnlySpan<Layout>)[Layout.NCHW, Layout.NHWC])
+        {
+            SetConvDescriptors(op, x, w, y, spec, DType.Float32, layout);
+            long staging = layout == Layout.NHWC ? AlignUp(w.Elements * sizeof(float)) : 0;
+            foreach (var dir in (ReadOnlySpan<ConvDirection>)[ConvDirection.Forward, ConvDirection.BackwardData, ConvDirection.BackwardFilter])
+            {
+                var key = new ConvKey(dir, x, w, spec, DType.Float32, layout);
+                if (!_convAlgos.TryGetValue(key, out var choice))
+                {
+                    choice = Pick(op, key, Heuristic(key));
+                    // The heuristic answer is what a heuristic-mode call would choose; a timed search happens on real buffers later.
+                    if (_options.AlgorithmSearch == ConvAlgorithmSearch.Heuristic) _convAlgos[key] = choice;
+                }
+                most = Math.Max(most, staging + choice.WorkspaceBytes);
+            }
+        }
+        return most;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// cuBLAS is column-major, and a row-major (r, c) matrix is the column-major (c, r) matrix of its transpose, so
+    /// c = op(a)·op(b) (row-major, M×N) is computed as cᵀ = op(b)ᵀ·op(a)ᵀ (column-major, N×M): cublasGemmEx with the
+    /// operands swapped, m = N, n = M, and each leading dimension the row length of the stored matrix. Compute type
+    /// CUBLAS_COMPUTE_32F (CUBLAS_COMPUTE_32F_FAST_TF32 for fp32 when TF32 is allowed); α and β are host floats.
+    /// </remarks>
+    /// <exception cref="CudaOperationException">cuBLAS failed.</exception>
+    public void Gemm(bool transA, bool transB, float alpha, Tensor a, Tensor b, float beta, Tensor c)
+    {
+        const string op = "Gemm";
+        nint ap = Ptr(op, "a", a), bp = Ptr(op, "b", b), cp = Ptr(op, "c", c);
+        ConvDTypes(op, a, "a", b, "b", c, "c");
+        var (m, n, k) = OperandChecks.Gemm(op, transA, transB, a, b, c);
+        if (m == 0 || n == 0) return;
+        int lda = Math.Max(1, transA ? m : k), ldb = Math.Max(1, transB ? k : n), ldc = n;
+        var type = a.DType switch { DType.Float16 => cudaDataType.CUDA_R_16F, DType.BFloat16 => cudaDataType.CUDA_R_16BF, _ => cudaDataType.CUDA_R_32F };
+        var compute = a.DType == DType.Float32 && _options.AllowTf32 ? cublasComputeType_t.CUBLAS_COMPUTE_32F_FAST_TF32 : cublasComputeType_t.CUBLAS_COMPUTE_32F;
+        var status = Cublas.cublasGemmEx(_cublas,
+            transB ? cublasOperation_t.CUBLAS_OP_T : cublasOperation_t.CUBLAS_OP_N,
+            transA ? cublasOperation_t.CUBLAS_OP_T : cublasOperation_t.CUBLAS_OP_N,
+            n, m, k, &alpha, (void*)bp, type, ldb, (void*)ap, type, lda, &beta, (void*)cp, type, ldc, compute, cublasGemmAlgo_t.CUBLAS_GEMM_DEFAULT);
+        if (status != cublasStatus_t.CUBLAS_STATUS_SUCCESS)
+        {
+            try { Check(status); }
+            catch (CublasException e) { throw new CudaOperationException(op, $"a {a.Shape}, b {b.Shape}, c {c.Shape} {a.DType}", e); }
+        }
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="CudaOperationException">cuDNN failed.</exception>
+    public void AddBias(Tensor y, Tensor bias)
+    {
+        const string op = "AddBias";
+        nint yp = Ptr(op, "y", y), bp = Ptr(op, "bias", bias);
+        KernelDType(op, "y", y);
+        SameDType(op, "y", y, "bias", bias);
+        var g = ChannelGeometry.Of(op, "y", y);
+        OperandChecks.PerChannel(op, "bias", bias, g.C);
+        if (y.Elements == 0) return;
+        Describe(_t0, y, op);
+        Describe(_t1, bias, op);
+        float one = 1f;
+        Dnn(Cudnn.cudnnAddTensor(_cudnn, &one, _t1, (void*)bp, &one, _t0, (void*)yp), op, bias, y);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="CudaOperationException">cuDNN failed.</exception>
+    public void BiasBackward(Tensor dy, Tensor dbias, bool accumulate)
+    {
+        const string op = "BiasBackward";
+        nint dyp = Ptr(op, "dy", dy), dbp = Ptr(op, "dbias", dbias);
+        KernelDType(op, "dy", dy);
+        SameDType(op, "dy", dy, "dbias", dbias);
+        var g = ChannelGeometry.Of(op, "dy", dy);
+        OperandChecks.PerChannel(op, "dbias", dbias, g.C);
+        if (dy.Elements == 0)
+        {
+            if (!accumulate) Fill(dbias, 0f);
+            return;
+        }
+        Describe(_t0, dy, op);
+        Describe(_t1, dbias, op);
+        float alpha = 1f, beta = accumulate ? 1f : 0f;
+        Dnn(Cudnn.cudnnConvolutionBackwardBias(_cudnn, &alpha, _t0, (void*)dyp, &beta, _t1, (void*)dbp), op, dy, dbias);
+    }
+
+    // ---- algorithm choice --------------------------------------------------------------------------
+
+    /// <summary>One ranked candidate of a search (the three perf structs share this layout: see cudnn_cnn.h).</summary>
+    private readonly record struct Candidate(int Algo, cudnnStatus_t Status, cudnnDeterminism_t Determinism, cudnnMathType_t Math);
+
+    /// <summary>
+    /// The cached choice for <paramref name="key"/>, or a new one (descriptors must be set): heuristics, or a timed search
+    /// on the real inputs with a scratch output of <paramref name="outBytes"/> bytes.
+    /// </summary>
+    private ConvChoice Choose(string op, ConvKey key, nint in0, nint in1, long outBytes)
+    {
+        if (_convAlgos.TryGetValue(key, out var cached)) return cached;
+        var candidates = _options.AlgorithmSearch == ConvAlgorithmSearch.Exhaustive ? Timed(op, key, in0, in1, outBytes) : Heuristic(key);
+        var choice = Pick(op, key, candidates);
+        _convAlgos[key] = choice;
+        return choice;
+    }
+
+    /// <summary>cuDNN's heuristic ranking for the descriptors as set (no GPU work).</summary>
+    private Candidate[] Heuristic(ConvKey key)
+    {
+        const string op = "convolution algorithm heuristics";
+        var dir = key.Direction;
+        int max, got;
+        switch (dir)
+        {
+            case ConvDirection.Forward: Check(Cudnn.cudnnGetConvolutionForwardAlgorithmMaxCount(_cudnn, out max)); break;
+            case ConvDirection.BackwardData: Check(Cudnn.cudnnGetConvolutionBackwardDataAlgorithmMaxCount(_cudnn, out max)); break;
+            default: Check(Cudnn.cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(_cudnn, out max)); break;
+        }
+        var perf = stackalloc cudnnConvolutionFwdAlgoPerf_t[Math.Max(max, 1)];
+        switch (dir)
+        {
+            case ConvDirection.Forward:
+                DnnConv(Cudnn.cudnnGetConvolutionForwardAlgorithm_v7(_cudnn, _t0, _filter, _conv, _t1, max, out got, perf), op, key);
+                break;
+            case ConvDirection.BackwardData:
+                DnnConv(Cudnn.cudnnGetConvolutionBackwardDataAlgorithm_v7(_cudnn, _filter, _t1, _conv, _t0, max, out got, (cudnnConvolutionBwdDataAlgoPerf_t*)perf), op, key);
+                break;
+            default:
+                DnnConv(Cudnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7(_cudnn, _t0, _t1, _conv, _filter, max, out got, (cudnnConvolutionBwdFilterAlgoPerf_t*)perf), op, key);
+                break;
+        }
+        return Candidates(perf, got);
+    }
+
+    /// <summary>Times every algorithm (cudnnFind*AlgorithmEx) with the workspace limit as scratch and a throw-away output.</summary>
+    private Candidate[] Timed(string op, ConvKey key, nint in0, nint in1, long outBytes)
+    {
+        int max, got;
+        switch (key.Direction)
+        {
+            case ConvDirection.Forward: Check(Cudnn.cudnnGetConvolutionForwardAlgorithmMaxCount(_cudnn, out max)); break;
+            case ConvDirection.BackwardData: Check(Cudnn.cudnnGetConvolutionBackwardDataAlgorithmMaxCount(_cudnn, out max)); break;
+            default: Check(Cudnn.cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(_cudnn, out max)); break;
+        }
+        var perf = stackalloc cudnnConvolutionFwdAlgoPerf_t[Math.Max(max, 1)];
+        bool nhwc = key.Layout == Layout.NHWC;
+        long filterBytes = key.W.Elements * key.DType.Size();
+        long staging = nhwc ? AlignUp(filterBytes) : 0;
+        long limit = _options.ConvWorkspaceLimitBytes;
+        nint scratch = Workspace(staging + limit);
+        nint ws = scratch + (nint)staging;
+        nint output = RawAlloc(outBytes);
+        try
+        {
+            switch (key.Direction)
+            {
+                case ConvDirection.Forward:
+                {
+                    // in0 = x, in1 = w (transposed into the staging area for channels-last).
+                    nint w = nhwc ? Transposed(in1, scratch) : in1;
+                    DnnConv(Cudnn.cudnnFindConvolutionForwardAlgorithmEx(_cudnn, _t0, (void*)in0, _filter, (void*)w, _conv, _t1, (void*)output,
+                        max, out got, perf, (void*)ws, (nuint)limit), op, key);
+                    break;
+                }
+                case ConvDirection.BackwardData:
+                {
+                    // in0 = dy, in1 = w.
+                    nint w = nhwc ? Transposed(in1, scratch) : in1;
+                    DnnConv(Cudnn.cudnnFindConvolutionBackwardDataAlgorithmEx(_cudnn, _filter, (void*)w, _t1, (void*)in0, _conv, _t0, (void*)output,
+                        max, out got, (cudnnConvolutionBwdDataAlgoPerf_t*)perf, (void*)ws, (nuint)limit), op, key);
+                    break;
+                }
+                default:
+                    // in0 = x, in1 = dy; the output is a filter-sized scratch.
+                    DnnConv(Cudnn.cudnnFindConvolutionBackwardFilterAlgorithmEx(_cudnn, _t0, (void*)in0, _t1, (void*)in1, _conv, _filter, (void*)output,
+                        max, out got, (cudnnConvolutionBwdFilterAlgoPerf_t*)perf, (void*)ws, (nuint)limit), op, key);
+                    break;
+            }
+        }
+        finally
+        {
+            RawFree(output, outBytes, _poolsSupported);
+        }
+        return Candidates(perf, got);
+
+        nint Transposed(nint w, nint dst)
+        {
+            Launched(Kernels.dt_convert((void*)w, (int)key.DType, 0, (void*)dst, (int)key.DType, 1, key.W.N, key.W.C, key.W.H, key.W.W, _streamPtr), op);
+            return dst;
+        }
+    }
+
+    private static Candidate[] Candidates(cudnnConvolutionFwdAlgoPerf_t* perf, int count)
+    {
+        var list = new Candidate[count];
+        for (int i = 0; i < count; i++) list[i] = new((int)perf[i].algo, perf[i].status, perf[i].determinism, perf[i].mathType);
+        return list;
+    }
+
+    /// <summary>
+    /// The first candidate (in cuDNN's ranking) that ran, meets the determinism and TF32 policy and fits the workspace
+    /// limit; its workspace is asked of cuDNN for the descriptors as set (the perf struct's figure is advisory).
+    /// </summary>
+    /// <exception cref="ConvWorkspaceLimitException">Every acceptable candidate needs more than the limit.</exception>
+    /// <exception cref="CudaOperationException">No candidate is acceptable at all.</exception>
+    private ConvChoice Pick(string op, ConvKey key, Candidate[] candidates)
+    {
+        long limit = _options.ConvWorkspaceLimitBytes, smallest = long.MaxValue;
+        foreach (var c in candidates)
+        {
+            if (c.Status != cudnnStatus_t.CUDNN_STATUS_SUCCESS) continue;
+            if (_options.Deterministic && c.Determinism != cudnnDeterminism_t.CUDNN_DETERMINISTIC) continue;
+            if (key.DType == DType.Float32 && !_options.AllowTf32
+                && c.Math is cudnnMathType_t.CUDNN_TENSOR_OP_MATH or cudnnMathType_t.CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
+            nuint bytes;
+            cudnnStatus_t st = key.Direction switch
+            {
+                ConvDirection.Forward => Cudnn.cudnnGetConvolutionForwardWorkspaceSize(_cudnn, _t0, _filter, _conv, _t1, (cudnnConvolutionFwdAlgo_t)c.Algo, out bytes),
+                ConvDirection.BackwardData => Cudnn.cudnnGetConvolutionBackwardDataWorkspaceSize(_cudnn, _filter, _t1, _conv, _t0, (cudnnConvolutionBwdDataAlgo_t)c.Algo, out bytes),
+                _ => Cudnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(_cudnn, _t0, _t1, _conv, _filter, (cudnnConvolutionBwdFilterAlgo_t)c.Algo, out bytes),
+            };
+            if (st != cudnnStatus_t.CUDNN_STATUS_SUCCESS) continue;
+            if ((long)bytes <= limit) return new ConvChoice(c.Algo, (long)bytes);
+            smallest = Math.Min(smallest, (long)bytes);
+        }
+        string shapes = $"{DirectionText(key.Direction)} x {key.X}, w {key.W}, {key.Spec}, {key.DType} {key.Layout}";
+        if (smallest != long.MaxValue) throw new ConvWorkspaceLimitException(op, shapes, smallest, limit);
+        throw new CudaOperationException(op, shapes, new NotSupportedException(
+            $"cuDNN offers no algorithm for this convolution{(_options.Deterministic ? " that is deterministic" : "")}" +
+            $"{(key.DType == DType.Float32 && !_options.AllowTf32 ? " without TF32" : "")} ({candidates.Length} candidates ranked)"));
+    }
+
+    private static string DirectionText(ConvDirection d) => d switch
+    {
+        ConvDirection.Forward => "forward",
+        ConvDirection.BackwardData => "backward-data",
+        _ => "backward-filter",
+    };
+
+    /// <summary>Checks a cuDNN status of a convolution call that has shapes but no tensors at hand (descriptors, searches);
+    /// the text is built only on failure.</summary>
+    private static void DnnConv(cudnnStatus_t status, string op, ConvKey key,
+        [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(status))] string call = "")
+    {
+        if (status == cudnnStatus_t.CUDNN_STATUS_SUCCESS) return;
+        ThrowDnnConv(status, op, key, call);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void ThrowDnnConv(cudnnStatus_t status, string op, ConvKey key, string call)
+    {
+        try { Check(status, call); }
+        catch (CudnnException e) { throw new CudaOperationException(op, $"{DirectionText(key.Direction)} x {key.X}, w {key.W}, {key.Spec}, {key.DType} {key.Layout}", e); }
+    }
+}

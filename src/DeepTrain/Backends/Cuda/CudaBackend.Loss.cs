@@ -1,0 +1,109 @@
+using DeepTrain.Interop;
+using DeepTrain.Tensors;
+using DeepTrain.Utils;
+using static DeepTrain.Interop.Checks;
+
+namespace DeepTrain.Backends.Cuda;
+
+// Losses on the kernel library: dt_softmax_xent_f32 (F.cross_entropy fused with its gradient and the accuracy count),
+// dt_mse (F.mse_loss), dt_bce_logits (F.binary_cross_entropy_with_logits). Each writes the mean loss to a one-element
+// device tensor with a deterministic reduction; the loss and correct count are cleared first (a no-op for kernels that
+// overwrite, and right for ones that add). Nothing is read back except the bad-label flag (see CudaBackendOptions.CheckLabels).
+public sealed unsafe partial class CudaBackend
+{
+    private nint _flags;   // one device int32: dt_softmax_xent_f32's bad_label flag
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// logits may be (N, K) or any shape read as (N, K = elements/N); labels are int32 on this device. With
+    /// <see cref="CudaBackendOptions.CheckLabels"/> (the default) a label outside [0, K) throws after the kernel, like the
+    /// CPU backend; the outputs are then not meaningful.
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside [0, K); the message names its index and value.</exception>
+    public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, Tensor loss, Tensor? dlogits, Tensor? correct, float scale)
+    {
+        const string op = "SoftmaxCrossEntropy";
+        float* zp = F32(op, "logits", logits), lp = F32(op, "loss", loss);
+        nint yp = Ptr(op, "labels", labels);
+        if (logits.Shape.Rank < 2) ThrowHelper.Invalid(op, $"logits has shape {logits.Shape}; expected (N, K)");
+        int n = logits.Shape.N, k = n == 0 ? logits.Shape.C : checked((int)(logits.Elements / n));
+        if (labels.DType != DType.Int32) ThrowHelper.Invalid(op, $"labels is {labels.DType}, expected Int32");
+        if (labels.Elements != n) ThrowHelper.Invalid(op, $"labels has shape {labels.Shape}, expected ({n},) for logits {logits.Shape}");
+        OperandChecks.Scalar(op, "loss", loss);
+        float* dzp = null, cp = null;
+        if (dlogits is not null) { dzp = F32(op, "dlogits", dlogits); OperandChecks.SameGeometry(op, "logits", logits, "dlogits", dlogits); }
+        if (correct is not null) { cp = F32(op, "correct", correct); OperandChecks.Scalar(op, "correct", correct); }
+        if (n == 0)
+        {
+            // PyTorch: the mean of nothing is NaN.
+            Fill(loss, float.NaN);
+            if (correct is not null) Fill(correct, 0f);
+            return;
+        }
+        Memset(op, (nint)lp, sizeof(float));
+        if (cp != null) Memset(op, (nint)cp, sizeof(float));
+        int* bad = null;
+        if (_options.CheckLabels)
+        {
+            if (_flags == 0) _flags = RawAlloc(sizeof(int));
+            bad = (int*)_flags;
+            Memset(op, _flags, sizeof(int));
+        }
+        // dlogits = s·(softmax(z) − onehot)/N with s = host_scale (no device loss scale here).
+        Launched(Kernels.dt_softmax_xent_f32(zp, (int*)yp, n, k, lp, dzp, cp, null, scale, bad, _streamPtr), op);
+        if (bad != null)
+        {
+            int flag;
+            Check(Cudart.cudaMemcpyAsync(&flag, bad, sizeof(int), cudaMemcpyKind.cudaMemcpyDeviceToHost, _stream));
+            Check(Cudart.cudaStreamSynchronize(_stream));
+            if (flag != 0) ThrowBadLabel(op, labels, logits, k);
+        }
+    }
+
+    /// <summary>Finds the first label outside [0, K) (a rare path: copies the labels to the host) and throws as the CPU backend does.</summary>
+    private void ThrowBadLabel(string op, Tensor labels, Tensor logits, int k)
+    {
+        var host = new int[labels.Elements];
+        CopyToHost<int>(labels, host);
+        for (int i = 0; i < host.Length; i++)
+            if ((uint)host[i] >= (uint)k)
+                throw new ArgumentOutOfRangeException(nameof(labels), host[i], $"{op}: labels[{i}] = {host[i]} is outside [0, {k}) for logits {logits.Shape}");
+        throw new ArgumentOutOfRangeException(nameof(labels), $"{op}: the kernel reported a label outside [0, {k}) for logits {logits.Shape}");
+    }
+
+    /// <inheritdoc />
+    public void MseLoss(Tensor pred, Tensor target, Tensor loss, Tensor? dpred, float scale)
+    {
+        const string op = "MseLoss";
+        float* pp = F32(op, "pred", pred), tp = F32(op, "target", target), lp = F32(op, "loss", loss);
+        OperandChecks.SameGeometry(op, "pred", pred, "target", target);
+        OperandChecks.Scalar(op, "loss", loss);
+        float* dp = null;
+        if (dpred is not null) { dp = F32(op, "dpred", dpred); OperandChecks.SameGeometry(op, "pred", pred, "dpred", dpred); }
+        if (pred.Elements == 0) { Fill(loss, float.NaN); return; }
+        Memset(op, (nint)lp, sizeof(float));
+        // loss = (1/n)·Σ(p − t)²;  dpred = scale·2(p − t)/n.
+        Launched(Kernels.dt_mse(pp, tp, pred.Elements, lp, dp, scale, _streamPtr), op);
+    }
+
+    /// <inheritdoc />
+    public void BceWithLogitsLoss(Tensor logits, Tensor target, Tensor loss, Tensor? dlogits, float scale)
+    {
+        const string op = "BceWithLogitsLoss";
+        float* zp = F32(op, "logits", logits), tp = F32(op, "target", target), lp = F32(op, "loss", loss);
+        OperandChecks.SameGeometry(op, "logits", logits, "target", target);
+        OperandChecks.Scalar(op, "loss", loss);
+        float* dp = null;
+        if (dlogits is not null) { dp = F32(op, "dlogits", dlogits); OperandChecks.SameGeometry(op, "logits", logits, "dlogits", dlogits); }
+        if (logits.Elements == 0) { Fill(loss, float.NaN); return; }
+        Memset(op, (nint)lp, sizeof(float));
+        // loss = (1/n)·Σ[max(z, 0) − z·t + log(1 + e^−|z|)];  dlogits = scale·(σ(z) − t)/n.
+        Launched(Kernels.dt_bce_logits(zp, tp, logits.Elements, lp, dp, scale, _streamPtr), op);
+    }
+
+    private void Memset(string op, nint p, int bytes)
+    {
+        var status = Cudart.cudaMemsetAsync((void*)p, 0, (nuint)bytes, _stream);
+        if (status != cudaError_t.cudaSuccess) Launched((int)status, op);
+    }
+}
