@@ -34,7 +34,8 @@ DT_EXPORT int32_t dt_cuda_runtime_version(void);
 #define DT_HALF_BF16 2 /* bfloat16 */
 
 /* ---- loss scaling (loss_scale.cu); PyTorch: torch.cuda.amp.GradScaler ------------------------------
- * g[i] *= 1 / *scale; *found_inf = 1 if any result is not finite (never cleared here). */
+ * g[i] *= 1 / *scale; *found_inf = 1 if any result is not finite (never cleared here). The check is on the
+ * unscaled result: with a scale below 1 a finite gradient that overflows when unscaled also skips the step. */
 DT_EXPORT int32_t dt_unscale_f32(float* g, int64_t n, const float* scale, int32_t* found_inf, cudaStream_t stream);
 
 /* One launch over many tensors: for t < count, unscale ptrs[t][0 .. sizes[t]). ptrs and sizes are device arrays. */
@@ -84,8 +85,9 @@ DT_EXPORT int32_t dt_cast_bf16_to_f32(const void* x, float* y, int64_t n, cudaSt
  * folded in (dlogits may be logits); when correct is non-NULL, *correct = the number of rows whose
  * first maximum is the label, WRITTEN. A label outside [0, K) sets *bad_label = 1 (if non-NULL) and the
  * row contributes nothing (its dlogits row is 0). Deterministic: one block per row writes the row's loss
- * to stream-ordered scratch (cudaMallocAsync, 12 bytes a row) and one block sums the rows in a fixed
- * order in double; no atomics, so *loss and *correct repeat bit for bit. */
+ * to scratch (cudaMallocAsync, or cudaMalloc where the device has no memory pools; 12 bytes a row) and one
+ * block sums the rows in a fixed order in double; no atomics, so *loss and *correct repeat bit for bit.
+ * K ≤ 2^24 (the first-maximum index is reduced as a float); larger K returns cudaErrorInvalidValue. */
 DT_EXPORT int32_t dt_softmax_xent_f32(const float* logits, const int32_t* labels, int64_t n, int64_t k, float* loss,
                                       float* dlogits, float* correct, const float* scale, float host_scale, int32_t* bad_label,
                                       cudaStream_t stream);
@@ -206,7 +208,7 @@ DT_EXPORT int32_t dt_adagrad_f32(float* w, const float* g, float* sum, int64_t c
 DT_EXPORT int32_t dt_rmsprop_f32(float* w, const float* g, float* v, float* momentum_buf, float* grad_avg, int64_t count,
                                  float lr, float alpha, float eps, float weight_decay, float momentum, int32_t centered,
                                  cudaStream_t stream);
-/* Elastic-net penalty gradient: g += l1*sign(w) + l2*w (the sum of the two products first), with
+/* Elastic-net penalty gradient: g = (g + l1*sign(w)) + l2*w in that order (the CPU twin's), with
  * sign(w) = (0 < w) - (w < 0), so sign(0) = 0 (and sign(NaN) = 0, as PyTorch's formula). */
 DT_EXPORT int32_t dt_penalty_grad_f32(const float* w, float* g, int64_t count, float l1, float l2, cudaStream_t stream);
 

@@ -153,10 +153,28 @@ __device__ __forceinline__ void dt_reduce_store(double s, double* partials, floa
     else *out = (float)(s / divisor);
 }
 
+// Stream-ordered scratch for the kernels' own temporaries (reduction partials, per-row results): cudaMallocAsync
+// where the device has memory pools (no host sync, fine in graph capture), else cudaMalloc / cudaFree, which some
+// vGPU, MIG and old-driver setups need (cudaDevAttrMemoryPoolsSupported == 0); cudaFree of such memory waits for
+// the device, so the temporaries outlive the kernels that read them either way.
+inline bool dt_device_has_pools() {
+    int dev = 0, pools = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess) return false;
+    return cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, dev) == cudaSuccess && pools != 0;
+}
+
+inline cudaError_t dt_scratch_alloc(void** p, size_t bytes, bool pools, cudaStream_t stream) {
+    return pools ? cudaMallocAsync(p, bytes, stream) : cudaMalloc(p, bytes);
+}
+
+inline cudaError_t dt_scratch_free(void* p, bool pools, cudaStream_t stream) {
+    return pools ? cudaFreeAsync(p, stream) : cudaFree(p);
+}
+
 // Runs a two-stage deterministic sum: launch(grid, partials_or_null) must launch stage 1 with `grid` blocks
 // of DT_REDUCE_THREADS threads that writes its block sums to partials[blockIdx.x] (or, when partials is
 // null and grid == 1, the finished value to its output itself). With more than one block the partials
-// live in stream-ordered scratch (cudaMallocAsync / cudaFreeAsync: no host sync, fine in graph capture).
+// live in scratch from dt_scratch_alloc.
 template <typename Launch>
 inline int32_t dt_two_stage_sum(int64_t count, float* out, double divisor, cudaStream_t stream, Launch&& launch) {
     const unsigned grid = dt_reduce_blocks(count);
@@ -165,7 +183,8 @@ inline int32_t dt_two_stage_sum(int64_t count, float* out, double divisor, cudaS
         return (int32_t)cudaGetLastError();
     }
     double* partials = nullptr;
-    cudaError_t e = cudaMallocAsync((void**)&partials, grid * sizeof(double), stream);
+    const bool pools = dt_device_has_pools();
+    cudaError_t e = dt_scratch_alloc((void**)&partials, grid * sizeof(double), pools, stream);
     if (e != cudaSuccess) return (int32_t)e;
     launch(grid, partials);
     e = cudaGetLastError();
@@ -173,6 +192,6 @@ inline int32_t dt_two_stage_sum(int64_t count, float* out, double divisor, cudaS
         dt_reduce_finish_kernel<><<<1, DT_REDUCE_MAX_BLOCKS, 0, stream>>>(partials, (int32_t)grid, out, divisor);
         e = cudaGetLastError();
     }
-    cudaError_t f = cudaFreeAsync(partials, stream);
+    cudaError_t f = dt_scratch_free(partials, pools, stream);
     return (int32_t)(e != cudaSuccess ? e : f);
 }

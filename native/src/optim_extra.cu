@@ -53,7 +53,7 @@ __global__ void penalty_grad_kernel(const float* w, float* g, int64_t count, flo
     DT_FOR(i, count) {
         const float wi = w[i];
         const float sign = (float)((0.0f < wi) - (wi < 0.0f));
-        g[i] = dt_fadd(g[i], dt_fadd(dt_fmul(l1, sign), dt_fmul(l2, wi)));
+        g[i] = dt_fadd(dt_fadd(g[i], dt_fmul(l1, sign)), dt_fmul(l2, wi));   // (g + λ1·s) + λ2·w, the CPU twin's order
     }
 }
 

@@ -73,13 +73,15 @@ softmax_xent_finish_kernel(const double* row_loss, const int32_t* row_hit, int64
 DT_EXPORT int32_t dt_softmax_xent_f32(const float* logits, const int32_t* labels, int64_t n, int64_t k, float* loss,
                                       float* dlogits, float* correct, const float* scale, float host_scale, int32_t* bad_label,
                                       cudaStream_t stream) {
-    if (n < 0 || k <= 0 || n > 2147483647LL || loss == nullptr) return (int32_t)cudaErrorInvalidValue;
+    // k ≤ 2^24: the first-maximum index travels through a float reduction, exact up to 2^24.
+    if (n < 0 || k <= 0 || k > (1LL << 24) || n > 2147483647LL || loss == nullptr) return (int32_t)cudaErrorInvalidValue;
     if (n == 0) {
         softmax_xent_finish_kernel<<<1, 1024, 0, stream>>>(nullptr, nullptr, 0, loss, correct);
         return (int32_t)cudaGetLastError();
     }
     void* scratch = nullptr;
-    cudaError_t e = cudaMallocAsync(&scratch, (size_t)n * (sizeof(double) + sizeof(int32_t)), stream);
+    const bool pools = dt_device_has_pools();
+    cudaError_t e = dt_scratch_alloc(&scratch, (size_t)n * (sizeof(double) + sizeof(int32_t)), pools, stream);
     if (e != cudaSuccess) return (int32_t)e;
     double* row_loss = (double*)scratch;
     int32_t* row_hit = (int32_t*)(row_loss + n);
@@ -91,6 +93,6 @@ DT_EXPORT int32_t dt_softmax_xent_f32(const float* logits, const int32_t* labels
         softmax_xent_finish_kernel<<<1, 1024, 0, stream>>>(row_loss, row_hit, n, loss, correct);
         e = cudaGetLastError();
     }
-    cudaError_t f = cudaFreeAsync(scratch, stream);
+    cudaError_t f = dt_scratch_free(scratch, pools, stream);
     return (int32_t)(e != cudaSuccess ? e : f);
 }
