@@ -185,7 +185,7 @@ public sealed class Trainer : IDisposable
     /// </summary>
     /// <remarks>
     /// No step waits for the host: after each micro-step the loss and correct count are copied on the device into a
-    /// window (<see cref="StepWindow"/>) that one transfer brings back at each sync point (<see cref="SyncEvery"/>).
+    /// window on the device (8 bytes a micro-step) that one transfer brings back at each sync point (<see cref="SyncEvery"/>).
     /// The sums are taken there, in step order, so the mean loss and accuracy equal those of reading every step.
     /// Without a loss scaler the sync point comes before the step's optimizer update, so that a non-finite loss of
     /// the current step is caught before it reaches the weights; with one it comes after the scale update, so that
