@@ -49,7 +49,7 @@ internal static class LrFindCommand
         using var model = new DeepTrain.Graph.Model(graph, backend, seed);
         using var opt = new SGD(model.Parameters, start, momentum);
         float gamma = (float)Math.Pow(end / start, 1.0 / (steps - 1));
-        using var trainer = new Trainer(model, opt, new ExponentialLr(start, gamma), new CrossEntropyLoss(), batch, seed: seed);
+        using var trainer = new Trainer(model, opt, new ExponentialLr(start, gamma), new CrossEntropyLoss(), batch, seed: seed) { SyncEvery = 1 };   // the sweep needs every step's loss
         var points = new List<(double Lr, double Loss)>();
         double avg = 0, best = double.PositiveInfinity;
         const double beta = 0.98;

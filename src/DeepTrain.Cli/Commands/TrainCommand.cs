@@ -67,14 +67,15 @@ internal static class TrainCommand
         var precision = new Option<string>("--precision") { Description = "fp32, fp16 or bf16: 16-bit activations and weight copies over fp32 master weights (the CPU emulates 16-bit storage)", DefaultValueFactory = _ => "fp32" };
         var lossScale = new Option<string?>("--loss-scale") { Description = "dynamic (GradScaler: 2^16, ×2 per 2000 clean steps, ×0.5 and skip on overflow), static:S, or off; default dynamic for fp16, off otherwise" };
         var clipNorm = new Option<float?>("--clip-grad-norm") { Description = "Clip the gradients' global L2 norm to MAX after unscaling (torch.nn.utils.clip_grad_norm_)" };
+        var detectAnomaly = new Option<bool>("--detect-anomaly") { Description = "Read the loss back after every step (Trainer.SyncEvery = 1), so a NaN/∞ loss stops the run at that very step, before its update, naming the first non-finite layer; slower on a GPU. Otherwise the loss reaches the host every --log-every steps (default 20)" };
         var cmd = new Command("train", "Train a model; writes metrics.jsonl, metrics.png and model.safetensors to --out")
-            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, l1, l2, nesterov, schedule, lrReference, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, bnAverage, overfit, statsEvery, initFrom, freeze, lrScale, momentumForm, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery, precision, lossScale, clipNorm };
+            { model, data, dataDir, epochs, batch, lr, optimizer, momentum, wd, l1, l2, nesterov, schedule, lrReference, warmup, accumulate, resume, valSplit, earlyStop, preciseBn, bnAverage, overfit, statsEvery, initFrom, freeze, lrScale, momentumForm, noCycle, augment, device, seed, outDir, threads, evalBatch, layout, logEvery, precision, lossScale, clipNorm, detectAnomaly };
         cmd.SetAction(r => CliErrors.Run(() => Run(new TrainArgs(
             r.GetValue(model)!, r.GetValue(data)!, r.GetValue(dataDir), r.GetValue(epochs), r.GetValue(batch), r.GetValue(lr), r.GetValue(momentum),
             r.GetValue(wd), r.GetValue(nesterov), r.GetValue(schedule)!, !r.GetValue(noCycle), r.GetValue(augment), r.GetValue(device)!, r.GetValue(seed),
             r.GetValue(outDir)!, r.GetValue(threads), r.GetValue(evalBatch), r.GetValue(layout)!, r.GetValue(logEvery), r.GetValue(optimizer)!, r.GetValue(warmup), r.GetValue(accumulate), r.GetValue(resume), r.GetValue(valSplit), r.GetValue(earlyStop), r.GetValue(preciseBn), r.GetValue(overfit), r.GetValue(statsEvery), r.GetValue(initFrom), r.GetValue(freeze), r.GetValue(lrScale), r.GetValue(momentumForm)!)
             { Augmentation = augmentation.Build(r, r.GetValue(augment)), L1 = r.GetValue(l1), L2 = r.GetValue(l2), BnAverage = r.GetValue(bnAverage)!, LrReferenceBatch = r.GetValue(lrReference),
-                Precision = r.GetValue(precision)!, LossScale = r.GetValue(lossScale), ClipGradNorm = r.GetValue(clipNorm) })));
+                Precision = r.GetValue(precision)!, LossScale = r.GetValue(lossScale), ClipGradNorm = r.GetValue(clipNorm), DetectAnomaly = r.GetValue(detectAnomaly) })));
         augmentation.AddTo(cmd);
         return cmd;
     }
@@ -98,6 +99,8 @@ internal static class TrainCommand
         public string? LossScale { get; init; }
         /// <summary>--clip-grad-norm MAX, or null.</summary>
         public float? ClipGradNorm { get; init; }
+        /// <summary>--detect-anomaly: synchronise every step (Trainer.SyncEvery = 1).</summary>
+        public bool DetectAnomaly { get; init; }
     }
 
     internal static int Run(TrainArgs a)
@@ -177,6 +180,8 @@ internal static class TrainCommand
         using var trainer = new Trainer(model, opt, sched, new CrossEntropyLoss(), a.BatchSize, a.EvalBatch, layout, a.Seed, a.Accumulate, precision);
         trainer.ConfigureLossScaling(lossScaling);   // throws for an optimizer that cannot skip steps, naming --loss-scale off
         trainer.ClipGradNorm = a.ClipGradNorm;
+        // The loss reaches the host only at sync points: make every logged step one (the progress bar shows the last).
+        trainer.SyncEvery = a.DetectAnomaly ? 1 : a.LogEvery > 0 ? a.LogEvery : Trainer.DefaultSyncEvery;
 
         if (a.InitFrom is not null)
         {

@@ -24,8 +24,27 @@ public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAcc, 
 /// </summary>
 public sealed record TtaMetrics(double Loss, double Accuracy, double PlainLoss, double PlainAccuracy, int Views);
 
-/// <summary>Progress within an epoch, reported after every step: <see cref="Loss"/> and <see cref="Accuracy"/> are this step's batch's (NaN accuracy for a loss that counts none).</summary>
-public readonly record struct StepProgress(int Epoch, int Batch, int Batches, long Images, double Seconds, double Loss, double Lr, double Accuracy = double.NaN);
+/// <summary>
+/// Progress within an epoch, reported after every step. The loss and accuracy reach the host only at sync points
+/// (<see cref="Trainer.SyncEvery"/>), so they are those of the last synchronised window: <see cref="Loss"/> and
+/// <see cref="Accuracy"/> are the batch loss and accuracy of the last synchronised step, batch <see cref="LossBatch"/>
+/// (equal to <see cref="Batch"/> when this step was a sync point, <see cref="Synchronised"/>), and
+/// <see cref="WindowLoss"/> and <see cref="WindowAccuracy"/> the means over that window's steps. NaN accuracy for a
+/// loss that counts none; NaN loss before the epoch's first sync (never: its first step is one).
+/// </summary>
+public readonly record struct StepProgress(int Epoch, int Batch, int Batches, long Images, double Seconds, double Loss, double Lr, double Accuracy = double.NaN)
+{
+    /// <summary>1-based batch of this epoch whose figures <see cref="Loss"/> and <see cref="Accuracy"/> are.</summary>
+    public int LossBatch { get; init; }
+    /// <summary>Mean loss of the last synchronised window (its steps with a finite loss, weighted by images).</summary>
+    public double WindowLoss { get; init; }
+    /// <summary>Accuracy over the last synchronised window.</summary>
+    public double WindowAccuracy { get; init; }
+    /// <summary>Steps the loss scaler skipped this epoch as of the last sync point (0 without a scaler).</summary>
+    public long SkippedSteps { get; init; }
+    /// <summary>True when this step was a sync point, so <see cref="Loss"/> is this step's own.</summary>
+    public bool Synchronised => LossBatch == Batch;
+}
 
 /// <summary>
 /// The training loop: for each batch, copy it to the plan's input, forward, loss, backward, one optimizer
@@ -43,6 +62,7 @@ public sealed class Trainer : IDisposable
     private readonly float[] _scalar = new float[1];
     private readonly int _evalBatch, _accumulation;
     private MixedCrossEntropy? _mixed;   // CutMix's loss, made at the first mixed batch
+    private StepWindow? _window;         // the steps' figures between host syncs, made at the first epoch
     private readonly BatchNorm[] _norms;
 
     /// <summary>
@@ -136,28 +156,60 @@ public sealed class Trainer : IDisposable
     public long GlobalStep { get; set; }
 
     /// <summary>
+    /// Host synchronisations of <see cref="TrainEpoch"/>: the loss and correct count of every step stay on the
+    /// device and reach the host only at a sync point, which is the first and the last step of every epoch and
+    /// every step whose 1-based global number (<see cref="GlobalStep"/> after it) is a multiple of SyncEvery; 0
+    /// leaves only the first and last. The default, 20, costs one synchronisation per 20 steps and keeps a
+    /// progress display at most 19 steps behind; a logger printing every N steps sets N (the CLI sets
+    /// <c>--log-every</c>). 1 reads every step, which also stops a run without a loss scaler at the very step whose
+    /// loss became non-finite, before its update (<c>--detect-anomaly</c>); with a larger value the steps up to the
+    /// next sync point run first. The figures, and so the results, do not depend on it.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
+    public int SyncEvery
+    {
+        get => _syncEvery;
+        set { ArgumentOutOfRangeException.ThrowIfNegative(value, nameof(SyncEvery)); _syncEvery = value; }
+    }
+    private int _syncEvery = DefaultSyncEvery;
+
+    /// <summary>The default of <see cref="SyncEvery"/>: 20 steps.</summary>
+    public const int DefaultSyncEvery = 20;
+
+    /// <summary>
     /// Trains one epoch over <paramref name="loader"/>; returns (mean loss, accuracy, images, seconds). A step is:
     /// forward, loss (its gradient times the loss scale), backward, unscale (raising the found-inf flag), clip, the
     /// optimizer step (a no-op when the flag is set), the scale update. Under a loss scaler a non-finite loss is the
     /// scaler's business: the step is skipped, counted in <see cref="LastEpochSkippedSteps"/>, and left out of the
     /// mean loss. Without one, it is an error.
     /// </summary>
-    /// <exception cref="NonFiniteLossException">The loss became NaN or infinite and no loss scaler is on.</exception>
+    /// <remarks>
+    /// No step waits for the host: after each micro-step the loss and correct count are copied on the device into a
+    /// window on the device (8 bytes a micro-step) that one transfer brings back at each sync point (<see cref="SyncEvery"/>).
+    /// The sums are taken there, in step order, so the mean loss and accuracy equal those of reading every step.
+    /// Without a loss scaler the sync point comes before the step's optimizer update, so that a non-finite loss of
+    /// the current step is caught before it reaches the weights; with one it comes after the scale update, so that
+    /// the scaler's state read there counts the step.
+    /// </remarks>
+    /// <exception cref="NonFiniteLossException">
+    /// The loss became NaN or infinite and no loss scaler is on. It is found at the next sync point: the message names
+    /// the first bad batch and the batches run since the last sync, whose updates (from the bad batch on) may have
+    /// made the weights non-finite; <see cref="SyncEvery"/> = 1 stops at the bad batch before its update.
+    /// </exception>
     public (double Loss, double Accuracy, long Images, double Seconds) TrainEpoch(DataLoader loader, int epoch, Action<StepProgress>? progress = null, CancellationToken cancel = default)
     {
-        var backend = _model.Backend;
         var sw = Stopwatch.StartNew();
-        double lossSum = 0, correct = 0;
-        long images = 0, lossImages = 0, attempted = 0;
-        long takenBefore = Scaler?.Read().StepCount ?? 0;
+        var totals = new EpochTotals { LastLoss = double.NaN, LastAccuracy = double.NaN, WindowLoss = double.NaN, WindowAccuracy = double.NaN };
+        long images = 0, attempted = 0, skipped = 0;
         int batches = loader.BatchesPerEpoch, b = 0;
+        var window = Window(batches);
+        window.Begin(Scaler?.State);
         foreach (var batch in loader.Epoch(epoch))
         {
             cancel.ThrowIfCancellationRequested();
             float lr = _schedule.LearningRate(GlobalStep);
             _optimizer.LearningRate = lr;
             if (_schedule.Momentum(GlobalStep) is float m) _optimizer.Momentum = m;
-            double loss = 0, batchCorrect = 0;
             for (int k = 0; k < _accumulation; k++)
             {
                 LoadBatch(_train, batch, k * _train.BatchSize);
@@ -165,15 +217,13 @@ public sealed class Trainer : IDisposable
                 _train.State.AccumulateParamGrads = k > 0;
                 if (batch.IsMixed) MixedTrainStep(batch, k * _train.BatchSize, 1f / _accumulation);
                 else _train.TrainStep(1f / _accumulation, Scaler?.State);
-                double micro = Read(_train.LossValue);
-                // A non-finite loss makes non-finite gradients, so the scaler's unscale flags the step and it is skipped.
-                if (!double.IsFinite(micro) && Scaler is null)
-                    throw new NonFiniteLossException($"epoch {epoch}, batch {b}: the loss is {micro} (learning rate {lr:G4}); {FirstNonFiniteLayer()}; lower the learning rate or check the data");
-                loss += micro / _accumulation;
-                if (_loss.CountsCorrect) batchCorrect += Read(_train.Correct);
+                window.RecordMicroStep();
             }
-            correct += batchCorrect;
             _train.State.AccumulateParamGrads = false;
+            window.EndStep(b, batch.Count, lr);
+            bool sync = b == 0 || b == batches - 1 || window.Full || (_syncEvery > 0 && (GlobalStep + 1) % _syncEvery == 0);
+            // Without a scaler, before the update: a non-finite loss of this step has not reached the weights yet.
+            if (sync && Scaler is null) Synchronize(window, ref totals, epoch, batch);
             if (StatisticsEvery > 0 && GlobalStep % StatisticsEvery == 0)
                 StatisticsReport?.Invoke(GlobalStep, LayerStatistics.Format(LayerStatistics.Activations(_train), LayerStatistics.Gradients(_model, lr)));
             Scaler?.Unscale(_model.Parameters);
@@ -182,13 +232,75 @@ public sealed class Trainer : IDisposable
             Scaler?.Update();
             GlobalStep++;
             attempted++;
-            if (double.IsFinite(loss)) { lossSum += loss * batch.Count; lossImages += batch.Count; }
+            // With a scaler, after the update: the state read with the window counts this step as taken or skipped.
+            if (sync && Scaler is not null)
+            {
+                Synchronize(window, ref totals, epoch, batch);
+                skipped = attempted - (window.NowState.StepCount - window.StartState.StepCount);
+            }
             images += batch.Count;
             b++;
-            progress?.Invoke(new StepProgress(epoch, b, batches, images, sw.Elapsed.TotalSeconds, loss, lr, _loss.CountsCorrect ? batchCorrect / batch.Count : double.NaN));
+            progress?.Invoke(new StepProgress(epoch, b, batches, images, sw.Elapsed.TotalSeconds, totals.LastLoss, lr, totals.LastAccuracy)
+            {
+                LossBatch = totals.LastBatch, WindowLoss = totals.WindowLoss, WindowAccuracy = totals.WindowAccuracy, SkippedSteps = skipped,
+            });
         }
-        LastEpochSkippedSteps = Scaler is null ? 0 : attempted - (Scaler.Read().StepCount - takenBefore);
-        return (lossImages > 0 ? lossSum / lossImages : double.NaN, images > 0 ? correct / images : double.NaN, images, sw.Elapsed.TotalSeconds);
+        if (window.Pending > 0)
+        {
+            // The loader gave more batches than it announced: the last ones have not been read yet.
+            Synchronize(window, ref totals, epoch, null);
+            if (Scaler is not null) skipped = attempted - (window.NowState.StepCount - window.StartState.StepCount);
+        }
+        LastEpochSkippedSteps = skipped;
+        return (totals.LossImages > 0 ? totals.LossSum / totals.LossImages : double.NaN, images > 0 ? totals.Correct / images : double.NaN, images, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The step window, (re)allocated when the epoch's sync interval needs more steps than it holds.</summary>
+    private StepWindow Window(int batches)
+    {
+        int steps = Math.Max(1, _syncEvery > 0 ? Math.Min(_syncEvery, batches) : batches);
+        if (_window is null || _window.Steps < steps)
+        {
+            _window?.Dispose();
+            _window = null;
+            _window = new StepWindow(_model.Backend, _train.LossValue, _train.Correct, steps, _accumulation);
+        }
+        return _window;
+    }
+
+    /// <summary>
+    /// A sync point: reads the window to the host (one transfer); without a scaler, throws on the first non-finite
+    /// loss in it; then adds it to the epoch's totals.
+    /// </summary>
+    /// <param name="window">The window since the last sync.</param>
+    /// <param name="totals">The epoch's sums, which the window is added to.</param>
+    /// <param name="epoch">The epoch, for the error message.</param>
+    /// <param name="current">The batch of the step just run (its last micro-batch is in the plan's input), or null after the loop.</param>
+    private void Synchronize(StepWindow window, ref EpochTotals totals, int epoch, Batch? current)
+    {
+        window.Read(Scaler?.State);
+        if (Scaler is null && window.FirstNonFinite() is var (step, micro))
+            throw NonFiniteLoss(window, step, micro, epoch, current);
+        window.Fold(ref totals, _loss.CountsCorrect);
+    }
+
+    /// <summary>
+    /// The error for a non-finite loss at window step <paramref name="step"/>, micro-step <paramref name="micro"/>,
+    /// with the first non-finite layer from a checked forward: on the bad micro-batch itself when it is the current
+    /// step's (the weights are still those that produced it), else on the current batch with the weights the steps
+    /// since have updated.
+    /// </summary>
+    private NonFiniteLossException NonFiniteLoss(StepWindow window, int step, int micro, int epoch, Batch? current)
+    {
+        _train.State.AccumulateParamGrads = false;
+        int bad = window.Batch(step), last = window.Batch(window.Pending - 1), first = window.Batch(0);
+        bool isCurrent = step == window.Pending - 1 && current is not null;
+        if (isCurrent && micro != _accumulation - 1) LoadBatch(_train, current!, micro * _train.BatchSize);
+        string where = _accumulation > 1 ? $"batch {bad}, micro-batch {micro} of {_accumulation}" : $"batch {bad}";
+        string late = bad == last ? ""
+            : $"; found at the host sync after batch {last} (batches {first}–{last} ran between syncs, SyncEvery = {_syncEvery}), so the updates of batches {bad}–{last - 1} used non-finite gradients and the layer below was traced on batch {last}; SyncEvery = 1 (--detect-anomaly) stops at the bad batch before its update";
+        string layer = current is null ? "the layer was not traced (no batch at hand)" : FirstNonFiniteLayer();
+        return new NonFiniteLossException($"epoch {epoch}, {where}: the loss is {window.Loss(step, micro)} (learning rate {window.LearningRate(step):G4}){late}; {layer}; lower the learning rate or check the data");
     }
 
     /// <summary>
@@ -397,6 +509,7 @@ public sealed class Trainer : IDisposable
     {
         foreach (var p in _eval.Values) p.Dispose();
         _mixed?.Dispose();
+        _window?.Dispose();
         _train.Dispose();
         if (ReferenceEquals(_optimizer.Scaler, Scaler)) _optimizer.Scaler = null;
         Scaler?.Dispose();

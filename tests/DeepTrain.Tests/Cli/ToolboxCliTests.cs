@@ -64,6 +64,24 @@ public partial class ToolboxCliTests : IDisposable
         Assert.Equal(1, Run("plot", _dir["nowhere"]).Code);
     }
 
+    /// <summary>
+    /// The loss reaches the host only at sync points, and --log-every makes each logged step one: the log lines equal
+    /// those of --detect-anomaly, which reads every step. Steps 3 and 9 fall mid-epoch (6 batches per epoch).
+    /// </summary>
+    [Fact]
+    public void StepLog_ShowsTheLoggedStepsOwnFigures_AsWhenEveryStepIsRead()
+    {
+        string data = MakeMnist();
+        string[] Lines(string output) => StepLog().Matches(output).Select(m => m.Value).ToArray();
+        string[] common = ["train", "--model", "mlp", "--data", "mnist", "--data-dir", data, "--epochs", "2", "--batch-size", "16", "--eval-batch-size", "16", "--log-every", "3"];
+        var synced = Run([.. common, "--out", _dir["synced"]]);
+        var every = Run([.. common, "--detect-anomaly", "--out", _dir["every"]]);
+        Assert.True(synced.Code == 0, synced.Err);
+        Assert.True(every.Code == 0, every.Err);
+        Assert.Equal(["[00000003]", "[00000006]", "[00000009]", "[00000012]"], Lines(synced.Out).Select(l => l[..10]));
+        Assert.Equal(Lines(every.Out), Lines(synced.Out));
+    }
+
     [Fact]
     public void ImpossiblePenalties_AreRejectedWithTheValidRange()
     {

@@ -1,0 +1,346 @@
+using DeepTrain.Backends;
+using DeepTrain.Backends.Cpu;
+using DeepTrain.Data;
+using DeepTrain.Graph;
+using DeepTrain.Losses;
+using DeepTrain.Memory;
+using DeepTrain.Mixed;
+using DeepTrain.Models;
+using DeepTrain.Optim;
+using DeepTrain.Tensors;
+using DeepTrain.Training;
+using Xunit;
+
+namespace DeepTrain.Tests.Training;
+
+/// <summary>
+/// The training step without host synchronisation: the loss and correct count stay on the device between sync
+/// points (<see cref="Trainer.SyncEvery"/>), the epoch's figures equal a loop that reads every step, the host reads
+/// only at sync points, and a non-finite loss is still traced to its batch and layer.
+/// </summary>
+public class SyncFreeTrainingTests
+{
+    private const int Batch = 12, Batches = 10;
+
+    /// <summary>Three noisy blobs of 4×4 gray images, 120 samples: 10 batches of 12.</summary>
+    private static Dataset Blobs()
+    {
+        var rng = new DeepTrain.Utils.Rng(3);
+        int n = Batch * Batches;
+        var pixels = new byte[n * 16];
+        var labels = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            labels[i] = i % 3;
+            for (int p = 0; p < 16; p++) pixels[i * 16 + p] = (byte)Math.Clamp(50 * labels[i] + 50 * rng.NextNormal() + 70, 0, 255);
+        }
+        return new Dataset("blobs", 1, 4, 4, 3, pixels, labels);
+    }
+
+    private static DataLoader Loader(Dataset data) => new(data, Batch, shuffle: true, Normalization.FromDataset(data), null, seed: 9, dropLast: true, workers: 0);
+
+    private static ModelGraph Net() => SmallNets.Mlp(Shape.Of(1, 4, 4), 3, 8);
+
+    /// <summary>
+    /// The loop before this change, written out: every micro-step's loss and correct count read to the host at once
+    /// and summed in double, a non-finite step left out of the loss. Returns (mean loss, accuracy, weights).
+    /// </summary>
+    private static (double Loss, double Accuracy, float[] Weights) ReadEveryStep(Dataset data, int accumulation)
+    {
+        using var backend = new CpuBackend();
+        using var model = new Model(Net(), backend, seed: 5);
+        using var opt = new SGD(model.Parameters, 0.1f, momentum: 0.9f, weightDecay: 1e-3f);
+        using var loader = Loader(data);
+        using var plan = model.Compile(Batch / accumulation, training: true, new CrossEntropyLoss());
+        var one = new float[1];
+        double Read(Tensor t) { backend.CopyToHost<float>(t, one); return one[0]; }
+        double lossSum = 0, correct = 0;
+        long images = 0, lossImages = 0;
+        int micro = Batch / accumulation, per = 16;
+        foreach (var batch in loader.Epoch(0))
+        {
+            opt.LearningRate = 0.1f;
+            double loss = 0;
+            for (int k = 0; k < accumulation; k++)
+            {
+                backend.CopyFromHost<float>(batch.Images.AsSpan(k * micro * per, micro * per), plan.Input);
+                backend.CopyFromHost<int>(batch.Labels.AsSpan(k * micro, micro), plan.Target);
+                plan.State.AccumulateParamGrads = k > 0;
+                plan.TrainStep(1f / accumulation, null);
+                loss += Read(plan.LossValue) / accumulation;
+                correct += Read(plan.Correct);
+            }
+            plan.State.AccumulateParamGrads = false;
+            opt.Step();
+            if (double.IsFinite(loss)) { lossSum += loss * batch.Count; lossImages += batch.Count; }
+            images += batch.Count;
+        }
+        return (lossSum / lossImages, correct / images, model.Parameters.AllValues.ToArray());
+    }
+
+    private static (double Loss, double Accuracy, float[] Weights, List<StepProgress> Steps) Train(Dataset data, int accumulation, int syncEvery)
+    {
+        using var backend = new CpuBackend();
+        using var model = new Model(Net(), backend, seed: 5);
+        using var opt = new SGD(model.Parameters, 0.1f, momentum: 0.9f, weightDecay: 1e-3f);
+        using var loader = Loader(data);
+        using var trainer = new Trainer(model, opt, new ConstantLr(0.1f), new CrossEntropyLoss(), Batch, accumulationSteps: accumulation) { SyncEvery = syncEvery };
+        var steps = new List<StepProgress>();
+        var (loss, acc, _, _) = trainer.TrainEpoch(loader, 0, steps.Add, TestContext.Current.CancellationToken);
+        return (loss, acc, model.Parameters.AllValues.ToArray(), steps);
+    }
+
+    /// <summary>
+    /// Whatever the sync interval, the epoch's mean loss and accuracy are those of reading every step — exactly,
+    /// since the window is summed on the host in the same order — and so are the weights.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(3, 1)]
+    [InlineData(20, 1)]
+    [InlineData(0, 1)]
+    [InlineData(4, 2)]
+    [InlineData(0, 3)]
+    public void EpochFigures_EqualALoopThatReadsEveryStep(int syncEvery, int accumulation)
+    {
+        var data = Blobs();
+        var reference = ReadEveryStep(data, accumulation);
+        var r = Train(data, accumulation, syncEvery);
+        Assert.Equal(reference.Loss, r.Loss);
+        Assert.Equal(reference.Accuracy, r.Accuracy);
+        Assert.Equal(reference.Weights, r.Weights);
+        Assert.True(r.Loss is > 0.05 and < 1.5, $"mean loss {r.Loss}");
+    }
+
+    /// <summary>
+    /// At a sync point a step's progress carries its own batch loss (what the reference loop read for it), between
+    /// them the last sync point's; the window mean is the mean of the window's step losses.
+    /// </summary>
+    [Fact]
+    public void StepProgress_CarriesTheLastSynchronisedStep()
+    {
+        var data = Blobs();
+        var every = Train(data, 1, 1).Steps;
+        var steps = Train(data, 1, 4).Steps;
+        Assert.Equal(Batches, steps.Count);
+        // Sync points: the first step, global steps 4 and 8, the last (batch 10).
+        int[] synced = [1, 4, 8, 10];
+        Assert.Equal(synced, steps.Where(s => s.Synchronised).Select(s => s.Batch));
+        foreach (var s in steps)
+        {
+            int from = synced.Last(b => b <= s.Batch);
+            Assert.Equal(from, s.LossBatch);
+            Assert.Equal(every[from - 1].Loss, s.Loss);
+            Assert.Equal(every[from - 1].Accuracy, s.Accuracy);
+        }
+        // The window that ended at batch 8 holds batches 5–8 (equal batch sizes: the plain mean).
+        double mean = every.Skip(4).Take(4).Average(s => s.Loss);
+        Assert.Equal(mean, steps[7].WindowLoss, 12);
+        Assert.Equal(every.Skip(4).Take(4).Average(s => s.Accuracy), steps[7].WindowAccuracy, 12);
+    }
+
+    /// <summary>
+    /// The host reads only at sync points: one CopyToHost per sync point (the first step, every SyncEvery-th,
+    /// the last), at most ⌈steps/SyncEvery⌉ + 2 per epoch, whatever the gradient accumulation; never Synchronize.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1, 10)]
+    [InlineData(3, 1, 5)]    // batches 1, 3, 6, 9, 10
+    [InlineData(5, 2, 3)]    // batches 1, 5, 10
+    [InlineData(0, 1, 2)]    // batches 1, 10
+    [InlineData(20, 1, 2)]
+    public void HostReads_HappenOnlyAtSyncPoints(int syncEvery, int accumulation, int expected)
+    {
+        var data = Blobs();
+        using var cpu = new CpuBackend();
+        using var backend = new CountingBackend(cpu);
+        using var model = new Model(Net(), backend, seed: 5);
+        using var opt = new SGD(model.Parameters, 0.1f, momentum: 0.9f);
+        using var loader = Loader(data);
+        using var trainer = new Trainer(model, opt, new ConstantLr(0.1f), new CrossEntropyLoss(), Batch, accumulationSteps: accumulation) { SyncEvery = syncEvery };
+        backend.HostReads = 0;
+        trainer.TrainEpoch(loader, 0, cancel: TestContext.Current.CancellationToken);
+        Assert.Equal(expected, backend.HostReads);
+        Assert.True(backend.HostReads <= (syncEvery == 0 ? 0 : (Batches + syncEvery - 1) / syncEvery) + 2);
+        Assert.Equal(0, backend.Synchronizations);
+        // A second epoch continues the global step count: with SyncEvery = 3, global steps 12, 15, 18 and batches 1, 10.
+        if (syncEvery == 3)
+        {
+            backend.HostReads = 0;
+            trainer.TrainEpoch(loader, 1, cancel: TestContext.Current.CancellationToken);
+            Assert.Equal(5, backend.HostReads);
+        }
+    }
+
+    /// <summary>Under a loss scaler the scaler's state is read with the window: still one read per sync point.</summary>
+    [Fact]
+    public void HostReads_UnderALossScaler_IncludeTheScalerState()
+    {
+        var data = Blobs();
+        using var cpu = new CpuBackend();
+        using var backend = new CountingBackend(cpu);
+        using var model = new Model(Net(), backend, seed: 5);
+        using var opt = new SGD(model.Parameters, 0.1f, momentum: 0.9f);
+        using var loader = Loader(data);
+        using var trainer = new Trainer(model, opt, new ConstantLr(0.1f), new CrossEntropyLoss(), Batch) { SyncEvery = 5 };
+        trainer.ConfigureLossScaling(LossScalerOptions.Static(1024f));
+        backend.HostReads = 0;
+        trainer.TrainEpoch(loader, 0, cancel: TestContext.Current.CancellationToken);
+        Assert.Equal(3, backend.HostReads);   // batches 1, 5, 10
+        Assert.Equal(0, trainer.LastEpochSkippedSteps);
+    }
+
+    /// <summary>
+    /// Under a loss scaler, a step whose loss is non-finite is skipped and left out of the mean loss: the figures
+    /// and the skip count do not depend on the sync interval. The last layer's weights are made to overflow for
+    /// batch 4 only (set after step 3, restored after step 4, which the scaler skipped).
+    /// </summary>
+    [Theory]
+    [InlineData(3)]
+    [InlineData(0)]
+    public void NonFiniteStepUnderTheScaler_IsSkippedAndLeftOutOfTheMean(int syncEvery)
+    {
+        var data = Blobs();
+        var every = TrainThroughOneBadStep(data, 1);
+        Assert.Equal(1, every.Skipped);
+        Assert.False(double.IsFinite(every.Steps[3].Loss));
+        // Equal batches: the mean loss is the plain mean of the nine finite step losses read one by one.
+        Assert.Equal(every.Steps.Where(s => double.IsFinite(s.Loss)).Average(s => s.Loss), every.Loss, 12);
+
+        var r = TrainThroughOneBadStep(data, syncEvery);
+        Assert.Equal(1, r.Skipped);
+        Assert.Equal(1, r.Steps[^1].SkippedSteps);
+        Assert.Equal(every.Loss, r.Loss);
+        Assert.Equal(every.Accuracy, r.Accuracy);
+    }
+
+    private static (double Loss, double Accuracy, long Skipped, List<StepProgress> Steps) TrainThroughOneBadStep(Dataset data, int syncEvery)
+    {
+        using var backend = new CpuBackend();
+        using var model = new Model(Net(), backend, seed: 5);
+        using var opt = new SGD(model.Parameters, 0.1f, momentum: 0.9f);
+        using var loader = Loader(data);
+        using var trainer = new Trainer(model, opt, new ConstantLr(0.1f), new CrossEntropyLoss(), Batch) { SyncEvery = syncEvery };
+        trainer.ConfigureLossScaling(LossScalerOptions.Static(1024f));
+        var w = model.Parameters.Entries.Single(e => e.Name == "fc2.weight").Value;
+        var saved = new float[w.Elements];
+        var steps = new List<StepProgress>();
+        var (loss, acc, _, _) = trainer.TrainEpoch(loader, 0, s =>
+        {
+            steps.Add(s);
+            if (s.Batch == 3) { backend.CopyToHost<float>(w, saved); backend.Fill(w, float.MaxValue); }
+            if (s.Batch == 4) backend.CopyFromHost<float>(saved, w);
+        }, TestContext.Current.CancellationToken);
+        return (loss, acc, trainer.LastEpochSkippedSteps, steps);
+    }
+
+    /// <summary>
+    /// Without a loss scaler a non-finite loss is an error naming its batch and the layer. The last layer's weights
+    /// overflow from batch 5 on (set after step 5). With SyncEvery = 1 the run stops at batch 5 before its update and
+    /// the checked forward names fc2; with SyncEvery = 8 it is found at the sync after batch 7 (global step 8), the
+    /// message says so, and a layer is still named (the weights are non-finite by then).
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    public void NonFiniteLoss_WithoutAScaler_NamesTheBatchAndTheLayer(int syncEvery)
+    {
+        var data = Blobs();
+        using var backend = new CpuBackend();
+        using var model = new Model(Net(), backend, seed: 5);
+        using var opt = new SGD(model.Parameters, 0.1f, momentum: 0.9f);
+        using var loader = Loader(data);
+        using var trainer = new Trainer(model, opt, new ConstantLr(0.1f), new CrossEntropyLoss(), Batch) { SyncEvery = syncEvery };
+        var w = model.Parameters.Entries.Single(e => e.Name == "fc2.weight").Value;
+        float[]? before = null;
+        var e = Assert.Throws<NonFiniteLossException>(() => trainer.TrainEpoch(loader, 0, s =>
+        {
+            if (s.Batch == 5) { backend.Fill(w, float.MaxValue); before = model.Parameters.AllValues.ToArray(); }
+        }, TestContext.Current.CancellationToken));
+        Assert.StartsWith("epoch 0, batch 5: the loss is", e.Message);
+        Assert.Contains("output element", e.Message);   // a layer was traced
+        if (syncEvery == 1)
+        {
+            Assert.Contains("Linear 'fc2'", e.Message);
+            Assert.DoesNotContain("SyncEvery", e.Message);
+            Assert.Equal(before, model.Parameters.AllValues.ToArray());   // stopped before the bad update
+            Assert.Equal(5, trainer.GlobalStep);
+        }
+        else
+        {
+            Assert.Contains("found at the host sync after batch 7 (batches 1–7", e.Message);
+            Assert.Contains("SyncEvery = 1", e.Message);
+            Assert.Equal(7, trainer.GlobalStep);   // batches 5 and 6 were updated
+        }
+    }
+
+    [Fact]
+    public void NegativeSyncEvery_IsRejected()
+    {
+        using var backend = new CpuBackend();
+        using var model = new Model(Net(), backend, seed: 5);
+        using var opt = new SGD(model.Parameters, 0.1f);
+        using var trainer = new Trainer(model, opt, new ConstantLr(0.1f), new CrossEntropyLoss(), Batch);
+        Assert.Equal(Trainer.DefaultSyncEvery, trainer.SyncEvery);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => trainer.SyncEvery = -1);
+        Assert.Equal("SyncEvery", e.ParamName);
+    }
+
+    /// <summary>The CPU backend counting the calls that would wait for a GPU: CopyToHost and Synchronize.</summary>
+    private sealed class CountingBackend(CpuBackend inner) : IBackend
+    {
+        private CpuBackend Inner { get; } = inner;
+        /// <summary>CopyToHost calls so far.</summary>
+        public int HostReads { get; set; }
+        /// <summary>Synchronize calls so far.</summary>
+        public int Synchronizations { get; set; }
+        public bool SupportsPrecision(Precision precision, out string reason) => Inner.SupportsPrecision(precision, out reason);
+        public Device Device => Inner.Device;
+        public string Description => Inner.Description;
+        public long LiveBytes => Inner.LiveBytes;
+        public DeviceBuffer Allocate(long bytes) => Inner.Allocate(bytes);
+        public void CopyFromHost<T>(ReadOnlySpan<T> src, Tensor dst) where T : unmanaged => Inner.CopyFromHost<T>(src, dst);
+        public void CopyToHost<T>(Tensor src, Span<T> dst) where T : unmanaged { HostReads++; Inner.CopyToHost<T>(src, dst); }
+        public void Synchronize() { Synchronizations++; Inner.Synchronize(); }
+        public void Fill(Tensor t, float value) => Inner.Fill(t, value);
+        public void Copy(Tensor src, Tensor dst) => Inner.Copy(src, dst);
+        public void Axpby(float alpha, Tensor x, float beta, Tensor y) => Inner.Axpby(alpha, x, beta, y);
+        public void Add(Tensor a, Tensor b, Tensor y) => Inner.Add(a, b, y);
+        public void Activation(ActivationKind kind, float alpha, Tensor x, Tensor y) => Inner.Activation(kind, alpha, x, y);
+        public void ActivationBackward(ActivationKind kind, float alpha, Tensor y, Tensor dy, Tensor dx, bool accumulate) => Inner.ActivationBackward(kind, alpha, y, dy, dx, accumulate);
+        public void PReluForward(Tensor x, Tensor alpha, Tensor y) => Inner.PReluForward(x, alpha, y);
+        public void PReluBackward(Tensor x, Tensor alpha, Tensor dy, Tensor? dx, Tensor dalpha, bool accumulateDx, bool accumulateAlpha) => Inner.PReluBackward(x, alpha, dy, dx, dalpha, accumulateDx, accumulateAlpha);
+        public void DropoutForward(Tensor x, Tensor y, float p, ulong seed) => Inner.DropoutForward(x, y, p, seed);
+        public void DropoutBackward(Tensor dy, Tensor dx, float p, ulong seed, bool accumulate) => Inner.DropoutBackward(dy, dx, p, seed, accumulate);
+        public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec) => Inner.Conv2dForward(x, w, bias, y, spec);
+        public void Conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvSpec spec, bool accumulate) => Inner.Conv2dBackwardData(dy, w, dx, spec, accumulate);
+        public void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias, ConvSpec spec, bool accumulate) => Inner.Conv2dBackwardFilter(x, dy, dw, dbias, spec, accumulate);
+        public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec) => Inner.Conv2dWorkspaceBytes(x, w, spec);
+        public void Gemm(bool transA, bool transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) => Inner.Gemm(transA, transB, alpha, a, b, beta, c);
+        public void AddBias(Tensor y, Tensor bias) => Inner.AddBias(y, bias);
+        public void BiasBackward(Tensor dy, Tensor dbias, bool accumulate) => Inner.BiasBackward(dy, dbias, accumulate);
+        public void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar, Tensor saveMean, Tensor saveInvStd, double momentum, double eps) => Inner.BatchNormForwardTraining(x, gamma, beta, y, runningMean, runningVar, saveMean, saveInvStd, momentum, eps);
+        public void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar, double eps) => Inner.BatchNormForwardInference(x, gamma, beta, y, runningMean, runningVar, eps);
+        public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams) => Inner.BatchNormBackward(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta, accumulateDx, accumulateParams);
+        public void Pool2dForward(PoolSpec spec, Tensor x, Tensor y) => Inner.Pool2dForward(spec, x, y);
+        public void Pool2dBackward(PoolSpec spec, Tensor x, Tensor y, Tensor dy, Tensor dx, bool accumulate) => Inner.Pool2dBackward(spec, x, y, dy, dx, accumulate);
+        public void CopyChannels(Tensor src, int srcC0, Tensor dst, int dstC0, int channels, int stride, bool accumulate) => Inner.CopyChannels(src, srcC0, dst, dstC0, channels, stride, accumulate);
+        public void CopyChannelsBackward(Tensor ddst, int dstC0, Tensor dsrc, int srcC0, int channels, int stride, bool accumulate) => Inner.CopyChannelsBackward(ddst, dstC0, dsrc, srcC0, channels, stride, accumulate);
+        public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, Tensor loss, Tensor? dlogits, Tensor? correct, float scale) => Inner.SoftmaxCrossEntropy(logits, labels, loss, dlogits, correct, scale);
+        public void MseLoss(Tensor pred, Tensor target, Tensor loss, Tensor? dpred, float scale) => Inner.MseLoss(pred, target, loss, dpred, scale);
+        public void BceWithLogitsLoss(Tensor logits, Tensor target, Tensor loss, Tensor? dlogits, float scale) => Inner.BceWithLogitsLoss(logits, target, loss, dlogits, scale);
+        public void SgdStep(Tensor w, Tensor g, Tensor momentum, SgdArgs args, long step) => Inner.SgdStep(w, g, momentum, args, step);
+        public void AdamStep(Tensor w, Tensor g, Tensor m, Tensor v, AdamArgs args, long step) => Inner.AdamStep(w, g, m, v, args, step);
+        public void SgdStep(Tensor w, Tensor g, Tensor momentum, SgdArgs args, long step, Tensor? workingCopy, Tensor? scalerState) => Inner.SgdStep(w, g, momentum, args, step, workingCopy, scalerState);
+        public void AdamStep(Tensor w, Tensor g, Tensor m, Tensor v, AdamArgs args, long step, Tensor? workingCopy, Tensor? scalerState) => Inner.AdamStep(w, g, m, v, args, step, workingCopy, scalerState);
+        public void AdagradStep(Tensor w, Tensor g, Tensor sum, AdagradArgs args, long step) => Inner.AdagradStep(w, g, sum, args, step);
+        public void RmsPropStep(Tensor w, Tensor g, Tensor v, Tensor? momentum, Tensor? gradAvg, RmsPropArgs args) => Inner.RmsPropStep(w, g, v, momentum, gradAvg, args);
+        public void PenaltyGradient(Tensor w, Tensor g, float l1, float l2) => Inner.PenaltyGradient(w, g, l1, l2);
+        public void UnscaleGradients(Tensor grads, Tensor scalerState) => Inner.UnscaleGradients(grads, scalerState);
+        public void UpdateLossScale(Tensor scalerState, float growthFactor, float backoffFactor, int growthInterval) => Inner.UpdateLossScale(scalerState, growthFactor, backoffFactor, growthInterval);
+        public void MultiplyByLossScale(Tensor x, Tensor scalerState) => Inner.MultiplyByLossScale(x, scalerState);
+        public void GlobalNormSquared(Tensor x, Tensor normSquared) => Inner.GlobalNormSquared(x, normSquared);
+        public void ScaleByNorm(Tensor g, Tensor normSquared, float maxNorm) => Inner.ScaleByNorm(g, normSquared, maxNorm);
+        public void Dispose() { }
+    }
+}
