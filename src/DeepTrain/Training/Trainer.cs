@@ -176,11 +176,7 @@ public sealed class Trainer : IDisposable
             _train.State.AccumulateParamGrads = false;
             if (StatisticsEvery > 0 && GlobalStep % StatisticsEvery == 0)
                 StatisticsReport?.Invoke(GlobalStep, LayerStatistics.Format(LayerStatistics.Activations(_train), LayerStatistics.Gradients(_model, lr)));
-            Scaler?.Unscale(_model.Parameters);
-            Clipper?.Clip(_model.Parameters);
-            _optimizer.Step();
-            Scaler?.Update();
-            GlobalStep++;
+            ApplyGradients();
             attempted++;
             if (double.IsFinite(loss)) { lossSum += loss * batch.Count; lossImages += batch.Count; }
             images += batch.Count;
@@ -189,6 +185,33 @@ public sealed class Trainer : IDisposable
         }
         LastEpochSkippedSteps = Scaler is null ? 0 : attempted - (Scaler.Read().StepCount - takenBefore);
         return (lossImages > 0 ? lossSum / lossImages : double.NaN, images > 0 ? correct / images : double.NaN, images, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// One optimizer step on the batch already in <see cref="TrainPlan"/>'s input and target, as a benchmark times it:
+    /// <see cref="TrainEpoch"/>'s step (forward, loss times the loss scale, backward, unscale, clip, the optimizer step,
+    /// the scale update; with accumulation k, k micro-batches over the plan's one batch) without the data copy, the
+    /// schedule or the loss read-back, so nothing waits for the device. The learning rate is the optimizer's own.
+    /// </summary>
+    public void StepLoadedBatch()
+    {
+        for (int k = 0; k < _accumulation; k++)
+        {
+            _train.State.AccumulateParamGrads = k > 0;
+            _train.TrainStep(1f / _accumulation, Scaler?.State);
+        }
+        _train.State.AccumulateParamGrads = false;
+        ApplyGradients();
+    }
+
+    /// <summary>The end of every step: unscale (raising the found-inf flag), clip, the optimizer step (a no-op when the flag is set), the scale update.</summary>
+    private void ApplyGradients()
+    {
+        Scaler?.Unscale(_model.Parameters);
+        Clipper?.Clip(_model.Parameters);
+        _optimizer.Step();
+        Scaler?.Update();
+        GlobalStep++;
     }
 
     /// <summary>
