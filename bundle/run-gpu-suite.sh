@@ -7,8 +7,9 @@
 #
 # RESULTS_DIR (default ./gpu-results) receives: environment.txt, info.txt, <project>.trx and <project>.log
 # for both test projects, sanitizer-<project>.log (compute-sanitizer memcheck over the GPU test classes,
-# when compute-sanitizer is on PATH), bench-*.txt, gpu-vs-pytorch/ (benchmarks/gpu_vs_pytorch.sh: DeepTrain
-# against PyTorch on this GPU), micro-bench/ (when run) and summary.txt. Extra arguments go to both xunit
+# when compute-sanitizer is on PATH), bench-*.txt (bench-kernels.txt: fused AdamW / unscale GB/s), gpu-vs-pytorch/
+# (benchmarks/gpu_vs_pytorch.sh: DeepTrain against PyTorch on this GPU; results.md holds its tables in markdown),
+# micro-bench/ (when run) and summary.txt. Extra arguments go to both xunit
 # runners, e.g. -class '*Cuda*'.
 # Environment knobs: BENCH_STEPS (timed steps per `deeptrain bench`, default 20), BENCH_BATCH (default 128),
 # SANITIZER (`memcheck` (default) or `none`), GPU_VS_PYTORCH (`1` (default) or `0`; its own knobs STEPS,
@@ -103,8 +104,7 @@ if [ "$SANITIZER" != none ]; then
   fi
 fi
 
-# Training-step throughput on synthetic data (README: `deeptrain bench`). The CUDA runs fail until the
-# CUDA backend exists; their output is recorded all the same.
+# Training-step throughput on synthetic data (README: `deeptrain bench`); a failed run's output is recorded all the same.
 bench_common=(--model resnet20 --input 1x28x28 --batch-size "$BENCH_BATCH" --steps "$BENCH_STEPS")
 section "bench: resnet20 on cpu"
 run_logged bench-cpu bench-cpu.txt "$BUNDLE/deeptrain" bench "${bench_common[@]}" --device cpu
@@ -114,6 +114,11 @@ section "bench: resnet20 on cuda, per layer kind"
 run_logged bench-cuda-profile bench-cuda-profile.txt "$BUNDLE/deeptrain" bench "${bench_common[@]}" --device cuda --profile
 section "bench: resnet20 on cuda, NHWC"
 run_logged bench-cuda-nhwc bench-cuda-nhwc.txt "$BUNDLE/deeptrain" bench "${bench_common[@]}" --device cuda --layout nhwc
+section "bench: resnet20 on cuda, NHWC fp16 with the loss scaler, AdamW"
+run_logged bench-cuda-fp16 bench-cuda-fp16.txt "$BUNDLE/deeptrain" bench "${bench_common[@]}" --device cuda --layout nhwc --precision fp16 --optimizer adamw
+# Fused AdamW / unscale bandwidth against a device-to-device copy (fails with "CUDA unavailable: …" without a GPU).
+section "bench-kernels: fused AdamW and unscale, GB/s and fraction of copy"
+run_logged bench-kernels bench-kernels.txt "$BUNDLE/deeptrain" bench-kernels
 
 if [ "$GPU_VS_PYTORCH" != 0 ]; then
   section "benchmarks/gpu_vs_pytorch.sh: DeepTrain against PyTorch on this GPU"
@@ -183,7 +188,7 @@ PY
     echo "total: $tp passed, $tf failed, $ts skipped"
   fi
   for name in info "${PROJECTS[@]}" sanitizer-DeepTrain.Tests sanitizer-DeepTrain.Interop.Tests bench-cpu bench-cuda \
-      bench-cuda-profile bench-cuda-nhwc gpu-vs-pytorch micro-bench; do
+      bench-cuda-profile bench-cuda-nhwc bench-cuda-fp16 bench-kernels gpu-vs-pytorch micro-bench; do
     [ -n "${STATUS[$name]+x}" ] && printf '%-24s exit status %s\n' "$name" "${STATUS[$name]}"
   done
   echo "results: $RESULTS"

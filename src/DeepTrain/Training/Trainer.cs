@@ -226,11 +226,7 @@ public sealed class Trainer : IDisposable
             if (sync && Scaler is null) Synchronize(window, ref totals, epoch, batch);
             if (StatisticsEvery > 0 && GlobalStep % StatisticsEvery == 0)
                 StatisticsReport?.Invoke(GlobalStep, LayerStatistics.Format(LayerStatistics.Activations(_train), LayerStatistics.Gradients(_model, lr)));
-            Scaler?.Unscale(_model.Parameters);
-            Clipper?.Clip(_model.Parameters);
-            _optimizer.Step();
-            Scaler?.Update();
-            GlobalStep++;
+            ApplyGradients();
             attempted++;
             // With a scaler, after the update: the state read with the window counts this step as taken or skipped.
             if (sync && Scaler is not null)
@@ -301,6 +297,33 @@ public sealed class Trainer : IDisposable
             : $"; found at the host sync after batch {last} (batches {first}–{last} ran between syncs, SyncEvery = {_syncEvery}), so the updates of batches {bad}–{last - 1} used non-finite gradients and the layer below was traced on batch {last}; SyncEvery = 1 (--detect-anomaly) stops at the bad batch before its update";
         string layer = current is null ? "the layer was not traced (no batch at hand)" : FirstNonFiniteLayer();
         return new NonFiniteLossException($"epoch {epoch}, {where}: the loss is {window.Loss(step, micro)} (learning rate {window.LearningRate(step):G4}){late}; {layer}; lower the learning rate or check the data");
+    }
+
+    /// <summary>
+    /// One optimizer step on the batch already in <see cref="TrainPlan"/>'s input and target, as a benchmark times it:
+    /// <see cref="TrainEpoch"/>'s step (forward, loss times the loss scale, backward, unscale, clip, the optimizer step,
+    /// the scale update; with accumulation k, k micro-batches over the plan's one batch) without the data copy, the
+    /// schedule or the loss read-back, so nothing waits for the device. The learning rate is the optimizer's own.
+    /// </summary>
+    public void StepLoadedBatch()
+    {
+        for (int k = 0; k < _accumulation; k++)
+        {
+            _train.State.AccumulateParamGrads = k > 0;
+            _train.TrainStep(1f / _accumulation, Scaler?.State);
+        }
+        _train.State.AccumulateParamGrads = false;
+        ApplyGradients();
+    }
+
+    /// <summary>The end of every step: unscale (raising the found-inf flag), clip, the optimizer step (a no-op when the flag is set), the scale update.</summary>
+    private void ApplyGradients()
+    {
+        Scaler?.Unscale(_model.Parameters);
+        Clipper?.Clip(_model.Parameters);
+        _optimizer.Step();
+        Scaler?.Update();
+        GlobalStep++;
     }
 
     /// <summary>
