@@ -14,15 +14,7 @@ namespace DeepTrain.Tests.Cli;
 [Collection(nameof(ConsoleCollection))]
 public class BenchCliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o);
-        Console.SetError(e);
-        try { return (DeepTrain.Cli.Program.Main(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
     /// <summary>The one JSON line of a --json run.</summary>
     private static JsonElement Json(string output)

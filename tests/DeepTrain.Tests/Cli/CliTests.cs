@@ -17,26 +17,9 @@ public class CliTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o);
-        Console.SetError(e);
-        try { return (DeepTrain.Cli.Program.Main(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
-    /// <summary>A small MNIST-format data set (gzip IDX) of <paramref name="train"/> and <paramref name="test"/> images.</summary>
-    private string MakeMnist(int train = 96, int test = 40)
-    {
-        Directory.CreateDirectory(_dir["mnist"]);
-        _dir.Write("mnist/train-images-idx3-ubyte.gz", DataBytes.IdxImages(train, 28, 28), gzip: true);
-        _dir.Write("mnist/train-labels-idx1-ubyte.gz", DataBytes.IdxLabels(DataBytes.Labels(train)), gzip: true);
-        _dir.Write("mnist/t10k-images-idx3-ubyte.gz", DataBytes.IdxImages(test, 28, 28), gzip: true);
-        _dir.Write("mnist/t10k-labels-idx1-ubyte.gz", DataBytes.IdxLabels(DataBytes.Labels(test)), gzip: true);
-        return _dir["mnist"];
-    }
+    private string MakeMnist(int train = 96, int test = 40) => CliRunner.MakeMnist(_dir, train, test);
 
     [Fact]
     public void Models_ListsExactCounts()

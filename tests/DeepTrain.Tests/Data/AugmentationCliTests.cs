@@ -11,25 +11,9 @@ public class AugmentationCliTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o);
-        Console.SetError(e);
-        try { return (DeepTrain.Cli.Program.Main(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
-    private string MakeMnist(int train = 64, int test = 20)
-    {
-        Directory.CreateDirectory(_dir["mnist"]);
-        _dir.Write("mnist/train-images-idx3-ubyte.gz", DataBytes.IdxImages(train, 28, 28), gzip: true);
-        _dir.Write("mnist/train-labels-idx1-ubyte.gz", DataBytes.IdxLabels(DataBytes.Labels(train)), gzip: true);
-        _dir.Write("mnist/t10k-images-idx3-ubyte.gz", DataBytes.IdxImages(test, 28, 28), gzip: true);
-        _dir.Write("mnist/t10k-labels-idx1-ubyte.gz", DataBytes.IdxLabels(DataBytes.Labels(test)), gzip: true);
-        return _dir["mnist"];
-    }
+    private string MakeMnist(int train = 64, int test = 20) => CliRunner.MakeMnist(_dir, train, test);
 
     [Fact]
     public void Help_ListsEveryAugmentationOption()
