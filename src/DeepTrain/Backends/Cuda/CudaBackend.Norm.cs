@@ -33,6 +33,12 @@ public sealed unsafe partial class CudaBackend
         Tensor saveMean, Tensor saveInvStd, double momentum, double eps)
     {
         const string op = "BatchNormForwardTraining";
+        if (!NativeBatchNorm(x, y, gamma, beta, runningMean, runningVar, saveMean, saveInvStd))
+        {
+            using var h = new Widened(this);
+            BatchNormForwardTraining(h.In(x), h.In(gamma), h.In(beta), h.Out(y), h.Out(runningMean), h.Out(runningVar), h.Out(saveMean), h.Out(saveInvStd), momentum, eps);
+            return;
+        }
         var g = CheckBatchNorm(op, x, "y", y, out nint xp, out nint yp);
         float* gp = PerChannelF32(op, "gamma", gamma, g.C), bp = PerChannelF32(op, "beta", beta, g.C);
         float* rm = PerChannelF32(op, "runningMean", runningMean, g.C), rv = PerChannelF32(op, "runningVar", runningVar, g.C);
@@ -50,6 +56,12 @@ public sealed unsafe partial class CudaBackend
     public void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar, double eps)
     {
         const string op = "BatchNormForwardInference";
+        if (!NativeBatchNorm(x, y, gamma, beta, runningMean, runningVar))
+        {
+            using var h = new Widened(this);
+            BatchNormForwardInference(h.In(x), h.In(gamma), h.In(beta), h.Out(y), h.In(runningMean), h.In(runningVar), eps);
+            return;
+        }
         var g = CheckBatchNorm(op, x, "y", y, out nint xp, out nint yp);
         float* gp = PerChannelF32(op, "gamma", gamma, g.C), bp = PerChannelF32(op, "beta", beta, g.C);
         float* rm = PerChannelF32(op, "runningMean", runningMean, g.C), rv = PerChannelF32(op, "runningVar", runningVar, g.C);
@@ -72,6 +84,12 @@ public sealed unsafe partial class CudaBackend
         Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams)
     {
         const string op = "BatchNormBackward";
+        if (!NativeBatchNorm(x, dy, gamma, saveMean, saveInvStd, dgamma, dbeta) || (dx.DType != x.DType && AnyReduced(x, dx)))
+        {
+            using var h = new Widened(this);
+            BatchNormBackward(h.In(x), h.In(dy), h.In(gamma), h.In(saveMean), h.In(saveInvStd), h.Out(dx), h.Out(dgamma), h.Out(dbeta), accumulateDx, accumulateParams);
+            return;
+        }
         var g = CheckBatchNorm(op, x, "dy", dy, out nint xp, out nint dyp);
         nint dxp = Ptr(op, "dx", dx);
         SameDType(op, "x", x, "dx", dx);
@@ -83,6 +101,21 @@ public sealed unsafe partial class CudaBackend
         float one = 1f, betaData = accumulateDx ? 1f : 0f, betaParam = accumulateParams ? 1f : 0f;
         Dnn(Cudnn.cudnnBatchNormalizationBackward(_cudnn, BnMode, &one, &betaData, &one, &betaParam, _t0, (void*)xp, _t0, (void*)dyp, _t0, (void*)dxp,
             _t1, gp, dgp, dbp, 1e-5, sm, si), op, x, dy, dx);
+    }
+
+    /// <summary>
+    /// True when cuDNN takes the call as it is: x and its partner (y or dy) in one storage type and every per-channel
+    /// operand fp32 (cudnn_ops.h on bnScaleBiasMeanVarDesc: "type = (typeOf(x) == double) ? double : float", so 16-bit
+    /// x goes with fp32 statistics), or nothing 16-bit at all (the fp32 checks then name a wrong operand). Anything else
+    /// runs widened (CudaBackend.Reduced.cs, tier 3).
+    /// </summary>
+    private static bool NativeBatchNorm(Tensor x, Tensor partner, params ReadOnlySpan<Tensor> perChannel)
+    {
+        if (!IsReduced(x) && !IsReduced(partner) && !AnyReduced(perChannel)) return true;
+        if (x.DType != partner.DType) return false;
+        foreach (var t in perChannel)
+            if (t.DType != DType.Float32) return false;
+        return true;
     }
 
     /// <summary>x and its partner share shape, layout and dtype; returns the per-channel geometry and both addresses.</summary>

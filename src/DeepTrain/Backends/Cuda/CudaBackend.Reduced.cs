@@ -1,0 +1,166 @@
+using DeepTrain.Interop;
+using DeepTrain.Memory;
+using DeepTrain.Mixed;
+using DeepTrain.Tensors;
+using DeepTrain.Utils;
+
+namespace DeepTrain.Backends.Cuda;
+
+// Mixed storage types on the GPU: every operation accepts the operand dtype combinations CpuBackend accepts (each
+// floating operand Float32, Float16 or BFloat16 on its own), with CpuBackend's semantics — compute in fp32, one rounding
+// on store (round to nearest even).
+//
+// Three tiers, fastest first:
+// 1. Native: one storage type for the activations of a call, which cuDNN / cuBLAS / the kernel library take as is with
+//    fp32 compute (PSEUDO_HALF / PSEUDO_BFLOAT16 convolutions with a CUDNN_DATA_FLOAT compute type and tensor-op math;
+//    batch norm with 16-bit x/y/dx/dy and fp32 scale, bias, mean and variance; cublasGemmEx with 16-bit A/B and a
+//    C of the same type or CUDA_R_32F under CUBLAS_COMPUTE_32F; the dtype-generic kernels).
+// 2. 16-bit into fp32: a weight or bias gradient of 16-bit x/dy written into an fp32 gradient (the mixed-precision plan's
+//    conv backward-filter and conv/linear bias gradients). cuDNN's legacy API describes dw with a filter descriptor of
+//    its own data type, but the configurations it supports for cudnnConvolutionBackwardFilter put x, dy and dw in one
+//    type (PSEUDO_HALF_CONFIG: all CUDNN_DATA_HALF with a CUDNN_DATA_FLOAT compute type; no configuration pairs a HALF x
+//    with a FLOAT dw). So the gradient is computed in 16-bit workspace scratch with fp32 accumulation inside cuDNN, then
+//    widened into the fp32 gradient, or added to it when accumulating (dt_convert, then dt_axpby in fp32). Precision:
+//    the batch's contribution is rounded once to 16 bits before it reaches the fp32 gradient (relative error ≤ 2⁻¹¹ for
+//    fp16, 2⁻⁸ for bf16), where the CPU rounds it to fp32. PyTorch AMP does exactly this (dw comes out of cuDNN in fp16
+//    and is cast into the fp32 master gradient); an fp16 dw that overflows becomes ±∞, which the loss scaler detects and
+//    answers by skipping the step and backing off the scale.
+// 3. Widened: any other mix (fp32 logits from 16-bit activations in a Linear layer, a 16-bit bias on fp32 data, 16-bit
+//    PReLU, …) runs as CpuBackend runs it: each 16-bit operand is widened into an fp32 temporary (stream-ordered
+//    allocation), the fp32 operation runs, and the outputs are rounded back into their 16-bit storage. These mixes are
+//    rare in a plan and small (the classifier head), so the extra copies cost little.
+public sealed unsafe partial class CudaBackend
+{
+    /// <summary>True when <paramref name="t"/> is stored in 16 bits.</summary>
+    private static bool IsReduced(Tensor? t) => t is not null && t.DType is DType.Float16 or DType.BFloat16;
+
+    /// <summary>True when any given operand is stored in 16 bits.</summary>
+    private static bool AnyReduced(params ReadOnlySpan<Tensor?> operands)
+    {
+        foreach (var t in operands)
+            if (IsReduced(t)) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// True when the given operands (nulls ignored) do not all share one storage type and at least one is 16-bit: the
+    /// call then runs widened (tier 3 above). All-fp32 calls never go near it.
+    /// </summary>
+    private static bool MixedStorage(params ReadOnlySpan<Tensor?> operands)
+    {
+        DType? first = null;
+        bool mixed = false, reduced = false;
+        foreach (var t in operands)
+        {
+            if (t is null) continue;
+            reduced |= IsReduced(t);
+            if (first is null) first = t.DType;
+            else if (t.DType != first) mixed = true;
+        }
+        return mixed && reduced;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The decision is <see cref="PrecisionSupport"/> on this device's compute capability: fp16 needs 5.3 (half
+    /// arithmetic; cuDNN's fp16 convolutions, tensor cores from 7.0); bf16 needs 8.0 (cuDNN's bf16 convolutions and
+    /// __nv_bfloat16 arithmetic).
+    /// </remarks>
+    public bool SupportsPrecision(Precision precision, out string reason)
+        => PrecisionSupport(precision, ComputeCapability, Device.ToString(), out reason);
+
+    /// <summary>
+    /// Whether a device of compute capability <paramref name="computeCapability"/> (10·major + minor) trains in
+    /// <paramref name="precision"/>: fp32 everywhere; fp16 needs native half arithmetic (sm_53 or newer, which every GPU
+    /// that CUDA 12 and cuDNN 9 support has, so this is about old boards under CUDA 11 and cuDNN 8); bf16 needs sm_80
+    /// (Ampere) or newer, the first with bfloat16 in cuDNN. When not, <paramref name="reason"/> names the device, its
+    /// architecture, what the precision needs and what to use instead.
+    /// </summary>
+    /// <param name="precision">The requested training precision.</param>
+    /// <param name="computeCapability">10·major + minor, e.g. 90 for an H100, 52 for a Maxwell GTX 980.</param>
+    /// <param name="device">The device as the user knows it, e.g. "cuda:0".</param>
+    /// <param name="reason">Empty when supported; otherwise why not and what to do.</param>
+    public static bool PrecisionSupport(Precision precision, int computeCapability, string device, out string reason)
+    {
+        int cc = computeCapability;
+        (bool ok, reason) = precision switch
+        {
+            Precision.Float32 => (true, ""),
+            Precision.Float16 => (cc >= 53, $"{device} (sm_{cc}) has no fp16 arithmetic (fp16 training needs sm_53 or newer); use --precision fp32"),
+            Precision.BFloat16 => (cc >= 80, $"{device} (sm_{cc}) has no bfloat16 support in cuDNN (bf16 training needs sm_80, Ampere, or newer); use --precision fp16 or fp32"),
+            _ => (false, $"unknown precision {precision}; expected Float32, Float16 or BFloat16"),
+        };
+        if (ok) reason = "";
+        return ok;
+    }
+
+    /// <summary>
+    /// Device memory for a temporary of this backend (not zeroed, unlike <see cref="Allocate"/>): counted in
+    /// <see cref="LiveBytes"/> until disposed, freed in stream order.
+    /// </summary>
+    private CudaDeviceBuffer AllocateTemporary(long bytes)
+    {
+        nint p = RawAlloc(bytes);
+        Interlocked.Add(ref _liveBytes, bytes);
+        return new CudaDeviceBuffer(this, p, bytes, _poolsSupported);
+    }
+
+    /// <summary>
+    /// dst (fp32, <paramref name="count"/> values) = or += src (16-bit <paramref name="srcType"/>, same count), the
+    /// widening step of tier 2. <paramref name="nhwcSource"/> reads src as a (K, KH, KW, Cg) filter and writes dst as
+    /// (K, Cg, KH, KW) (the shape is then <paramref name="filter"/>); otherwise both are flat. When accumulating, the
+    /// widened values go to <paramref name="tmp"/> (fp32, count values) and are added: dst = 1·tmp + 1·dst, one rounding.
+    /// </summary>
+    private void WidenInto(string op, nint src, DType srcType, nint dst, long count, bool accumulate, nint tmp, bool nhwcSource, Shape filter)
+    {
+        nint target = accumulate ? tmp : dst;
+        var (n, c, h, w) = nhwcSource ? ((long)filter.N, (long)filter.C, (long)filter.H, (long)filter.W) : (count, 1L, 1L, 1L);
+        Launched(Kernels.dt_convert((void*)src, (int)srcType, nhwcSource ? 1 : 0, (void*)target, (int)DType.Float32, 0, n, c, h, w, _streamPtr), op);
+        if (accumulate) Launched(Kernels.dt_axpby((void*)tmp, (void*)dst, (int)DType.Float32, count, 1f, 1f, _streamPtr), op);
+    }
+
+    /// <summary>
+    /// One call's fp32 stand-ins for its 16-bit operands on the device (tier 3), as CpuBackend's helper of the same name.
+    /// <see cref="In"/> widens an input; <see cref="Out"/> widens an output (its old contents matter when accumulating) and
+    /// rounds it back into its storage on <see cref="Dispose"/>. fp32 and Int32 operands pass through untouched.
+    /// </summary>
+    private sealed class Widened(CudaBackend backend) : IDisposable
+    {
+        private readonly List<DeviceBuffer> _temps = [];
+        private readonly List<(Tensor Wide, Tensor Dst)> _outputs = [];
+
+        /// <summary>An fp32 copy of <paramref name="t"/> on the device (the tensor itself when it is not 16-bit).</summary>
+        [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(t))]
+        public Tensor? In(Tensor? t)
+        {
+            if (!IsReduced(t)) return t;
+            var buffer = backend.AllocateTemporary(t!.Elements * sizeof(float));
+            _temps.Add(buffer);
+            var wide = new Tensor(buffer, 0, t.Shape, DType.Float32, t.Layout);
+            backend.Copy(t, wide);
+            return wide;
+        }
+
+        /// <summary>An fp32 copy of <paramref name="t"/> that is rounded back into it when the call ends.</summary>
+        [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(t))]
+        public Tensor? Out(Tensor? t)
+        {
+            var wide = In(t);
+            if (wide is not null && !ReferenceEquals(wide, t)) _outputs.Add((wide, t!));
+            return wide;
+        }
+
+        /// <summary>Rounds the outputs back (in the order they were declared) and frees the temporaries in stream order.</summary>
+        public void Dispose()
+        {
+            try
+            {
+                foreach (var (wide, dst) in _outputs) backend.Copy(wide, dst);
+            }
+            finally
+            {
+                foreach (var b in _temps) b.Dispose();
+            }
+        }
+    }
+}
