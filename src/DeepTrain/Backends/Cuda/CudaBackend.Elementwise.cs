@@ -131,7 +131,13 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "PReluForward";
         // dt_prelu_* are fp32 kernels: 16-bit operands run widened (CudaBackend.Reduced.cs, tier 3).
-        if (AnyReduced(x, alpha, y)) { using var h = new Widened(this); PReluForward(h.In(x), h.In(alpha), h.Out(y)); return; }
+        if (AnyReduced(x, alpha, y))
+        {
+            OnThisDevice(op, ("x", x), ("alpha", alpha), ("y", y));
+            using var h = new Widened(this);
+            PReluForward(h.In(x), h.In(alpha), h.Out(y));
+            return;
+        }
         float* xp = F32(op, "x", x), ap = F32(op, "alpha", alpha), yp = F32(op, "y", y);
         OperandChecks.SameGeometry(op, "x", x, "y", y);
         var g = ChannelGeometry.Of(op, "x", x);
@@ -144,7 +150,13 @@ public sealed unsafe partial class CudaBackend
     public void PReluBackward(Tensor x, Tensor alpha, Tensor dy, Tensor? dx, Tensor dalpha, bool accumulateDx, bool accumulateAlpha)
     {
         const string op = "PReluBackward";
-        if (AnyReduced(x, alpha, dy, dx, dalpha)) { using var h = new Widened(this); PReluBackward(h.In(x), h.In(alpha), h.In(dy), h.Out(dx), h.Out(dalpha), accumulateDx, accumulateAlpha); return; }
+        if (AnyReduced(x, alpha, dy, dx, dalpha))
+        {
+            OnThisDevice(op, ("x", x), ("alpha", alpha), ("dy", dy), ("dx", dx), ("dalpha", dalpha));
+            using var h = new Widened(this);
+            PReluBackward(h.In(x), h.In(alpha), h.In(dy), h.Out(dx), h.Out(dalpha), accumulateDx, accumulateAlpha);
+            return;
+        }
         float* xp = F32(op, "x", x), ap = F32(op, "alpha", alpha), dyp = F32(op, "dy", dy), dap = F32(op, "dalpha", dalpha);
         float* dxp = null;
         OperandChecks.SameGeometry(op, "x", x, "dy", dy);

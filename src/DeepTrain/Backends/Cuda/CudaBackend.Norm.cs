@@ -35,6 +35,7 @@ public sealed unsafe partial class CudaBackend
         const string op = "BatchNormForwardTraining";
         if (!NativeBatchNorm(x, y, gamma, beta, runningMean, runningVar, saveMean, saveInvStd))
         {
+            OnThisDevice(op, ("x", x), ("gamma", gamma), ("beta", beta), ("y", y), ("runningMean", runningMean), ("runningVar", runningVar), ("saveMean", saveMean), ("saveInvStd", saveInvStd));
             using var h = new Widened(this);
             BatchNormForwardTraining(h.In(x), h.In(gamma), h.In(beta), h.Out(y), h.Out(runningMean), h.Out(runningVar), h.Out(saveMean), h.Out(saveInvStd), momentum, eps);
             return;
@@ -58,6 +59,7 @@ public sealed unsafe partial class CudaBackend
         const string op = "BatchNormForwardInference";
         if (!NativeBatchNorm(x, y, gamma, beta, runningMean, runningVar))
         {
+            OnThisDevice(op, ("x", x), ("gamma", gamma), ("beta", beta), ("y", y), ("runningMean", runningMean), ("runningVar", runningVar));
             using var h = new Widened(this);
             BatchNormForwardInference(h.In(x), h.In(gamma), h.In(beta), h.Out(y), h.In(runningMean), h.In(runningVar), eps);
             return;
@@ -86,6 +88,7 @@ public sealed unsafe partial class CudaBackend
         const string op = "BatchNormBackward";
         if (!NativeBatchNorm(x, dy, gamma, saveMean, saveInvStd, dgamma, dbeta) || (dx.DType != x.DType && AnyReduced(x, dx)))
         {
+            OnThisDevice(op, ("x", x), ("dy", dy), ("gamma", gamma), ("saveMean", saveMean), ("saveInvStd", saveInvStd), ("dx", dx), ("dgamma", dgamma), ("dbeta", dbeta));
             using var h = new Widened(this);
             BatchNormBackward(h.In(x), h.In(dy), h.In(gamma), h.In(saveMean), h.In(saveInvStd), h.Out(dx), h.Out(dgamma), h.Out(dbeta), accumulateDx, accumulateParams);
             return;

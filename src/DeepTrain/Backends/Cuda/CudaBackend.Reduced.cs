@@ -95,6 +95,15 @@ public sealed unsafe partial class CudaBackend
     }
 
     /// <summary>
+    /// Checks that every given operand lives on this backend's device (as <see cref="Ptr"/>), so that a call about to run
+    /// widened reports a misplaced operand under its own name rather than under the widening Copy.
+    /// </summary>
+    private void OnThisDevice(string op, params ReadOnlySpan<(string What, Tensor? T)> operands)
+    {
+        foreach (var (what, t) in operands) PtrOrNull(op, what, t);
+    }
+
+    /// <summary>
     /// Device memory for a temporary of this backend (not zeroed, unlike <see cref="Allocate"/>): counted in
     /// <see cref="LiveBytes"/> until disposed, freed in stream order.
     /// </summary>
