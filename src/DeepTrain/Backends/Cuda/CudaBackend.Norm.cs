@@ -108,8 +108,9 @@ public sealed unsafe partial class CudaBackend
 
     /// <summary>
     /// True when cuDNN takes the call as it is: x and its partner (y or dy) in one storage type and every per-channel
-    /// operand fp32 (cudnn_ops.h on bnScaleBiasMeanVarDesc: "type = (typeOf(x) == double) ? double : float", so 16-bit
-    /// x goes with fp32 statistics), or nothing 16-bit at all (the fp32 checks then name a wrong operand). Anything else
+    /// operand fp32 (cuDNN 9.6's cudnn_ops.h on cudnnBatchNormalizationForwardTraining's bnScaleBiasMeanVarDesc: "Shared
+    /// desc for the next 6 tensors in the argument list. Data type to be set as follows: type = (typeOf(x) == double) ?
+    /// double : float", so 16-bit x goes with fp32 statistics; cudnnDeriveBNTensorDescriptor derives exactly that), or nothing 16-bit at all (the fp32 checks then name a wrong operand). Anything else
     /// runs widened (CudaBackend.Reduced.cs, tier 3).
     /// </summary>
     private static bool NativeBatchNorm(Tensor x, Tensor partner, params ReadOnlySpan<Tensor> perChannel)

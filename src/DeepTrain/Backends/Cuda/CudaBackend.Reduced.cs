@@ -16,17 +16,21 @@ namespace DeepTrain.Backends.Cuda;
 //    batch norm with 16-bit x/y/dx/dy and fp32 scale, bias, mean and variance; cublasGemmEx with 16-bit A/B and a
 //    C of the same type or CUDA_R_32F under CUBLAS_COMPUTE_32F; the dtype-generic kernels).
 // 2. 16-bit into fp32: a weight or bias gradient of 16-bit x/dy written into an fp32 gradient (the mixed-precision plan's
-//    conv backward-filter and conv/linear bias gradients). cuDNN's legacy API describes dw with a filter descriptor of
-//    its own data type, but the configurations it supports for cudnnConvolutionBackwardFilter put x, dy and dw in one
-//    type (PSEUDO_HALF_CONFIG: all CUDNN_DATA_HALF with a CUDNN_DATA_FLOAT compute type; no configuration pairs a HALF x
-//    with a FLOAT dw). So the gradient is computed in 16-bit workspace scratch with fp32 accumulation inside cuDNN, then
-//    widened into the fp32 gradient, or added to it when accumulating (dt_convert, then dt_axpby in fp32). Precision:
-//    the batch's contribution is rounded once to 16 bits before it reaches the fp32 gradient (relative error ≤ 2⁻¹¹ for
-//    fp16, 2⁻⁸ for bf16), where the CPU rounds it to fp32. PyTorch AMP does exactly this (dw comes out of cuDNN in fp16
-//    and is cast into the fp32 master gradient); an fp16 dw that overflows becomes ±∞, which the loss scaler detects and
-//    answers by skipping the step and backing off the scale.
-// 3. Widened: any other mix (fp32 logits from 16-bit activations in a Linear layer, a 16-bit bias on fp32 data, 16-bit
-//    PReLU, …) runs as CpuBackend runs it: each 16-bit operand is widened into an fp32 temporary (stream-ordered
+//    conv backward-filter and conv/linear bias gradients). cuDNN 9.6's cudnn_cnn.h declares
+//    "cudnnConvolutionBackwardFilter(..., const cudnnTensorDescriptor_t xDesc, ..., const cudnnFilterDescriptor_t dwDesc,
+//    void *dw)" and "cudnnConvolutionBackwardBias(..., const cudnnTensorDescriptor_t dyDesc, ..., const
+//    cudnnTensorDescriptor_t dbDesc, void *db)" with no rule on the types in the header text; the rule is in the cuDNN
+//    API Reference's table of supported configurations for backward-filter, where x, dy and dw share one type
+//    (PSEUDO_HALF_CONFIG: all CUDNN_DATA_HALF with a CUDNN_DATA_FLOAT compute type; PSEUDO_BFLOAT16_CONFIG likewise) and
+//    no configuration pairs a HALF x with a FLOAT dw. So the gradient is computed in 16-bit workspace scratch with fp32
+//    accumulation inside cuDNN (db likewise, in dy's type), then widened into the fp32 gradient, or added to it when
+//    accumulating (dt_convert, then dt_axpby in fp32). Precision: the batch's contribution is rounded once to 16 bits
+//    before it reaches the fp32 gradient (relative error ≤ 2⁻¹¹ for fp16, 2⁻⁸ for bf16), where the CPU rounds it to
+//    fp32. PyTorch AMP does exactly this (dw comes out of cuDNN in fp16 and is cast into the fp32 master gradient); an
+//    fp16 dw that overflows becomes ±∞, which the loss scaler detects and answers by skipping the step and backing off
+//    the scale.
+// 3. Widened: any other mix (the classifier's fp32 logits gradient against its 16-bit input and weights, its 16-bit
+//    bias added to the fp32 logits, 16-bit PReLU, …) runs as CpuBackend runs it: each 16-bit operand is widened into an fp32 temporary (stream-ordered
 //    allocation), the fp32 operation runs, and the outputs are rounded back into their 16-bit storage. These mixes are
 //    rare in a plan and small (the classifier head), so the extra copies cost little.
 public sealed unsafe partial class CudaBackend
