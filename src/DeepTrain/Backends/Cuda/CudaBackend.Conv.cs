@@ -153,12 +153,13 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "Conv2dBackwardFilter";
         nint xp = Ptr(op, "x", x), dyp = Ptr(op, "dy", dy), dwp = Ptr(op, "dw", dw), dbp = PtrOrNull(op, "dbias", dbias);
-        if (IsReduced(x) && dy.DType == x.DType && dw.DType == DType.Float32 && (dbias is null || dbias.DType == DType.Float32 || dbias.DType == x.DType))
+        var route = StorageRoutes.ConvBackwardFilter(x.DType, dy.DType, dw.DType, dbias?.DType);
+        if (route == StorageRoute.Into32)
         {
             Conv2dBackwardFilterInto32(op, x, xp, dy, dyp, dw, dwp, dbias, spec, accumulate);
             return;
         }
-        if (MixedStorage(x, dy, dw, dbias)) { using var h = new Widened(this); Conv2dBackwardFilter(h.In(x), h.In(dy), h.Out(dw), h.Out(dbias), spec, accumulate); return; }
+        if (route == StorageRoute.Widened) { using var h = new Widened(this); Conv2dBackwardFilter(h.In(x), h.In(dy), h.Out(dw), h.Out(dbias), spec, accumulate); return; }
         ConvDTypes(op, x, "x", dy, "dy", dw, "dw");
         var g = new ConvGeometry(op, x.Shape, dw.Shape, dy.Shape, spec);
         ConvBias(op, "dbias", dbias, dy, g.K);
@@ -288,8 +289,7 @@ public sealed unsafe partial class CudaBackend
         nint ap = Ptr(op, "a", a), bp = Ptr(op, "b", b), cp = Ptr(op, "c", c);
         // cublasGemmEx under CUBLAS_COMPUTE_32F takes A and B of one type with C of that type, or 16-bit A/B with an fp32 C
         // (CUDA_R_16F/CUDA_R_16BF inputs, CUDA_R_32F output); any other mix runs widened (CudaBackend.Reduced.cs, tier 3).
-        bool native = a.DType == b.DType && (c.DType == a.DType || (IsReduced(a) && c.DType == DType.Float32));
-        if (!native && AnyReduced(a, b, c)) { using var h = new Widened(this); Gemm(transA, transB, alpha, h.In(a), h.In(b), beta, h.Out(c)); return; }
+        if (StorageRoutes.Gemm(a.DType, b.DType, c.DType) == StorageRoute.Widened) { using var h = new Widened(this); Gemm(transA, transB, alpha, h.In(a), h.In(b), beta, h.Out(c)); return; }
         KernelDType(op, "a", a);
         SameDType(op, "a", a, "b", b);
         if (c.DType != DType.Float32) SameDType(op, "a", a, "c", c);
@@ -346,8 +346,9 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "BiasBackward";
         nint dyp = Ptr(op, "dy", dy), dbp = Ptr(op, "dbias", dbias);
-        if (IsReduced(dy) && dbias.DType == DType.Float32) { BiasBackwardInto32(op, dy, dyp, dbias, dbp, accumulate); return; }
-        if (MixedStorage(dy, dbias)) { using var h = new Widened(this); BiasBackward(h.In(dy), h.Out(dbias), accumulate); return; }
+        var route = StorageRoutes.BiasBackward(dy.DType, dbias.DType);
+        if (route == StorageRoute.Into32) { BiasBackwardInto32(op, dy, dyp, dbias, dbp, accumulate); return; }
+        if (route == StorageRoute.Widened) { using var h = new Widened(this); BiasBackward(h.In(dy), h.Out(dbias), accumulate); return; }
         KernelDType(op, "dy", dy);
         SameDType(op, "dy", dy, "dbias", dbias);
         var g = ChannelGeometry.Of(op, "dy", dy);

@@ -33,7 +33,7 @@ public sealed unsafe partial class CudaBackend
         Tensor saveMean, Tensor saveInvStd, double momentum, double eps)
     {
         const string op = "BatchNormForwardTraining";
-        if (!NativeBatchNorm(x, y, gamma, beta, runningMean, runningVar, saveMean, saveInvStd))
+        if (StorageRoutes.BatchNorm(x.DType, y.DType, null, [gamma.DType, beta.DType, runningMean.DType, runningVar.DType, saveMean.DType, saveInvStd.DType]) == StorageRoute.Widened)
         {
             OnThisDevice(op, ("x", x), ("gamma", gamma), ("beta", beta), ("y", y), ("runningMean", runningMean), ("runningVar", runningVar), ("saveMean", saveMean), ("saveInvStd", saveInvStd));
             using var h = new Widened(this);
@@ -57,7 +57,7 @@ public sealed unsafe partial class CudaBackend
     public void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar, double eps)
     {
         const string op = "BatchNormForwardInference";
-        if (!NativeBatchNorm(x, y, gamma, beta, runningMean, runningVar))
+        if (StorageRoutes.BatchNorm(x.DType, y.DType, null, [gamma.DType, beta.DType, runningMean.DType, runningVar.DType]) == StorageRoute.Widened)
         {
             OnThisDevice(op, ("x", x), ("gamma", gamma), ("beta", beta), ("y", y), ("runningMean", runningMean), ("runningVar", runningVar));
             using var h = new Widened(this);
@@ -86,7 +86,7 @@ public sealed unsafe partial class CudaBackend
         Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams)
     {
         const string op = "BatchNormBackward";
-        if (!NativeBatchNorm(x, dy, gamma, saveMean, saveInvStd, dgamma, dbeta) || (dx.DType != x.DType && AnyReduced(x, dx)))
+        if (StorageRoutes.BatchNorm(x.DType, dy.DType, dx.DType, [gamma.DType, saveMean.DType, saveInvStd.DType, dgamma.DType, dbeta.DType]) == StorageRoute.Widened)
         {
             OnThisDevice(op, ("x", x), ("dy", dy), ("gamma", gamma), ("saveMean", saveMean), ("saveInvStd", saveInvStd), ("dx", dx), ("dgamma", dgamma), ("dbeta", dbeta));
             using var h = new Widened(this);
@@ -104,22 +104,6 @@ public sealed unsafe partial class CudaBackend
         float one = 1f, betaData = accumulateDx ? 1f : 0f, betaParam = accumulateParams ? 1f : 0f;
         Dnn(Cudnn.cudnnBatchNormalizationBackward(_cudnn, BnMode, &one, &betaData, &one, &betaParam, _t0, (void*)xp, _t0, (void*)dyp, _t0, (void*)dxp,
             _t1, gp, dgp, dbp, 1e-5, sm, si), op, x, dy, dx);
-    }
-
-    /// <summary>
-    /// True when cuDNN takes the call as it is: x and its partner (y or dy) in one storage type and every per-channel
-    /// operand fp32 (cuDNN 9.6's cudnn_ops.h on cudnnBatchNormalizationForwardTraining's bnScaleBiasMeanVarDesc: "Shared
-    /// desc for the next 6 tensors in the argument list. Data type to be set as follows: type = (typeOf(x) == double) ?
-    /// double : float", so 16-bit x goes with fp32 statistics; cudnnDeriveBNTensorDescriptor derives exactly that), or nothing 16-bit at all (the fp32 checks then name a wrong operand). Anything else
-    /// runs widened (CudaBackend.Reduced.cs, tier 3).
-    /// </summary>
-    private static bool NativeBatchNorm(Tensor x, Tensor partner, params ReadOnlySpan<Tensor> perChannel)
-    {
-        if (!IsReduced(x) && !IsReduced(partner) && !AnyReduced(perChannel)) return true;
-        if (x.DType != partner.DType) return false;
-        foreach (var t in perChannel)
-            if (t.DType != DType.Float32) return false;
-        return true;
     }
 
     /// <summary>x and its partner share shape, layout and dtype; returns the per-channel geometry and both addresses.</summary>

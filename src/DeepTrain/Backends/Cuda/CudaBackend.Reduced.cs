@@ -36,32 +36,29 @@ namespace DeepTrain.Backends.Cuda;
 public sealed unsafe partial class CudaBackend
 {
     /// <summary>True when <paramref name="t"/> is stored in 16 bits.</summary>
-    private static bool IsReduced(Tensor? t) => t is not null && t.DType is DType.Float16 or DType.BFloat16;
+    private static bool IsReduced(Tensor? t) => t is not null && StorageRoutes.IsReduced(t.DType);
 
-    /// <summary>True when any given operand is stored in 16 bits.</summary>
-    private static bool AnyReduced(params ReadOnlySpan<Tensor?> operands)
+    /// <summary>The storage types of the given operands, nulls left out, into <paramref name="types"/>; returns how many.</summary>
+    private static int TypesOf(ReadOnlySpan<Tensor?> operands, Span<DType> types)
     {
+        int n = 0;
         foreach (var t in operands)
-            if (IsReduced(t)) return true;
-        return false;
+            if (t is not null) types[n++] = t.DType;
+        return n;
     }
 
-    /// <summary>
-    /// True when the given operands (nulls ignored) do not all share one storage type and at least one is 16-bit: the
-    /// call then runs widened (tier 3 above). All-fp32 calls never go near it.
-    /// </summary>
+    /// <summary>True when any given operand is stored in 16 bits (a call on an fp32-only kernel then runs widened).</summary>
+    private static bool AnyReduced(params ReadOnlySpan<Tensor?> operands)
+    {
+        Span<DType> types = stackalloc DType[operands.Length];
+        return StorageRoutes.Fp32Only(types[..TypesOf(operands, types)]) == StorageRoute.Widened;
+    }
+
+    /// <summary>True when the given operands (nulls ignored) must run widened: <see cref="StorageRoutes.OneType"/>.</summary>
     private static bool MixedStorage(params ReadOnlySpan<Tensor?> operands)
     {
-        DType? first = null;
-        bool mixed = false, reduced = false;
-        foreach (var t in operands)
-        {
-            if (t is null) continue;
-            reduced |= IsReduced(t);
-            if (first is null) first = t.DType;
-            else if (t.DType != first) mixed = true;
-        }
-        return mixed && reduced;
+        Span<DType> types = stackalloc DType[operands.Length];
+        return StorageRoutes.OneType(types[..TypesOf(operands, types)]) == StorageRoute.Widened;
     }
 
     /// <inheritdoc />
@@ -176,4 +173,91 @@ public sealed unsafe partial class CudaBackend
             }
         }
     }
+}
+
+/// <summary>How CudaBackend runs a call with given operand storage types (CudaBackend.Reduced.cs explains the tiers).</summary>
+internal enum StorageRoute
+{
+    /// <summary>cuDNN, cuBLAS or the kernel library take the types as they are (or nothing is 16-bit).</summary>
+    Native,
+    /// <summary>A 16-bit gradient is computed in scratch and widened into an fp32 gradient (tier 2).</summary>
+    Into32,
+    /// <summary>Every 16-bit operand is widened to an fp32 temporary and the fp32 path runs (tier 3).</summary>
+    Widened,
+}
+
+/// <summary>
+/// CudaBackend's routing decisions as functions of the operand storage types alone, so they are tested without a GPU.
+/// Every decision sends an all-fp32 call (or one with no 16-bit operand, which the fp32 checks then judge) to
+/// <see cref="StorageRoute.Native"/>, so a widened call, whose operands are then all fp32, never widens again.
+/// </summary>
+internal static class StorageRoutes
+{
+    /// <summary>True for Float16 and BFloat16.</summary>
+    public static bool IsReduced(DType t) => t is DType.Float16 or DType.BFloat16;
+
+    private static bool AnyReduced(ReadOnlySpan<DType> types)
+    {
+        foreach (var t in types)
+            if (IsReduced(t)) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// Operations whose library call takes one storage type for all its operands (element-wise kernels, pooling,
+    /// convolution forward and backward-data, bias add, channel copies): native when all share a type, widened when
+    /// they do not and one is 16-bit.
+    /// </summary>
+    public static StorageRoute OneType(ReadOnlySpan<DType> types)
+    {
+        for (int i = 1; i < types.Length; i++)
+            if (types[i] != types[0]) return AnyReduced(types) ? StorageRoute.Widened : StorageRoute.Native;
+        return StorageRoute.Native;
+    }
+
+    /// <summary>Operations on fp32-only kernels (PReLU, the losses): widened when any operand is 16-bit.</summary>
+    public static StorageRoute Fp32Only(ReadOnlySpan<DType> types) => AnyReduced(types) ? StorageRoute.Widened : StorageRoute.Native;
+
+    /// <summary>
+    /// cublasGemmEx under CUBLAS_COMPUTE_32F: A and B of one type with C of that type, or 16-bit A/B into an fp32 C.
+    /// </summary>
+    public static StorageRoute Gemm(DType a, DType b, DType c)
+    {
+        bool native = a == b && (c == a || (IsReduced(a) && c == DType.Float32));
+        return native || !AnyReduced([a, b, c]) ? StorageRoute.Native : StorageRoute.Widened;
+    }
+
+    /// <summary>
+    /// Convolution backward-filter: 16-bit x and dy of one type into an fp32 dw (and an fp32 or same-type dbias) go
+    /// through 16-bit scratch; one type for all is native; anything else with a 16-bit operand is widened.
+    /// </summary>
+    public static StorageRoute ConvBackwardFilter(DType x, DType dy, DType dw, DType? dbias)
+    {
+        if (IsReduced(x) && dy == x && dw == DType.Float32 && (dbias is null || dbias == DType.Float32 || dbias == x)) return StorageRoute.Into32;
+        return dbias is DType db ? OneType([x, dy, dw, db]) : OneType([x, dy, dw]);
+    }
+
+    /// <summary>Bias gradient: a 16-bit dy into an fp32 dbias goes through 16-bit scratch; otherwise one type.</summary>
+    public static StorageRoute BiasBackward(DType dy, DType dbias)
+        => IsReduced(dy) && dbias == DType.Float32 ? StorageRoute.Into32 : OneType([dy, dbias]);
+
+    /// <summary>
+    /// Batch norm: native when x, its partner (y or dy) and the optional dx share one type and every per-channel operand
+    /// (γ, β, statistics and their gradients) is fp32, or when nothing is 16-bit (the fp32 checks then judge the call);
+    /// anything else is widened. cuDNN's rule for 16-bit x, in cuDNN 9.6's cudnn_ops.h on
+    /// cudnnBatchNormalizationForwardTraining's bnScaleBiasMeanVarDesc: "Shared desc for the next 6 tensors in the
+    /// argument list. Data type to be set as follows: type = (typeOf(x) == double) ? double : float"; and on
+    /// cudnnBatchNormalizationBackward's xDesc: "same desc for x, dx, dy".
+    /// </summary>
+    public static StorageRoute BatchNorm(DType x, DType partner, DType? dx, ReadOnlySpan<DType> perChannel)
+    {
+        if (!IsReduced(x) && !IsReduced(partner) && !(dx is DType d && IsReduced(d)) && !AnyReduced(perChannel)) return StorageRoute.Native;
+        if (partner != x || (dx is DType d2 && d2 != x)) return StorageRoute.Widened;
+        foreach (var t in perChannel)
+            if (t != DType.Float32) return StorageRoute.Widened;
+        return StorageRoute.Native;
+    }
+
+    /// <summary>The storage type an operand has inside a widened call: fp32 for 16-bit, itself otherwise.</summary>
+    public static DType Widen(DType t) => IsReduced(t) ? DType.Float32 : t;
 }
