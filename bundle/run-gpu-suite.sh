@@ -6,12 +6,14 @@
 #   ./run-gpu-suite.sh [RESULTS_DIR] [test runner args...]
 #
 # RESULTS_DIR (default ./gpu-results) receives: environment.txt, info.txt, <project>.trx and <project>.log
-# for both test projects, sanitizer-<project>.log (compute-sanitizer memcheck over the GPU test classes,
+# for both test projects, acceptance.trx and acceptance.log (the slow GPU acceptance tests, trait
+# Category=GpuAcceptance: fp16 ResNet-20 on Fashion-MNIST against fp32, a few minutes; they need the dataset —
+# $DEEPTRAIN_DATA/fashion-mnist or /usr/share/datasets/fashion-mnist — and skip, saying so, without it), sanitizer-<project>.log (compute-sanitizer memcheck over the GPU test classes,
 # when compute-sanitizer is on PATH), bench-*.txt (bench-kernels.txt: fused AdamW / unscale GB/s), gpu-vs-pytorch/
 # (benchmarks/gpu_vs_pytorch.sh: DeepTrain against PyTorch on this GPU; results.md holds its tables in markdown),
 # micro-bench/ (when run) and summary.txt. Extra arguments go to both xunit
 # runners, e.g. -class '*Cuda*'.
-# Environment knobs: BENCH_STEPS (timed steps per `deeptrain bench`, default 20), BENCH_BATCH (default 128),
+# Environment knobs: ACCEPTANCE (`1` (default) or `0`: the acceptance stage), BENCH_STEPS (timed steps per `deeptrain bench`, default 20), BENCH_BATCH (default 128),
 # SANITIZER (`memcheck` (default) or `none`), GPU_VS_PYTORCH (`1` (default) or `0`; its own knobs STEPS,
 # WARMUP, PYTHON pass through), MICRO_BENCH (BenchmarkDotNet micro-benchmarks, in-process: `none`
 # (default), `dry`, `short` or a filter run's job name; MICRO_FILTER selects them, default '*').
@@ -33,6 +35,9 @@ BENCH_BATCH=${BENCH_BATCH:-128}
 MICRO_BENCH=${MICRO_BENCH:-none}
 SANITIZER=${SANITIZER:-memcheck}
 GPU_VS_PYTORCH=${GPU_VS_PYTORCH:-1}
+ACCEPTANCE=${ACCEPTANCE:-1}
+# The slow acceptance tests run in their own stage (and never under compute-sanitizer); the other stages leave them out.
+ACCEPTANCE_TRAIT="Category=GpuAcceptance"
 # The GPU test classes compute-sanitizer runs, per project (xunit v3 runner filters).
 declare -A GPU_FILTER=([DeepTrain.Tests]="-namespace DeepTrain.Tests.Cuda" [DeepTrain.Interop.Tests]="-class DeepTrain.Interop.Tests.KernelGpuTests")
 SANITIZER_ERROR_RC=86   # memcheck's exit status when it found an error (--error-exitcode), told apart from the tests' own
@@ -81,8 +86,17 @@ run_logged info info.txt "$BUNDLE/deeptrain" info
 for p in "${PROJECTS[@]}"; do
   section "tests: $p"
   # xunit v3's own runner (each test project is an executable), as ./build.sh test runs it.
-  run_logged "$p" "$p.log" "$BUNDLE/apps/$p/$p" -noColor -trx "$RESULTS/$p.trx" "$@"
+  run_logged "$p" "$p.log" "$BUNDLE/apps/$p/$p" -noColor -trx "$RESULTS/$p.trx" -trait- "$ACCEPTANCE_TRAIT" "$@"
 done
+
+if [ "$ACCEPTANCE" != 0 ]; then
+  section "GPU acceptance tests: DeepTrain.Tests -trait $ACCEPTANCE_TRAIT (fp16 ResNet-20 on Fashion-MNIST vs fp32)"
+  for d in "${DEEPTRAIN_DATA:-}/fashion-mnist" /usr/share/datasets/fashion-mnist; do
+    [ -f "$d/train-images-idx3-ubyte.gz" ] && { echo "Fashion-MNIST: $d"; break; }
+  done
+  run_logged acceptance acceptance.log "$BUNDLE/apps/DeepTrain.Tests/DeepTrain.Tests" -noColor -trx "$RESULTS/acceptance.trx" \
+    -trait "$ACCEPTANCE_TRAIT" -diagnostics
+fi
 
 # compute-sanitizer memcheck over the GPU test classes: out-of-bounds and misaligned device accesses,
 # and CUDA API errors the tests' own assertions cannot see (no leak check: the runtime keeps the context
@@ -95,7 +109,7 @@ if [ "$SANITIZER" != none ]; then
       # shellcheck disable=SC2086  # the filter is two words on purpose
       run_logged "sanitizer-$p" "sanitizer-$p.log" compute-sanitizer --tool memcheck \
         --error-exitcode "$SANITIZER_ERROR_RC" --target-processes all \
-        "$BUNDLE/apps/$p/$p" -noColor -trx "$RESULTS/sanitizer-$p.trx" ${GPU_FILTER[$p]}
+        "$BUNDLE/apps/$p/$p" -noColor -trx "$RESULTS/sanitizer-$p.trx" -trait- "$ACCEPTANCE_TRAIT" ${GPU_FILTER[$p]}
     done
   else
     section "compute-sanitizer: not on PATH, memcheck skipped"
@@ -137,7 +151,7 @@ fi
 section "summary"
 {
   if command -v python3 >/dev/null 2>&1; then
-    python3 - "$RESULTS" "${PROJECTS[@]}" <<'PY'
+    python3 - "$RESULTS" "${PROJECTS[@]}" $([ "$ACCEPTANCE" != 0 ] && echo acceptance) <<'PY'
 import collections, os, sys, xml.etree.ElementTree as ET
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 results, projects = sys.argv[1], sys.argv[2:]
@@ -173,7 +187,7 @@ print(f"total: {tp} passed, {tf} failed, {ts} skipped")
 PY
   else
     tp=0 tf=0 ts=0
-    for p in "${PROJECTS[@]}"; do
+    for p in "${PROJECTS[@]}" $([ "$ACCEPTANCE" != 0 ] && echo acceptance); do
       trx="$RESULTS/$p.trx"
       if [ -f "$trx" ]; then
         counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
@@ -187,7 +201,7 @@ PY
     done
     echo "total: $tp passed, $tf failed, $ts skipped"
   fi
-  for name in info "${PROJECTS[@]}" sanitizer-DeepTrain.Tests sanitizer-DeepTrain.Interop.Tests bench-cpu bench-cuda \
+  for name in info "${PROJECTS[@]}" acceptance sanitizer-DeepTrain.Tests sanitizer-DeepTrain.Interop.Tests bench-cpu bench-cuda \
       bench-cuda-profile bench-cuda-nhwc bench-cuda-fp16 bench-kernels gpu-vs-pytorch micro-bench; do
     [ -n "${STATUS[$name]+x}" ] && printf '%-24s exit status %s\n' "$name" "${STATUS[$name]}"
   done
@@ -199,4 +213,5 @@ for p in "${PROJECTS[@]}"; do
   [ "${STATUS[$p]}" -ne 0 ] && rc=1
   [ "${STATUS[sanitizer-$p]:-0}" -eq "$SANITIZER_ERROR_RC" ] && rc=1
 done
+[ "${STATUS[acceptance]:-0}" -ne 0 ] && rc=1
 exit $rc

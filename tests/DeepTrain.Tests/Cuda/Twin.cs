@@ -40,10 +40,28 @@ public sealed class Twin : IDisposable
     public Pair Up(int[] data, Shape shape) => new(_c.Upload(data, shape), _g.Upload(data, shape));
 
     /// <summary>Zeros on both.</summary>
-    public Pair Zeros(Shape shape, Layout layout = Layout.NCHW) => new(_c.Zeros(shape, layout), _g.Zeros(shape, layout));
+    public Pair Zeros(Shape shape, Layout layout = Layout.NCHW, DType dtype = DType.Float32) => new(_c.Zeros(shape, layout, dtype), _g.Zeros(shape, layout, dtype));
 
-    /// <summary>Both copies in memory order.</summary>
-    public (float[] Cpu, float[] Gpu) Download(Pair p) => (_c.Download(p.Cpu), _g.Download(p.Gpu));
+    /// <summary>
+    /// <paramref name="p"/>'s values stored as <paramref name="dtype"/> on both (each backend's Copy rounds to nearest even,
+    /// so both hold the same bits); fp32 returns <paramref name="p"/> itself.
+    /// </summary>
+    public Pair As(DType dtype, Pair p)
+    {
+        if (dtype == p.Cpu.DType) return p;
+        var q = Zeros(p.Cpu.Shape, p.Cpu.Layout, dtype);
+        Cpu.Copy(p.Cpu, q.Cpu);
+        Gpu.Copy(p.Gpu, q.Gpu);
+        return q;
+    }
+
+    /// <summary>Seeded standard-normal values stored as <paramref name="dtype"/> on both.</summary>
+    public Pair Normal(int seed, Shape shape, Layout layout, DType dtype) => As(dtype, Normal(seed, shape, layout));
+
+    /// <summary>Both copies in memory order, widened to fp32 when stored in 16 bits (exact).</summary>
+    public (float[] Cpu, float[] Gpu) Download(Pair p) => p.Cpu.DType == DType.Float32
+        ? (_c.Download(p.Cpu), _g.Download(p.Gpu))
+        : Download(As(DType.Float32, p));
 
     /// <summary>Asserts the GPU result is within <paramref name="op"/>'s tolerance (<see cref="CudaVsCpuTests.Tolerances"/>) of the CPU's.</summary>
     public void Check(string op, Pair p, string what)
@@ -51,6 +69,29 @@ public sealed class Twin : IDisposable
         var (atol, rtol) = CudaVsCpuTests.Tolerances[op];
         var (c, g) = Download(p);
         Tolerance.AssertClose(c, g, atol, rtol, $"{op} {what}");
+    }
+
+    /// <summary>
+    /// Asserts the GPU result is within <paramref name="op"/>'s 16-bit tolerance (<see cref="CudaMixedVsCpuTests.Tolerance16"/>)
+    /// of the CPU's.
+    /// </summary>
+    public void Check16(string op, DType dtype, Pair p, string what)
+    {
+        var (atol, rtol) = CudaMixedVsCpuTests.Tolerance16(op, dtype);
+        var (c, g) = Download(p);
+        Tolerance.AssertClose(c, g, atol, rtol, $"{op} {dtype} {what}");
+    }
+
+    /// <summary>
+    /// Asserts both backends hold the same values bit for bit (compared widened to fp32, which is exact), except that any
+    /// NaN equals any NaN: x86 keeps an input NaN's sign and payload through arithmetic, the GPU returns its canonical NaN.
+    /// </summary>
+    public void Identical(Pair p, string what)
+    {
+        var (c, g) = Download(p);
+        for (int i = 0; i < c.Length; i++)
+            if (BitConverter.SingleToInt32Bits(c[i]) != BitConverter.SingleToInt32Bits(g[i]) && !(float.IsNaN(c[i]) && float.IsNaN(g[i])))
+                Xunit.Assert.Fail($"{what}: element {i} is {g[i]:R} on the GPU but {c[i]:R} on the CPU (expected the same bits)");
     }
 
     /// <inheritdoc />

@@ -94,6 +94,7 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "Conv2dForward";
         nint xp = Ptr(op, "x", x), wp = Ptr(op, "w", w), yp = Ptr(op, "y", y), bp = PtrOrNull(op, "bias", bias);
+        if (MixedStorage(x, w, bias, y)) { using var h = new Widened(this); Conv2dForward(h.In(x), h.In(w), h.In(bias), h.Out(y), spec); return; }
         ConvDTypes(op, x, "x", w, "w", y, "y");
         var g = new ConvGeometry(op, x.Shape, w.Shape, y.Shape, spec);
         ConvBias(op, "bias", bias, y, g.K);
@@ -124,6 +125,7 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "Conv2dBackwardData";
         nint dyp = Ptr(op, "dy", dy), wp = Ptr(op, "w", w), dxp = Ptr(op, "dx", dx);
+        if (MixedStorage(dy, w, dx)) { using var h = new Widened(this); Conv2dBackwardData(h.In(dy), h.In(w), h.Out(dx), spec, accumulate); return; }
         ConvDTypes(op, dy, "dy", w, "w", dx, "dx");
         var g = new ConvGeometry(op, dx.Shape, w.Shape, dy.Shape, spec);
         SameLayout(op, "dx", dx, "dy", dy);
@@ -140,12 +142,24 @@ public sealed unsafe partial class CudaBackend
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// 16-bit x and dy with an fp32 dw (the mixed-precision plan's weight gradient) compute the batch's gradient in 16-bit
+    /// scratch with fp32 accumulation and widen it into dw (see CudaBackend.Reduced.cs, tier 2: the batch's contribution is
+    /// rounded once to 16 bits, as in PyTorch AMP).
+    /// </remarks>
     /// <exception cref="ConvWorkspaceLimitException">No acceptable algorithm fits <see cref="CudaBackendOptions.ConvWorkspaceLimitBytes"/>.</exception>
     /// <exception cref="CudaOperationException">cuDNN rejected the shapes or failed.</exception>
     public void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias, ConvSpec spec, bool accumulate)
     {
         const string op = "Conv2dBackwardFilter";
         nint xp = Ptr(op, "x", x), dyp = Ptr(op, "dy", dy), dwp = Ptr(op, "dw", dw), dbp = PtrOrNull(op, "dbias", dbias);
+        var route = StorageRoutes.ConvBackwardFilter(x.DType, dy.DType, dw.DType, dbias?.DType);
+        if (route == StorageRoute.Into32)
+        {
+            Conv2dBackwardFilterInto32(op, x, xp, dy, dyp, dw, dwp, dbias, spec, accumulate);
+            return;
+        }
+        if (route == StorageRoute.Widened) { using var h = new Widened(this); Conv2dBackwardFilter(h.In(x), h.In(dy), h.Out(dw), h.Out(dbias), spec, accumulate); return; }
         ConvDTypes(op, x, "x", dy, "dy", dw, "dw");
         var g = new ConvGeometry(op, x.Shape, dw.Shape, dy.Shape, spec);
         ConvBias(op, "dbias", dbias, dy, g.K);
@@ -184,6 +198,38 @@ public sealed unsafe partial class CudaBackend
             Describe(_t2, dbias, op);
             Dnn(Cudnn.cudnnConvolutionBackwardBias(_cudnn, &alpha, _t1, (void*)dyp, &beta, _t2, (void*)dbp), op, dy, dbias);
         }
+    }
+
+    /// <summary>
+    /// Tier 2 of CudaBackend.Reduced.cs: dw (fp32) (+)= the gradient of 16-bit x and dy. cuDNN computes it into 16-bit
+    /// scratch with β = 0 (x, dy and the filter descriptor share x's type, with the CUDNN_DATA_FLOAT compute type of
+    /// <see cref="SetConvDescriptors"/>; cudnn_cnn.h: "Convolution functions: All of the form "output = alpha * Op(inputs)
+    /// + beta * output""), then <see cref="WidenInto"/> widens it — and for channels-last transposes it back to
+    /// (K, C/groups, KH, KW) — in the same kernel, adding it to dw when accumulating. The bias gradient follows through
+    /// <see cref="BiasBackward"/> (tier 2 again when dbias is fp32).
+    /// </summary>
+    private void Conv2dBackwardFilterInto32(string op, Tensor x, nint xp, Tensor dy, nint dyp, Tensor dw, nint dwp, Tensor? dbias, ConvSpec spec, bool accumulate)
+    {
+        var g = new ConvGeometry(op, x.Shape, dw.Shape, dy.Shape, spec);
+        if (dbias is not null && dbias.Elements != g.K) ThrowHelper.ShapeMismatch(op, "dbias", Shape.Of(g.K), dbias.Shape);
+        SameLayout(op, "x", x, "dy", dy);
+        if (g.N == 0)
+        {
+            if (!accumulate) { Fill(dw, 0f); if (dbias is not null) Fill(dbias, 0f); }
+            return;
+        }
+        bool nhwc = x.Layout == Layout.NHWC;
+        SetConvDescriptors(op, x.Shape, dw.Shape, dy.Shape, spec, x.DType, x.Layout);
+        long narrowBytes = dw.Elements * x.DType.Size();
+        var choice = Choose(op, new ConvKey(ConvDirection.BackwardFilter, x.Shape, dw.Shape, spec, x.DType, x.Layout), xp, dyp, narrowBytes);
+        // Scratch: [16-bit gradient][fp32 widened copy, when accumulating][cuDNN workspace].
+        long narrow = AlignUp(narrowBytes), wide = accumulate ? AlignUp(dw.Bytes) : 0;
+        nint scratch = Workspace(narrow + wide + choice.WorkspaceBytes);
+        float alpha = 1f, beta = 0f;
+        Dnn(Cudnn.cudnnConvolutionBackwardFilter(_cudnn, &alpha, _t0, (void*)xp, _t1, (void*)dyp, _conv, (cudnnConvolutionBwdFilterAlgo_t)choice.Algo,
+            (void*)(scratch + (nint)(narrow + wide)), (nuint)choice.WorkspaceBytes, &beta, _filter, (void*)scratch), op, x, dy, dw, spec);
+        WidenInto(op, scratch, x.DType, dwp, dw.Elements, accumulate, scratch + (nint)narrow, nhwc, dw.Shape);
+        if (dbias is not null) BiasBackward(dy, dbias, accumulate);
     }
 
     /// <summary>Transposes a (K, Cg, KH, KW) filter into (K, KH, KW, Cg) at <paramref name="dst"/> (dt_convert NCHW → NHWC).</summary>
@@ -241,22 +287,36 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "Gemm";
         nint ap = Ptr(op, "a", a), bp = Ptr(op, "b", b), cp = Ptr(op, "c", c);
-        ConvDTypes(op, a, "a", b, "b", c, "c");
+        // cublasGemmEx under CUBLAS_COMPUTE_32F takes A and B of one type with C of that type, or 16-bit A/B with an fp32 C
+        // (CUDA_R_16F/CUDA_R_16BF inputs, CUDA_R_32F output); any other mix runs widened (CudaBackend.Reduced.cs, tier 3).
+        if (StorageRoutes.Gemm(a.DType, b.DType, c.DType) == StorageRoute.Widened) { using var h = new Widened(this); Gemm(transA, transB, alpha, h.In(a), h.In(b), beta, h.Out(c)); return; }
+        KernelDType(op, "a", a);
+        SameDType(op, "a", a, "b", b);
+        if (c.DType != DType.Float32) SameDType(op, "a", a, "c", c);
         var (m, n, k) = OperandChecks.Gemm(op, transA, transB, a, b, c);
         if (m == 0 || n == 0) return;
         int lda = Math.Max(1, transA ? m : k), ldb = Math.Max(1, transB ? k : n), ldc = n;
-        var type = a.DType switch { DType.Float16 => cudaDataType.CUDA_R_16F, DType.BFloat16 => cudaDataType.CUDA_R_16BF, _ => cudaDataType.CUDA_R_32F };
+        var type = BlasType(a.DType);
+        var cType = BlasType(c.DType);
         var compute = a.DType == DType.Float32 && _options.AllowTf32 ? cublasComputeType_t.CUBLAS_COMPUTE_32F_FAST_TF32 : cublasComputeType_t.CUBLAS_COMPUTE_32F;
         var status = Cublas.cublasGemmEx(_cublas,
             transB ? cublasOperation_t.CUBLAS_OP_T : cublasOperation_t.CUBLAS_OP_N,
             transA ? cublasOperation_t.CUBLAS_OP_T : cublasOperation_t.CUBLAS_OP_N,
-            n, m, k, &alpha, (void*)bp, type, ldb, (void*)ap, type, lda, &beta, (void*)cp, type, ldc, compute, cublasGemmAlgo_t.CUBLAS_GEMM_DEFAULT);
+            n, m, k, &alpha, (void*)bp, type, ldb, (void*)ap, type, lda, &beta, (void*)cp, cType, ldc, compute, cublasGemmAlgo_t.CUBLAS_GEMM_DEFAULT);
         if (status != cublasStatus_t.CUBLAS_STATUS_SUCCESS)
         {
             try { Check(status); }
-            catch (CublasException e) { throw new CudaOperationException(op, $"a {a.Shape}, b {b.Shape}, c {c.Shape} {a.DType}", e); }
+            catch (CublasException e) { throw new CudaOperationException(op, $"a {a.Shape} {a.DType}, b {b.Shape} {b.DType}, c {c.Shape} {c.DType}", e); }
         }
     }
+
+    /// <summary>cudaDataType_t of a storage type (library_types.h: CUDA_R_32F 0, CUDA_R_16F 2, CUDA_R_16BF 14).</summary>
+    private static cudaDataType BlasType(DType t) => t switch
+    {
+        DType.Float16 => cudaDataType.CUDA_R_16F,
+        DType.BFloat16 => cudaDataType.CUDA_R_16BF,
+        _ => cudaDataType.CUDA_R_32F,
+    };
 
     /// <inheritdoc />
     /// <exception cref="CudaOperationException">cuDNN failed.</exception>
@@ -264,6 +324,7 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "AddBias";
         nint yp = Ptr(op, "y", y), bp = Ptr(op, "bias", bias);
+        if (MixedStorage(y, bias)) { using var h = new Widened(this); AddBias(h.Out(y), h.In(bias)); return; }
         KernelDType(op, "y", y);
         SameDType(op, "y", y, "bias", bias);
         var g = ChannelGeometry.Of(op, "y", y);
@@ -276,11 +337,18 @@ public sealed unsafe partial class CudaBackend
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// A 16-bit dy with an fp32 dbias sums in fp32 inside cuDNN into 16-bit scratch and widens that into dbias
+    /// (CudaBackend.Reduced.cs, tier 2); other mixes run widened.
+    /// </remarks>
     /// <exception cref="CudaOperationException">cuDNN failed.</exception>
     public void BiasBackward(Tensor dy, Tensor dbias, bool accumulate)
     {
         const string op = "BiasBackward";
         nint dyp = Ptr(op, "dy", dy), dbp = Ptr(op, "dbias", dbias);
+        var route = StorageRoutes.BiasBackward(dy.DType, dbias.DType);
+        if (route == StorageRoute.Into32) { BiasBackwardInto32(op, dy, dyp, dbias, dbp, accumulate); return; }
+        if (route == StorageRoute.Widened) { using var h = new Widened(this); BiasBackward(h.In(dy), h.Out(dbias), accumulate); return; }
         KernelDType(op, "dy", dy);
         SameDType(op, "dy", dy, "dbias", dbias);
         var g = ChannelGeometry.Of(op, "dy", dy);
@@ -294,6 +362,26 @@ public sealed unsafe partial class CudaBackend
         Describe(_t1, dbias, op);
         float alpha = 1f, beta = accumulate ? 1f : 0f;
         Dnn(Cudnn.cudnnConvolutionBackwardBias(_cudnn, &alpha, _t0, (void*)dyp, &beta, _t1, (void*)dbp), op, dy, dbias);
+    }
+
+    /// <summary>Tier 2 of CudaBackend.Reduced.cs for the bias: dbias (fp32) (+)= Σ over n, h, w of a 16-bit dy.</summary>
+    private void BiasBackwardInto32(string op, Tensor dy, nint dyp, Tensor dbias, nint dbp, bool accumulate)
+    {
+        var g = ChannelGeometry.Of(op, "dy", dy);
+        OperandChecks.PerChannel(op, "dbias", dbias, g.C);
+        if (dy.Elements == 0)
+        {
+            if (!accumulate) Fill(dbias, 0f);
+            return;
+        }
+        long narrow = AlignUp((long)g.C * dy.DType.Size()), wide = accumulate ? AlignUp(dbias.Bytes) : 0;
+        nint scratch = Workspace(narrow + wide);
+        Describe(_t0, dy, op);
+        // The (1, C, 1, 1) result in dy's type: cuDNN's bias gradient takes one data type for dy and db.
+        Dnn(Cudnn.cudnnSetTensor4dDescriptor(_t1, cudnnTensorFormat_t.CUDNN_TENSOR_NCHW, DnnType(dy.DType), 1, g.C, 1, 1), op, dy, dbias);
+        float alpha = 1f, beta = 0f;
+        Dnn(Cudnn.cudnnConvolutionBackwardBias(_cudnn, &alpha, _t0, (void*)dyp, &beta, _t1, (void*)scratch), op, dy, dbias);
+        WidenInto(op, scratch, dy.DType, dbp, g.C, accumulate, scratch + (nint)narrow, false, default);
     }
 
     // ---- algorithm choice --------------------------------------------------------------------------

@@ -56,6 +56,7 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "Axpby";
         nint xp = Ptr(op, "x", x), yp = Ptr(op, "y", y);
+        if (MixedStorage(x, y)) { using var h = new Widened(this); Axpby(alpha, h.In(x), beta, h.Out(y)); return; }
         int dt = ElementwisePair(op, "x", x, "y", y);
         if (x.Elements == 0) return;
         Launched(Kernels.dt_axpby((void*)xp, (void*)yp, dt, x.Elements, alpha, beta, _streamPtr), op);
@@ -66,6 +67,7 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "Add";
         nint ap = Ptr(op, "a", a), bp = Ptr(op, "b", b), yp = Ptr(op, "y", y);
+        if (MixedStorage(a, b, y)) { using var h = new Widened(this); Add(h.In(a), h.In(b), h.Out(y)); return; }
         int dt = ElementwisePair(op, "a", a, "b", b);
         ElementwisePair(op, "a", a, "y", y);
         if (a.Elements == 0) return;
@@ -77,6 +79,7 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "Activation";
         nint xp = Ptr(op, "x", x), yp = Ptr(op, "y", y);
+        if (MixedStorage(x, y)) { using var h = new Widened(this); Activation(kind, alpha, h.In(x), h.Out(y)); return; }
         int dt = ElementwisePair(op, "x", x, "y", y);
         if (x.Elements == 0) return;
         // The kernel's kind codes (DT_ACT_RELU 0 … DT_ACT_TANH 3) are ActivationKind's order.
@@ -88,6 +91,7 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "ActivationBackward";
         nint yp = Ptr(op, "y", y), dyp = Ptr(op, "dy", dy), dxp = Ptr(op, "dx", dx);
+        if (MixedStorage(y, dy, dx)) { using var h = new Widened(this); ActivationBackward(kind, alpha, h.In(y), h.In(dy), h.Out(dx), accumulate); return; }
         int dt = ElementwisePair(op, "y", y, "dy", dy);
         ElementwisePair(op, "y", y, "dx", dx);
         if (y.Elements == 0) return;
@@ -101,6 +105,7 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "DropoutForward";
         nint xp = Ptr(op, "x", x), yp = Ptr(op, "y", y);
+        if (MixedStorage(x, y)) { using var h = new Widened(this); DropoutForward(h.In(x), h.Out(y), p, seed); return; }
         int dt = ElementwisePair(op, "x", x, "y", y);
         OperandChecks.DropoutP(p);
         if (x.Elements == 0) return;
@@ -113,6 +118,7 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "DropoutBackward";
         nint dyp = Ptr(op, "dy", dy), dxp = Ptr(op, "dx", dx);
+        if (MixedStorage(dy, dx)) { using var h = new Widened(this); DropoutBackward(h.In(dy), h.Out(dx), p, seed, accumulate); return; }
         int dt = ElementwisePair(op, "dy", dy, "dx", dx);
         OperandChecks.DropoutP(p);
         if (dy.Elements == 0) return;
@@ -124,6 +130,14 @@ public sealed unsafe partial class CudaBackend
     public void PReluForward(Tensor x, Tensor alpha, Tensor y)
     {
         const string op = "PReluForward";
+        // dt_prelu_* are fp32 kernels: 16-bit operands run widened (CudaBackend.Reduced.cs, tier 3).
+        if (AnyReduced(x, alpha, y))
+        {
+            OnThisDevice(op, ("x", x), ("alpha", alpha), ("y", y));
+            using var h = new Widened(this);
+            PReluForward(h.In(x), h.In(alpha), h.Out(y));
+            return;
+        }
         float* xp = F32(op, "x", x), ap = F32(op, "alpha", alpha), yp = F32(op, "y", y);
         OperandChecks.SameGeometry(op, "x", x, "y", y);
         var g = ChannelGeometry.Of(op, "x", x);
@@ -136,6 +150,13 @@ public sealed unsafe partial class CudaBackend
     public void PReluBackward(Tensor x, Tensor alpha, Tensor dy, Tensor? dx, Tensor dalpha, bool accumulateDx, bool accumulateAlpha)
     {
         const string op = "PReluBackward";
+        if (AnyReduced(x, alpha, dy, dx, dalpha))
+        {
+            OnThisDevice(op, ("x", x), ("alpha", alpha), ("dy", dy), ("dx", dx), ("dalpha", dalpha));
+            using var h = new Widened(this);
+            PReluBackward(h.In(x), h.In(alpha), h.In(dy), h.Out(dx), h.Out(dalpha), accumulateDx, accumulateAlpha);
+            return;
+        }
         float* xp = F32(op, "x", x), ap = F32(op, "alpha", alpha), dyp = F32(op, "dy", dy), dap = F32(op, "dalpha", dalpha);
         float* dxp = null;
         OperandChecks.SameGeometry(op, "x", x, "dy", dy);
@@ -156,6 +177,7 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "CopyChannels";
         nint sp = Ptr(op, "src", src), dp = Ptr(op, "dst", dst);
+        if (MixedStorage(src, dst)) { using var h = new Widened(this); CopyChannels(h.In(src), srcC0, h.Out(dst), dstC0, channels, stride, accumulate); return; }
         int dt = KernelDType(op, "src", src);
         SameDType(op, "src", src, "dst", dst);
         OperandChecks.ChannelCopy(op, src, "src", srcC0, dst, "dst", dstC0, channels, stride);
@@ -176,6 +198,7 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "CopyChannelsBackward";
         nint dp = Ptr(op, "ddst", ddst), sp = Ptr(op, "dsrc", dsrc);
+        if (MixedStorage(ddst, dsrc)) { using var h = new Widened(this); CopyChannelsBackward(h.In(ddst), dstC0, h.Out(dsrc), srcC0, channels, stride, accumulate); return; }
         int dt = KernelDType(op, "ddst", ddst);
         SameDType(op, "ddst", ddst, "dsrc", dsrc);
         OperandChecks.ChannelCopy(op, dsrc, "dsrc", srcC0, ddst, "ddst", dstC0, channels, stride);

@@ -23,6 +23,14 @@ public sealed unsafe partial class CudaBackend
     public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, Tensor loss, Tensor? dlogits, Tensor? correct, float scale)
     {
         const string op = "SoftmaxCrossEntropy";
+        // The loss kernels are fp32 (the plans keep logits fp32); 16-bit operands run widened (CudaBackend.Reduced.cs).
+        if (AnyReduced(logits, loss, dlogits, correct))
+        {
+            OnThisDevice(op, ("logits", logits), ("labels", labels), ("loss", loss), ("dlogits", dlogits), ("correct", correct));
+            using var h = new Widened(this);
+            SoftmaxCrossEntropy(h.In(logits), labels, h.Out(loss), h.Out(dlogits), h.Out(correct), scale);
+            return;
+        }
         float* zp = F32(op, "logits", logits), lp = F32(op, "loss", loss);
         nint yp = Ptr(op, "labels", labels);
         if (logits.Shape.Rank < 2) ThrowHelper.Invalid(op, $"logits has shape {logits.Shape}; expected (N, K)");
@@ -75,6 +83,13 @@ public sealed unsafe partial class CudaBackend
     public void MseLoss(Tensor pred, Tensor target, Tensor loss, Tensor? dpred, float scale)
     {
         const string op = "MseLoss";
+        if (AnyReduced(pred, target, loss, dpred))
+        {
+            OnThisDevice(op, ("pred", pred), ("target", target), ("loss", loss), ("dpred", dpred));
+            using var h = new Widened(this);
+            MseLoss(h.In(pred), h.In(target), h.Out(loss), h.Out(dpred), scale);
+            return;
+        }
         float* pp = F32(op, "pred", pred), tp = F32(op, "target", target), lp = F32(op, "loss", loss);
         OperandChecks.SameGeometry(op, "pred", pred, "target", target);
         OperandChecks.Scalar(op, "loss", loss);
@@ -90,6 +105,13 @@ public sealed unsafe partial class CudaBackend
     public void BceWithLogitsLoss(Tensor logits, Tensor target, Tensor loss, Tensor? dlogits, float scale)
     {
         const string op = "BceWithLogitsLoss";
+        if (AnyReduced(logits, target, loss, dlogits))
+        {
+            OnThisDevice(op, ("logits", logits), ("target", target), ("loss", loss), ("dlogits", dlogits));
+            using var h = new Widened(this);
+            BceWithLogitsLoss(h.In(logits), h.In(target), h.Out(loss), h.Out(dlogits), scale);
+            return;
+        }
         float* zp = F32(op, "logits", logits), tp = F32(op, "target", target), lp = F32(op, "loss", loss);
         OperandChecks.SameGeometry(op, "logits", logits, "target", target);
         OperandChecks.Scalar(op, "loss", loss);

@@ -11,25 +11,6 @@ namespace DeepTrain.Backends.Cuda;
 // its fields, so a scaled step never synchronises with the host.
 public sealed unsafe partial class CudaBackend
 {
-    /// <inheritdoc />
-    /// <remarks>
-    /// fp16 needs compute capability 5.3 (half arithmetic; cuDNN's fp16 convolutions, tensor cores from 7.0); bf16
-    /// needs 8.0 (cuDNN's bf16 convolutions and __nv_bfloat16 arithmetic).
-    /// </remarks>
-    public bool SupportsPrecision(Precision precision, out string reason)
-    {
-        int cc = ComputeCapability;
-        (bool ok, reason) = precision switch
-        {
-            Precision.Float32 => (true, ""),
-            Precision.Float16 => (cc >= 53, $"{Device} (sm_{cc}) has no fp16 arithmetic (needs sm_53 or newer); use --precision fp32"),
-            Precision.BFloat16 => (cc >= 80, $"{Device} (sm_{cc}) has no bfloat16 support in cuDNN (needs sm_80, Ampere, or newer); use --precision fp16 or fp32"),
-            _ => (false, $"unknown precision {precision}"),
-        };
-        if (ok) reason = "";
-        return ok;
-    }
-
     /// <summary>The scaler state's device address, after checking its shape, type and device.</summary>
     private byte* ScalerState(string op, Tensor scalerState)
     {

@@ -33,6 +33,13 @@ public sealed unsafe partial class CudaBackend
         Tensor saveMean, Tensor saveInvStd, double momentum, double eps)
     {
         const string op = "BatchNormForwardTraining";
+        if (StorageRoutes.BatchNorm(x.DType, y.DType, null, [gamma.DType, beta.DType, runningMean.DType, runningVar.DType, saveMean.DType, saveInvStd.DType]) == StorageRoute.Widened)
+        {
+            OnThisDevice(op, ("x", x), ("gamma", gamma), ("beta", beta), ("y", y), ("runningMean", runningMean), ("runningVar", runningVar), ("saveMean", saveMean), ("saveInvStd", saveInvStd));
+            using var h = new Widened(this);
+            BatchNormForwardTraining(h.In(x), h.In(gamma), h.In(beta), h.Out(y), h.Out(runningMean), h.Out(runningVar), h.Out(saveMean), h.Out(saveInvStd), momentum, eps);
+            return;
+        }
         var g = CheckBatchNorm(op, x, "y", y, out nint xp, out nint yp);
         float* gp = PerChannelF32(op, "gamma", gamma, g.C), bp = PerChannelF32(op, "beta", beta, g.C);
         float* rm = PerChannelF32(op, "runningMean", runningMean, g.C), rv = PerChannelF32(op, "runningVar", runningVar, g.C);
@@ -50,6 +57,13 @@ public sealed unsafe partial class CudaBackend
     public void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar, double eps)
     {
         const string op = "BatchNormForwardInference";
+        if (StorageRoutes.BatchNorm(x.DType, y.DType, null, [gamma.DType, beta.DType, runningMean.DType, runningVar.DType]) == StorageRoute.Widened)
+        {
+            OnThisDevice(op, ("x", x), ("gamma", gamma), ("beta", beta), ("y", y), ("runningMean", runningMean), ("runningVar", runningVar));
+            using var h = new Widened(this);
+            BatchNormForwardInference(h.In(x), h.In(gamma), h.In(beta), h.Out(y), h.In(runningMean), h.In(runningVar), eps);
+            return;
+        }
         var g = CheckBatchNorm(op, x, "y", y, out nint xp, out nint yp);
         float* gp = PerChannelF32(op, "gamma", gamma, g.C), bp = PerChannelF32(op, "beta", beta, g.C);
         float* rm = PerChannelF32(op, "runningMean", runningMean, g.C), rv = PerChannelF32(op, "runningVar", runningVar, g.C);
@@ -72,6 +86,13 @@ public sealed unsafe partial class CudaBackend
         Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams)
     {
         const string op = "BatchNormBackward";
+        if (StorageRoutes.BatchNorm(x.DType, dy.DType, dx.DType, [gamma.DType, saveMean.DType, saveInvStd.DType, dgamma.DType, dbeta.DType]) == StorageRoute.Widened)
+        {
+            OnThisDevice(op, ("x", x), ("dy", dy), ("gamma", gamma), ("saveMean", saveMean), ("saveInvStd", saveInvStd), ("dx", dx), ("dgamma", dgamma), ("dbeta", dbeta));
+            using var h = new Widened(this);
+            BatchNormBackward(h.In(x), h.In(dy), h.In(gamma), h.In(saveMean), h.In(saveInvStd), h.Out(dx), h.Out(dgamma), h.Out(dbeta), accumulateDx, accumulateParams);
+            return;
+        }
         var g = CheckBatchNorm(op, x, "dy", dy, out nint xp, out nint dyp);
         nint dxp = Ptr(op, "dx", dx);
         SameDType(op, "x", x, "dx", dx);

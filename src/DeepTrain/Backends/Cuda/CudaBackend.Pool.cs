@@ -19,6 +19,7 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "Pool2dForward";
         nint xp = Ptr(op, "x", x), yp = Ptr(op, "y", y);
+        if (MixedStorage(x, y)) { using var h = new Widened(this); Pool2dForward(spec, h.In(x), h.Out(y)); return; }
         KernelDType(op, "x", x);
         SameDType(op, "x", x, "y", y);
         OperandChecks.Pool(op, spec, x, y);
@@ -36,6 +37,7 @@ public sealed unsafe partial class CudaBackend
     {
         const string op = "Pool2dBackward";
         nint xp = Ptr(op, "x", x), yp = Ptr(op, "y", y), dyp = Ptr(op, "dy", dy), dxp = Ptr(op, "dx", dx);
+        if (MixedStorage(x, y, dy, dx)) { using var h = new Widened(this); Pool2dBackward(spec, h.In(x), h.In(y), h.In(dy), h.Out(dx), accumulate); return; }
         KernelDType(op, "x", x);
         SameDType(op, "x", x, "y", y); SameDType(op, "x", x, "dy", dy); SameDType(op, "x", x, "dx", dx);
         OperandChecks.Pool(op, spec, x, y);
