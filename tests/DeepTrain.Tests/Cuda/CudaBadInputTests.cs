@@ -143,14 +143,33 @@ public class CudaBadInputTests
     }
 
     [Fact]
-    public void BadLabel_ThrowsNamingIndexAndValue_LikeTheCpuBackend()
+    public void BadLabel_Immediate_ThrowsNamingIndexAndValue_LikeTheCpuBackend()
     {
-        using var b = TestBackends.Cuda();
+        using var b = TestBackends.Cuda(new CudaBackendOptions(CheckLabels: LabelCheck.Immediate));
         using var s = new TensorScope(b);
         var z = s.Upload(TestData.Normal(1, 4, 3), Shape.Of(4, 3));
         var labels = s.Upload([0, 2, 3, 1], Shape.Of(4));
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => b.SoftmaxCrossEntropy(z, labels, s.Zeros(Shape.Of(1)), null, null, 1f));
         Assert.Contains("labels[2] = 3 is outside [0, 3)", e.Message);
+    }
+
+    /// <summary>The default check adds no synchronisation: the loss call returns, and the next host read throws, once.</summary>
+    [Fact]
+    public void BadLabel_Deferred_ThrowsAtTheNextHostRead_Once()
+    {
+        using var b = TestBackends.Cuda();
+        using var s = new TensorScope(b);
+        var z = s.Upload(TestData.Normal(1, 4, 3), Shape.Of(4, 3));
+        var labels = s.Upload([0, 2, 3, 1], Shape.Of(4));
+        var loss = s.Zeros(Shape.Of(1));
+        b.SoftmaxCrossEntropy(z, labels, loss, null, null, 1f);   // no throw here
+        var host = new float[1];
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => b.CopyToHost<float>(loss, host));
+        Assert.Contains("outside [0, K)", e.Message);
+        b.CopyToHost<float>(loss, host);   // reported once; the flag is cleared
+        var good = s.Upload([0, 2, 1, 1], Shape.Of(4));
+        b.SoftmaxCrossEntropy(z, good, loss, null, null, 1f);
+        b.Synchronize();
     }
 
     [Fact]

@@ -11,13 +11,14 @@ namespace DeepTrain.Backends.Cuda;
 // overwrite, and right for ones that add). Nothing is read back except the bad-label flag (see CudaBackendOptions.CheckLabels).
 public sealed unsafe partial class CudaBackend
 {
-    private nint _flags;   // one device int32: dt_softmax_xent_f32's bad_label flag
+    private nint _flags;            // one device int32: dt_softmax_xent_f32's bad_label flag
+    private bool _labelsPending;    // LabelCheck.Deferred: a loss ran since the flag was last read
 
     /// <inheritdoc />
     /// <remarks>
-    /// logits may be (N, K) or any shape read as (N, K = elements/N); labels are int32 on this device. With
-    /// <see cref="CudaBackendOptions.CheckLabels"/> (the default) a label outside [0, K) throws after the kernel, like the
-    /// CPU backend; the outputs are then not meaningful.
+    /// logits may be (N, K) or any shape read as (N, K = elements/N); labels are int32 on this device. A label outside
+    /// [0, K) throws as <see cref="CudaBackendOptions.CheckLabels"/> says: at the next host synchronisation (the default,
+    /// <see cref="LabelCheck.Deferred"/>) or right after the kernel (<see cref="LabelCheck.Immediate"/>, like the CPU backend).
     /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside [0, K); the message names its index and value.</exception>
     public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, Tensor loss, Tensor? dlogits, Tensor? correct, float scale)
@@ -51,21 +52,40 @@ public sealed unsafe partial class CudaBackend
         Memset(op, (nint)lp, sizeof(float));
         if (cp != null) Memset(op, (nint)cp, sizeof(float));
         int* bad = null;
-        if (_options.CheckLabels)
+        if (_options.CheckLabels != LabelCheck.Off)
         {
-            if (_flags == 0) _flags = RawAlloc(sizeof(int));
+            if (_flags == 0) { _flags = RawAlloc(sizeof(int)); Memset(op, _flags, sizeof(int)); }
             bad = (int*)_flags;
-            Memset(op, _flags, sizeof(int));
+            if (_options.CheckLabels == LabelCheck.Immediate) Memset(op, _flags, sizeof(int));
         }
         // dlogits = s·(softmax(z) − onehot)/N with s = host_scale (no device loss scale here).
         Launched(Kernels.dt_softmax_xent_f32(zp, (int*)yp, n, k, lp, dzp, cp, null, scale, bad, _streamPtr), op);
-        if (bad != null)
-        {
-            int flag;
-            Check(Cudart.cudaMemcpyAsync(&flag, bad, sizeof(int), cudaMemcpyKind.cudaMemcpyDeviceToHost, _stream));
-            Check(Cudart.cudaStreamSynchronize(_stream));
-            if (flag != 0) ThrowBadLabel(op, labels, logits, k);
-        }
+        if (_options.CheckLabels == LabelCheck.Deferred) _labelsPending = true;
+        else if (bad != null && ReadFlag() != 0) ThrowBadLabel(op, labels, logits, k);
+    }
+
+    /// <summary>The bad-label flag, read after the stream has drained (a 4-byte copy; the caller has synchronised or is about to).</summary>
+    private int ReadFlag()
+    {
+        int flag;
+        Check(Cudart.cudaMemcpyAsync(&flag, (void*)_flags, sizeof(int), cudaMemcpyKind.cudaMemcpyDeviceToHost, _stream));
+        Check(Cudart.cudaStreamSynchronize(_stream));
+        return flag;
+    }
+
+    /// <summary>
+    /// <see cref="LabelCheck.Deferred"/>: called at every host synchronisation; throws (once, clearing the flag) when a loss since
+    /// the previous one saw a label outside [0, K).
+    /// </summary>
+    private void CheckDeferredLabels()
+    {
+        if (!_labelsPending) return;
+        _labelsPending = false;
+        if (ReadFlag() == 0) return;
+        Memset("SoftmaxCrossEntropy", _flags, sizeof(int));
+        throw new ArgumentOutOfRangeException("labels",
+            "SoftmaxCrossEntropy: a cross-entropy loss since the previous host synchronisation saw a label outside [0, K) (the device checks " +
+            "labels and reports at the next synchronisation; CudaBackendOptions(CheckLabels: LabelCheck.Immediate) names the label and its index)");
     }
 
     /// <summary>Finds the first label outside [0, K) (a rare path: copies the labels to the host) and throws as the CPU backend does.</summary>

@@ -216,6 +216,7 @@ public sealed unsafe partial class CudaBackend : IBackend
             Check(Cudart.cudaMemcpyAsync(d, (void*)s, (nuint)src.Bytes, cudaMemcpyKind.cudaMemcpyDeviceToHost, _stream));
             Check(Cudart.cudaStreamSynchronize(_stream));
         }
+        CheckDeferredLabels();
     }
 
     private static void CheckHostSpan(string op, Tensor t, int length, int elementSize, Type type)
@@ -230,6 +231,7 @@ public sealed unsafe partial class CudaBackend : IBackend
         ThrowIfDisposed();
         Enter();
         Check(Cudart.cudaStreamSynchronize(_stream));
+        CheckDeferredLabels();
     }
 
     /// <summary>

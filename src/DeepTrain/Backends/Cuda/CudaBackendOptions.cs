@@ -29,12 +29,27 @@ public enum ConvAlgorithmSearch : byte
 /// Off by default so fp32 results match the CPU reference to fp32 rounding; PyTorch's default for convolutions is on.
 /// </param>
 /// <param name="CheckLabels">
-/// SoftmaxCrossEntropy reads back the device's bad-label flag and throws on a label outside [0, K), as the CPU backend does.
-/// That costs one host synchronisation per call; turn it off for speed once the data is trusted.
+/// How SoftmaxCrossEntropy's labels are checked against [0, K) (the kernel raises a device-side flag; see <see cref="LabelCheck"/>):
+/// <see cref="LabelCheck.Deferred"/> (default) reads the flag at the next host synchronisation, so a training step stays free of them.
 /// </param>
 public sealed record CudaBackendOptions(int DeviceIndex = 0, bool Deterministic = false, long ConvWorkspaceLimitBytes = CudaBackendOptions.DefaultWorkspaceLimit,
-    ConvAlgorithmSearch AlgorithmSearch = ConvAlgorithmSearch.Heuristic, bool AllowTf32 = false, bool CheckLabels = true)
+    ConvAlgorithmSearch AlgorithmSearch = ConvAlgorithmSearch.Heuristic, bool AllowTf32 = false, LabelCheck CheckLabels = LabelCheck.Deferred)
 {
     /// <summary>512 MiB: enough for the fast algorithms of ResNet-scale layers at common batch sizes.</summary>
     public const long DefaultWorkspaceLimit = 512L << 20;
+}
+
+/// <summary>When the CUDA backend checks cross-entropy labels against [0, K). The kernel always zeroes a bad row's loss and gradient.</summary>
+public enum LabelCheck
+{
+    /// <summary>
+    /// The kernel's device-side flag is read at the next host synchronisation (<c>CopyToHost</c> or <c>Synchronize</c>), which then
+    /// throws <see cref="ArgumentOutOfRangeException"/> saying a loss since the previous synchronisation saw a bad label. No
+    /// synchronisation of its own: the training loop reads the host only every <c>Trainer.SyncEvery</c> steps.
+    /// </summary>
+    Deferred,
+    /// <summary>Read the flag after every call (one host synchronisation per loss) and throw naming the first bad label and its index, as the CPU backend does.</summary>
+    Immediate,
+    /// <summary>No check: bad labels silently contribute nothing.</summary>
+    Off,
 }
