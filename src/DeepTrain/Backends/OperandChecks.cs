@@ -35,6 +35,23 @@ internal static class OperandChecks
         ThrowHelper.CheckSameElements(op, "w", w, "workingCopy", workingCopy);
     }
 
+    /// <summary>RMSProp's buffers: g and v like w; a momentum buffer when μ &gt; 0 and a gradient average when centered, each like w.</summary>
+    public static void RmsPropBuffers(string op, Tensor w, Tensor g, Tensor v, Tensor? momentum, Tensor? gradAvg, RmsPropArgs a)
+    {
+        ThrowHelper.CheckSameElements(op, "w", w, "g", g);
+        ThrowHelper.CheckSameElements(op, "w", w, "v", v);
+        if (a.Momentum > 0)
+        {
+            if (momentum is null) ThrowHelper.Invalid(op, "momentum > 0 needs a momentum buffer");
+            ThrowHelper.CheckSameElements(op, "w", w, "momentum", momentum);
+        }
+        if (a.Centered)
+        {
+            if (gradAvg is null) ThrowHelper.Invalid(op, "centered RMSProp needs a gradient-average buffer");
+            ThrowHelper.CheckSameElements(op, "w", w, "gradAvg", gradAvg);
+        }
+    }
+
     /// <summary>The maximum norm of clipping: finite and positive.</summary>
     /// <exception cref="ArgumentOutOfRangeException">It is not.</exception>
     public static void MaxNorm(float maxNorm)

@@ -32,19 +32,9 @@ public sealed partial class CpuBackend
     {
         const string op = "RmsPropStep";
         var ws = F32(op, "w", w); var gs = F32(op, "g", g); var vs = F32(op, "v", v);
-        ThrowHelper.CheckSameElements(op, "w", w, "g", g);
-        ThrowHelper.CheckSameElements(op, "w", w, "v", v);
-        Span<float> bs = default, avg = default;
-        if (a.Momentum > 0)
-        {
-            if (momentum is null) ThrowHelper.Invalid(op, "momentum > 0 needs a momentum buffer");
-            bs = F32(op, "momentum", momentum); ThrowHelper.CheckSameElements(op, "w", w, "momentum", momentum);
-        }
-        if (a.Centered)
-        {
-            if (gradAvg is null) ThrowHelper.Invalid(op, "centered RMSProp needs a gradient-average buffer");
-            avg = F32(op, "gradAvg", gradAvg); ThrowHelper.CheckSameElements(op, "w", w, "gradAvg", gradAvg);
-        }
+        OperandChecks.RmsPropBuffers(op, w, g, v, momentum, gradAvg, a);
+        Span<float> bs = a.Momentum > 0 ? F32(op, "momentum", momentum!) : default;
+        Span<float> avg = a.Centered ? F32(op, "gradAvg", gradAvg!) : default;
         float alpha = a.Alpha, beta = 1f - a.Alpha;
         for (int i = 0; i < ws.Length; i++)
         {

@@ -35,19 +35,10 @@ public sealed unsafe partial class CudaBackend
     public void RmsPropStep(Tensor w, Tensor g, Tensor v, Tensor? momentum, Tensor? gradAvg, RmsPropArgs a)
     {
         const string op = "RmsPropStep";
-        float* wp = F32(op, "w", w), gp = F32(op, "g", g), vp = F32(op, "v", v), bp = null, ap = null;
-        ThrowHelper.CheckSameElements(op, "w", w, "g", g);
-        ThrowHelper.CheckSameElements(op, "w", w, "v", v);
-        if (a.Momentum > 0)
-        {
-            if (momentum is null) ThrowHelper.Invalid(op, "momentum > 0 needs a momentum buffer");
-            bp = F32(op, "momentum", momentum); ThrowHelper.CheckSameElements(op, "w", w, "momentum", momentum);
-        }
-        if (a.Centered)
-        {
-            if (gradAvg is null) ThrowHelper.Invalid(op, "centered RMSProp needs a gradient-average buffer");
-            ap = F32(op, "gradAvg", gradAvg); ThrowHelper.CheckSameElements(op, "w", w, "gradAvg", gradAvg);
-        }
+        float* wp = F32(op, "w", w), gp = F32(op, "g", g), vp = F32(op, "v", v);
+        OperandChecks.RmsPropBuffers(op, w, g, v, momentum, gradAvg, a);
+        float* bp = a.Momentum > 0 ? F32(op, "momentum", momentum!) : null;
+        float* ap = a.Centered ? F32(op, "gradAvg", gradAvg!) : null;
         if (w.Elements == 0) return;
         Launched(Kernels.dt_rmsprop_f32(wp, gp, vp, bp, ap, w.Elements, a.LearningRate, a.Alpha, a.Eps, a.WeightDecay, a.Momentum, a.Centered ? 1 : 0, _streamPtr), op);
     }
