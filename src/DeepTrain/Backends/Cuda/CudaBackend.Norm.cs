@@ -78,11 +78,12 @@ public sealed unsafe partial class CudaBackend
     /// <inheritdoc />
     /// <remarks>
     /// dx = αd·∂x + βd·dx with βd = 1 when <paramref name="accumulateDx"/>; dγ, dβ = αp·∂ + βp·previous with βp = 1 when
-    /// <paramref name="accumulateParams"/>. ε is not an argument of IBackend's backward: the saved 1/√(σ²_B + ε) already
-    /// holds it, and cuDNN reads the saved values when both are given (the ε passed is only used without them).
+    /// <paramref name="accumulateParams"/>. <paramref name="eps"/> goes to cuDNN unchanged: cudnn_ops.h documents the
+    /// backward's epsilon as "Same epsilon as forward pass" (the saved 1/√(σ²_B + ε) holds it too, but the header does not
+    /// say cuDNN ignores the argument when the saved values are given).
     /// </remarks>
     /// <exception cref="CudaOperationException">cuDNN rejected the shapes or failed.</exception>
-    public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
+    public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, double eps,
         Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams)
     {
         const string op = "BatchNormBackward";
@@ -90,7 +91,7 @@ public sealed unsafe partial class CudaBackend
         {
             OnThisDevice(op, ("x", x), ("dy", dy), ("gamma", gamma), ("saveMean", saveMean), ("saveInvStd", saveInvStd), ("dx", dx), ("dgamma", dgamma), ("dbeta", dbeta));
             using var h = new Widened(this);
-            BatchNormBackward(h.In(x), h.In(dy), h.In(gamma), h.In(saveMean), h.In(saveInvStd), h.Out(dx), h.Out(dgamma), h.Out(dbeta), accumulateDx, accumulateParams);
+            BatchNormBackward(h.In(x), h.In(dy), h.In(gamma), h.In(saveMean), h.In(saveInvStd), eps, h.Out(dx), h.Out(dgamma), h.Out(dbeta), accumulateDx, accumulateParams);
             return;
         }
         var g = CheckBatchNorm(op, x, "dy", dy, out nint xp, out nint dyp);
@@ -103,7 +104,7 @@ public sealed unsafe partial class CudaBackend
         DescribeBatchNorm(op, x);
         float one = 1f, betaData = accumulateDx ? 1f : 0f, betaParam = accumulateParams ? 1f : 0f;
         Dnn(Cudnn.cudnnBatchNormalizationBackward(_cudnn, BnMode, &one, &betaData, &one, &betaParam, _t0, (void*)xp, _t0, (void*)dyp, _t0, (void*)dxp,
-            _t1, gp, dgp, dbp, 1e-5, sm, si), op, x, dy, dx);
+            _t1, gp, dgp, dbp, eps, sm, si), op, x, dy, dx);
     }
 
     /// <summary>x and its partner share shape, layout and dtype; returns the per-channel geometry and both addresses.</summary>
