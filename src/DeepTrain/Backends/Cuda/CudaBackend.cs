@@ -50,7 +50,9 @@ public sealed unsafe partial class CudaBackend : IBackend
     private readonly CudnnConvolutionDescriptor _conv;
     private readonly CudnnPoolingDescriptor _pool;
 
-    [ThreadStatic] private static int t_currentDevicePlusOne;
+    // The device last selected, on this thread, in the kernel library's own CUDA runtime (it links cudart statically, so
+    // its current device is apart from the shared libcudart's). Only Enter calls dt_set_device, so this cannot go stale.
+    [ThreadStatic] private static int t_kernelsDevicePlusOne;
 
     /// <summary>cuBLAS's recommended workspace on Hopper (32 MiB; 4 MiB suffices before it).</summary>
     private const long CublasWorkspaceBytes = 32L << 20;
@@ -262,12 +264,23 @@ public sealed unsafe partial class CudaBackend : IBackend
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
-    /// <summary>Makes this backend's device current on the calling thread (remembered per thread, so the common case is one compare).</summary>
+    /// <summary>
+    /// Makes this backend's device current on the calling thread, in both CUDA runtimes of the process: the shared
+    /// libcudart (cuDNN, cuBLAS and this class) and the kernel library's static one (its launches run in the context its
+    /// own current device selects, and the stream must belong to that context). The shared runtime is asked every time
+    /// (cudaGetDevice: no synchronisation), so a cudaSetDevice made on this thread by other code is noticed; the kernel
+    /// library's device changes only here, so a per-thread record suffices for it.
+    /// </summary>
     private void Enter()
     {
-        if (t_currentDevicePlusOne == _options.DeviceIndex + 1) return;
-        Check(Cudart.cudaSetDevice(_options.DeviceIndex));
-        t_currentDevicePlusOne = _options.DeviceIndex + 1;
+        int device = _options.DeviceIndex;
+        Check(Cudart.cudaGetDevice(out int current));
+        if (current != device) Check(Cudart.cudaSetDevice(device));
+        if (t_kernelsDevicePlusOne != device + 1)
+        {
+            Check((cudaError_t)Kernels.dt_set_device(device), "dt_set_device");
+            t_kernelsDevicePlusOne = device + 1;
+        }
     }
 
     /// <summary>
