@@ -260,6 +260,11 @@ public class CudaVsCpuTests
             t.Cpu.BatchNormForwardInference(x.Cpu, gamma.Cpu, beta.Cpu, yi.Cpu, rm.Cpu, rv.Cpu, eps);
             t.Gpu.BatchNormForwardInference(x.Gpu, gamma.Gpu, beta.Gpu, yi.Gpu, rm.Gpu, rv.Gpu, eps);
             t.Check("BatchNorm", yi, $"inference {shape} {layout} ε={eps}");
+            var inPlace = t.Zeros(shape, layout);
+            t.Cpu.Copy(x.Cpu, inPlace.Cpu); t.Gpu.Copy(x.Gpu, inPlace.Gpu);
+            t.Cpu.BatchNormForwardInference(inPlace.Cpu, gamma.Cpu, beta.Cpu, inPlace.Cpu, rm.Cpu, rv.Cpu, eps);
+            t.Gpu.BatchNormForwardInference(inPlace.Gpu, gamma.Gpu, beta.Gpu, inPlace.Gpu, rm.Gpu, rv.Gpu, eps);
+            t.Check("BatchNorm", inPlace, $"inference in place {shape} {layout} ε={eps}");
 
             var dy = t.Normal(45, shape, layout);
             var dx = t.Normal(46, shape, layout);

@@ -21,8 +21,8 @@ namespace DeepTrain.Backends.Cuda;
 // Why not SPATIAL_PERSISTENT: the header warns it "imposes some limits on the range of values" (it can overflow for
 // large activations and then needs cudnnQueryRuntimeError), and it is the fast path for fp16 NHWC only. Why not the Ex
 // forms: their reserve space would have to travel from forward to backward, which IBackend does not carry.
-// Aliasing: the CPU backend lets y alias x (forward) and dx alias dy (backward); cuDNN documents neither, so an aliased
-// input is first copied into the workspace.
+// Aliasing: the CPU backend lets y alias x (forward, training and inference) and dx alias dy (backward); cuDNN documents
+// none of these, so an aliased input is first copied into the workspace.
 public sealed unsafe partial class CudaBackend
 {
     private const cudnnBatchNormMode_t BnMode = cudnnBatchNormMode_t.CUDNN_BATCHNORM_SPATIAL;
@@ -68,9 +68,11 @@ public sealed unsafe partial class CudaBackend
         float* gp = PerChannelF32(op, "gamma", gamma, g.C), bp = PerChannelF32(op, "beta", beta, g.C);
         float* rm = PerChannelF32(op, "runningMean", runningMean, g.C), rv = PerChannelF32(op, "runningVar", runningVar, g.C);
         if (x.Elements == 0) return;
+        // cudnn_ops.h does not say whether y may alias x (element-wise per channel, but the kernels' read/write order is
+        // cuDNN's business): staged as in training, a copy of x per in-place call.
+        if (Overlaps(x, y)) xp = StageCopy(op, x, xp);
         DescribeBatchNorm(op, x);
         float alpha = 1f, zero = 0f;
-        // Element-wise per channel, so y may alias x here without staging.
         Dnn(Cudnn.cudnnBatchNormalizationForwardInference(_cudnn, BnMode, &alpha, &zero, _t0, (void*)xp, _t0, (void*)yp, _t1,
             gp, bp, rm, rv, eps), op, x, gamma);
     }
