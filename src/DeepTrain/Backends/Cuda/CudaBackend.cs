@@ -37,6 +37,7 @@ public sealed unsafe partial class CudaBackend : IBackend
     private readonly CublasHandle _cublas;
     private readonly bool _poolsSupported;
     private readonly string _name;
+    private readonly int _cudnnMajor;   // 8 or 9: the numbering of cuDNN's statuses (Cudnn.MajorVersion)
     private nint _cublasWorkspace;
     private nint _workspace;
     private long _workspaceBytes;
@@ -93,6 +94,7 @@ public sealed unsafe partial class CudaBackend : IBackend
             Check(Cudart.cudaDeviceGetAttribute(out int minor, cudaDeviceAttr.cudaDevAttrComputeCapabilityMinor, _options.DeviceIndex));
             ComputeCapability = 10 * major + minor;
             Check(Cudart.cudaMemGetInfo(out _, out nuint total));
+            _cudnnMajor = Cudnn.MajorVersion(Cudnn.cudnnGetVersion());
             _name = $"cuda:{_options.DeviceIndex} (sm_{major}{minor}, {(ulong)total >> 30} GiB, cuDNN {Cudnn.cudnnGetVersion()}"
                 + $"{(_options.Deterministic ? ", deterministic" : "")}{(_options.AllowTf32 ? ", TF32" : "")}, {_options.AlgorithmSearch} conv search)";
 
