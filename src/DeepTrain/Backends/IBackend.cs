@@ -96,8 +96,11 @@ public interface IBackend : IDisposable
     /// <summary>dw (+)= the gradient of the weights; dbias (+)= Σ over N, OH, OW of dy when given.</summary>
     void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias, ConvSpec spec, bool accumulate);
 
-    /// <summary>Bytes of scratch a convolution of these shapes needs (reported by the memory plan).</summary>
-    long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec);
+    /// <summary>
+    /// Bytes of scratch a convolution of these shapes needs in all three directions, on <paramref name="dtype"/>
+    /// activations in <paramref name="layout"/> — the plan's layout and activation type (reported by the memory plan).
+    /// </summary>
+    long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec, Layout layout, DType dtype);
 
     /// <summary>
     /// Row-major matrix product c = α·op(a)·op(b) + β·c, where op transposes when asked.

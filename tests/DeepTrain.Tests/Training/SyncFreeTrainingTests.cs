@@ -315,7 +315,7 @@ public class SyncFreeTrainingTests
         public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec) => Inner.Conv2dForward(x, w, bias, y, spec);
         public void Conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvSpec spec, bool accumulate) => Inner.Conv2dBackwardData(dy, w, dx, spec, accumulate);
         public void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias, ConvSpec spec, bool accumulate) => Inner.Conv2dBackwardFilter(x, dy, dw, dbias, spec, accumulate);
-        public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec) => Inner.Conv2dWorkspaceBytes(x, w, spec);
+        public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec, Layout layout, DType dtype) => Inner.Conv2dWorkspaceBytes(x, w, spec, layout, dtype);
         public void Gemm(bool transA, bool transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) => Inner.Gemm(transA, transB, alpha, a, b, beta, c);
         public void AddBias(Tensor y, Tensor bias) => Inner.AddBias(y, bias);
         public void BiasBackward(Tensor dy, Tensor dbias, bool accumulate) => Inner.BiasBackward(dy, dbias, accumulate);

@@ -279,34 +279,41 @@ public sealed unsafe partial class CudaBackend
 
     /// <inheritdoc />
     /// <remarks>
-    /// The largest workspace of the three directions for fp32 data in either layout (the plan does not know the layout
-    /// or dtype yet), including the channels-last filter staging. Uses the algorithm already chosen for a shape when there
-    /// is one, else cuDNN's heuristics (an exhaustive search needs real buffers and happens on the first real call).
+    /// The largest workspace of the three directions as this layout and dtype will run them: cuDNN's workspace for the
+    /// algorithm chosen (or already cached) plus the scratch around it — the channels-last filter staging, and for 16-bit
+    /// data the 16-bit weight gradient and its fp32 copy that a mixed plan's fp32 weight gradient goes through. Uses the
+    /// algorithm already chosen for a shape when there is one, else cuDNN's heuristics (an exhaustive search needs real
+    /// buffers and happens on the first real call).
     /// </remarks>
-    public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec)
+    /// <exception cref="ArgumentException"><paramref name="dtype"/> is not Float32, Float16 or BFloat16.</exception>
+    /// <exception cref="ConvWorkspaceLimitException">No acceptable algorithm fits <see cref="CudaBackendOptions.ConvWorkspaceLimitBytes"/>.</exception>
+    /// <exception cref="CudaOperationException">cuDNN rejected the shapes or offers no acceptable algorithm.</exception>
+    public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec, Layout layout, DType dtype)
     {
         const string op = "Conv2dWorkspaceBytes";
+        if (dtype is not (DType.Float32 or DType.Float16 or DType.BFloat16))
+            ThrowHelper.Invalid(op, $"dtype is {dtype}; expected Float32, Float16 or BFloat16");
         ThrowIfDisposed();
         Enter();
         var y = Shape.Of(x.N, w.N, spec.OutH(x.H, w.H), spec.OutW(x.W, w.W));
         var g = new ConvGeometry(op, x, w, y, spec);
         if (g.N == 0) return 0;
+        SetConvDescriptors(op, x, w, y, spec, dtype, layout);
+        long filter = AlignUp(w.Elements * dtype.Size());
         long most = 0;
-        foreach (var layout in (ReadOnlySpan<Layout>)[Layout.NCHW, Layout.NHWC])
+        foreach (var dir in (ReadOnlySpan<ConvDirection>)[ConvDirection.Forward, ConvDirection.BackwardData, ConvDirection.BackwardFilter])
         {
-            SetConvDescriptors(op, x, w, y, spec, DType.Float32, layout);
-            long staging = layout == Layout.NHWC ? AlignUp(w.Elements * sizeof(float)) : 0;
-            foreach (var dir in (ReadOnlySpan<ConvDirection>)[ConvDirection.Forward, ConvDirection.BackwardData, ConvDirection.BackwardFilter])
+            var key = new ConvKey(dir, x, w, spec, dtype, layout);
+            if (!_convAlgos.TryGetValue(key, out var choice))
             {
-                var key = new ConvKey(dir, x, w, spec, DType.Float32, layout);
-                if (!_convAlgos.TryGetValue(key, out var choice))
-                {
-                    choice = Pick(op, key, Heuristic(key));
-                    // The heuristic answer is what a heuristic-mode call would choose; a timed search happens on real buffers later.
-                    if (_options.AlgorithmSearch == ConvAlgorithmSearch.Heuristic) _convAlgos[key] = choice;
-                }
-                most = Math.Max(most, staging + choice.WorkspaceBytes);
+                DnnConv(Cudnn.cudnnSetConvolutionMathType(_conv, ConvMath(dtype)), op, key);
+                choice = Pick(op, key, Heuristic(key));
+                // The heuristic answer is what a heuristic-mode call would choose; a timed search happens on real buffers later.
+                if (_options.AlgorithmSearch == ConvAlgorithmSearch.Heuristic) _convAlgos[key] = choice;
             }
+            long staging = dir == ConvDirection.BackwardFilter && dtype != DType.Float32 ? filter + AlignUp(w.Elements * sizeof(float))
+                : layout == Layout.NHWC ? filter : 0;
+            most = Math.Max(most, staging + choice.WorkspaceBytes);
         }
         return most;
     }
