@@ -506,7 +506,11 @@ public sealed unsafe partial class CudaBackend
         return Candidates(perf, got);
     }
 
-    /// <summary>Times every algorithm (cudnnFind*AlgorithmEx) with the workspace limit as scratch and a throw-away output.</summary>
+    /// <summary>
+    /// Times every algorithm (cudnnFind*AlgorithmEx) with a throw-away output and a temporary scratch of the workspace
+    /// limit, clamped to 90 % of the device's free memory (a limit meant as "no limit" must not fail the allocation).
+    /// The scratch is freed afterwards, so the persistent workspace only grows to the chosen algorithm's need.
+    /// </summary>
     private Candidate[] Timed(string op, ConvKey key, nint in0, nint in1, long outBytes)
     {
         int max, got;
@@ -520,12 +524,15 @@ public sealed unsafe partial class CudaBackend
         bool nhwc = key.Layout == Layout.NHWC;
         long filterBytes = key.W.Elements * key.DType.Size();
         long staging = nhwc ? AlignUp(filterBytes) : 0;
-        long limit = _options.ConvWorkspaceLimitBytes;
-        nint scratch = Workspace(staging + limit);
+        Check(Cudart.cudaMemGetInfo(out nuint free, out _));
+        long room = (long)Math.Min((ulong)free / 10 * 9, long.MaxValue / 2) - staging - AlignUp(outBytes);
+        long limit = Math.Max(0, Math.Min(_options.ConvWorkspaceLimitBytes, room));
+        nint scratch = RawAlloc(staging + limit);
         nint ws = scratch + (nint)staging;
-        nint output = RawAlloc(outBytes);
+        nint output = 0;
         try
         {
+            output = RawAlloc(outBytes);
             switch (key.Direction)
             {
                 case ConvDirection.Forward:
@@ -553,7 +560,9 @@ public sealed unsafe partial class CudaBackend
         }
         finally
         {
-            RawFree(output, outBytes, _poolsSupported);
+            // Stream-ordered: the search's work is queued before the frees.
+            if (output != 0) RawFree(output, outBytes, _poolsSupported);
+            RawFree(scratch, staging + limit, _poolsSupported);
         }
         return Candidates(perf, got);
 
