@@ -452,7 +452,10 @@ public sealed unsafe partial class CudaBackend
     /// grows the workspace to <paramref name="staging"/> + its need and calls <paramref name="call"/> with the choice and
     /// the scratch (staging first). When cuDNN refuses the algorithm at run time (<see cref="IsAlgorithmFailure"/>), it is
     /// dropped from the cache and marked rejected, and the next acceptable candidate runs once, as PyTorch's
-    /// cudnn_convolution does; a second failure, or no other candidate, reports the first failure.
+    /// cudnn_convolution does; a second failure, or no other candidate, reports the first failure. A refused call
+    /// (NOT_SUPPORTED, BAD_PARAM) launched nothing; after EXECUTION_FAILED an accumulating (β = 1) output written in place
+    /// may already hold part of a result, the risk PyTorch's retry takes too (channels-last weight gradients are
+    /// re-seeded from dw, which the failed call did not touch).
     /// </summary>
     /// <exception cref="ConvWorkspaceLimitException">No acceptable algorithm fits the workspace limit.</exception>
     /// <exception cref="CudaOperationException">cuDNN rejected the call, or offers no acceptable algorithm.</exception>
