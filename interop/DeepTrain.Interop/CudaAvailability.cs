@@ -13,7 +13,14 @@ namespace DeepTrain.Interop;
 /// <param name="Cudnn">cuDNN's version, or null when it did not load.</param>
 /// <param name="CudnnFile">The cuDNN library that loaded, or null.</param>
 public sealed record CudaVersions(int? Runtime, int? Driver, int DeviceCount, int? ComputeCapability,
-    string? CudartFile, string? CublasFile, long? Cudnn, string? CudnnFile);
+    string? CudartFile, string? CublasFile, long? Cudnn, string? CudnnFile)
+{
+    /// <summary>The CUDA runtime cuBLAS was built with (<c>cublasGetCudartVersion</c>), or null when unknown.</summary>
+    public long? CublasCudart { get; init; }
+
+    /// <summary>The CUDA runtime cuDNN was built with (<c>cudnnGetCudartVersion</c>), or null when unknown.</summary>
+    public long? CudnnCudart { get; init; }
+}
 
 /// <summary>
 /// Whether this process can use the GPU backend, and if not, why — in one sentence a user can act on. The probe
@@ -55,15 +62,23 @@ public sealed record CudaAvailability(bool IsAvailable, string Reason, CudaVersi
 
         bool haveCublas = NativeLibraryResolver.TryLoad(Libraries.Cublas, out string cublasWhy);
         bool haveCudnn = NativeLibraryResolver.TryLoad(Libraries.Cudnn, out string cudnnWhy);
-        long? cudnnVersion = null;
+        long? cudnnVersion = null, cudnnCudart = null, cublasCudart = null;
         if (haveCudnn)
         {
             try { cudnnVersion = (long)Cudnn.cudnnGetVersion(); }
             catch (EntryPointNotFoundException) { }
+            try { cudnnCudart = (long)Cudnn.cudnnGetCudartVersion(); }
+            catch (EntryPointNotFoundException) { }
+        }
+        if (haveCublas)
+        {
+            try { cublasCudart = (long)Cublas.cublasGetCudartVersion(); }
+            catch (EntryPointNotFoundException) { }
         }
         var versions = new CudaVersions(runtime, driver, count, cc, cudartFile,
             haveCublas ? NativeLibraryResolver.LoadedFrom(Libraries.Cublas) : null, cudnnVersion,
-            haveCudnn ? NativeLibraryResolver.LoadedFrom(Libraries.Cudnn) : null);
+            haveCudnn ? NativeLibraryResolver.LoadedFrom(Libraries.Cudnn) : null)
+        { CublasCudart = cublasCudart, CudnnCudart = cudnnCudart };
 
         string loaded = $"{Path.GetFileName(cudartFile)} loaded (runtime {(runtime is int r ? r.ToString(CultureInfo.InvariantCulture) : "version unknown")})";
         if (countStatus != cudaError_t.cudaSuccess)
@@ -76,7 +91,27 @@ public sealed record CudaAvailability(bool IsAvailable, string Reason, CudaVersi
             return new(false, $"{loaded} with {count} device(s), but cuDNN was not found: {cudnnWhy}", versions);
         string ccText = cc is int c ? $"sm_{c}" : "compute capability unknown";
         return new(true, $"{loaded}, driver supports CUDA {driver}, {count} device(s), device 0 {ccText}; " +
-            $"cuBLAS {Path.GetFileName(versions.CublasFile)}; cuDNN {cudnnVersion} ({Path.GetFileName(versions.CudnnFile)})", versions);
+            $"cuBLAS {Path.GetFileName(versions.CublasFile)}; cuDNN {cudnnVersion} ({Path.GetFileName(versions.CudnnFile)})"
+            + (MajorMismatch(versions) is string mismatch ? "; " + mismatch : ""), versions);
+    }
+
+    /// <summary>
+    /// A warning when the loaded CUDA runtime, cuBLAS and cuDNN belong to different CUDA major versions (the resolver picks
+    /// each library's newest file on its own: cuDNN built for CUDA 12 then loads its own cuBLAS 12 sub-libraries beside a
+    /// cuBLAS 13 the backend calls), or null when they agree or a version is unknown.
+    /// </summary>
+    /// <param name="v">The probe's findings.</param>
+    /// <returns>One sentence naming each library's CUDA major, or null.</returns>
+    public static string? MajorMismatch(CudaVersions v)
+    {
+        var majors = new List<(string What, long Major)>();
+        if (v.Runtime is int rt && rt > 0) majors.Add(($"the runtime {Path.GetFileName(v.CudartFile)}", rt / 1000));
+        if (v.CublasCudart is long cb && cb > 0) majors.Add(($"cuBLAS {Path.GetFileName(v.CublasFile)}", cb / 1000));
+        if (v.CudnnCudart is long cd && cd > 0) majors.Add(($"cuDNN {Path.GetFileName(v.CudnnFile)}", cd / 1000));
+        if (majors.Select(m => m.Major).Distinct().Count() <= 1) return null;
+        return "warning: the CUDA libraries come from different CUDA major versions (" +
+            string.Join(", ", majors.Select(m => $"{m.What}: CUDA {m.Major}")) +
+            $"); install matching ones, or list one CUDA version's library folders in {NativeLibraryResolver.LibDirVariable}";
     }
 
     private static string DeviceProblem(cudaError_t status, int? driver, int? runtime)

@@ -28,6 +28,12 @@ DT_EXPORT int32_t dt_abi_version(void);
 /* Returns the CUDA runtime version the library was built against (e.g. 11080), or 0. */
 DT_EXPORT int32_t dt_cuda_runtime_version(void);
 
+/* cudaSetDevice(device) in the library's own CUDA runtime, which is linked statically and keeps its own current device
+ * per host thread, apart from the shared libcudart the managed side calls. A caller that selects a device other than 0
+ * calls both, on every thread it launches from, so kernels run in that device's primary context, where its streams are
+ * valid. Returns the cudaError_t (cudaErrorInvalidDevice for an index not in [0, cudaGetDeviceCount())). */
+DT_EXPORT int32_t dt_set_device(int32_t device);
+
 /* Kinds of the reduced-precision working copy an optimizer writes beside the fp32 master weights. */
 #define DT_HALF_NONE 0 /* no copy */
 #define DT_HALF_F16  1 /* IEEE binary16 */

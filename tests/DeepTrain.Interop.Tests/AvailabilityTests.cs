@@ -14,6 +14,22 @@ public sealed class AvailabilityTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void MajorMismatch_NamesEachLibrarysCudaMajor_OnlyWhenTheyDiffer()
+    {
+        var v = new CudaVersions(12040, 12060, 1, 90, "/usr/local/cuda/lib64/libcudart.so.12", "/usr/local/cuda/lib64/libcublas.so.13", 90600,
+            "/site-packages/nvidia/cudnn/lib/libcudnn.so.9") { CublasCudart = 13000, CudnnCudart = 12060 };
+        string? warning = CudaAvailability.MajorMismatch(v);
+        Assert.NotNull(warning);
+        Assert.Contains("the runtime libcudart.so.12: CUDA 12", warning);
+        Assert.Contains("cuBLAS libcublas.so.13: CUDA 13", warning);
+        Assert.Contains("cuDNN libcudnn.so.9: CUDA 12", warning);
+        Assert.Contains(NativeLibraryResolver.LibDirVariable, warning);
+
+        Assert.Null(CudaAvailability.MajorMismatch(v with { CublasCudart = 12040 }));   // minors may differ
+        Assert.Null(CudaAvailability.MajorMismatch(v with { Runtime = 13000, CublasCudart = 13020, CudnnCudart = null }));   // cuDNN's unknown
+    }
+
+    [Fact]
     public void WithoutAKernelDriverTheReasonNamesTheDriver()
     {
         if (!OperatingSystem.IsLinux() || File.Exists("/dev/nvidiactl")) Assert.Skip("an NVIDIA kernel driver is loaded on this machine");

@@ -19,6 +19,9 @@ public static unsafe partial class Cublas
     /// <summary>The library version (e.g. 111103 for 11.11.3).</summary>
     [LibraryImport(Libraries.Cublas)] public static partial cublasStatus_t cublasGetVersion_v2(CublasHandle handle, out int version);
 
+    /// <summary>The CUDA runtime version cuBLAS was built with, 1000·major + 10·minor (cublas_api.h; needs no handle).</summary>
+    [LibraryImport(Libraries.Cublas)] public static partial nuint cublasGetCudartVersion();
+
     /// <summary>Runs this handle's work on <paramref name="streamId"/>; resets the workspace to the default one.</summary>
     [LibraryImport(Libraries.Cublas)] public static partial cublasStatus_t cublasSetStream_v2(CublasHandle handle, CudaStream streamId);
 

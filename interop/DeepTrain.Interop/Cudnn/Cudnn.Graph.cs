@@ -138,6 +138,10 @@ public static unsafe partial class Cudnn
     /// <summary>The library version: 90600 for 9.6.0 (major·10000 + minor·100 + patch) but 8901 for 8.9.1 (major·1000 + ...).</summary>
     [LibraryImport(Libraries.Cudnn)] public static partial nuint cudnnGetVersion();
 
+    /// <summary>The CUDA runtime version cuDNN was built with (cudnn_graph.h: "Returns CUDA Runtime version statically
+    /// linked against cudnn"), 1000·major + 10·minor, e.g. 12060.</summary>
+    [LibraryImport(Libraries.Cudnn)] public static partial nuint cudnnGetCudartVersion();
+
     /// <summary>Description of <paramref name="status"/>, a static C string.</summary>
     [LibraryImport(Libraries.Cudnn)] public static partial byte* cudnnGetErrorString(cudnnStatus_t status);
 

@@ -30,6 +30,11 @@ public static unsafe partial class Kernels
     [LibraryImport(Libraries.Kernels)] public static partial int dt_abi_version();
     /// <summary>The CUDA runtime version the library was built with, or 0 when it cannot tell (no driver).</summary>
     [LibraryImport(Libraries.Kernels)] public static partial int dt_cuda_runtime_version();
+    /// <summary>
+    /// cudaSetDevice in the library's own (statically linked) CUDA runtime, whose current device is separate from the
+    /// shared libcudart's: call it beside <c>Cudart.cudaSetDevice</c> so the kernels launch on that device.
+    /// </summary>
+    [LibraryImport(Libraries.Kernels)] public static partial int dt_set_device(int device);
 
     /// <summary>g *= 1/*scale; *found_inf = 1 on any non-finite result.</summary>
     [LibraryImport(Libraries.Kernels)] public static partial int dt_unscale_f32(float* g, long n, float* scale, int* found_inf, IntPtr stream);

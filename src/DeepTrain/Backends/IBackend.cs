@@ -96,8 +96,11 @@ public interface IBackend : IDisposable
     /// <summary>dw (+)= the gradient of the weights; dbias (+)= Σ over N, OH, OW of dy when given.</summary>
     void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias, ConvSpec spec, bool accumulate);
 
-    /// <summary>Bytes of scratch a convolution of these shapes needs (reported by the memory plan).</summary>
-    long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec);
+    /// <summary>
+    /// Bytes of scratch a convolution of these shapes needs in all three directions, on <paramref name="dtype"/>
+    /// activations in <paramref name="layout"/> — the plan's layout and activation type (reported by the memory plan).
+    /// </summary>
+    long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec, Layout layout, DType dtype);
 
     /// <summary>
     /// Row-major matrix product c = α·op(a)·op(b) + β·c, where op transposes when asked.
@@ -124,8 +127,12 @@ public interface IBackend : IDisposable
     /// <summary>y = γ·(x − running_mean)/√(running_var + ε) + β.</summary>
     void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar, double eps);
 
-    /// <summary>Gradients of training-mode batch norm: dx (+)= …, dγ (+)= Σ dy·x̂, dβ (+)= Σ dy.</summary>
-    void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
+    /// <summary>
+    /// Gradients of training-mode batch norm: dx (+)= …, dγ (+)= Σ dy·x̂, dβ (+)= Σ dy, from the forward's saved μ_B and
+    /// 1/√(σ²_B + ε). <paramref name="eps"/> is the forward's ε: the saved inverse std already holds it, so a backend may
+    /// ignore it, but cuDNN's contract asks for the same ε in forward and backward, so every caller passes it.
+    /// </summary>
+    void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, double eps,
         Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams);
 
     /// <summary>y = pool(x).</summary>

@@ -30,7 +30,8 @@ public sealed record MemoryReport(long Parameters, long Gradients, long Optimize
         if (backend is not null)
             foreach (var n in graph.Nodes)
                 if (n.Layer is Conv2d conv)
-                    workspace = Math.Max(workspace, backend.Conv2dWorkspaceBytes(plan.Shapes[n.Inputs[0]], conv.Parameters[0].Shape, conv.Spec));
+                    workspace = Math.Max(workspace, backend.Conv2dWorkspaceBytes(plan.Shapes[n.Inputs[0]], conv.Parameters[0].Shape, conv.Spec,
+                        plan.Layout, plan.Precision.ActivationDType()));
         return new MemoryReport(pf * 4, plan.Training ? pf * 4 : 0, plan.Training ? optimizerStateCopies * pf * 4 : 0, bf * 4,
             plan.ArenaBytes, plan.UnpackedBytes, plan.InputBytes, workspace)
         {

@@ -71,7 +71,7 @@ public sealed class BatchNorm : Layer
     public override void Backward(Step s)
     {
         var dx = s.GradIn(0)!; // the planner gives the data a gradient buffer too (RequiresInputGradient)
-        s.Backend.BatchNormBackward(s.In(0), s.GradOut(), s.Param(0), s.SavedAux(0), s.SavedAux(1), dx, s.Grad(0), s.Grad(1), s.AccumulateGradIn(0), s.AccumulateParamGrads);
+        s.Backend.BatchNormBackward(s.In(0), s.GradOut(), s.Param(0), s.SavedAux(0), s.SavedAux(1), Eps, dx, s.Grad(0), s.Grad(1), s.AccumulateGradIn(0), s.AccumulateParamGrads);
         if (!Affine) { s.Backend.Fill(s.Grad(0), 0f); s.Backend.Fill(s.Grad(1), 0f); }
     }
 }

@@ -121,14 +121,14 @@ public class BatchNormTests
         {
             var dx = s.UploadLogical(priorX, shape, layout);
             Tensor dg = s.Upload(NaiveOps.ToFloat(priorG), Shape.Of(c)), db = s.Upload(NaiveOps.ToFloat(priorG), Shape.Of(c));
-            b.BatchNormBackward(xt, dyt, gt, sm, si, dx, dg, db, accumulateDx: acc, accumulateParams: acc);
+            b.BatchNormBackward(xt, dyt, gt, sm, si, Eps, dx, dg, db, accumulateDx: acc, accumulateParams: acc);
             Tolerance.AssertClose(fdX.Select((v, i) => acc ? v + priorX[i] : v).ToArray(), s.DownloadLogical(dx), 1e-4, 1e-4, $"dx acc={acc}");
             Tolerance.AssertClose(fdGamma.Select((v, i) => acc ? v + priorG[i] : v).ToArray(), s.Download(dg), 1e-4, 1e-4, $"dgamma acc={acc}");
             Tolerance.AssertClose(fdBeta.Select((v, i) => acc ? v + priorG[i] : v).ToArray(), s.Download(db), 1e-4, 1e-4, $"dbeta acc={acc}");
         }
         // dx aliases dy.
         var alias = s.UploadLogical(dy, shape, layout);
-        b.BatchNormBackward(xt, alias, gt, sm, si, alias, s.Zeros(Shape.Of(c)), s.Zeros(Shape.Of(c)), false, false);
+        b.BatchNormBackward(xt, alias, gt, sm, si, Eps, alias, s.Zeros(Shape.Of(c)), s.Zeros(Shape.Of(c)), false, false);
         Tolerance.AssertClose(fdX, s.DownloadLogical(alias), 1e-4, 1e-4, "dx in place");
     }
 

@@ -85,7 +85,7 @@ public class CudaBadInputTests
         // 50000 × 50000 = 2.5·10⁹ elements: over the 2³¹-element limit of cuDNN's legacy tensor descriptors. Only the
         // descriptors and heuristics are touched (no memory), so nothing can crash if a future cuDNN accepted it.
         var x = Shape.Of(1, 1, 50_000, 50_000);
-        var e = Assert.Throws<CudaOperationException>(() => b.Conv2dWorkspaceBytes(x, Shape.Of(1, 1, 1, 1), new ConvSpec()));
+        var e = Assert.Throws<CudaOperationException>(() => b.Conv2dWorkspaceBytes(x, Shape.Of(1, 1, 1, 1), new ConvSpec(), Layout.NCHW, DType.Float32));
         Assert.Equal("Conv2dWorkspaceBytes", e.Operation);
         Assert.Contains("50000", e.Message);
         Assert.IsType<CudnnException>(e.InnerException);

@@ -194,7 +194,7 @@ public class CudaVsCpuTests
         t.Check("Conv2dBackwardFilter", dw, $"{geometry} {layout} accumulate={accumulate}");
         t.Check("ConvBias", db, $"dbias {geometry} {layout} accumulate={accumulate}");
 
-        Assert.True(t.Gpu.Conv2dWorkspaceBytes(xs, ws, spec) >= 0);
+        Assert.True(t.Gpu.Conv2dWorkspaceBytes(xs, ws, spec, layout, DType.Float32) >= 0);
     }
 
     [Theory]
@@ -235,7 +235,8 @@ public class CudaVsCpuTests
     public void BatchNorm_TrainingInferenceBackward_Match(Layout layout, bool accumulate)
     {
         using var t = new Twin();
-        foreach (var shape in new[] { Act, Shape.Of(9, Act.C) })
+        // ε = 1e-3 too: cuDNN's backward takes the forward's ε ("Same epsilon as forward pass", cudnn_ops.h).
+        foreach (var (shape, eps) in new[] { (Act, 1e-5), (Shape.Of(9, Act.C), 1e-5), (Act, 1e-3) })
         {
             int c = shape.C;
             var x = t.Up(TestData.Normal(40, shape.Dims.ToArray()).Select(v => 3f + 2f * v).ToArray(), shape, layout);   // mean 3, std 2
@@ -246,9 +247,9 @@ public class CudaVsCpuTests
             var sm = t.Zeros(Shape.Of(c));
             var si = t.Zeros(Shape.Of(c));
             var y = t.Zeros(shape, layout);
-            t.Cpu.BatchNormForwardTraining(x.Cpu, gamma.Cpu, beta.Cpu, y.Cpu, rm.Cpu, rv.Cpu, sm.Cpu, si.Cpu, 0.1, 1e-5);
-            t.Gpu.BatchNormForwardTraining(x.Gpu, gamma.Gpu, beta.Gpu, y.Gpu, rm.Gpu, rv.Gpu, sm.Gpu, si.Gpu, 0.1, 1e-5);
-            t.Check("BatchNorm", y, $"training y {shape} {layout}");
+            t.Cpu.BatchNormForwardTraining(x.Cpu, gamma.Cpu, beta.Cpu, y.Cpu, rm.Cpu, rv.Cpu, sm.Cpu, si.Cpu, 0.1, eps);
+            t.Gpu.BatchNormForwardTraining(x.Gpu, gamma.Gpu, beta.Gpu, y.Gpu, rm.Gpu, rv.Gpu, sm.Gpu, si.Gpu, 0.1, eps);
+            t.Check("BatchNorm", y, $"training y {shape} {layout} ε={eps}");
             // The running variance is the unbiased one on both (cuDNN's convention = PyTorch's = the CPU backend's).
             t.Check("BatchNormStats", rm, $"running mean {shape}");
             t.Check("BatchNormStats", rv, $"running var {shape}");
@@ -256,19 +257,24 @@ public class CudaVsCpuTests
             t.Check("BatchNorm", si, $"saved inv std {shape}");
 
             var yi = t.Zeros(shape, layout);
-            t.Cpu.BatchNormForwardInference(x.Cpu, gamma.Cpu, beta.Cpu, yi.Cpu, rm.Cpu, rv.Cpu, 1e-5);
-            t.Gpu.BatchNormForwardInference(x.Gpu, gamma.Gpu, beta.Gpu, yi.Gpu, rm.Gpu, rv.Gpu, 1e-5);
-            t.Check("BatchNorm", yi, $"inference {shape} {layout}");
+            t.Cpu.BatchNormForwardInference(x.Cpu, gamma.Cpu, beta.Cpu, yi.Cpu, rm.Cpu, rv.Cpu, eps);
+            t.Gpu.BatchNormForwardInference(x.Gpu, gamma.Gpu, beta.Gpu, yi.Gpu, rm.Gpu, rv.Gpu, eps);
+            t.Check("BatchNorm", yi, $"inference {shape} {layout} ε={eps}");
+            var inPlace = t.Zeros(shape, layout);
+            t.Cpu.Copy(x.Cpu, inPlace.Cpu); t.Gpu.Copy(x.Gpu, inPlace.Gpu);
+            t.Cpu.BatchNormForwardInference(inPlace.Cpu, gamma.Cpu, beta.Cpu, inPlace.Cpu, rm.Cpu, rv.Cpu, eps);
+            t.Gpu.BatchNormForwardInference(inPlace.Gpu, gamma.Gpu, beta.Gpu, inPlace.Gpu, rm.Gpu, rv.Gpu, eps);
+            t.Check("BatchNorm", inPlace, $"inference in place {shape} {layout} ε={eps}");
 
             var dy = t.Normal(45, shape, layout);
             var dx = t.Normal(46, shape, layout);
             var dg = t.Normal(47, Shape.Of(c));
             var dbeta = t.Normal(48, Shape.Of(c));
-            t.Cpu.BatchNormBackward(x.Cpu, dy.Cpu, gamma.Cpu, sm.Cpu, si.Cpu, dx.Cpu, dg.Cpu, dbeta.Cpu, accumulate, accumulate);
-            t.Gpu.BatchNormBackward(x.Gpu, dy.Gpu, gamma.Gpu, sm.Gpu, si.Gpu, dx.Gpu, dg.Gpu, dbeta.Gpu, accumulate, accumulate);
-            t.Check("BatchNormBackward", dx, $"dx {shape} {layout} accumulate={accumulate}");
-            t.Check("BatchNormBackward", dg, $"dgamma {shape} {layout} accumulate={accumulate}");
-            t.Check("BatchNormBackward", dbeta, $"dbeta {shape} {layout} accumulate={accumulate}");
+            t.Cpu.BatchNormBackward(x.Cpu, dy.Cpu, gamma.Cpu, sm.Cpu, si.Cpu, eps, dx.Cpu, dg.Cpu, dbeta.Cpu, accumulate, accumulate);
+            t.Gpu.BatchNormBackward(x.Gpu, dy.Gpu, gamma.Gpu, sm.Gpu, si.Gpu, eps, dx.Gpu, dg.Gpu, dbeta.Gpu, accumulate, accumulate);
+            t.Check("BatchNormBackward", dx, $"dx {shape} {layout} ε={eps} accumulate={accumulate}");
+            t.Check("BatchNormBackward", dg, $"dgamma {shape} {layout} ε={eps} accumulate={accumulate}");
+            t.Check("BatchNormBackward", dbeta, $"dbeta {shape} {layout} ε={eps} accumulate={accumulate}");
         }
     }
 

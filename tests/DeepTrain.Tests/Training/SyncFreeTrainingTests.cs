@@ -315,13 +315,13 @@ public class SyncFreeTrainingTests
         public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec) => Inner.Conv2dForward(x, w, bias, y, spec);
         public void Conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvSpec spec, bool accumulate) => Inner.Conv2dBackwardData(dy, w, dx, spec, accumulate);
         public void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias, ConvSpec spec, bool accumulate) => Inner.Conv2dBackwardFilter(x, dy, dw, dbias, spec, accumulate);
-        public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec) => Inner.Conv2dWorkspaceBytes(x, w, spec);
+        public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec, Layout layout, DType dtype) => Inner.Conv2dWorkspaceBytes(x, w, spec, layout, dtype);
         public void Gemm(bool transA, bool transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) => Inner.Gemm(transA, transB, alpha, a, b, beta, c);
         public void AddBias(Tensor y, Tensor bias) => Inner.AddBias(y, bias);
         public void BiasBackward(Tensor dy, Tensor dbias, bool accumulate) => Inner.BiasBackward(dy, dbias, accumulate);
         public void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar, Tensor saveMean, Tensor saveInvStd, double momentum, double eps) => Inner.BatchNormForwardTraining(x, gamma, beta, y, runningMean, runningVar, saveMean, saveInvStd, momentum, eps);
         public void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar, double eps) => Inner.BatchNormForwardInference(x, gamma, beta, y, runningMean, runningVar, eps);
-        public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams) => Inner.BatchNormBackward(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta, accumulateDx, accumulateParams);
+        public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, double eps, Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams) => Inner.BatchNormBackward(x, dy, gamma, saveMean, saveInvStd, eps, dx, dgamma, dbeta, accumulateDx, accumulateParams);
         public void Pool2dForward(PoolSpec spec, Tensor x, Tensor y) => Inner.Pool2dForward(spec, x, y);
         public void Pool2dBackward(PoolSpec spec, Tensor x, Tensor y, Tensor dy, Tensor dx, bool accumulate) => Inner.Pool2dBackward(spec, x, y, dy, dx, accumulate);
         public void CopyChannels(Tensor src, int srcC0, Tensor dst, int dstC0, int channels, int stride, bool accumulate) => Inner.CopyChannels(src, srcC0, dst, dstC0, channels, stride, accumulate);

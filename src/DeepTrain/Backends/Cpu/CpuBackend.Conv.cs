@@ -384,7 +384,8 @@ public sealed partial class CpuBackend
     }
 
     /// <inheritdoc />
-    public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec)
+    /// <remarks>The same figure for every layout and dtype: the CPU computes in fp32 and widens 16-bit operands first.</remarks>
+    public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec, Layout layout, DType dtype)
     {
         var g = new ConvGeom("Conv2dWorkspaceBytes", x, w, Shape.Of(x.N, w.N, spec.OutH(x.H, w.H), spec.OutW(x.W, w.W)), spec);
         // Per thread: the im2col buffer, the GEMM packing panels and a private filter gradient;

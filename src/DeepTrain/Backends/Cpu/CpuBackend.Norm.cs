@@ -180,13 +180,14 @@ public sealed partial class CpuBackend
 
     /// <inheritdoc />
     /// <remarks>
-    /// Uses the saved μ_B and 1/√(σ²_B + ε) of the forward pass; dx may alias dy.
+    /// Uses the saved μ_B and 1/√(σ²_B + ε) of the forward pass; dx may alias dy. <paramref name="eps"/> is ignored: the
+    /// saved inverse std already holds ε.
     /// dβ = Σdy, dγ = Σdy·x̂, dx = γ·invstd·(dy − dβ/M − x̂·dγ/M) (PyTorch's batch_norm_backward).
     /// </remarks>
-    public unsafe void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
+    public unsafe void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, double eps,
         Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams)
     {
-        if (Reduced(x, dy, dx, gamma, dgamma, dbeta) || Reduced(saveMean, saveInvStd)) { using var h = new Widened(); BatchNormBackward(h.In(x), h.In(dy), h.In(gamma), h.In(saveMean), h.In(saveInvStd), h.Out(dx), h.Out(dgamma), h.Out(dbeta), accumulateDx, accumulateParams); return; }
+        if (Reduced(x, dy, dx, gamma, dgamma, dbeta) || Reduced(saveMean, saveInvStd)) { using var h = new Widened(); BatchNormBackward(h.In(x), h.In(dy), h.In(gamma), h.In(saveMean), h.In(saveInvStd), eps, h.Out(dx), h.Out(dgamma), h.Out(dbeta), accumulateDx, accumulateParams); return; }
         const string op = "BatchNormBackward";
         var g = CheckBatchNorm(op, x, "dy", dy, ("gamma", gamma), ("dgamma", dgamma), ("dbeta", dbeta), ("saveMean", saveMean), ("saveInvStd", saveInvStd));
         F32(op, "dx", dx);

@@ -19,17 +19,26 @@ namespace DeepTrain.Backends.Cuda;
 // Algorithms are chosen once per (direction, x shape, w shape, spec, dtype, layout) and cached: by cuDNN's heuristics
 // (cudnnGet*Algorithm_v7) or by timing (cudnnFind*AlgorithmEx, on scratch outputs so accumulating calls lose nothing),
 // keeping the first candidate that (1) ran, (2) is CUDNN_DETERMINISTIC when Deterministic is set, (3) does not use tensor
-// cores on fp32 data unless AllowTf32 is set, and (4) needs at most ConvWorkspaceLimitBytes of workspace. Accumulating
-// calls pass β = 1 (cuDNN blends: out = α·result + β·out), others β = 0.
+// cores on fp32 data unless AllowTf32 is set, and (4) needs at most ConvWorkspaceLimitBytes of workspace. The choice keeps
+// the candidate's math type (cudnn_cnn.h: each *AlgoPerf_t carries "cudnnMathType_t mathType"), which is set on the
+// convolution descriptor before its workspace is asked and before it runs, as PyTorch does; fp32 without AllowTf32
+// always runs CUDNN_FMA_MATH. When cuDNN refuses the chosen algorithm at run time (a NOT_SUPPORTED, BAD_PARAM or
+// EXECUTION_FAILED status: in cuDNN 9 the legacy calls run on graph engines, and a ranked candidate can still fail), it
+// is dropped from the cache and the next acceptable candidate runs, once. Accumulating calls pass β = 1 (cuDNN blends:
+// out = α·result + β·out), others β = 0.
 public sealed unsafe partial class CudaBackend
 {
     private enum ConvDirection : byte { Forward, BackwardData, BackwardFilter }
 
     private readonly record struct ConvKey(ConvDirection Direction, Shape X, Shape W, ConvSpec Spec, DType DType, Layout Layout);
 
-    private readonly record struct ConvChoice(int Algo, long WorkspaceBytes);
+    /// <summary>A chosen algorithm, the math type it runs with and the workspace cuDNN asked for it under that math type.</summary>
+    private readonly record struct ConvChoice(int Algo, long WorkspaceBytes, cudnnMathType_t Math);
 
     private readonly Dictionary<ConvKey, ConvChoice> _convAlgos = [];
+
+    /// <summary>Algorithms (with their math type) that cuDNN refused at run time for a key; <see cref="Pick"/> skips them.</summary>
+    private readonly HashSet<(ConvKey Key, int Algo, cudnnMathType_t Math)> _convRejected = [];
 
     /// <summary>Workspace offsets are rounded to this (cuDNN wants 16-byte alignment; 256 keeps every kernel happy).</summary>
     private const long ScratchAlign = 256;
@@ -39,6 +48,22 @@ public sealed unsafe partial class CudaBackend
     /// <summary>The math type of a convolution on <paramref name="dtype"/> storage under this backend's TF32 policy.</summary>
     private cudnnMathType_t ConvMath(DType dtype) => dtype != DType.Float32 ? cudnnMathType_t.CUDNN_TENSOR_OP_MATH
         : _options.AllowTf32 ? cudnnMathType_t.CUDNN_DEFAULT_MATH : cudnnMathType_t.CUDNN_FMA_MATH;
+
+    /// <summary>
+    /// The math type a candidate runs with: its own, except fp32 data without <see cref="CudaBackendOptions.AllowTf32"/>,
+    /// which stays CUDNN_FMA_MATH (never tensor cores, never TF32).
+    /// </summary>
+    private cudnnMathType_t RunMath(DType dtype, cudnnMathType_t candidate) =>
+        dtype == DType.Float32 && !_options.AllowTf32 ? cudnnMathType_t.CUDNN_FMA_MATH : candidate;
+
+    /// <summary>
+    /// Whether a convolution call's status means that cuDNN cannot run this algorithm here (worth one try with the next
+    /// candidate) rather than that the call itself is wrong: the NOT_SUPPORTED, BAD_PARAM and EXECUTION_FAILED families.
+    /// cuDNN 9 numbers them 3000–3999, 2000–2999 and 5000–5999 (cudnn_graph.h); cuDNN 8 has one value each, 9, 3 and 8.
+    /// </summary>
+    internal static bool IsAlgorithmFailure(cudnnStatus_t status, int cudnnMajor) => cudnnMajor <= 8
+        ? (int)status is 3 or 8 or 9
+        : (int)status / 1000 is 2 or 3 or 5;
 
     /// <summary>Sets _t0 = x, _t1 = y, _filter = w and _conv for one convolution.</summary>
     private void SetConvDescriptors(string op, Shape x, Shape w, Shape y, ConvSpec spec, DType dtype, Layout layout)
@@ -102,13 +127,15 @@ public sealed unsafe partial class CudaBackend
         if (g.N == 0) return;
         bool nhwc = x.Layout == Layout.NHWC;
         SetConvDescriptors(op, x.Shape, w.Shape, y.Shape, spec, x.DType, x.Layout);
-        var choice = Choose(op, new ConvKey(ConvDirection.Forward, x.Shape, w.Shape, spec, x.DType, x.Layout), xp, wp, y.Bytes);
         long staging = nhwc ? AlignUp(w.Bytes) : 0;
-        nint scratch = Workspace(staging + choice.WorkspaceBytes);
-        nint filter = nhwc ? FilterToChannelsLast(op, w, wp, scratch) : wp;
-        float alpha = 1f, beta = 0f;
-        Dnn(Cudnn.cudnnConvolutionForward(_cudnn, &alpha, _t0, (void*)xp, _filter, (void*)filter, _conv, (cudnnConvolutionFwdAlgo_t)choice.Algo,
-            (void*)(scratch + (nint)staging), (nuint)choice.WorkspaceBytes, &beta, _t1, (void*)yp), op, x, w, y, spec);
+        RunConv(op, new ConvKey(ConvDirection.Forward, x.Shape, w.Shape, spec, x.DType, x.Layout), xp, wp, y.Bytes, staging, x, w, y, spec,
+            (choice, scratch) =>
+            {
+                nint filter = nhwc ? FilterToChannelsLast(op, w, wp, scratch) : wp;
+                float alpha = 1f, beta = 0f;
+                return Cudnn.cudnnConvolutionForward(_cudnn, &alpha, _t0, (void*)xp, _filter, (void*)filter, _conv, (cudnnConvolutionFwdAlgo_t)choice.Algo,
+                    (void*)(scratch + (nint)staging), (nuint)choice.WorkspaceBytes, &beta, _t1, (void*)yp);
+            });
         if (bias is not null)
         {
             // y += bias broadcast over (N, H, W): cudnnAddTensor with the (1, K, 1, 1) bias (same memory in either format).
@@ -132,13 +159,15 @@ public sealed unsafe partial class CudaBackend
         if (g.N == 0) return;
         bool nhwc = dx.Layout == Layout.NHWC;
         SetConvDescriptors(op, dx.Shape, w.Shape, dy.Shape, spec, dx.DType, dx.Layout);
-        var choice = Choose(op, new ConvKey(ConvDirection.BackwardData, dx.Shape, w.Shape, spec, dx.DType, dx.Layout), dyp, wp, dx.Bytes);
         long staging = nhwc ? AlignUp(w.Bytes) : 0;
-        nint scratch = Workspace(staging + choice.WorkspaceBytes);
-        nint filter = nhwc ? FilterToChannelsLast(op, w, wp, scratch) : wp;
-        float alpha = 1f, beta = accumulate ? 1f : 0f;
-        Dnn(Cudnn.cudnnConvolutionBackwardData(_cudnn, &alpha, _filter, (void*)filter, _t1, (void*)dyp, _conv, (cudnnConvolutionBwdDataAlgo_t)choice.Algo,
-            (void*)(scratch + (nint)staging), (nuint)choice.WorkspaceBytes, &beta, _t0, (void*)dxp), op, dy, w, dx, spec);
+        RunConv(op, new ConvKey(ConvDirection.BackwardData, dx.Shape, w.Shape, spec, dx.DType, dx.Layout), dyp, wp, dx.Bytes, staging, dy, w, dx, spec,
+            (choice, scratch) =>
+            {
+                nint filter = nhwc ? FilterToChannelsLast(op, w, wp, scratch) : wp;
+                float alpha = 1f, beta = accumulate ? 1f : 0f;
+                return Cudnn.cudnnConvolutionBackwardData(_cudnn, &alpha, _filter, (void*)filter, _t1, (void*)dyp, _conv, (cudnnConvolutionBwdDataAlgo_t)choice.Algo,
+                    (void*)(scratch + (nint)staging), (nuint)choice.WorkspaceBytes, &beta, _t0, (void*)dxp);
+            });
     }
 
     /// <inheritdoc />
@@ -172,30 +201,33 @@ public sealed unsafe partial class CudaBackend
         }
         bool nhwc = x.Layout == Layout.NHWC;
         SetConvDescriptors(op, x.Shape, dw.Shape, dy.Shape, spec, x.DType, x.Layout);
-        var choice = Choose(op, new ConvKey(ConvDirection.BackwardFilter, x.Shape, dw.Shape, spec, x.DType, x.Layout), xp, dyp, dw.Bytes);
         long staging = nhwc ? AlignUp(dw.Bytes) : 0;
-        nint scratch = Workspace(staging + choice.WorkspaceBytes);
-        // Channels-last: the gradient is computed as (K, KH, KW, Cg) in the staging area; when accumulating it starts from
-        // the current dw transposed there, so β = 1 adds onto it, and the result is transposed back.
         nint target = dwp;
-        if (nhwc)
-        {
-            target = scratch;
-            if (accumulate) FilterToChannelsLast(op, dw, dwp, scratch);
-        }
-        float alpha = 1f, beta = accumulate ? 1f : 0f;
-        Dnn(Cudnn.cudnnConvolutionBackwardFilter(_cudnn, &alpha, _t0, (void*)xp, _t1, (void*)dyp, _conv, (cudnnConvolutionBwdFilterAlgo_t)choice.Algo,
-            (void*)(scratch + (nint)staging), (nuint)choice.WorkspaceBytes, &beta, _filter, (void*)target), op, x, dy, dw, spec);
+        RunConv(op, new ConvKey(ConvDirection.BackwardFilter, x.Shape, dw.Shape, spec, x.DType, x.Layout), xp, dyp, dw.Bytes, staging, x, dy, dw, spec,
+            (choice, scratch) =>
+            {
+                // Channels-last: the gradient is computed as (K, KH, KW, Cg) in the staging area; when accumulating it starts
+                // from the current dw transposed there, so β = 1 adds onto it, and the result is transposed back.
+                if (nhwc)
+                {
+                    target = scratch;
+                    if (accumulate) FilterToChannelsLast(op, dw, dwp, scratch);
+                }
+                float alpha = 1f, beta = accumulate ? 1f : 0f;
+                return Cudnn.cudnnConvolutionBackwardFilter(_cudnn, &alpha, _t0, (void*)xp, _t1, (void*)dyp, _conv, (cudnnConvolutionBwdFilterAlgo_t)choice.Algo,
+                    (void*)(scratch + (nint)staging), (nuint)choice.WorkspaceBytes, &beta, _filter, (void*)target);
+            });
         if (nhwc)
         {
             var s = dw.Shape;
             int dt = (int)dw.DType;
-            Launched(Kernels.dt_convert((void*)scratch, dt, 1, (void*)dwp, dt, 0, s.N, s.C, s.H, s.W, _streamPtr), op);
+            Launched(Kernels.dt_convert((void*)target, dt, 1, (void*)dwp, dt, 0, s.N, s.C, s.H, s.W, _streamPtr), op);
         }
         if (dbias is not null)
         {
             // dbias (+)= Σ over n, h, w of dy (cudnnConvolutionBackwardBias blends with β like the rest).
             Describe(_t2, dbias, op);
+            float alpha = 1f, beta = accumulate ? 1f : 0f;
             Dnn(Cudnn.cudnnConvolutionBackwardBias(_cudnn, &alpha, _t1, (void*)dyp, &beta, _t2, (void*)dbp), op, dy, dbias);
         }
     }
@@ -221,13 +253,17 @@ public sealed unsafe partial class CudaBackend
         bool nhwc = x.Layout == Layout.NHWC;
         SetConvDescriptors(op, x.Shape, dw.Shape, dy.Shape, spec, x.DType, x.Layout);
         long narrowBytes = dw.Elements * x.DType.Size();
-        var choice = Choose(op, new ConvKey(ConvDirection.BackwardFilter, x.Shape, dw.Shape, spec, x.DType, x.Layout), xp, dyp, narrowBytes);
         // Scratch: [16-bit gradient][fp32 widened copy, when accumulating][cuDNN workspace].
         long narrow = AlignUp(narrowBytes), wide = accumulate ? AlignUp(dw.Bytes) : 0;
-        nint scratch = Workspace(narrow + wide + choice.WorkspaceBytes);
-        float alpha = 1f, beta = 0f;
-        Dnn(Cudnn.cudnnConvolutionBackwardFilter(_cudnn, &alpha, _t0, (void*)xp, _t1, (void*)dyp, _conv, (cudnnConvolutionBwdFilterAlgo_t)choice.Algo,
-            (void*)(scratch + (nint)(narrow + wide)), (nuint)choice.WorkspaceBytes, &beta, _filter, (void*)scratch), op, x, dy, dw, spec);
+        nint scratch = 0;
+        RunConv(op, new ConvKey(ConvDirection.BackwardFilter, x.Shape, dw.Shape, spec, x.DType, x.Layout), xp, dyp, narrowBytes, narrow + wide, x, dy, dw, spec,
+            (choice, s) =>
+            {
+                scratch = s;
+                float alpha = 1f, beta = 0f;
+                return Cudnn.cudnnConvolutionBackwardFilter(_cudnn, &alpha, _t0, (void*)xp, _t1, (void*)dyp, _conv, (cudnnConvolutionBwdFilterAlgo_t)choice.Algo,
+                    (void*)(s + (nint)(narrow + wide)), (nuint)choice.WorkspaceBytes, &beta, _filter, (void*)s);
+            });
         WidenInto(op, scratch, x.DType, dwp, dw.Elements, accumulate, scratch + (nint)narrow, nhwc, dw.Shape);
         if (dbias is not null) BiasBackward(dy, dbias, accumulate);
     }
@@ -243,34 +279,41 @@ public sealed unsafe partial class CudaBackend
 
     /// <inheritdoc />
     /// <remarks>
-    /// The largest workspace of the three directions for fp32 data in either layout (the plan does not know the layout
-    /// or dtype yet), including the channels-last filter staging. Uses the algorithm already chosen for a shape when there
-    /// is one, else cuDNN's heuristics (an exhaustive search needs real buffers and happens on the first real call).
+    /// The largest workspace of the three directions as this layout and dtype will run them: cuDNN's workspace for the
+    /// algorithm chosen (or already cached) plus the scratch around it — the channels-last filter staging, and for 16-bit
+    /// data the 16-bit weight gradient and its fp32 copy that a mixed plan's fp32 weight gradient goes through. Uses the
+    /// algorithm already chosen for a shape when there is one, else cuDNN's heuristics (an exhaustive search needs real
+    /// buffers and happens on the first real call).
     /// </remarks>
-    public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec)
+    /// <exception cref="ArgumentException"><paramref name="dtype"/> is not Float32, Float16 or BFloat16.</exception>
+    /// <exception cref="ConvWorkspaceLimitException">No acceptable algorithm fits <see cref="CudaBackendOptions.ConvWorkspaceLimitBytes"/>.</exception>
+    /// <exception cref="CudaOperationException">cuDNN rejected the shapes or offers no acceptable algorithm.</exception>
+    public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec, Layout layout, DType dtype)
     {
         const string op = "Conv2dWorkspaceBytes";
+        if (dtype is not (DType.Float32 or DType.Float16 or DType.BFloat16))
+            ThrowHelper.Invalid(op, $"dtype is {dtype}; expected Float32, Float16 or BFloat16");
         ThrowIfDisposed();
         Enter();
         var y = Shape.Of(x.N, w.N, spec.OutH(x.H, w.H), spec.OutW(x.W, w.W));
         var g = new ConvGeometry(op, x, w, y, spec);
         if (g.N == 0) return 0;
+        SetConvDescriptors(op, x, w, y, spec, dtype, layout);
+        long filter = AlignUp(w.Elements * dtype.Size());
         long most = 0;
-        foreach (var layout in (ReadOnlySpan<Layout>)[Layout.NCHW, Layout.NHWC])
+        foreach (var dir in (ReadOnlySpan<ConvDirection>)[ConvDirection.Forward, ConvDirection.BackwardData, ConvDirection.BackwardFilter])
         {
-            SetConvDescriptors(op, x, w, y, spec, DType.Float32, layout);
-            long staging = layout == Layout.NHWC ? AlignUp(w.Elements * sizeof(float)) : 0;
-            foreach (var dir in (ReadOnlySpan<ConvDirection>)[ConvDirection.Forward, ConvDirection.BackwardData, ConvDirection.BackwardFilter])
+            var key = new ConvKey(dir, x, w, spec, dtype, layout);
+            if (!_convAlgos.TryGetValue(key, out var choice))
             {
-                var key = new ConvKey(dir, x, w, spec, DType.Float32, layout);
-                if (!_convAlgos.TryGetValue(key, out var choice))
-                {
-                    choice = Pick(op, key, Heuristic(key));
-                    // The heuristic answer is what a heuristic-mode call would choose; a timed search happens on real buffers later.
-                    if (_options.AlgorithmSearch == ConvAlgorithmSearch.Heuristic) _convAlgos[key] = choice;
-                }
-                most = Math.Max(most, staging + choice.WorkspaceBytes);
+                DnnConv(Cudnn.cudnnSetConvolutionMathType(_conv, ConvMath(dtype)), op, key);
+                choice = Pick(op, key, Heuristic(key));
+                // The heuristic answer is what a heuristic-mode call would choose; a timed search happens on real buffers later.
+                if (_options.AlgorithmSearch == ConvAlgorithmSearch.Heuristic) _convAlgos[key] = choice;
             }
+            long staging = dir == ConvDirection.BackwardFilter && dtype != DType.Float32 ? filter + AlignUp(w.Elements * sizeof(float))
+                : layout == Layout.NHWC ? filter : 0;
+            most = Math.Max(most, staging + choice.WorkspaceBytes);
         }
         return most;
     }
@@ -396,10 +439,46 @@ public sealed unsafe partial class CudaBackend
     private ConvChoice Choose(string op, ConvKey key, nint in0, nint in1, long outBytes)
     {
         if (_convAlgos.TryGetValue(key, out var cached)) return cached;
+        // Rank under the policy's math type (a retry finds the descriptor at the rejected candidate's).
+        DnnConv(Cudnn.cudnnSetConvolutionMathType(_conv, ConvMath(key.DType)), op, key);
         var candidates = _options.AlgorithmSearch == ConvAlgorithmSearch.Exhaustive ? Timed(op, key, in0, in1, outBytes) : Heuristic(key);
         var choice = Pick(op, key, candidates);
         _convAlgos[key] = choice;
         return choice;
+    }
+
+    /// <summary>
+    /// Runs one convolution (descriptors set) with the algorithm chosen for <paramref name="key"/>: sets its math type,
+    /// grows the workspace to <paramref name="staging"/> + its need and calls <paramref name="call"/> with the choice and
+    /// the scratch (staging first). When cuDNN refuses the algorithm at run time (<see cref="IsAlgorithmFailure"/>), it is
+    /// dropped from the cache and marked rejected, and the next acceptable candidate runs once, as PyTorch's
+    /// cudnn_convolution does; a second failure, or no other candidate, reports the first failure. A refused call
+    /// (NOT_SUPPORTED, BAD_PARAM) launched nothing; after EXECUTION_FAILED an accumulating (β = 1) output written in place
+    /// may already hold part of a result, the risk PyTorch's retry takes too (channels-last weight gradients are
+    /// re-seeded from dw, which the failed call did not touch).
+    /// </summary>
+    /// <exception cref="ConvWorkspaceLimitException">No acceptable algorithm fits the workspace limit.</exception>
+    /// <exception cref="CudaOperationException">cuDNN rejected the call, or offers no acceptable algorithm.</exception>
+    private void RunConv(string op, ConvKey key, nint in0, nint in1, long outBytes, long staging, Tensor a, Tensor b, Tensor c, ConvSpec spec,
+        Func<ConvChoice, nint, cudnnStatus_t> call)
+    {
+        var choice = Choose(op, key, in0, in1, outBytes);
+        for (bool retried = false; ; retried = true)
+        {
+            DnnConv(Cudnn.cudnnSetConvolutionMathType(_conv, choice.Math), op, key);
+            var status = call(choice, Workspace(staging + choice.WorkspaceBytes));
+            if (status == cudnnStatus_t.CUDNN_STATUS_SUCCESS) return;
+            string what = $"cudnnConvolution{key.Direction} with algorithm {choice.Algo}, {choice.Math}";
+            if (retried || !IsAlgorithmFailure(status, _cudnnMajor)) ThrowDnn(status, op, a, b, c, spec, what);
+            _convAlgos.Remove(key);
+            _convRejected.Add((key, choice.Algo, choice.Math));
+            try { choice = Choose(op, key, in0, in1, outBytes); }
+            catch (Exception e) when (e is ConvWorkspaceLimitException or CudaOperationException)
+            {
+                ThrowDnn(status, op, a, b, c, spec, what + " (no other algorithm to try)");
+                throw;
+            }
+        }
     }
 
     /// <summary>cuDNN's heuristic ranking for the descriptors as set (no GPU work).</summary>
@@ -430,7 +509,11 @@ public sealed unsafe partial class CudaBackend
         return Candidates(perf, got);
     }
 
-    /// <summary>Times every algorithm (cudnnFind*AlgorithmEx) with the workspace limit as scratch and a throw-away output.</summary>
+    /// <summary>
+    /// Times every algorithm (cudnnFind*AlgorithmEx) with a throw-away output and a temporary scratch of the workspace
+    /// limit, clamped to 90 % of the device's free memory (a limit meant as "no limit" must not fail the allocation).
+    /// The scratch is freed afterwards, so the persistent workspace only grows to the chosen algorithm's need.
+    /// </summary>
     private Candidate[] Timed(string op, ConvKey key, nint in0, nint in1, long outBytes)
     {
         int max, got;
@@ -444,12 +527,15 @@ public sealed unsafe partial class CudaBackend
         bool nhwc = key.Layout == Layout.NHWC;
         long filterBytes = key.W.Elements * key.DType.Size();
         long staging = nhwc ? AlignUp(filterBytes) : 0;
-        long limit = _options.ConvWorkspaceLimitBytes;
-        nint scratch = Workspace(staging + limit);
+        Check(Cudart.cudaMemGetInfo(out nuint free, out _));
+        long room = (long)Math.Min((ulong)free / 10 * 9, long.MaxValue / 2) - staging - AlignUp(outBytes);
+        long limit = Math.Max(0, Math.Min(_options.ConvWorkspaceLimitBytes, room));
+        nint scratch = RawAlloc(staging + limit);
         nint ws = scratch + (nint)staging;
-        nint output = RawAlloc(outBytes);
+        nint output = 0;
         try
         {
+            output = RawAlloc(outBytes);
             switch (key.Direction)
             {
                 case ConvDirection.Forward:
@@ -477,7 +563,9 @@ public sealed unsafe partial class CudaBackend
         }
         finally
         {
-            RawFree(output, outBytes, _poolsSupported);
+            // Stream-ordered: the search's work is queued before the frees.
+            if (output != 0) RawFree(output, outBytes, _poolsSupported);
+            RawFree(scratch, staging + limit, _poolsSupported);
         }
         return Candidates(perf, got);
 
@@ -496,8 +584,9 @@ public sealed unsafe partial class CudaBackend
     }
 
     /// <summary>
-    /// The first candidate (in cuDNN's ranking) that ran, meets the determinism and TF32 policy and fits the workspace
-    /// limit; its workspace is asked of cuDNN for the descriptors as set (the perf struct's figure is advisory).
+    /// The first candidate (in cuDNN's ranking) that ran, meets the determinism and TF32 policy, was not rejected at run
+    /// time and fits the workspace limit; its workspace is asked of cuDNN for the descriptors as set, under the math type
+    /// it will run with (the perf struct's figure is advisory). Leaves the descriptor at the last candidate's math type.
     /// </summary>
     /// <exception cref="ConvWorkspaceLimitException">Every acceptable candidate needs more than the limit.</exception>
     /// <exception cref="CudaOperationException">No candidate is acceptable at all.</exception>
@@ -510,6 +599,10 @@ public sealed unsafe partial class CudaBackend
             if (_options.Deterministic && c.Determinism != cudnnDeterminism_t.CUDNN_DETERMINISTIC) continue;
             if (key.DType == DType.Float32 && !_options.AllowTf32
                 && c.Math is cudnnMathType_t.CUDNN_TENSOR_OP_MATH or cudnnMathType_t.CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
+            var math = RunMath(key.DType, c.Math);
+            if (_convRejected.Contains((key, c.Algo, math))) continue;
+            // The workspace under the math type the algorithm will run with (it can differ between math types).
+            DnnConv(Cudnn.cudnnSetConvolutionMathType(_conv, math), op, key);
             nuint bytes;
             cudnnStatus_t st = key.Direction switch
             {
@@ -518,7 +611,7 @@ public sealed unsafe partial class CudaBackend
                 _ => Cudnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(_cudnn, _t0, _t1, _conv, _filter, (cudnnConvolutionBwdFilterAlgo_t)c.Algo, out bytes),
             };
             if (st != cudnnStatus_t.CUDNN_STATUS_SUCCESS) continue;
-            if ((long)bytes <= limit) return new ConvChoice(c.Algo, (long)bytes);
+            if ((long)bytes <= limit) return new ConvChoice(c.Algo, (long)bytes, math);
             smallest = Math.Min(smallest, (long)bytes);
         }
         string shapes = $"{DirectionText(key.Direction)} x {key.X}, w {key.W}, {key.Spec}, {key.DType} {key.Layout}";

@@ -21,8 +21,8 @@ namespace DeepTrain.Backends.Cuda;
 // Why not SPATIAL_PERSISTENT: the header warns it "imposes some limits on the range of values" (it can overflow for
 // large activations and then needs cudnnQueryRuntimeError), and it is the fast path for fp16 NHWC only. Why not the Ex
 // forms: their reserve space would have to travel from forward to backward, which IBackend does not carry.
-// Aliasing: the CPU backend lets y alias x (forward) and dx alias dy (backward); cuDNN documents neither, so an aliased
-// input is first copied into the workspace.
+// Aliasing: the CPU backend lets y alias x (forward, training and inference) and dx alias dy (backward); cuDNN documents
+// none of these, so an aliased input is first copied into the workspace.
 public sealed unsafe partial class CudaBackend
 {
     private const cudnnBatchNormMode_t BnMode = cudnnBatchNormMode_t.CUDNN_BATCHNORM_SPATIAL;
@@ -68,9 +68,11 @@ public sealed unsafe partial class CudaBackend
         float* gp = PerChannelF32(op, "gamma", gamma, g.C), bp = PerChannelF32(op, "beta", beta, g.C);
         float* rm = PerChannelF32(op, "runningMean", runningMean, g.C), rv = PerChannelF32(op, "runningVar", runningVar, g.C);
         if (x.Elements == 0) return;
+        // cudnn_ops.h does not say whether y may alias x (element-wise per channel, but the kernels' read/write order is
+        // cuDNN's business): staged as in training, a copy of x per in-place call.
+        if (Overlaps(x, y)) xp = StageCopy(op, x, xp);
         DescribeBatchNorm(op, x);
         float alpha = 1f, zero = 0f;
-        // Element-wise per channel, so y may alias x here without staging.
         Dnn(Cudnn.cudnnBatchNormalizationForwardInference(_cudnn, BnMode, &alpha, &zero, _t0, (void*)xp, _t0, (void*)yp, _t1,
             gp, bp, rm, rv, eps), op, x, gamma);
     }
@@ -78,11 +80,12 @@ public sealed unsafe partial class CudaBackend
     /// <inheritdoc />
     /// <remarks>
     /// dx = αd·∂x + βd·dx with βd = 1 when <paramref name="accumulateDx"/>; dγ, dβ = αp·∂ + βp·previous with βp = 1 when
-    /// <paramref name="accumulateParams"/>. ε is not an argument of IBackend's backward: the saved 1/√(σ²_B + ε) already
-    /// holds it, and cuDNN reads the saved values when both are given (the ε passed is only used without them).
+    /// <paramref name="accumulateParams"/>. <paramref name="eps"/> goes to cuDNN unchanged: cudnn_ops.h documents the
+    /// backward's epsilon as "Same epsilon as forward pass" (the saved 1/√(σ²_B + ε) holds it too, but the header does not
+    /// say cuDNN ignores the argument when the saved values are given).
     /// </remarks>
     /// <exception cref="CudaOperationException">cuDNN rejected the shapes or failed.</exception>
-    public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
+    public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, double eps,
         Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams)
     {
         const string op = "BatchNormBackward";
@@ -90,7 +93,7 @@ public sealed unsafe partial class CudaBackend
         {
             OnThisDevice(op, ("x", x), ("dy", dy), ("gamma", gamma), ("saveMean", saveMean), ("saveInvStd", saveInvStd), ("dx", dx), ("dgamma", dgamma), ("dbeta", dbeta));
             using var h = new Widened(this);
-            BatchNormBackward(h.In(x), h.In(dy), h.In(gamma), h.In(saveMean), h.In(saveInvStd), h.Out(dx), h.Out(dgamma), h.Out(dbeta), accumulateDx, accumulateParams);
+            BatchNormBackward(h.In(x), h.In(dy), h.In(gamma), h.In(saveMean), h.In(saveInvStd), eps, h.Out(dx), h.Out(dgamma), h.Out(dbeta), accumulateDx, accumulateParams);
             return;
         }
         var g = CheckBatchNorm(op, x, "dy", dy, out nint xp, out nint dyp);
@@ -103,7 +106,7 @@ public sealed unsafe partial class CudaBackend
         DescribeBatchNorm(op, x);
         float one = 1f, betaData = accumulateDx ? 1f : 0f, betaParam = accumulateParams ? 1f : 0f;
         Dnn(Cudnn.cudnnBatchNormalizationBackward(_cudnn, BnMode, &one, &betaData, &one, &betaParam, _t0, (void*)xp, _t0, (void*)dyp, _t0, (void*)dxp,
-            _t1, gp, dgp, dbp, 1e-5, sm, si), op, x, dy, dx);
+            _t1, gp, dgp, dbp, eps, sm, si), op, x, dy, dx);
     }
 
     /// <summary>x and its partner share shape, layout and dtype; returns the per-channel geometry and both addresses.</summary>

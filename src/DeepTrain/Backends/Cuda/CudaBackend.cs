@@ -37,6 +37,7 @@ public sealed unsafe partial class CudaBackend : IBackend
     private readonly CublasHandle _cublas;
     private readonly bool _poolsSupported;
     private readonly string _name;
+    private readonly int _cudnnMajor;   // 8 or 9: the numbering of cuDNN's statuses (Cudnn.MajorVersion)
     private nint _cublasWorkspace;
     private nint _workspace;
     private long _workspaceBytes;
@@ -50,7 +51,9 @@ public sealed unsafe partial class CudaBackend : IBackend
     private readonly CudnnConvolutionDescriptor _conv;
     private readonly CudnnPoolingDescriptor _pool;
 
-    [ThreadStatic] private static int t_currentDevicePlusOne;
+    // The device last selected, on this thread, in the kernel library's own CUDA runtime (it links cudart statically, so
+    // its current device is apart from the shared libcudart's). Only Enter calls dt_set_device, so this cannot go stale.
+    [ThreadStatic] private static int t_kernelsDevicePlusOne;
 
     /// <summary>cuBLAS's recommended workspace on Hopper (32 MiB; 4 MiB suffices before it).</summary>
     private const long CublasWorkspaceBytes = 32L << 20;
@@ -63,6 +66,9 @@ public sealed unsafe partial class CudaBackend : IBackend
     /// <exception cref="CudaException">A runtime call failed (the message names it).</exception>
     /// <exception cref="CudnnException">cuDNN could not create its handle.</exception>
     /// <exception cref="CublasException">cuBLAS could not create its handle.</exception>
+    /// <exception cref="DllNotFoundException">cuDNN, cuBLAS or DeepTrain's kernel library cannot be loaded (the first call
+    /// into each loads it; <see cref="BackendFactory.TryCreate(Device)"/> checks them first and reports a reason instead).</exception>
+    /// <exception cref="EntryPointNotFoundException">The kernel library predates an export this backend calls (rebuild native/).</exception>
     public CudaBackend(CudaBackendOptions? options = null)
     {
         _options = options ?? new CudaBackendOptions();
@@ -71,43 +77,53 @@ public sealed unsafe partial class CudaBackend : IBackend
         if (_options.DeviceIndex < 0 || _options.DeviceIndex >= count)
             throw new ArgumentOutOfRangeException(nameof(options), _options.DeviceIndex, $"device cuda:{_options.DeviceIndex} does not exist; {count} CUDA device(s) are visible");
         Device = Device.Cuda(_options.DeviceIndex);
-        Enter();
-        Check(Cudart.cudaDeviceGetAttribute(out int pools, cudaDeviceAttr.cudaDevAttrMemoryPoolsSupported, _options.DeviceIndex));
-        _poolsSupported = pools != 0;
-        if (_poolsSupported)
+        try
         {
-            // Keep freed memory in the device's default pool instead of returning it to the driver at every
-            // synchronisation (the default threshold is 0): a training step then re-uses its memory without new mappings.
-            Check(Cudart.cudaDeviceGetDefaultMemPool(out IntPtr pool, _options.DeviceIndex));
-            ulong keep = ulong.MaxValue;
-            Check(Cudart.cudaMemPoolSetAttribute(pool, cudaMemPoolAttr.cudaMemPoolAttrReleaseThreshold, &keep));
+            Enter();
+            Check(Cudart.cudaDeviceGetAttribute(out int pools, cudaDeviceAttr.cudaDevAttrMemoryPoolsSupported, _options.DeviceIndex));
+            _poolsSupported = pools != 0;
+            if (_poolsSupported)
+            {
+                // Keep freed memory in the device's default pool instead of returning it to the driver at every
+                // synchronisation (the default threshold is 0): a training step then re-uses its memory without new mappings.
+                Check(Cudart.cudaDeviceGetDefaultMemPool(out IntPtr pool, _options.DeviceIndex));
+                ulong keep = ulong.MaxValue;
+                Check(Cudart.cudaMemPoolSetAttribute(pool, cudaMemPoolAttr.cudaMemPoolAttrReleaseThreshold, &keep));
+            }
+            Check(Cudart.cudaDeviceGetAttribute(out int major, cudaDeviceAttr.cudaDevAttrComputeCapabilityMajor, _options.DeviceIndex));
+            Check(Cudart.cudaDeviceGetAttribute(out int minor, cudaDeviceAttr.cudaDevAttrComputeCapabilityMinor, _options.DeviceIndex));
+            ComputeCapability = 10 * major + minor;
+            Check(Cudart.cudaMemGetInfo(out _, out nuint total));
+            _cudnnMajor = Cudnn.MajorVersion(Cudnn.cudnnGetVersion());
+            _name = $"cuda:{_options.DeviceIndex} (sm_{major}{minor}, {(ulong)total >> 30} GiB, cuDNN {Cudnn.cudnnGetVersion()}"
+                + $"{(_options.Deterministic ? ", deterministic" : "")}{(_options.AllowTf32 ? ", TF32" : "")}, {_options.AlgorithmSearch} conv search)";
+
+            Check(Cudart.cudaStreamCreateWithFlags(out _stream, Cudart.cudaStreamNonBlocking));
+            _streamPtr = _stream.DangerousGetHandle();
+            Check(Cudnn.cudnnCreate(out _cudnn));
+            Check(Cudnn.cudnnSetStream(_cudnn, _stream));
+            Check(Cublas.cublasCreate_v2(out _cublas));
+            Check(Cublas.cublasSetStream_v2(_cublas, _stream));
+            // cublasSetStream resets the workspace to cuBLAS's own, so ours is set after it (and is what graph capture needs).
+            _cublasWorkspace = RawAlloc(CublasWorkspaceBytes);
+            Check(Cublas.cublasSetWorkspace_v2(_cublas, (void*)_cublasWorkspace, (nuint)CublasWorkspaceBytes));
+            // TF32 is chosen per GEMM through the compute type; the handle's mode stays the default (no TF32 for 32F compute).
+            Check(Cublas.cublasSetMathMode(_cublas, cublasMath_t.CUBLAS_DEFAULT_MATH));
+
+            Check(Cudnn.cudnnCreateTensorDescriptor(out _t0));
+            Check(Cudnn.cudnnCreateTensorDescriptor(out _t1));
+            Check(Cudnn.cudnnCreateTensorDescriptor(out _t2));
+            Check(Cudnn.cudnnCreateTensorDescriptor(out _t3));
+            Check(Cudnn.cudnnCreateFilterDescriptor(out _filter));
+            Check(Cudnn.cudnnCreateConvolutionDescriptor(out _conv));
+            Check(Cudnn.cudnnCreatePoolingDescriptor(out _pool));
         }
-        Check(Cudart.cudaDeviceGetAttribute(out int major, cudaDeviceAttr.cudaDevAttrComputeCapabilityMajor, _options.DeviceIndex));
-        Check(Cudart.cudaDeviceGetAttribute(out int minor, cudaDeviceAttr.cudaDevAttrComputeCapabilityMinor, _options.DeviceIndex));
-        ComputeCapability = 10 * major + minor;
-        Check(Cudart.cudaMemGetInfo(out _, out nuint total));
-        _name = $"cuda:{_options.DeviceIndex} (sm_{major}{minor}, {(ulong)total >> 30} GiB, cuDNN {Cudnn.cudnnGetVersion()}"
-            + $"{(_options.Deterministic ? ", deterministic" : "")}{(_options.AllowTf32 ? ", TF32" : "")}, {_options.AlgorithmSearch} conv search)";
-
-        Check(Cudart.cudaStreamCreateWithFlags(out _stream, Cudart.cudaStreamNonBlocking));
-        _streamPtr = _stream.DangerousGetHandle();
-        Check(Cudnn.cudnnCreate(out _cudnn));
-        Check(Cudnn.cudnnSetStream(_cudnn, _stream));
-        Check(Cublas.cublasCreate_v2(out _cublas));
-        Check(Cublas.cublasSetStream_v2(_cublas, _stream));
-        // cublasSetStream resets the workspace to cuBLAS's own, so ours is set after it (and is what graph capture needs).
-        _cublasWorkspace = RawAlloc(CublasWorkspaceBytes);
-        Check(Cublas.cublasSetWorkspace_v2(_cublas, (void*)_cublasWorkspace, (nuint)CublasWorkspaceBytes));
-        // TF32 is chosen per GEMM through the compute type; the handle's mode stays the default (no TF32 for 32F compute).
-        Check(Cublas.cublasSetMathMode(_cublas, cublasMath_t.CUBLAS_DEFAULT_MATH));
-
-        Check(Cudnn.cudnnCreateTensorDescriptor(out _t0));
-        Check(Cudnn.cudnnCreateTensorDescriptor(out _t1));
-        Check(Cudnn.cudnnCreateTensorDescriptor(out _t2));
-        Check(Cudnn.cudnnCreateTensorDescriptor(out _t3));
-        Check(Cudnn.cudnnCreateFilterDescriptor(out _filter));
-        Check(Cudnn.cudnnCreateConvolutionDescriptor(out _conv));
-        Check(Cudnn.cudnnCreatePoolingDescriptor(out _pool));
+        catch
+        {
+            // A step failed part-way: release what was made (Dispose tolerates the missing rest), then report the failure.
+            Dispose();
+            throw;
+        }
     }
 
     /// <inheritdoc />
@@ -167,7 +183,11 @@ public sealed unsafe partial class CudaBackend : IBackend
         // A buffer may be disposed on any thread: make the device current there first.
         Enter();
         if (!_disposed && streamOrdered) Check(Cudart.cudaFreeAsync((void*)p, _stream));
-        else Check(Cudart.cudaFree((void*)p));   // the stream is gone (or the memory came from cudaMalloc): cudaFree waits for the device
+        // After Dispose the stream is gone, but Dispose synchronised it before setting _disposed, so no queued work can
+        // still read pool memory (cudaFree "will not perform any implicit synchronization when the pointer was allocated
+        // with cudaMallocAsync", cuda_runtime_api.h). Memory from cudaMalloc (no pools) is freed here while the backend
+        // lives: cudaFree of such memory waits for the device in practice, which the header does not state.
+        else Check(Cudart.cudaFree((void*)p));
         MemoryTracker.DeviceFreed(bytes);
     }
 
@@ -235,15 +255,27 @@ public sealed unsafe partial class CudaBackend : IBackend
     }
 
     /// <summary>
-    /// Waits for the stream, frees the workspace and destroys the handles. Buffers still alive stay valid memory until
-    /// their owners dispose them (then freed synchronously with <c>cudaFree</c>).
+    /// Waits for the stream, destroys the handles, frees the workspaces and destroys the stream. Buffers still alive stay
+    /// valid memory until their owners dispose them (then freed with <c>cudaFree</c>). Also releases what a constructor
+    /// that failed part-way had made (every handle and workspace may be missing then).
     /// </summary>
     public void Dispose()
     {
         if (_disposed) return;
-        Enter();
-        // Errors here are reported by the next call on this device; disposing must not throw over them.
-        Cudart.cudaStreamSynchronize(_stream);
+        bool haveStream = _stream is { IsInvalid: false };
+        if (haveStream)
+        {
+            Enter();
+            // Errors here are reported by the next call on this device; disposing must not throw over them.
+            Cudart.cudaStreamSynchronize(_stream);
+        }
+        // The library handles first: cuBLAS's holds the workspace freed below (cublasSetWorkspace).
+        _t0?.Dispose(); _t1?.Dispose(); _t2?.Dispose(); _t3?.Dispose();
+        _filter?.Dispose(); _conv?.Dispose(); _pool?.Dispose();
+        _cudnn?.Dispose();
+        _cublas?.Dispose();
+        // Stream-ordered frees (the stream is alive; _disposed is still false), then one synchronisation: the invariant
+        // RawFree relies on once _disposed is set is that nothing queued on the stream is left.
         if (_workspace != 0) RawFree(_workspace, _workspaceBytes, _poolsSupported);
         _workspace = 0;
         _workspaceBytes = 0;
@@ -251,23 +283,30 @@ public sealed unsafe partial class CudaBackend : IBackend
         _cublasWorkspace = 0;
         if (_flags != 0) RawFree(_flags, sizeof(int), _poolsSupported);
         _flags = 0;
-        Cudart.cudaStreamSynchronize(_stream);
+        if (haveStream) Cudart.cudaStreamSynchronize(_stream);
         _disposed = true;
-        _t0.Dispose(); _t1.Dispose(); _t2.Dispose(); _t3.Dispose();
-        _filter.Dispose(); _conv.Dispose(); _pool.Dispose();
-        _cudnn.Dispose();
-        _cublas.Dispose();
-        _stream.Dispose();
+        _stream?.Dispose();
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
-    /// <summary>Makes this backend's device current on the calling thread (remembered per thread, so the common case is one compare).</summary>
+    /// <summary>
+    /// Makes this backend's device current on the calling thread, in both CUDA runtimes of the process: the shared
+    /// libcudart (cuDNN, cuBLAS and this class) and the kernel library's static one (its launches run in the context its
+    /// own current device selects, and the stream must belong to that context). The shared runtime is asked every time
+    /// (cudaGetDevice: no synchronisation), so a cudaSetDevice made on this thread by other code is noticed; the kernel
+    /// library's device changes only here, so a per-thread record suffices for it.
+    /// </summary>
     private void Enter()
     {
-        if (t_currentDevicePlusOne == _options.DeviceIndex + 1) return;
-        Check(Cudart.cudaSetDevice(_options.DeviceIndex));
-        t_currentDevicePlusOne = _options.DeviceIndex + 1;
+        int device = _options.DeviceIndex;
+        Check(Cudart.cudaGetDevice(out int current));
+        if (current != device) Check(Cudart.cudaSetDevice(device));
+        if (t_kernelsDevicePlusOne != device + 1)
+        {
+            Check((cudaError_t)Kernels.dt_set_device(device), "dt_set_device");
+            t_kernelsDevicePlusOne = device + 1;
+        }
     }
 
     /// <summary>
