@@ -9,6 +9,7 @@ using DeepTrain.Models;
 using DeepTrain.Optim;
 using DeepTrain.Tensors;
 using DeepTrain.Training;
+using DeepTrain.Tests.Infrastructure;
 using Xunit;
 
 namespace DeepTrain.Tests.Training;
@@ -287,60 +288,13 @@ public class SyncFreeTrainingTests
     }
 
     /// <summary>The CPU backend counting the calls that would wait for a GPU: CopyToHost and Synchronize.</summary>
-    private sealed class CountingBackend(CpuBackend inner) : IBackend
+    private sealed class CountingBackend(CpuBackend inner) : ForwardingBackend(inner)
     {
-        private CpuBackend Inner { get; } = inner;
         /// <summary>CopyToHost calls so far.</summary>
         public int HostReads { get; set; }
         /// <summary>Synchronize calls so far.</summary>
         public int Synchronizations { get; set; }
-        public bool SupportsPrecision(Precision precision, out string reason) => Inner.SupportsPrecision(precision, out reason);
-        public Device Device => Inner.Device;
-        public string Description => Inner.Description;
-        public long LiveBytes => Inner.LiveBytes;
-        public DeviceBuffer Allocate(long bytes) => Inner.Allocate(bytes);
-        public void CopyFromHost<T>(ReadOnlySpan<T> src, Tensor dst) where T : unmanaged => Inner.CopyFromHost<T>(src, dst);
-        public void CopyToHost<T>(Tensor src, Span<T> dst) where T : unmanaged { HostReads++; Inner.CopyToHost<T>(src, dst); }
-        public void Synchronize() { Synchronizations++; Inner.Synchronize(); }
-        public void Fill(Tensor t, float value) => Inner.Fill(t, value);
-        public void Copy(Tensor src, Tensor dst) => Inner.Copy(src, dst);
-        public void Axpby(float alpha, Tensor x, float beta, Tensor y) => Inner.Axpby(alpha, x, beta, y);
-        public void Add(Tensor a, Tensor b, Tensor y) => Inner.Add(a, b, y);
-        public void Activation(ActivationKind kind, float alpha, Tensor x, Tensor y) => Inner.Activation(kind, alpha, x, y);
-        public void ActivationBackward(ActivationKind kind, float alpha, Tensor y, Tensor dy, Tensor dx, bool accumulate) => Inner.ActivationBackward(kind, alpha, y, dy, dx, accumulate);
-        public void PReluForward(Tensor x, Tensor alpha, Tensor y) => Inner.PReluForward(x, alpha, y);
-        public void PReluBackward(Tensor x, Tensor alpha, Tensor dy, Tensor? dx, Tensor dalpha, bool accumulateDx, bool accumulateAlpha) => Inner.PReluBackward(x, alpha, dy, dx, dalpha, accumulateDx, accumulateAlpha);
-        public void DropoutForward(Tensor x, Tensor y, float p, ulong seed) => Inner.DropoutForward(x, y, p, seed);
-        public void DropoutBackward(Tensor dy, Tensor dx, float p, ulong seed, bool accumulate) => Inner.DropoutBackward(dy, dx, p, seed, accumulate);
-        public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec) => Inner.Conv2dForward(x, w, bias, y, spec);
-        public void Conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvSpec spec, bool accumulate) => Inner.Conv2dBackwardData(dy, w, dx, spec, accumulate);
-        public void Conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias, ConvSpec spec, bool accumulate) => Inner.Conv2dBackwardFilter(x, dy, dw, dbias, spec, accumulate);
-        public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec, Layout layout, DType dtype) => Inner.Conv2dWorkspaceBytes(x, w, spec, layout, dtype);
-        public void Gemm(bool transA, bool transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) => Inner.Gemm(transA, transB, alpha, a, b, beta, c);
-        public void AddBias(Tensor y, Tensor bias) => Inner.AddBias(y, bias);
-        public void BiasBackward(Tensor dy, Tensor dbias, bool accumulate) => Inner.BiasBackward(dy, dbias, accumulate);
-        public void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar, Tensor saveMean, Tensor saveInvStd, double momentum, double eps) => Inner.BatchNormForwardTraining(x, gamma, beta, y, runningMean, runningVar, saveMean, saveInvStd, momentum, eps);
-        public void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar, double eps) => Inner.BatchNormForwardInference(x, gamma, beta, y, runningMean, runningVar, eps);
-        public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, double eps, Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams) => Inner.BatchNormBackward(x, dy, gamma, saveMean, saveInvStd, eps, dx, dgamma, dbeta, accumulateDx, accumulateParams);
-        public void Pool2dForward(PoolSpec spec, Tensor x, Tensor y) => Inner.Pool2dForward(spec, x, y);
-        public void Pool2dBackward(PoolSpec spec, Tensor x, Tensor y, Tensor dy, Tensor dx, bool accumulate) => Inner.Pool2dBackward(spec, x, y, dy, dx, accumulate);
-        public void CopyChannels(Tensor src, int srcC0, Tensor dst, int dstC0, int channels, int stride, bool accumulate) => Inner.CopyChannels(src, srcC0, dst, dstC0, channels, stride, accumulate);
-        public void CopyChannelsBackward(Tensor ddst, int dstC0, Tensor dsrc, int srcC0, int channels, int stride, bool accumulate) => Inner.CopyChannelsBackward(ddst, dstC0, dsrc, srcC0, channels, stride, accumulate);
-        public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, Tensor loss, Tensor? dlogits, Tensor? correct, float scale) => Inner.SoftmaxCrossEntropy(logits, labels, loss, dlogits, correct, scale);
-        public void MseLoss(Tensor pred, Tensor target, Tensor loss, Tensor? dpred, float scale) => Inner.MseLoss(pred, target, loss, dpred, scale);
-        public void BceWithLogitsLoss(Tensor logits, Tensor target, Tensor loss, Tensor? dlogits, float scale) => Inner.BceWithLogitsLoss(logits, target, loss, dlogits, scale);
-        public void SgdStep(Tensor w, Tensor g, Tensor momentum, SgdArgs args, long step) => Inner.SgdStep(w, g, momentum, args, step);
-        public void AdamStep(Tensor w, Tensor g, Tensor m, Tensor v, AdamArgs args, long step) => Inner.AdamStep(w, g, m, v, args, step);
-        public void SgdStep(Tensor w, Tensor g, Tensor momentum, SgdArgs args, long step, Tensor? workingCopy, Tensor? scalerState) => Inner.SgdStep(w, g, momentum, args, step, workingCopy, scalerState);
-        public void AdamStep(Tensor w, Tensor g, Tensor m, Tensor v, AdamArgs args, long step, Tensor? workingCopy, Tensor? scalerState) => Inner.AdamStep(w, g, m, v, args, step, workingCopy, scalerState);
-        public void AdagradStep(Tensor w, Tensor g, Tensor sum, AdagradArgs args, long step) => Inner.AdagradStep(w, g, sum, args, step);
-        public void RmsPropStep(Tensor w, Tensor g, Tensor v, Tensor? momentum, Tensor? gradAvg, RmsPropArgs args) => Inner.RmsPropStep(w, g, v, momentum, gradAvg, args);
-        public void PenaltyGradient(Tensor w, Tensor g, float l1, float l2) => Inner.PenaltyGradient(w, g, l1, l2);
-        public void UnscaleGradients(Tensor grads, Tensor scalerState) => Inner.UnscaleGradients(grads, scalerState);
-        public void UpdateLossScale(Tensor scalerState, float growthFactor, float backoffFactor, int growthInterval) => Inner.UpdateLossScale(scalerState, growthFactor, backoffFactor, growthInterval);
-        public void MultiplyByLossScale(Tensor x, Tensor scalerState) => Inner.MultiplyByLossScale(x, scalerState);
-        public void GlobalNormSquared(Tensor x, Tensor normSquared) => Inner.GlobalNormSquared(x, normSquared);
-        public void ScaleByNorm(Tensor g, Tensor normSquared, float maxNorm) => Inner.ScaleByNorm(g, normSquared, maxNorm);
-        public void Dispose() { }
+        public override void CopyToHost<T>(Tensor src, Span<T> dst) { HostReads++; Inner.CopyToHost<T>(src, dst); }
+        public override void Synchronize() { Synchronizations++; Inner.Synchronize(); }
     }
 }
