@@ -100,47 +100,37 @@ public sealed unsafe partial class CudaBackend
     }
 
     /// <inheritdoc />
-    public void MseLoss(Tensor pred, Tensor target, Tensor loss, Tensor? dpred, float scale)
-    {
-        const string op = "MseLoss";
-        if (AnyReduced(pred, target, loss, dpred))
-        {
-            OnThisDevice(op, ("pred", pred), ("target", target), ("loss", loss), ("dpred", dpred));
-            using var h = new Widened(this);
-            MseLoss(h.In(pred), h.In(target), h.Out(loss), h.Out(dpred), scale);
-            return;
-        }
-        float* pp = F32(op, "pred", pred), tp = F32(op, "target", target), lp = F32(op, "loss", loss);
-        OperandChecks.SameGeometry(op, "pred", pred, "target", target);
-        OperandChecks.Scalar(op, "loss", loss);
-        float* dp = null;
-        if (dpred is not null) { dp = F32(op, "dpred", dpred); OperandChecks.SameGeometry(op, "pred", pred, "dpred", dpred); }
-        if (pred.Elements == 0) { Fill(loss, float.NaN); return; }
-        Memset(op, (nint)lp, sizeof(float));
+    public void MseLoss(Tensor pred, Tensor target, Tensor loss, Tensor? dpred, float scale) =>
         // loss = (1/n)·Σ(p − t)²;  dpred = scale·2(p − t)/n.
-        Launched(Kernels.dt_mse(pp, tp, pred.Elements, lp, dp, scale, _streamPtr), op);
-    }
+        PointwiseLoss("MseLoss", "pred", pred, target, loss, dpred, "dpred", scale, &Kernels.dt_mse);
 
     /// <inheritdoc />
-    public void BceWithLogitsLoss(Tensor logits, Tensor target, Tensor loss, Tensor? dlogits, float scale)
+    public void BceWithLogitsLoss(Tensor logits, Tensor target, Tensor loss, Tensor? dlogits, float scale) =>
+        // loss = (1/n)·Σ[max(z, 0) − z·t + log(1 + e^−|z|)];  dlogits = scale·(σ(z) − t)/n.
+        PointwiseLoss("BceWithLogitsLoss", "logits", pred: logits, target, loss, dlogits, "dlogits", scale, &Kernels.dt_bce_logits);
+
+    /// <summary>
+    /// A mean element-wise loss on the kernel library (dt_mse, dt_bce_logits share the signature): checks, the empty
+    /// case (NaN, PyTorch's mean of nothing), and 16-bit operands run widened.
+    /// </summary>
+    private void PointwiseLoss(string op, string predName, Tensor pred, Tensor target, Tensor loss, Tensor? grad, string gradName, float scale,
+        delegate*<float*, float*, long, float*, float*, float, IntPtr, int> kernel)
     {
-        const string op = "BceWithLogitsLoss";
-        if (AnyReduced(logits, target, loss, dlogits))
+        if (AnyReduced(pred, target, loss, grad))
         {
-            OnThisDevice(op, ("logits", logits), ("target", target), ("loss", loss), ("dlogits", dlogits));
+            OnThisDevice(op, (predName, pred), ("target", target), ("loss", loss), (gradName, grad));
             using var h = new Widened(this);
-            BceWithLogitsLoss(h.In(logits), h.In(target), h.Out(loss), h.Out(dlogits), scale);
+            PointwiseLoss(op, predName, h.In(pred), h.In(target), h.Out(loss), h.Out(grad), gradName, scale, kernel);
             return;
         }
-        float* zp = F32(op, "logits", logits), tp = F32(op, "target", target), lp = F32(op, "loss", loss);
-        OperandChecks.SameGeometry(op, "logits", logits, "target", target);
+        float* pp = F32(op, predName, pred), tp = F32(op, "target", target), lp = F32(op, "loss", loss);
+        OperandChecks.SameGeometry(op, predName, pred, "target", target);
         OperandChecks.Scalar(op, "loss", loss);
         float* dp = null;
-        if (dlogits is not null) { dp = F32(op, "dlogits", dlogits); OperandChecks.SameGeometry(op, "logits", logits, "dlogits", dlogits); }
-        if (logits.Elements == 0) { Fill(loss, float.NaN); return; }
+        if (grad is not null) { dp = F32(op, gradName, grad); OperandChecks.SameGeometry(op, predName, pred, gradName, grad); }
+        if (pred.Elements == 0) { Fill(loss, float.NaN); return; }
         Memset(op, (nint)lp, sizeof(float));
-        // loss = (1/n)·Σ[max(z, 0) − z·t + log(1 + e^−|z|)];  dlogits = scale·(σ(z) − t)/n.
-        Launched(Kernels.dt_bce_logits(zp, tp, logits.Elements, lp, dp, scale, _streamPtr), op);
+        Launched(kernel(pp, tp, pred.Elements, lp, dp, scale, _streamPtr), op);
     }
 
     private void Memset(string op, nint p, int bytes)
