@@ -1,3 +1,5 @@
+using DeepTrain.Data;
+
 namespace DeepTrain.Tests.Infrastructure;
 
 /// <summary>Seeded test inputs. The same seed gives the same values on every machine and run.</summary>
@@ -38,4 +40,21 @@ public static class TestData
 
     /// <summary>Widens to double.</summary>
     public static double[] ToDouble(this float[] a) => Array.ConvertAll(a, x => (double)x);
+
+    /// <summary>
+    /// <paramref name="n"/> 4×4 gray images of 3 classes (label i mod 3), each pixel classStep·label + sigma·N(0, 1) + offset
+    /// clamped to a byte (Rng seed 3): separable blobs a small network learns in a few steps.
+    /// </summary>
+    public static Dataset Blobs(int n, double classStep = 60, double sigma = 40, double offset = 60)
+    {
+        var rng = new DeepTrain.Utils.Rng(3);
+        var pixels = new byte[n * 16];
+        var labels = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            labels[i] = i % 3;
+            for (int p = 0; p < 16; p++) pixels[i * 16 + p] = (byte)Math.Clamp(classStep * labels[i] + sigma * rng.NextNormal() + offset, 0, 255);
+        }
+        return new Dataset("blobs", 1, 4, 4, 3, pixels, labels);
+    }
 }

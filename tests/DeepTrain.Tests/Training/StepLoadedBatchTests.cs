@@ -15,18 +15,7 @@ namespace DeepTrain.Tests.Training;
 /// <summary><see cref="Trainer.StepLoadedBatch"/>, the step `deeptrain bench` times: the same step as <see cref="Trainer.TrainEpoch"/>.</summary>
 public class StepLoadedBatchTests
 {
-    private static Dataset Blobs(int n)
-    {
-        var rng = new DeepTrain.Utils.Rng(3);
-        var pixels = new byte[n * 16];
-        var labels = new int[n];
-        for (int i = 0; i < n; i++)
-        {
-            labels[i] = i % 3;
-            for (int p = 0; p < 16; p++) pixels[i * 16 + p] = (byte)Math.Clamp(60 * labels[i] + 40 * rng.NextNormal() + 60, 0, 255);
-        }
-        return new Dataset("blobs", 1, 4, 4, 3, pixels, labels);
-    }
+    private static Dataset Blobs(int n) => TestData.Blobs(n);
 
     [Theory]
     [InlineData(Precision.Float32)]

@@ -24,19 +24,7 @@ public class SyncFreeTrainingTests
     private const int Batch = 12, Batches = 10;
 
     /// <summary>Three noisy blobs of 4×4 gray images, 120 samples: 10 batches of 12.</summary>
-    private static Dataset Blobs()
-    {
-        var rng = new DeepTrain.Utils.Rng(3);
-        int n = Batch * Batches;
-        var pixels = new byte[n * 16];
-        var labels = new int[n];
-        for (int i = 0; i < n; i++)
-        {
-            labels[i] = i % 3;
-            for (int p = 0; p < 16; p++) pixels[i * 16 + p] = (byte)Math.Clamp(50 * labels[i] + 50 * rng.NextNormal() + 70, 0, 255);
-        }
-        return new Dataset("blobs", 1, 4, 4, 3, pixels, labels);
-    }
+    private static Dataset Blobs() => TestData.Blobs(Batch * Batches, classStep: 50, sigma: 50, offset: 70);
 
     private static DataLoader Loader(Dataset data) => new(data, Batch, shuffle: true, Normalization.FromDataset(data), null, seed: 9, dropLast: true, workers: 0);
 
