@@ -5,6 +5,7 @@
 #   r50-fp32-nchw   resnet50 3x224x224 batch 64  fp32 NCHW
 #   r50-fp32-nhwc   resnet50 3x224x224 batch 64  fp32 NHWC
 #   r50-fp16-nhwc   resnet50 3x224x224 batch 256 fp16 NHWC (dynamic loss scaler) vs --amp --channels-last (GradScaler)
+#   r56-fp16-nhwc   resnet56 3x32x32   batch 128 fp16 NHWC (dynamic loss scaler) vs --amp --channels-last (GradScaler)
 #   kernels         `deeptrain bench-kernels` (fused AdamW, AdamW + fp16 copy, unscale, D2D copy; GB/s and fraction
 #                   of the copy) vs pytorch_fused_adamw.py (torch.optim.AdamW(fused=True), the AMP unscale, copy_)
 # The training workloads time forward + cross-entropy + backward + SGD(0.01, momentum 0.9, wd 5e-4) on one synthetic
@@ -19,7 +20,8 @@
 #   tree's artifacts/bundle/deeptrain-bundle/deeptrain after ./build.sh bundle), CONFIGS (default: all of the above,
 #   space-separated names), KERNEL_PARAMS (default 25557032, ResNet-50's parameter count), TF32 (PyTorch's --tf32,
 #   default off: DeepTrain's CUDA backend keeps TF32 off for fp32, and `deeptrain bench` has no option for it, so
-#   both sides do true fp32 math; `default` gives PyTorch its own defaults).
+#   both sides do true fp32 math; `default` gives PyTorch its own defaults), TABLE_CONFIGS (the configurations the
+#   tables cover, default CONFIGS: bundle/device-check.sh runs one pair at a time and tables every pair so far).
 # Exit status: 0 when every stage produced its figures, 1 otherwise (the tables show n/a and the failures list why),
 #   2 for a usage error.
 set -uo pipefail
@@ -30,8 +32,9 @@ WARMUP=${WARMUP:-10}
 PYTHON=${PYTHON:-python3}
 TF32=${TF32:-off}
 KERNEL_PARAMS=${KERNEL_PARAMS:-25557032}
-ALL_CONFIGS="r20-fp32-nchw r20-fp32-nhwc r50-fp32-nchw r50-fp32-nhwc r50-fp16-nhwc kernels"
+ALL_CONFIGS="r20-fp32-nchw r20-fp32-nhwc r50-fp32-nchw r50-fp32-nhwc r50-fp16-nhwc r56-fp16-nhwc kernels"
 CONFIGS=${CONFIGS:-$ALL_CONFIGS}
+TABLE_CONFIGS=${TABLE_CONFIGS:-$CONFIGS}
 if [ -z "${DEEPTRAIN:-}" ]; then
   for cand in "$HERE/../deeptrain" "$HERE/../artifacts/bundle/deeptrain-bundle/deeptrain"; do
     [ -x "$cand" ] && { DEEPTRAIN=$(readlink -f "$cand"); break; }
@@ -53,12 +56,13 @@ config() {
     r50-fp32-nchw) echo "resnet50 3x224x224 64 fp32 nchw" ;;
     r50-fp32-nhwc) echo "resnet50 3x224x224 64 fp32 nhwc" ;;
     r50-fp16-nhwc) echo "resnet50 3x224x224 256 fp16 nhwc" ;;
+    r56-fp16-nhwc) echo "resnet56 3x32x32 128 fp16 nhwc" ;;
     kernels) echo "kernels" ;;
     *) return 1 ;;
   esac
 }
-for c in $CONFIGS; do
-  config "$c" >/dev/null || { echo "error: unknown configuration '$c' in CONFIGS; expected some of: $ALL_CONFIGS" >&2; exit 2; }
+for c in $CONFIGS $TABLE_CONFIGS; do
+  config "$c" >/dev/null || { echo "error: unknown configuration '$c' in CONFIGS or TABLE_CONFIGS; expected some of: $ALL_CONFIGS" >&2; exit 2; }
 done
 
 # run NAME CMD...: output to RESULTS/NAME.txt (and the terminal); the exit status to RESULTS/NAME.status.
@@ -99,7 +103,7 @@ done
 # device; kernels: kernel, gb_s, fraction_of_copy).
 summarise() {
   local details="" c
-  for c in $CONFIGS; do details+="$c:$(config "$c" | tr ' ' ':') "; done
+  for c in $TABLE_CONFIGS; do details+="$c:$(config "$c" | tr ' ' ':') "; done
   "$1" - "$RESULTS" "$details" <<'PY'
 import json, os, sys
 results = sys.argv[1]

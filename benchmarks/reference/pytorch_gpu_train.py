@@ -7,7 +7,8 @@ torch.cuda.synchronize() calls.
 
 Models (--model, default both in turn):
   resnet20  CIFAR ResNet-20 (He et al. 2015, option-A shortcuts; cifar_resnet.py, the model the CPU
-            reference and the golden data use), 3x32x32, batch 128, 10 classes
+            reference and the golden data use), 3x32x32, batch 128, 10 classes; resnet32/44/56/110 the same
+            family deeper (6n+2 layers)
   resnet50  ImageNet ResNet-50 (torchvision.models.resnet50, weights=None; an identical local copy of
             torchvision's v1.5 architecture when torchvision is not installed), 3x224x224, batch 64,
             1000 classes
@@ -40,8 +41,9 @@ import torch.nn.functional as F
 
 from cifar_resnet import CifarResNet
 
+CIFAR_DEPTHS = (20, 32, 44, 56, 110)
 DEFAULTS = {  # model -> (input C, H = W, batch, classes)
-    "resnet20": (3, 32, 128, 10),
+    **{f"resnet{d}": (3, 32, 128, 10) for d in CIFAR_DEPTHS},
     "resnet50": (3, 224, 64, 1000),
 }
 
@@ -102,8 +104,9 @@ class LocalResNet50(nn.Module):
 
 
 def build(model, channels, classes):
-    if model == "resnet20":
-        return CifarResNet(20, channels, classes), "cifar_resnet.CifarResNet(20)"
+    if model != "resnet50":
+        depth = int(model[len("resnet"):])
+        return CifarResNet(depth, channels, classes), f"cifar_resnet.CifarResNet({depth})"
     try:
         import torchvision
         net = torchvision.models.resnet50(weights=None, num_classes=classes) if hasattr(torchvision.models, "ResNet50_Weights") \
@@ -178,7 +181,7 @@ def run(a, model_name):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", choices=["resnet20", "resnet50", "all"], default="all")
+    p.add_argument("--model", choices=sorted(DEFAULTS) + ["all"], default="all")
     p.add_argument("--batch", type=int, default=None, help="samples per step (default: 128 for resnet20, 64 for resnet50)")
     p.add_argument("--input", default=None, help="CxHxW (default: 3x32x32 for resnet20, 3x224x224 for resnet50)")
     p.add_argument("--steps", type=int, default=50)
