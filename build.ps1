@@ -35,6 +35,11 @@ switch ($Target) {
         if ($IsLinux -and (Get-Command bash -ErrorAction SilentlyContinue)) { & bash ./build.sh bundle @Rest; exit $LASTEXITCODE }
         Write-Host "bundle is Linux-only: run ./build.sh bundle on Linux x64 (or WSL)"; exit 2
     }
+    "device-pack" {
+        # The device pack holds the Linux bundle; build.sh assembles both.
+        if ($IsLinux -and (Get-Command bash -ErrorAction SilentlyContinue)) { & bash ./build.sh device-pack @Rest; exit $LASTEXITCODE }
+        Write-Host "device-pack is Linux-only: run ./build.sh device-pack on Linux x64 (or WSL)"; exit 2
+    }
     "clean" { Remove-Item -Recurse -Force artifacts, native/build -ErrorAction SilentlyContinue; dotnet clean DeepTrain.sln }
-    default { Write-Host "usage: ./build.ps1 build|test|train|bench|native|bundle|clean [args]" }
+    default { Write-Host "usage: ./build.ps1 build|test|train|bench|native|bundle|device-pack|clean [args]" }
 }

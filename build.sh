@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DeepTrain build script. Targets: build, test, train, bench, native, bundle, clean, help.
+# DeepTrain build script. Targets: build, test, train, bench, native, bundle, device-pack, clean, help.
 # build.ps1 mirrors the same dotnet and cmake calls for Windows users.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -78,23 +78,10 @@ test() {
     [ "$one" -ne 0 ] && rc=$one
   done
   set -e
-  # The closing line CI reads: counts summed over every TRX report.
-  python3 - "${projects[@]/#/$results/}" <<'PY2' || true
-import sys, xml.etree.ElementTree as ET
-ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
-passed = failed = skipped = 0
-for stem in sys.argv[1:]:
-    try:
-        c = ET.parse(stem + ".trx").getroot().find("t:ResultSummary/t:Counters", ns).attrib
-    except Exception as e:
-        print(f"no test report for {stem.rsplit('/', 1)[-1]} ({e})")
-        failed += 1
-        continue
-    passed += int(c.get("passed", 0))
-    failed += int(c.get("failed", 0)) + int(c.get("error", 0)) + int(c.get("timeout", 0)) + int(c.get("aborted", 0))
-    skipped += int(c.get("notExecuted", 0)) + int(c.get("notRunnable", 0))
-print(f"{passed} passed, {failed} failed, {skipped} skipped")
-PY2
+  # The closing line CI reads: counts summed over every TRX report (one summariser for every script: bundle/trx_summary.py).
+  local reports=()
+  for p in "${projects[@]}"; do reports+=("$results/$p.trx"); done
+  python3 bundle/trx_summary.py "${reports[@]}" || true
   return $rc
 }
 
@@ -151,9 +138,9 @@ bundle() {
     log "native/build/libdeeptrain_kernels.so not built: the bundle has no kernel library"
   fi
 
-  cp bundle/run-gpu-suite.sh bundle/deeptrain bundle/env.sh bundle/README.txt "$out/"
-  chmod +x "$out/run-gpu-suite.sh" "$out/deeptrain"
-  # The GPU comparison with PyTorch (run-gpu-suite.sh runs it): the script and the PyTorch references it calls.
+  cp bundle/device-check.sh bundle/trx_summary.py bundle/deeptrain bundle/env.sh bundle/README.txt "$out/"
+  chmod +x "$out/device-check.sh" "$out/deeptrain"
+  # The GPU comparison with PyTorch (device-check.sh runs it): the script and the PyTorch references it calls.
   mkdir -p "$out/benchmarks/reference"
   cp benchmarks/gpu_vs_pytorch.sh "$out/benchmarks/"
   cp benchmarks/reference/cifar_resnet.py benchmarks/reference/pytorch_gpu_train.py benchmarks/reference/pytorch_fused_adamw.py \
@@ -187,6 +174,30 @@ bundle() {
   [ "$bytes" -le $((64 * 1024 * 1024)) ] || log "warning: over 64 MiB, the device tool cannot carry it"
 }
 
+# What one device-tool run carries for bundle/device-check.sh (README, "Checking a GPU in one run"): the bundle and
+# a deterministic Fashion-MNIST subset in artifacts/device-pack/, checked against the tool's 64 MiB per call
+# together with the files the tool copies anyway (git's tracked and untracked-but-not-ignored files).
+DEVICE_CARRY_LIMIT=$((64 * 1024 * 1024))
+device_pack() {
+  bundle
+  ensure_fashion_mnist
+  local pack="$ROOT/artifacts/device-pack" src=/usr/share/datasets/fashion-mnist
+  [ -n "${DEEPTRAIN_DATA:-}" ] && [ -f "$DEEPTRAIN_DATA/fashion-mnist/train-images-idx3-ubyte.gz" ] && src=$DEEPTRAIN_DATA/fashion-mnist
+  rm -rf "$pack"; mkdir -p "$pack/datasets"
+  mv "$ROOT/artifacts/deeptrain-bundle.tar.xz" "$pack/"
+  python3 bundle/fashion_mnist_subset.py "$src" "$pack/datasets/fashion-mnist"
+  local tree packed
+  tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s -- 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+  packed=$(du -sb "$pack" | cut -f1)
+  printf 'device pack: %s (%s bytes: bundle %s, data %s) + working tree %s bytes = %s of %s bytes the device tool carries\n' \
+    "${pack#"$ROOT"/}" "$packed" "$(stat -c %s "$pack/deeptrain-bundle.tar.xz")" "$(du -sb "$pack/datasets" | cut -f1)" \
+    "$tree" "$((packed + tree))" "$DEVICE_CARRY_LIMIT"
+  if [ $((packed + tree)) -gt "$DEVICE_CARRY_LIMIT" ]; then
+    echo "error: the device pack and the working tree exceed the device tool's 64 MiB per call" >&2
+    exit 1
+  fi
+}
+
 clean() { rm -rf artifacts native/build; dotnet clean DeepTrain.sln -v quiet >/dev/null || true; }
 
 usage() {
@@ -198,7 +209,9 @@ usage: ./build.sh <target> [args]
   bench    run benchmarks (args go to BenchmarkDotNet's switcher, e.g. --filter '*Conv*'; 'e2e' for end-to-end)
   native   build only the CUDA kernel library
   bundle   artifacts/deeptrain-bundle.tar.xz: the tests, benchmarks and CLI with a private .NET runtime for a
-           Linux x64 GPU machine without the SDK (unpack, then ./run-gpu-suite.sh RESULTS_DIR)
+           Linux x64 GPU machine without the SDK (unpack, then ./device-check.sh RESULTS_DIR)
+  device-pack  the bundle and a Fashion-MNIST subset in artifacts/device-pack/, all that bundle/device-check.sh
+           needs on a GPU machine (README, "Checking a GPU in one run"); fails if it cannot travel in one call
   clean    remove build outputs
 USAGE
 }
@@ -212,6 +225,7 @@ case "$target" in
   bench) bench "$@" ;;
   native) build_native ;;
   bundle) bundle ;;
+  device-pack) device_pack ;;
   clean) clean ;;
   help|-h|--help) usage ;;
   *) echo "error: unknown target '$target'" >&2; usage >&2; exit 2 ;;

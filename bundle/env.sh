@@ -1,4 +1,4 @@
-# Sourced by the bundle's scripts (deeptrain, run-gpu-suite.sh): the private .NET runtime, the kernel
+# Sourced by the bundle's scripts (deeptrain, device-check.sh): the private .NET runtime, the kernel
 # library, and where the CUDA libraries are. Needs BUNDLE set to the bundle's root folder.
 
 # The apps are framework-dependent; their apphost finds the runtime through DOTNET_ROOT. The

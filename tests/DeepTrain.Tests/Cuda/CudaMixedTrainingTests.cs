@@ -16,7 +16,7 @@ namespace DeepTrain.Tests.Cuda;
 /// <summary>
 /// Whole 16-bit ResNet-20 training on CudaBackend: one mixed-precision step against CpuBackend's, and the issue's
 /// acceptance run (fp16 Fashion-MNIST reaching the fp32 run's accuracy), which is marked
-/// <c>[Trait("Category", "GpuAcceptance")]</c> — it takes minutes and runs as its own stage of bundle/run-gpu-suite.sh.
+/// <c>[Trait("Category", "GpuAcceptance")]</c> — it takes minutes and runs as its own stage (acceptance) of bundle/device-check.sh, on the Fashion-MNIST subset that ./build.sh device-pack writes.
 /// </summary>
 public class CudaMixedTrainingTests
 {
