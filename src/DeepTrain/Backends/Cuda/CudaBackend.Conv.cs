@@ -25,7 +25,8 @@ namespace DeepTrain.Backends.Cuda;
 // always runs CUDNN_FMA_MATH. When cuDNN refuses the chosen algorithm at run time (a NOT_SUPPORTED, BAD_PARAM or
 // EXECUTION_FAILED status: in cuDNN 9 the legacy calls run on graph engines, and a ranked candidate can still fail; or a
 // sub-library that did not load, is of another release, or an engine NVRTC failed to compile), it is dropped from the
-// cache and the next acceptable candidate runs, once. Accumulating calls pass β = 1 (cuDNN blends:
+// cache and the next acceptable candidate runs, once. When that fails too, a sub-library or compilation error names the
+// sub-library files that did not load and NVRTC's state (CudnnFailures.Explain). Accumulating calls pass β = 1 (cuDNN blends:
 // out = α·result + β·out), others β = 0.
 public sealed unsafe partial class CudaBackend
 {
@@ -642,7 +643,7 @@ public sealed unsafe partial class CudaBackend
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static void ThrowDnnConv(cudnnStatus_t status, string op, ConvKey key, string call)
     {
-        try { Check(status, call); }
+        try { Check(status, call + LoadExplanation(status)); }
         catch (CudnnException e) { throw new CudaOperationException(op, $"{DirectionText(key.Direction)} x {key.X}, w {key.W}, {key.Spec}, {key.DType} {key.Layout}", e); }
     }
 }
