@@ -15,6 +15,10 @@ public sealed record CudaLibraryFolder(CudaLibrarySelection.FolderKind Kind, str
 
     /// <summary>How <see cref="CudnnCudaMajor"/> was learnt (the dist-info's name), or why it is unknown.</summary>
     public string CudnnMajorSource { get; init; } = "unknown until loaded (cudnnGetCudartVersion)";
+
+    /// <summary>The folder's place in the search order; the wheel folders of one site-packages share one (a site is one
+    /// Python environment, whose wheels belong together).</summary>
+    public int Position { get; init; }
 }
 
 /// <summary>One file the loader will try, in plan order.</summary>
@@ -68,9 +72,10 @@ public sealed record CudaLibraryPlan(int? CudaMajor, string Rule, IReadOnlyDicti
 /// <item>Folders named by <c>DEEPTRAIN_CUDA_LIB_DIR</c> are searched first and pin the major: the newest major of which
 /// they hold a complete set, else of the runtime they hold (else cuBLAS, else NVRTC). What they lack is taken from the
 /// other places in that major. A forced folder is not exempt from the one-major rule.</item>
-/// <item>Otherwise the major is the newest one for which the listed folders hold the runtime, cuBLAS with its cuBLASLt,
-/// and a cuDNN built for that major (or of unknown major); a set that also has NVRTC is preferred. When no major is
-/// complete, the runtime's major decides (else cuBLAS's, NVRTC's, cuDNN's).</item>
+/// <item>Otherwise the major is that of a complete set — the runtime, cuBLAS with its cuBLASLt, and a cuDNN built for that
+/// major (or of unknown major) — namely the one the search order completes first (a site-packages folder counts as one
+/// place: <c>DEEPTRAIN_PYTHON_SITE</c>'s environment wins over another Python's), then one that also has NVRTC, then
+/// the newest. When no major is complete, the runtime's major decides (else cuBLAS's, NVRTC's, cuDNN's).</item>
 /// <item>Each library's attempts, in search order (forced folders, the system loader, toolkit folders, pip folders), are
 /// the listed files of that major; the system loader, which cannot be listed, is asked for that major's file names only.</item>
 /// <item>When the runtime, cuBLAS or cuDNN exists only in another major, the set is mixed: <see cref="CudaLibraryPlan.Error"/>
@@ -148,9 +153,10 @@ public static partial class CudaLibrarySelection
     public static IReadOnlyList<CudaLibraryFolder> Scan(IEnumerable<string> forced, IEnumerable<string> toolkits, IEnumerable<string> sites, bool windows)
     {
         var folders = new List<CudaLibraryFolder>();
-        foreach (string d in forced) folders.Add(new(CudaLibrarySelection.FolderKind.Forced, d, List(d)));
-        folders.Add(new(CudaLibrarySelection.FolderKind.SystemLoader, null, []));
-        foreach (string d in toolkits) folders.Add(new(CudaLibrarySelection.FolderKind.Toolkit, d, List(d)));
+        int position = 0;
+        foreach (string d in forced) folders.Add(new(CudaLibrarySelection.FolderKind.Forced, d, List(d)) { Position = position++ });
+        folders.Add(new(CudaLibrarySelection.FolderKind.SystemLoader, null, []) { Position = position++ });
+        foreach (string d in toolkits) folders.Add(new(CudaLibrarySelection.FolderKind.Toolkit, d, List(d)) { Position = position++ });
         string lib = windows ? "bin" : "lib";
         foreach (string site in sites)
         {
@@ -159,9 +165,10 @@ public static partial class CudaLibrarySelection
             foreach (string wheel in (string[])["cuda_runtime", "cublas", "cuda_nvrtc", "cudnn", "cu13"])
             {
                 string d = System.IO.Path.Combine(nvidia, wheel, lib);
-                var folder = new CudaLibraryFolder(CudaLibrarySelection.FolderKind.Pip, d, List(d));
+                var folder = new CudaLibraryFolder(CudaLibrarySelection.FolderKind.Pip, d, List(d)) { Position = position };
                 folders.Add(wheel == "cudnn" ? folder with { CudnnCudaMajor = cudnnMajor, CudnnMajorSource = source } : folder);
             }
+            position++;
         }
         return folders;
     }
@@ -208,7 +215,7 @@ public static partial class CudaLibrarySelection
         {
             major = best;
             rule = Complete(listed, best)
-                ? $"CUDA {best}: the newest major with a complete set (runtime, cuBLAS, cuDNN) in the folders found"
+                ? $"CUDA {best}: the first complete set (runtime, cuBLAS, cuDNN) in search order"
                 : $"CUDA {best}: no major has a complete set in the folders found; the runtime's (else cuBLAS's, NVRTC's, cuDNN's) major decides";
         }
         else
@@ -315,16 +322,29 @@ public static partial class CudaLibrarySelection
     private static bool Complete(Dictionary<string, List<Listing>> listed, int major) =>
         Has(listed, Libraries.Cudart, major, false) && Has(listed, Libraries.Cublas, major, false) && Has(listed, Libraries.Cudnn, major, true);
 
+    /// <summary>The search position at which a CUDA <paramref name="major"/> set becomes complete: the latest of the first
+    /// positions holding its runtime, its cuBLAS and a cuDNN that fits it.</summary>
+    private static int CompletedAt(Dictionary<string, List<Listing>> listed, int major)
+    {
+        int First(string library, bool unknownFits) => listed[library]
+            .Where(c => c.File.CudaMajor == major || (unknownFits && c.File.CudaMajor is null)).Select(c => c.Folder.Position).DefaultIfEmpty(int.MaxValue).Min();
+        return Math.Max(First(Libraries.Cudart, false), Math.Max(First(Libraries.Cublas, false), First(Libraries.Cudnn, true)));
+    }
+
     /// <summary>
-    /// The newest major with a complete set (one with NVRTC first); else the first known major of the runtime, cuBLAS,
+    /// The complete set that the search order reaches first (ties: one with NVRTC, then the newest); else the first known major of the runtime, cuBLAS,
     /// NVRTC, cuDNN in that order; null when no listed file tells a major. <paramref name="requireRuntimeLike"/> leaves
     /// cuDNN out of the fallback (a forced folder holding only cuDNN pins nothing).
     /// </summary>
     private static int? BestMajor(Dictionary<string, List<Listing>> listed, bool requireRuntimeLike)
     {
         var majors = listed.Values.SelectMany(v => v).Select(c => c.File.CudaMajor).OfType<int>().Distinct().OrderDescending().ToList();
-        var complete = majors.Where(m => Complete(listed, m)).ToList();
-        if (complete.Count > 0) return complete.FirstOrDefault(m => Has(listed, Libraries.Nvrtc, m, false), complete[0]);
+        var complete = majors.Where(m => Complete(listed, m))
+            .OrderBy(m => CompletedAt(listed, m))                                   // the first place in search order that completes it
+            .ThenBy(m => Has(listed, Libraries.Nvrtc, m, false) ? 0 : 1)             // then one with NVRTC
+            .ThenByDescending(m => m)                                               // then the newest
+            .ToList();
+        if (complete.Count > 0) return complete[0];
         string[] order = requireRuntimeLike ? [Libraries.Cudart, Libraries.Cublas, Libraries.Nvrtc] : [Libraries.Cudart, Libraries.Cublas, Libraries.Nvrtc, Libraries.Cudnn];
         foreach (string library in order)
             if (listed[library].Select(c => c.File.CudaMajor).OfType<int>().FirstOrDefault() is int m and > 0) return m;

@@ -92,18 +92,34 @@ public sealed class ResolverSelectionTests : IDisposable
         Assert.Equal(13, plan.Attempts[Libraries.Cudnn].First(a => a.Folder is not null).CudaMajor);
     }
 
-    [Fact]
-    public void BothMajorsPresent_TheNewestCompleteSetIsTaken_WhollyFromOneMajor()
+    [Theory]
+    [InlineData(true, 13)]
+    [InlineData(false, 12)]
+    public void TwoSitesWithCompleteSets_TheFirstInSearchOrderIsTaken_WhollyFromOneMajor(bool cuda13First, int expected)
     {
-        var plan = Plan([], [PipCuda12(), PipCuda13()]);
+        string s12 = PipCuda12(), s13 = PipCuda13();
+        var plan = Plan([], cuda13First ? [s13, s12] : [s12, s13]);
+        Assert.Null(plan.Error);
+        Assert.Equal(expected, plan.CudaMajor);
+        foreach (string lib in (string[])[Libraries.Cudart, Libraries.Cublas, Libraries.Nvrtc])
+            Assert.All(plan.Attempts[lib], a => Assert.Equal(expected, a.CudaMajor));
+        // Each site's cuDNN is built for its own major (its dist-info): the other one is not in the set.
+        Assert.Equal([At($"site{expected}/nvidia/cudnn/lib/libcudnn.so.9")], Listed(plan, Libraries.Cudnn));
+        // The system loader is asked for the chosen major's names only.
+        Assert.All(plan.Attempts[Libraries.Cudart].Where(a => a.Folder is null), a => Assert.Equal($"libcudart.so.{expected}", a.File));
+    }
+
+    [Fact]
+    public void BothMajorsInOneSite_WithACuDnnOfUnknownMajor_TheNewestIsTaken()
+    {
+        PipCuda12("one");
+        PipCuda13("one", cudnnDistInfo: false);
+        Directory.Delete(At("one/nvidia_cudnn_cu12-9.5.1.17.dist-info"));
+        var plan = Plan([], [At("one")]);
         Assert.Null(plan.Error);
         Assert.Equal(13, plan.CudaMajor);
-        foreach (string lib in (string[])[Libraries.Cudart, Libraries.Cublas, Libraries.Nvrtc])
-            Assert.All(plan.Attempts[lib], a => Assert.Equal(13, a.CudaMajor));
-        // cuDNN of the CUDA 12 site is built for 12 (its dist-info): not in a CUDA 13 set.
-        Assert.Equal([At("site13/nvidia/cudnn/lib/libcudnn.so.9")], Listed(plan, Libraries.Cudnn));
-        // The system loader is asked for the chosen major's names only.
-        Assert.All(plan.Attempts[Libraries.Cudart].Where(a => a.Folder is null), a => Assert.Equal("libcudart.so.13", a.File));
+        Assert.Equal([At("one/nvidia/cu13/lib/libcudart.so.13")], Listed(plan, Libraries.Cudart));
+        Assert.Equal([At("one/nvidia/cu13/lib/libnvrtc.so.13")], Listed(plan, Libraries.Nvrtc));
     }
 
     [Fact]
