@@ -5,10 +5,11 @@ namespace DeepTrain.Interop;
 
 /// <summary>
 /// The host's GNU C library and the oldest one DeepTrain's kernel library loads on. The kernel library is built with
-/// Debian 12's toolchain (glibc 2.36); since glibc 2.34 merged libpthread and libdl into libc, a library built there
-/// binds <c>pthread_*</c> and <c>dl*</c> (used by the statically linked CUDA runtime) to their <c>GLIBC_2.34</c>
-/// versions, so an older glibc refuses it with "version `GLIBC_2.34' not found". The managed code and the CUDA
-/// libraries themselves have their own, older floors.
+/// Debian 12's toolchain (glibc 2.36); since glibc 2.34 merged libpthread, libdl and librt into libc, a library built
+/// there binds <c>pthread_*</c>, <c>dl*</c>, <c>sem_*</c> and <c>shm_open</c> (used by the statically linked CUDA
+/// runtime) to their <c>GLIBC_2.34</c> versions, so an older glibc refuses it with "version `GLIBC_2.34' not found".
+/// (<c>objdump -T native/build/libdeeptrain_kernels.so</c> built with CUDA 11.8 on Debian 12: GLIBC_2.2.5 up to
+/// GLIBC_2.34, the 2.34 ones exactly those.) The managed code and the CUDA libraries have their own, older floors.
 /// </summary>
 public static unsafe class Glibc
 {
