@@ -15,11 +15,13 @@ if [ -d "$BUNDLE/lib" ]; then
   export LD_LIBRARY_PATH="$BUNDLE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
-# The bindings' resolver (interop/DeepTrain.Interop/NativeLibraryResolver.cs) searches, in order,
-# DEEPTRAIN_CUDA_LIB_DIR, the system loader, CUDA_PATH/CUDA_HOME/usr/local/cuda, and NVIDIA's pip wheels
-# (nvidia/cu13/lib, nvidia/cuda_runtime/lib, nvidia/cublas/lib, nvidia/cudnn/lib) under the site-packages
-# folders named by DEEPTRAIN_PYTHON_SITE first. PyTorch's pip install brings those wheels: name its
-# site-packages folders. A value the caller set is kept in front.
+# The bindings' resolver (interop/DeepTrain.Interop/NativeLibraryResolver.cs, CudaLibrarySelection.cs) loads
+# the CUDA runtime, cuBLAS(Lt), NVRTC and cuDNN as one CUDA major's set, searching in order
+# DEEPTRAIN_CUDA_LIB_DIR (which also pins the major), the system loader (asked for that major's names),
+# CUDA_PATH/CUDA_HOME/usr/local/cuda, and NVIDIA's pip wheels (nvidia/cuda_runtime/lib, nvidia/cublas/lib,
+# nvidia/cuda_nvrtc/lib, nvidia/cudnn/lib, nvidia/cu13/lib) under the site-packages folders named by
+# DEEPTRAIN_PYTHON_SITE first. A mixed set is refused unless DEEPTRAIN_CUDA_ALLOW_MIXED=1. PyTorch's pip
+# install brings those wheels: name its site-packages folders. A value the caller set is kept in front.
 if [ -z "${DEEPTRAIN_SKIP_PYTHON_SITE:-}" ]; then
   _dt_py=$(command -v python3 || true)
   if [ -n "$_dt_py" ]; then

@@ -91,14 +91,17 @@ public sealed record CudaAvailability(bool IsAvailable, string Reason, CudaVersi
             return new(false, $"{loaded} with {count} device(s), but cuDNN was not found: {cudnnWhy}", versions);
         string ccText = cc is int c ? $"sm_{c}" : "compute capability unknown";
         return new(true, $"{loaded}, driver supports CUDA {driver}, {count} device(s), device 0 {ccText}; " +
-            $"cuBLAS {Path.GetFileName(versions.CublasFile)}; cuDNN {cudnnVersion} ({Path.GetFileName(versions.CudnnFile)})"
+            $"cuBLAS {Path.GetFileName(versions.CublasFile)}; cuDNN {cudnnVersion} ({Path.GetFileName(versions.CudnnFile)}); " +
+            (NativeLibraryResolver.LoadedFrom(Libraries.Nvrtc) is string nvrtc ? $"NVRTC {Path.GetFileName(nvrtc)}"
+                : "NVRTC not found (cuDNN engines compiled at run time will fail; the others run)")
             + (MajorMismatch(versions) is string mismatch ? "; " + mismatch : ""), versions);
     }
 
     /// <summary>
-    /// A warning when the loaded CUDA runtime, cuBLAS and cuDNN belong to different CUDA major versions (the resolver picks
-    /// each library's newest file on its own: cuDNN built for CUDA 12 then loads its own cuBLAS 12 sub-libraries beside a
-    /// cuBLAS 13 the backend calls), or null when they agree or a version is unknown.
+    /// A warning when the loaded CUDA runtime, cuBLAS and cuDNN belong to different CUDA major versions, or null when they
+    /// agree or a version is unknown. The resolver chooses one major's set before loading (<see cref="CudaLibrarySelection"/>),
+    /// but a cuDNN whose build major no dist-info told, or a mix the user allowed, can still disagree: this check, on what the
+    /// loaded libraries report, is the final word (cuDNN built for CUDA 12 beside a cuBLAS 13 loads its own cuBLAS 12).
     /// </summary>
     /// <param name="v">The probe's findings.</param>
     /// <returns>One sentence naming each library's CUDA major, or null.</returns>

@@ -16,6 +16,13 @@ public static class Libraries
     /// <summary>cuBLAS (<c>libcublas.so.13/.12/.11</c>), loaded after <c>libcublasLt</c> of the same number.</summary>
     public const string Cublas = "cublas";
 
+    /// <summary>
+    /// NVRTC (<c>libnvrtc.so.13/.12/.11.2</c>), which nothing here calls: cuDNN 9 dlopens it by file name to compile some
+    /// engines at run time, so the resolver pre-loads it (and its <c>libnvrtc-builtins</c>) from the chosen set before cuDNN.
+    /// Its absence is not fatal; those engines then fail with a sub-library or compilation status.
+    /// </summary>
+    public const string Nvrtc = "nvrtc";
+
     /// <summary>The cuDNN dispatcher (<c>libcudnn.so.9/.8</c>); for cuDNN 9 its sub-libraries are pre-loaded beside it.</summary>
     public const string Cudnn = "cudnn";
 
@@ -27,7 +34,7 @@ public static class Libraries
     public const string Kernels = "deeptrain_kernels";
 
     /// <summary>Every logical name, in the order their libraries depend on each other.</summary>
-    public static IReadOnlyList<string> All { get; } = [Cudart, Cublas, Cudnn, Kernels];
+    public static IReadOnlyList<string> All { get; } = [Cudart, Cublas, Nvrtc, Cudnn, Kernels];
 
     // The resolver must be in place before the first P/Invoke of this assembly runs; a module initializer
     // is the only hook that is guaranteed to run first whichever binding is called first.

@@ -16,20 +16,29 @@ public readonly record struct LoadAttempt(string Library, string Candidate, bool
 }
 
 /// <summary>
-/// Maps the logical library names of <see cref="Libraries"/> to files on this machine. Probe order, first hit wins:
+/// Maps the logical library names of <see cref="Libraries"/> to files on this machine.
+/// <para>The CUDA runtime, cuBLAS(Lt), NVRTC and cuDNN are loaded as one set chosen by <see cref="CudaLibrarySelection"/>
+/// (see its rules) from, in search order:</para>
 /// <list type="number">
-/// <item>every folder named by <c>DEEPTRAIN_CUDA_LIB_DIR</c> (a path list);</item>
-/// <item>the system loader's own search (<c>LD_LIBRARY_PATH</c>, the ld cache, <c>PATH</c> on Windows);</item>
+/// <item>every folder named by <c>DEEPTRAIN_CUDA_LIB_DIR</c> (a path list), which also pins the set's CUDA major;</item>
+/// <item>the system loader's own search (<c>LD_LIBRARY_PATH</c>, the ld cache, <c>PATH</c> on Windows), asked for the
+/// chosen major's file names;</item>
 /// <item><c>$CUDA_PATH/lib64</c>, <c>$CUDA_HOME/lib64</c>, <c>/usr/local/cuda/lib64</c>;</item>
 /// <item>NVIDIA's pip wheels in every Python site-packages folder found (<c>DEEPTRAIN_PYTHON_SITE</c> first, then
-/// <c>VIRTUAL_ENV</c>, <c>CONDA_PREFIX</c>, <c>PYTHONPATH</c> and the usual prefixes): <c>nvidia/cuda_runtime/lib</c>,
-/// <c>nvidia/cublas/lib</c>, <c>nvidia/cudnn/lib</c>, and CUDA 13's <c>nvidia/cu13/lib</c>.</item>
+/// <c>PYTHONPATH</c>, <c>VIRTUAL_ENV</c>, <c>CONDA_PREFIX</c> and the usual prefixes): <c>nvidia/cuda_runtime/lib</c>,
+/// <c>nvidia/cublas/lib</c>, <c>nvidia/cuda_nvrtc/lib</c>, <c>nvidia/cudnn/lib</c>, and CUDA 13's <c>nvidia/cu13/lib</c>.</item>
 /// </list>
-/// In each folder the newest major version is tried first (CUDA 13, 12, 11; cuDNN 9, 8). cuBLAS is loaded only after
-/// <c>libcublasLt</c> of the same number loaded from the same place. When cuDNN 9 is loaded from a folder, every
+/// The set is of one CUDA major: majors come from the file names and, for a pip cuDNN, from its
+/// <c>nvidia_cudnn_cuNN-*.dist-info</c>; a set that can only be mixed is refused with each file and its major named,
+/// unless <c>DEEPTRAIN_CUDA_ALLOW_MIXED=1</c>. cuBLAS is loaded only after <c>libcublasLt</c> of the same number from the
+/// same place; NVRTC is loaded with its <c>libnvrtc-builtins</c> before cuDNN (cuDNN 9 dlopens both by file name to compile
+/// engines at run time), and its absence is traced, not fatal. When cuDNN 9 is loaded from a folder, every
 /// <c>libcudnn*.so.9</c> beside it is pre-loaded, because the dispatcher opens its sub-libraries by bare file name.
-/// <para>The resolver never throws. Each library is resolved once per process (success or failure is cached), and
-/// every attempt is kept in <see cref="Trace"/>. <see cref="Load"/> is the one member that throws, with that trace.</para>
+/// <para>DeepTrain's kernel library (<see cref="Libraries.Kernels"/>) is searched on its own: <c>DEEPTRAIN_KERNELS_DIR</c>,
+/// beside the application, a bundle's <c>lib/</c>, a source tree's <c>native/build</c>, then the system loader.</para>
+/// <para>The resolver never throws. The plan is made once, each library is resolved once per process (success or failure
+/// is cached), and every attempt is kept in <see cref="Trace"/>. <see cref="Load"/> is the one member that throws, with
+/// that trace.</para>
 /// </summary>
 public static class NativeLibraryResolver
 {
@@ -43,7 +52,91 @@ public static class NativeLibraryResolver
     private static readonly List<LoadAttempt> Attempts = [];
     private static readonly Dictionary<string, (IntPtr Handle, string Where)> Loaded = new(StringComparer.Ordinal);
     private static readonly Dictionary<string, string> Failed = new(StringComparer.Ordinal);
+    private static readonly Dictionary<string, PlannedFile> LoadedFiles = new(StringComparer.Ordinal);
+    private static CudaLibraryPlan? _plan;
     private static int _registered;
+
+    /// <summary>
+    /// The set the CUDA libraries are loaded from (made on first use from the environment and the folders found; see
+    /// <see cref="CudaLibrarySelection"/>). Never throws: a listing that fails leaves the plan to the system loader.
+    /// </summary>
+    public static CudaLibraryPlan Plan
+    {
+        get
+        {
+            lock (Gate) return EnsurePlan();
+        }
+    }
+
+    /// <summary>The plan, made on first use; its rule and notes go into the trace once, so a failure's text shows them.</summary>
+    private static CudaLibraryPlan EnsurePlan()
+    {
+        if (_plan is not null) return _plan;
+        _plan = MakePlan();
+        Note(SelectionTraceName, "(selection)", _plan.Error is null, _plan.Rule);
+        foreach (string note in _plan.Notes) Note(SelectionTraceName, "(selection)", true, note);
+        if (_plan.Error is not null) Note(SelectionTraceName, "(selection)", false, _plan.Error.ReplaceLineEndings(" "));
+        return _plan;
+    }
+
+    /// <summary>The <see cref="LoadAttempt.Library"/> of the trace entries that record the set's choice.</summary>
+    public const string SelectionTraceName = "cuda set";
+
+    private static CudaLibraryPlan MakePlan()
+    {
+        try { return MakePlanCore(); }
+        catch (Exception e)
+        {
+            // Never throw from a resolver: an unreadable environment leaves the choice to the system loader.
+            var plan = CudaLibrarySelection.Select([new(CudaLibrarySelection.FolderKind.SystemLoader, null, [])], AllowMixed, OperatingSystem.IsWindows());
+            return plan with { Notes = [.. plan.Notes, $"listing the candidate folders failed ({e.GetType().Name}: {e.Message}); only the system loader was asked"] };
+        }
+    }
+
+    private static CudaLibraryPlan MakePlanCore()
+    {
+        bool win = OperatingSystem.IsWindows();
+        var toolkits = new List<string>();
+        foreach (string var in (string[])["CUDA_PATH", "CUDA_HOME"])
+            if (Environment.GetEnvironmentVariable(var) is { Length: > 0 } root) toolkits.Add(Path.Combine(root, win ? "bin" : "lib64"));
+        if (!win) toolkits.Add("/usr/local/cuda/lib64");
+        var folders = CudaLibrarySelection.Scan(PathList(Environment.GetEnvironmentVariable(LibDirVariable)), toolkits.Distinct(), PythonSitePackages(), win);
+        return CudaLibrarySelection.Select(folders, AllowMixed, win);
+    }
+
+    /// <summary>Whether <see cref="CudaLibrarySelection.AllowMixedVariable"/> is set to 1 (or true).</summary>
+    public static bool AllowMixed =>
+        Environment.GetEnvironmentVariable(CudaLibrarySelection.AllowMixedVariable) is string v && (v.Trim() == "1" || v.Trim().Equals("true", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The planned file each CUDA library was loaded from (in load order), with its CUDA major and how it was learnt.</summary>
+    public static IReadOnlyList<PlannedFile> LoadedSet
+    {
+        get
+        {
+            lock (Gate) return CudaLibrarySelection.PlannedLibraries.Where(LoadedFiles.ContainsKey).Select(l => LoadedFiles[l]).ToArray();
+        }
+    }
+
+    /// <summary>NVRTC's state in words: the file (and builtins) pre-loaded, or why there is none. Loads nothing.</summary>
+    public static string NvrtcState
+    {
+        get
+        {
+            lock (Gate)
+            {
+                if (LoadedFiles.TryGetValue(Libraries.Nvrtc, out var f))
+                {
+                    var builtins = Attempts.Where(a => a.Library == Libraries.Nvrtc && a.Loaded && a.Detail.StartsWith("pre-loaded builtins", StringComparison.Ordinal))
+                        .Select(a => Path.GetFileName(a.Candidate)).ToArray();
+                    return $"{f.Path} ({f.MajorText}); builtins {(builtins.Length > 0 ? string.Join(", ", builtins) : "not pre-loaded (NVRTC finds them itself or fails to compile)")}";
+                }
+                if (Failed.ContainsKey(Libraries.Nvrtc))
+                    return "not found (cuDNN's run-time compiled engines will fail): " + string.Join("; ",
+                        Attempts.Where(a => a.Library == Libraries.Nvrtc).Select(a => $"{a.Candidate}: {a.Detail}"));
+                return "not loaded yet";
+            }
+        }
+    }
 
     /// <summary>Every attempt made so far, in order.</summary>
     public static IReadOnlyList<LoadAttempt> Trace
@@ -96,10 +189,15 @@ public static class NativeLibraryResolver
             {
                 if (Loaded.TryGetValue(library, out var hit)) { handle = hit.Handle; reason = hit.Where; return true; }
                 if (Failed.TryGetValue(library, out var why)) { handle = IntPtr.Zero; reason = why; return false; }
-                var names = FileNames(library);
-                if (names.Count == 0) { handle = IntPtr.Zero; reason = $"'{library}' is not a library this resolver knows"; return false; }
-                // cuDNN's sub-libraries need cuBLAS(Lt) and cudart resolvable by file name: load ours first.
-                if (library == Libraries.Cudnn) { TryLoadLocked(Libraries.Cudart, out _); TryLoadLocked(Libraries.Cublas, out _); }
+                if (!Libraries.All.Contains(library)) { handle = IntPtr.Zero; reason = $"'{library}' is not a library this resolver knows"; return false; }
+                // cuDNN's sub-libraries need cuBLAS(Lt) and cudart resolvable by file name, and its run-time compiled engines
+                // dlopen NVRTC by name: load the set's files first, so those opens find them already loaded.
+                if (library == Libraries.Cudnn)
+                {
+                    TryLoadLocked(Libraries.Cudart, out _);
+                    TryLoadLocked(Libraries.Cublas, out _);
+                    TryLoadLocked(Libraries.Nvrtc, out _);
+                }
                 return TryLoadLocked(library, out handle, out reason);
             }
         }
@@ -110,6 +208,36 @@ public static class NativeLibraryResolver
             reason = $"{library}: resolver failed: {e.GetType().Name}: {e.Message}";
             return false;
         }
+    }
+
+    /// <summary>What was loaded that bears on a cuDNN sub-library or compilation failure (for <see cref="CudnnFailures.Explain"/>):
+    /// the dispatcher, the sub-library pre-loads, the <c>libcudnn*</c> files mapped into the process, NVRTC's state.</summary>
+    /// <returns>The state; never throws.</returns>
+    public static CudnnFailures.LoadState CudnnLoadState()
+    {
+        string nvrtc = NvrtcState;
+        string? dispatcher;
+        LoadAttempt[] subs;
+        lock (Gate)
+        {
+            dispatcher = Loaded.TryGetValue(Libraries.Cudnn, out var hit) ? hit.Where : null;
+            subs = Attempts.Where(a => a.Library == Libraries.Cudnn && a.Detail.Contains("sub-librar", StringComparison.Ordinal)).ToArray();
+        }
+        return new CudnnFailures.LoadState(dispatcher, subs, MappedFiles("libcudnn"), nvrtc);
+    }
+
+    /// <summary>Full paths of the mapped files whose name starts with <paramref name="prefix"/> (Linux; empty elsewhere).</summary>
+    private static string[] MappedFiles(string prefix)
+    {
+        if (!OperatingSystem.IsLinux()) return [];
+        try
+        {
+            return File.ReadLines("/proc/self/maps")
+                .Select(line => line.IndexOf('/') is int at and >= 0 ? line[at..].Trim() : "")
+                .Where(path => path.Length > 0 && Path.GetFileName(path).StartsWith(prefix, StringComparison.Ordinal))
+                .Distinct(StringComparer.Ordinal).ToArray();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return []; }
     }
 
     /// <summary>Where <paramref name="library"/> was loaded from, or null if it is not loaded.</summary>
@@ -133,33 +261,93 @@ public static class NativeLibraryResolver
     {
         if (Loaded.TryGetValue(library, out var hit)) { handle = hit.Handle; reason = hit.Where; return true; }
         if (Failed.TryGetValue(library, out var why)) { handle = IntPtr.Zero; reason = why; return false; }
-        int first = Attempts.Count;
-        var names = FileNames(library);
-        foreach (string? dir in Folders(library))
+        return library == Libraries.Kernels ? TryLoadKernels(out handle, out reason) : TryLoadPlanned(library, out handle, out reason);
+    }
+
+    /// <summary>Follows the plan's attempts for one of the CUDA libraries; refuses all of them when the plan is a refused mix.</summary>
+    private static bool TryLoadPlanned(string library, out IntPtr handle, out string reason)
+    {
+        handle = IntPtr.Zero;
+        var plan = EnsurePlan();
+        if (plan.Error is string mixed)
         {
-            if (dir is not null && !Directory.Exists(dir)) { Note(library, dir, false, "folder not present"); continue; }
-            foreach (var (needFirst, file) in names)
+            Note(library, "(selection)", false, "not loaded: the CUDA libraries found form no one-major set");
+            reason = mixed;
+            Failed[library] = reason;
+            return false;
+        }
+        int first = Attempts.Count;
+        var attempts = plan.Attempts.TryGetValue(library, out var a) ? a : [];
+        var folderMissingNoted = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var planned in attempts)
+        {
+            string? dir = planned.Folder;
+            if (dir is not null && !Directory.Exists(dir))
             {
-                if (needFirst is not null && !TryOne(library, dir, needFirst, out _)) continue;
-                if (!TryOne(library, dir, file, out handle)) continue;
-                string where = dir is null ? file : Path.Combine(dir, file);
-                if (library == Libraries.Cudnn && dir is not null && file.EndsWith(".so.9", StringComparison.Ordinal))
-                    PreloadCudnnSubLibraries(dir);
-                Loaded[library] = (handle, where);
-                reason = where;
-                return true;
+                if (folderMissingNoted.Add(dir)) Note(library, dir, false, "folder not present");
+                continue;
             }
+            if (planned.NeedFirst is not null && !TryOne(library, dir, planned.NeedFirst, out _)) continue;
+            if (!TryOne(library, dir, planned.File, out handle)) continue;
+            if (library == Libraries.Cudnn && dir is not null && planned.File.EndsWith(".so.9", StringComparison.Ordinal))
+                PreloadCudnnSubLibraries(dir);
+            if (dir is not null)
+                foreach (string companion in planned.Companions) PreloadCompanion(library, Path.Combine(dir, companion));
+            Loaded[library] = (handle, planned.Path);
+            LoadedFiles[library] = planned;
+            reason = planned.Path;
+            return true;
         }
         var sb = new StringBuilder();
-        sb.Append("no ").Append(library).Append(" library could be loaded (")
-          .Append(string.Join(", ", names.Select(n => n.File))).Append("). Tried:\n");
+        var names = CudaLibrarySelection.Names(library, OperatingSystem.IsWindows()).Select(n => n.File);
+        sb.Append("no ").Append(library).Append(" library could be loaded (").Append(string.Join(", ", names)).Append(')');
+        if (plan.CudaMajor is int m)
+            sb.Append("; the set is CUDA ").Append(m).Append(" (").Append(plan.Rule).Append("), so only CUDA ").Append(m)
+              .Append("'s files were tried");
+        sb.Append(". Tried:\n");
         for (int i = first; i < Attempts.Count; i++) sb.Append("  ").Append(Attempts[i].ToString()).Append('\n');
+        if (attempts.Count == 0) sb.Append("  (nothing: no candidate file in the plan)\n");
         sb.Append("Set ").Append(LibDirVariable).Append(" to the folder holding them, or ").Append(PythonSiteVariable)
-          .Append(" to a site-packages folder with NVIDIA's pip wheels.");
+          .Append(" to a site-packages folder with NVIDIA's pip wheels");
+        if (plan.CudaMajor is not null && !AllowMixed) sb.Append(", or ").Append(CudaLibrarySelection.AllowMixedVariable).Append("=1 to accept another CUDA major");
+        sb.Append('.');
         reason = sb.ToString();
         Failed[library] = reason;
+        return false;
+    }
+
+    private static bool TryLoadKernels(out IntPtr handle, out string reason)
+    {
+        int first = Attempts.Count;
+        string file = OperatingSystem.IsWindows() ? "deeptrain_kernels.dll" : "libdeeptrain_kernels.so";
+        foreach (string? dir in KernelFolders())
+        {
+            if (dir is not null && !Directory.Exists(dir)) { Note(Libraries.Kernels, dir, false, "folder not present"); continue; }
+            if (!TryOne(Libraries.Kernels, dir, file, out handle)) continue;
+            string where = dir is null ? file : Path.Combine(dir, file);
+            Loaded[Libraries.Kernels] = (handle, where);
+            reason = where;
+            return true;
+        }
+        var sb = new StringBuilder();
+        sb.Append("no ").Append(Libraries.Kernels).Append(" library could be loaded (").Append(file).Append("). Tried:\n");
+        for (int i = first; i < Attempts.Count; i++) sb.Append("  ").Append(Attempts[i].ToString()).Append('\n');
+        sb.Append("Set ").Append(KernelsDirVariable).Append(" to the folder holding it.");
+        // A kernel library built on a newer distribution fails here with the loader's "GLIBC_2.34 not found": say it in words.
+        if (Glibc.KernelLoadHint(sb.ToString(), Glibc.HostVersion()) is string hint) sb.Append(' ').Append(hint);
+        reason = sb.ToString();
+        Failed[Libraries.Kernels] = reason;
         handle = IntPtr.Zero;
         return false;
+    }
+
+    private static void PreloadCompanion(string library, string path)
+    {
+        try { NativeLibrary.Load(path); Note(library, path, true, "pre-loaded builtins"); }
+        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException or ArgumentException)
+        {
+            Note(library, path, false, "builtins not pre-loaded: " + FirstLine(e.Message));
+        }
     }
 
     private static bool TryOne(string library, string? dir, string file, out IntPtr handle)
@@ -224,53 +412,6 @@ public static class NativeLibraryResolver
             }
         }
         foreach (string name in pending) Note(Libraries.Cudnn, Path.Combine(dir, name), false, "sub-library not pre-loaded: " + errors[name]);
-    }
-
-    /// <summary>Candidate file names in probe order; each may need another file (cublasLt) loaded first.</summary>
-    private static IReadOnlyList<(string? NeedFirst, string File)> FileNames(string library)
-    {
-        bool win = OperatingSystem.IsWindows();
-        return library switch
-        {
-            Libraries.Cudart => win
-                ? [(null, "cudart64_13.dll"), (null, "cudart64_12.dll"), (null, "cudart64_110.dll")]
-                : [(null, "libcudart.so.13"), (null, "libcudart.so.12"), (null, "libcudart.so.11.0")],
-            Libraries.Cublas => win
-                ? [("cublasLt64_13.dll", "cublas64_13.dll"), ("cublasLt64_12.dll", "cublas64_12.dll"), ("cublasLt64_11.dll", "cublas64_11.dll")]
-                : [("libcublasLt.so.13", "libcublas.so.13"), ("libcublasLt.so.12", "libcublas.so.12"), ("libcublasLt.so.11", "libcublas.so.11")],
-            Libraries.Cudnn => win
-                ? [(null, "cudnn64_9.dll"), (null, "cudnn64_8.dll")]
-                : [(null, "libcudnn.so.9"), (null, "libcudnn.so.8")],
-            Libraries.Kernels => win ? [(null, "deeptrain_kernels.dll")] : [(null, "libdeeptrain_kernels.so")],
-            _ => [],
-        };
-    }
-
-    /// <summary>Folders in probe order; null stands for the system loader's own search.</summary>
-    private static IEnumerable<string?> Folders(string library)
-    {
-        if (library == Libraries.Kernels)
-        {
-            foreach (string? dir in KernelFolders()) yield return dir;
-            yield break;
-        }
-        foreach (string dir in PathList(Environment.GetEnvironmentVariable(LibDirVariable))) yield return dir;
-        yield return null;
-        foreach (string var in (string[])["CUDA_PATH", "CUDA_HOME"])
-        {
-            string? root = Environment.GetEnvironmentVariable(var);
-            if (string.IsNullOrEmpty(root)) continue;
-            yield return OperatingSystem.IsWindows() ? Path.Combine(root, "bin") : Path.Combine(root, "lib64");
-        }
-        if (!OperatingSystem.IsWindows()) yield return "/usr/local/cuda/lib64";
-        string wheel = library switch { Libraries.Cudart => "cuda_runtime", Libraries.Cublas => "cublas", _ => "cudnn" };
-        string libDir = OperatingSystem.IsWindows() ? "bin" : "lib";
-        foreach (string site in PythonSitePackages())
-        {
-            string nvidia = Path.Combine(site, "nvidia");
-            yield return Path.Combine(nvidia, wheel, libDir);
-            yield return Path.Combine(nvidia, "cu13", libDir);
-        }
     }
 
     /// <summary>Where our own kernel library may be: the variable, beside the app, a bundle's lib/, a source tree's native/build.</summary>

@@ -39,9 +39,31 @@ internal static class InfoCommand
         Console.WriteLine($"           runtime {Version(v.Runtime)} ({v.CudartFile ?? "not loaded"}), driver supports {Version(v.Driver)}, " +
             $"{v.DeviceCount} device(s){(v.ComputeCapability is int cc ? $", device 0 sm_{cc}" : "")}");
         Console.WriteLine($"           cuBLAS {v.CublasFile ?? "not loaded"}; cuDNN {(v.Cudnn is long dnn ? dnn.ToString(CultureInfo.InvariantCulture) : "not loaded")} ({v.CudnnFile ?? "-"})");
+        // The set the resolver chose (one CUDA major: CudaLibrarySelection) and each file's major; NVRTC is loaded before
+        // cuDNN, but a probe that stopped at the runtime did not get there, so ask for it here.
+        NativeLibraryResolver.TryLoad(Libraries.Nvrtc, out _);
+        var plan = NativeLibraryResolver.Plan;
+        Console.WriteLine($"           set: {plan.Rule}");
+        var loadedSet = NativeLibraryResolver.LoadedSet;
+        foreach (string lib in CudaLibrarySelection.PlannedLibraries)
+        {
+            var file = loadedSet.FirstOrDefault(f => f.Library == lib);
+            string text = lib == Libraries.Nvrtc ? NativeLibraryResolver.NvrtcState
+                : file.Library is null ? "not loaded" : $"{file.Path} ({file.MajorText})";
+            Console.WriteLine($"             {lib,-7} {text}");
+        }
+        foreach (string note in plan.Notes) Console.WriteLine($"             note: {note}");
+        if (plan.Error is not null && !probe.Reason.Contains(plan.Error, StringComparison.Ordinal)) Console.WriteLine($"             {plan.Error.ReplaceLineEndings("\n             ")}");
+        string? glibc = Glibc.HostVersion();
+        string? glibcProblem = Glibc.FloorProblem(glibc);
+        Console.WriteLine(glibcProblem is null
+            ? $"           glibc {glibc ?? "unknown (not glibc)"} (the kernel library needs {Glibc.KernelLibraryFloor} or newer)"
+            : $"           glibc: {glibcProblem}");
         bool kernels = NativeLibraryResolver.TryLoad(Libraries.Kernels, out string kernelsWhy);
         Console.WriteLine(kernels
             ? $"           kernels {NativeLibraryResolver.LoadedFrom(Libraries.Kernels)} (bindings expect ABI {Kernels.AbiVersion})"
+            // An old glibc is the whole story: say that rather than the loader's "GLIBC_2.34 not found" lines.
+            : glibcProblem is not null ? "           kernels not loaded: the host's glibc is too old (above)"
             : $"           kernels not loaded: {kernelsWhy}");
         int shown = Math.Max(v.DeviceCount, 1);
         for (int i = 0; i < shown; i++)

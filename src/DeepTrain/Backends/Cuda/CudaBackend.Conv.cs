@@ -23,8 +23,10 @@ namespace DeepTrain.Backends.Cuda;
 // the candidate's math type (cudnn_cnn.h: each *AlgoPerf_t carries "cudnnMathType_t mathType"), which is set on the
 // convolution descriptor before its workspace is asked and before it runs, as PyTorch does; fp32 without AllowTf32
 // always runs CUDNN_FMA_MATH. When cuDNN refuses the chosen algorithm at run time (a NOT_SUPPORTED, BAD_PARAM or
-// EXECUTION_FAILED status: in cuDNN 9 the legacy calls run on graph engines, and a ranked candidate can still fail), it
-// is dropped from the cache and the next acceptable candidate runs, once. Accumulating calls pass β = 1 (cuDNN blends:
+// EXECUTION_FAILED status: in cuDNN 9 the legacy calls run on graph engines, and a ranked candidate can still fail; or a
+// sub-library that did not load, is of another release, or an engine NVRTC failed to compile), it is dropped from the
+// cache and the next acceptable candidate runs, once. When that fails too, a sub-library or compilation error names the
+// sub-library files that did not load and NVRTC's state (CudnnFailures.Explain). Accumulating calls pass β = 1 (cuDNN blends:
 // out = α·result + β·out), others β = 0.
 public sealed unsafe partial class CudaBackend
 {
@@ -58,12 +60,13 @@ public sealed unsafe partial class CudaBackend
 
     /// <summary>
     /// Whether a convolution call's status means that cuDNN cannot run this algorithm here (worth one try with the next
-    /// candidate) rather than that the call itself is wrong: the NOT_SUPPORTED, BAD_PARAM and EXECUTION_FAILED families.
-    /// cuDNN 9 numbers them 3000–3999, 2000–2999 and 5000–5999 (cudnn_graph.h); cuDNN 8 has one value each, 9, 3 and 8.
+    /// candidate) rather than that the call itself is wrong (<see cref="CudnnFailures.Classify"/>): the NOT_SUPPORTED,
+    /// BAD_PARAM and EXECUTION_FAILED families, and a sub-library that failed to load or is of another release or an engine
+    /// whose run-time compilation (NVRTC) failed, since engines of other sub-libraries or precompiled ones may still run.
+    /// cuDNN 9 numbers them 3000–3999, 2000–2999, 5000–5999, 1002/1008 and 4001 (cudnn_graph.h); cuDNN 8 uses 9, 3, 8,
+    /// 14 (VERSION_MISMATCH) and 11 (RUNTIME_PREREQUISITE_MISSING).
     /// </summary>
-    internal static bool IsAlgorithmFailure(cudnnStatus_t status, int cudnnMajor) => cudnnMajor <= 8
-        ? (int)status is 3 or 8 or 9
-        : (int)status / 1000 is 2 or 3 or 5;
+    internal static bool IsAlgorithmFailure(cudnnStatus_t status, int cudnnMajor) => CudnnFailures.IsRetryable(status, cudnnMajor);
 
     /// <summary>Sets _t0 = x, _t1 = y, _filter = w and _conv for one convolution.</summary>
     private void SetConvDescriptors(string op, Shape x, Shape w, Shape y, ConvSpec spec, DType dtype, Layout layout)
@@ -640,7 +643,7 @@ public sealed unsafe partial class CudaBackend
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static void ThrowDnnConv(cudnnStatus_t status, string op, ConvKey key, string call)
     {
-        try { Check(status, call); }
+        try { Check(status, call + LoadExplanation(status)); }
         catch (CudnnException e) { throw new CudaOperationException(op, $"{DirectionText(key.Direction)} x {key.X}, w {key.W}, {key.Spec}, {key.DType} {key.Layout}", e); }
     }
 }

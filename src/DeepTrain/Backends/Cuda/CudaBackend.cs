@@ -375,8 +375,21 @@ public sealed unsafe partial class CudaBackend : IBackend
     {
         string shapes = string.Join(", ", new[] { a, b, c }.Where(t => t is not null).Select(t => $"{t!.Shape} {t.Layout} {t.DType}"));
         if (spec is ConvSpec s) shapes += $", {s}";
-        try { Check(status, call); }
+        try { Check(status, call + LoadExplanation(status)); }
         catch (CudnnException e) { throw new CudaOperationException(op, shapes, e); }
+    }
+
+    /// <summary>
+    /// For a sub-library or compilation status, " (...)" naming what the resolver loaded (<see cref="CudnnFailures.Explain"/>):
+    /// cuDNN's own message says a sub-library failed, not which file or whether NVRTC was there. Empty otherwise.
+    /// </summary>
+    private static string LoadExplanation(cudnnStatus_t status)
+    {
+        int major = 9;
+        try { major = Cudnn.MajorVersion(Cudnn.cudnnGetVersion()); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+        if (CudnnFailures.Classify(status, major) is not (CudnnFailures.FailureKind.SubLibrary or CudnnFailures.FailureKind.Compilation)) return "";
+        return CudnnFailures.Explain(status, major, NativeLibraryResolver.CudnnLoadState()) is string why ? $" ({why})" : "";
     }
 
     /// <summary>
