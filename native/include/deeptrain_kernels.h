@@ -52,9 +52,11 @@ DT_EXPORT int32_t dt_unscale_multi_f32(float* const* ptrs, const int64_t* sizes,
  * visits the host. n <= 0 is a no-op. */
 DT_EXPORT int32_t dt_scale_by_f32(float* x, int64_t n, const float* scale, cudaStream_t stream);
 
-/* GradScaler.update: if *found_inf { *scale *= backoff; *growth_tracker = 0 } else if ++*growth_tracker ==
- * interval { *scale *= growth; *growth_tracker = 0 }; then *found_inf = 0 and, when the step was clean,
- * *step_count += 1 (the optimizer step count that bias correction reads). step_count may be NULL. */
+/* GradScaler.update: if *found_inf { *scale *= backoff; *growth_tracker = 0 } else if ++*growth_tracker >=
+ * interval { *scale *= growth (unless that is not finite); *growth_tracker = 0 }; then *found_inf = 0 and, when the
+ * step was clean, *step_count += 1 (the optimizer step count that bias correction reads). step_count may be NULL.
+ * growth_factor finite and >= 1, 0 < backoff_factor <= 1, growth_interval >= 1, else cudaErrorInvalidValue: a static
+ * scale is growth 1, backoff 1, interval INT32_MAX. The tracker is counted in 64 bits (no overflow). */
 DT_EXPORT int32_t dt_update_scale(float* scale, int32_t* growth_tracker, int32_t* found_inf, int64_t* step_count,
                                   float growth_factor, float backoff_factor, int32_t growth_interval, cudaStream_t stream);
 

@@ -515,6 +515,33 @@ public sealed unsafe class KernelGpuTests
         }
     }
 
+    // ---- loss scaling (issue 9) -------------------------------------------------------------------------
+
+    /// <summary>
+    /// A static scale (growth 1, backoff 1, interval int.MaxValue) on real memory: a clean step counts and leaves the scale,
+    /// the tracker at int.MaxValue − 1 (and at int.MaxValue itself) restarts at 0 without overflowing, an overflow keeps
+    /// the scale and clears the flag. The layout is LossScalerState's: scale f32, tracker i32, found-inf i32, step i64.
+    /// </summary>
+    [Fact]
+    public void UpdateScale_StaticScale_CountsWithoutOverflow_AndNeverMoves()
+    {
+        RequireGpu();
+        using var scale = Dev.Of(new[] { 1024f });
+        using var tracker = Dev.Of(new[] { int.MaxValue - 1 });
+        using var found = Dev.Of(new[] { 0 });
+        using var steps = Dev.Of(new[] { 5L });
+        Ok(Kernels.dt_update_scale(scale.F, (int*)tracker.Ptr, (int*)found.Ptr, (long*)steps.Ptr, 1f, 1f, int.MaxValue, 0));
+        Assert.Equal((1024f, 0, 0, 6L), (scale.Read<float>(1)[0], tracker.Read<int>(1)[0], found.Read<int>(1)[0], steps.Read<long>(1)[0]));
+
+        using var atMax = Dev.Of(new[] { int.MaxValue });
+        Ok(Kernels.dt_update_scale(scale.F, (int*)atMax.Ptr, (int*)found.Ptr, (long*)steps.Ptr, 1f, 1f, int.MaxValue, 0));
+        Assert.Equal(0, atMax.Read<int>(1)[0]);
+
+        using var overflow = Dev.Of(new[] { 1 });
+        Ok(Kernels.dt_update_scale(scale.F, (int*)tracker.Ptr, (int*)overflow.Ptr, (long*)steps.Ptr, 1f, 1f, int.MaxValue, 0));
+        Assert.Equal((1024f, 0, 0, 7L), (scale.Read<float>(1)[0], tracker.Read<int>(1)[0], overflow.Read<int>(1)[0], steps.Read<long>(1)[0]));
+    }
+
     // ---- clip by global norm ---------------------------------------------------------------------------
 
     [Fact]

@@ -10,13 +10,18 @@ namespace DeepTrain.Backends;
 /// </summary>
 internal static class OperandChecks
 {
-    /// <summary>The loss scaler's update factors: each finite and positive, the interval at least 1.</summary>
+    /// <summary>
+    /// The loss scaler's update factors: growth finite and ≥ 1, backoff in (0, 1], the interval at least 1 — the rule of
+    /// <see cref="Mixed.LossScalerOptions.Validate"/> and of the kernel <c>dt_update_scale</c>, which refuses anything
+    /// else, so both backends accept and refuse the same calls. A static scale is growth 1, backoff 1, interval
+    /// <see cref="int.MaxValue"/>.
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">One is not.</exception>
     public static void ScalerFactors(float growthFactor, float backoffFactor, int growthInterval)
     {
-        if (!(growthFactor > 0) || float.IsInfinity(growthFactor)) throw new ArgumentOutOfRangeException(nameof(growthFactor), growthFactor, "UpdateLossScale: the growth factor must be finite and > 0");
-        if (!(backoffFactor > 0) || float.IsInfinity(backoffFactor)) throw new ArgumentOutOfRangeException(nameof(backoffFactor), backoffFactor, "UpdateLossScale: the backoff factor must be finite and > 0");
-        ArgumentOutOfRangeException.ThrowIfLessThan(growthInterval, 1);
+        if (!(growthFactor >= 1) || float.IsInfinity(growthFactor)) throw new ArgumentOutOfRangeException(nameof(growthFactor), growthFactor, "UpdateLossScale: the growth factor must be finite and ≥ 1");
+        if (!(backoffFactor > 0 && backoffFactor <= 1)) throw new ArgumentOutOfRangeException(nameof(backoffFactor), backoffFactor, "UpdateLossScale: the backoff factor must be in (0, 1]");
+        if (growthInterval < 1) throw new ArgumentOutOfRangeException(nameof(growthInterval), growthInterval, "UpdateLossScale: the growth interval must be ≥ 1");
     }
 
     /// <summary>The elastic-net coefficients λ1 and λ2: each finite and ≥ 0.</summary>
