@@ -72,10 +72,15 @@ DT_EXPORT int32_t dt_unscale_f32(float* g, int64_t n, const float* scale, int32_
 DT_EXPORT int32_t dt_unscale_multi_f32(float* const* ptrs, const int64_t* sizes, int32_t count, const float* scale,
                                        int32_t* found_inf, cudaStream_t stream) {
     if (count <= 0) return (int32_t)cudaSuccess;
-    if (count > 65535) return (int32_t)cudaErrorInvalidValue;   // grid.y limit; callers batch larger lists
-    dim3 grid(64, (unsigned)count);
-    unscale_multi_kernel<<<grid, 256, 0, stream>>>(ptrs, sizes, scale, found_inf);
-    return (int32_t)cudaGetLastError();
+    // grid.y ≤ 65535 on every architecture: longer lists go in batches of 65535 tensors, one launch each.
+    const int32_t per_launch = 65535;
+    for (int32_t first = 0; first < count; first += per_launch) {
+        const int32_t rows = count - first < per_launch ? count - first : per_launch;
+        unscale_multi_kernel<<<dim3(64, (unsigned)rows), 256, 0, stream>>>(ptrs + first, sizes + first, scale, found_inf);
+        const cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) return (int32_t)e;
+    }
+    return (int32_t)cudaSuccess;
 }
 
 DT_EXPORT int32_t dt_scale_by_f32(float* x, int64_t n, const float* scale, cudaStream_t stream) {

@@ -542,6 +542,27 @@ public sealed unsafe class KernelGpuTests
         Assert.Equal((1024f, 0, 0, 7L), (scale.Read<float>(1)[0], tracker.Read<int>(1)[0], overflow.Read<int>(1)[0], steps.Read<long>(1)[0]));
     }
 
+    /// <summary>More tensors than grid.y holds (65535): the launcher batches, and every tensor is unscaled, the last one too.</summary>
+    [Fact]
+    public void UnscaleMulti_MoreTensorsThanGridY_UnscalesEveryOne()
+    {
+        RequireGpu();
+        const int tensors = 65535 + 2;
+        var values = new float[tensors * 2];
+        for (int i = 0; i < values.Length; i++) values[i] = i % 7 - 3;
+        using var data = Dev.Of(values);
+        var ptrs = new long[tensors];
+        var sizes = new long[tensors];
+        for (int t = 0; t < tensors; t++) { ptrs[t] = (long)(data.F + 2 * t); sizes[t] = 2; }
+        using var dPtrs = Dev.Of(ptrs);
+        using var dSizes = Dev.Of(sizes);
+        using var scale = Dev.Of(new[] { 4f });
+        using var found = Dev.Of(new[] { 0 });
+        Ok(Kernels.dt_unscale_multi_f32((float**)dPtrs.Ptr, (long*)dSizes.Ptr, tensors, scale.F, (int*)found.Ptr, 0));
+        Assert.Equal(values.Select(v => v / 4f).ToArray(), data.Read<float>(values.Length));
+        Assert.Equal(0, found.Read<int>(1)[0]);
+    }
+
     // ---- clip by global norm ---------------------------------------------------------------------------
 
     [Fact]
