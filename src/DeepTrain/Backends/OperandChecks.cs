@@ -128,9 +128,11 @@ internal static class OperandChecks
         if (stride < 1) ThrowHelper.Invalid(op, $"stride {stride} must be at least 1");
         if (channels < 0) ThrowHelper.Invalid(op, $"channels {channels} must not be negative");
         if (src.Shape.N != dst.Shape.N) ThrowHelper.Invalid(op, $"{sn} {src.Shape} and {dn} {dst.Shape} differ in batch size");
-        if (srcC0 < 0 || srcC0 + channels > src.Shape.C) ThrowHelper.Invalid(op, $"channels [{srcC0}, {srcC0 + channels}) are outside {sn} {src.Shape}");
-        if (dstC0 < 0 || dstC0 + channels > dst.Shape.C) ThrowHelper.Invalid(op, $"channels [{dstC0}, {dstC0 + channels}) are outside {dn} {dst.Shape}");
-        int eh = (src.Shape.H + stride - 1) / stride, ew = (src.Shape.W + stride - 1) / stride;
+        // In 64 bits, as dt_copy_channels checks them: c0 + channels and H + stride − 1 overflow an int for large values
+        // (channels [1, 1 + int.MaxValue) passed; stride int.MaxValue asked for a 0×0 dst where ⌈H/stride⌉ is 1).
+        if (srcC0 < 0 || (long)srcC0 + channels > src.Shape.C) ThrowHelper.Invalid(op, $"channels [{srcC0}, {(long)srcC0 + channels}) are outside {sn} {src.Shape}");
+        if (dstC0 < 0 || (long)dstC0 + channels > dst.Shape.C) ThrowHelper.Invalid(op, $"channels [{dstC0}, {(long)dstC0 + channels}) are outside {dn} {dst.Shape}");
+        long eh = ((long)src.Shape.H + stride - 1) / stride, ew = ((long)src.Shape.W + stride - 1) / stride;
         if (dst.Shape.H != eh || dst.Shape.W != ew)
             ThrowHelper.Invalid(op, $"{dn} {dst.Shape} has spatial size {dst.Shape.H}×{dst.Shape.W}; {sn} {src.Shape} with stride {stride} gives {eh}×{ew}");
     }
