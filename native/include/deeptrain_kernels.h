@@ -44,7 +44,8 @@ DT_EXPORT int32_t dt_set_device(int32_t device);
  * unscaled result: with a scale below 1 a finite gradient that overflows when unscaled also skips the step. */
 DT_EXPORT int32_t dt_unscale_f32(float* g, int64_t n, const float* scale, int32_t* found_inf, cudaStream_t stream);
 
-/* One launch over many tensors: for t < count, unscale ptrs[t][0 .. sizes[t]). ptrs and sizes are device arrays. */
+/* For t < count, unscale ptrs[t][0 .. sizes[t]). ptrs and sizes are device arrays. One launch per 65535 tensors
+ * (the grid.y limit), so any count runs. */
 DT_EXPORT int32_t dt_unscale_multi_f32(float* const* ptrs, const int64_t* sizes, int32_t count, const float* scale,
                                        int32_t* found_inf, cudaStream_t stream);
 
@@ -52,16 +53,19 @@ DT_EXPORT int32_t dt_unscale_multi_f32(float* const* ptrs, const int64_t* sizes,
  * visits the host. n <= 0 is a no-op. */
 DT_EXPORT int32_t dt_scale_by_f32(float* x, int64_t n, const float* scale, cudaStream_t stream);
 
-/* GradScaler.update: if *found_inf { *scale *= backoff; *growth_tracker = 0 } else if ++*growth_tracker ==
- * interval { *scale *= growth; *growth_tracker = 0 }; then *found_inf = 0 and, when the step was clean,
- * *step_count += 1 (the optimizer step count that bias correction reads). step_count may be NULL. */
+/* GradScaler.update: if *found_inf { *scale *= backoff; *growth_tracker = 0 } else if ++*growth_tracker >=
+ * interval { *scale *= growth (unless that is not finite); *growth_tracker = 0 }; then *found_inf = 0 and, when the
+ * step was clean, *step_count += 1 (the optimizer step count that bias correction reads). step_count may be NULL.
+ * growth_factor finite and >= 1, 0 < backoff_factor <= 1, growth_interval >= 1, else cudaErrorInvalidValue: a static
+ * scale is growth 1, backoff 1, interval INT32_MAX. The tracker is counted in 64 bits (no overflow). */
 DT_EXPORT int32_t dt_update_scale(float* scale, int32_t* growth_tracker, int32_t* found_inf, int64_t* step_count,
                                   float growth_factor, float backoff_factor, int32_t growth_interval, cudaStream_t stream);
 
 /* ---- optimizers (sgd.cu, adamw.cu): fp32 master weights, optional 16-bit working copy --------------
  * Every optimizer reads the step number t = *step_count + 1 on the device, or, when step_count is NULL,
  * uses t = step, the host's 1-based count (step < 1 is cudaErrorInvalidValue then); it does nothing when
- * found_inf is non-NULL and *found_inf != 0, so a skipped step changes no weight and no state. */
+ * found_inf is non-NULL and *found_inf != 0, so a skipped step changes no weight and no state. half_kind is a
+ * DT_HALF_* code (another value is cudaErrorInvalidValue), and w_half is non-NULL unless it is DT_HALF_NONE. */
 
 /* torch.optim.SGD (caffe_form == 0): g += wd*w; b = (t == 1) ? g : momentum*b + (1 - dampening)*g;
  * g = nesterov ? g + momentum*b : b; w -= lr*g.

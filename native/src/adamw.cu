@@ -40,7 +40,9 @@ DT_EXPORT int32_t dt_adam_f32(float* w, const float* g, float* m, float* v, void
                               const int64_t* step_count, int64_t step, const int32_t* found_inf, cudaStream_t stream) {
     if (n <= 0) return (int32_t)cudaSuccess;
     if (step_count == nullptr && step < 1) return (int32_t)cudaErrorInvalidValue;
-    if (half_kind != DT_HALF_NONE && w_half == nullptr) return (int32_t)cudaErrorInvalidValue;
+    // An unknown kind would silently write no working copy (dt_store_half ignores it).
+    if (half_kind < DT_HALF_NONE || half_kind > DT_HALF_BF16 || (half_kind != DT_HALF_NONE && w_half == nullptr))
+        return (int32_t)cudaErrorInvalidValue;
     adam_kernel<<<dt_blocks(n, 256), 256, 0, stream>>>(w, g, m, v, w_half, half_kind, n, lr, beta1, beta2, eps,
                                                        weight_decay, decoupled, step_count, step, found_inf);
     return (int32_t)cudaGetLastError();

@@ -48,7 +48,9 @@ DT_EXPORT int32_t dt_sgd_f32(float* w, const float* g, float* momentum_buf, void
     if (n <= 0) return (int32_t)cudaSuccess;
     if (step_count == nullptr && step < 1) return (int32_t)cudaErrorInvalidValue;
     if (momentum != 0.0f && momentum_buf == nullptr) return (int32_t)cudaErrorInvalidValue;
-    if (half_kind != DT_HALF_NONE && w_half == nullptr) return (int32_t)cudaErrorInvalidValue;
+    // An unknown kind would silently write no working copy (dt_store_half ignores it).
+    if (half_kind < DT_HALF_NONE || half_kind > DT_HALF_BF16 || (half_kind != DT_HALF_NONE && w_half == nullptr))
+        return (int32_t)cudaErrorInvalidValue;
     if (caffe_form && dampening != 0.0f) return (int32_t)cudaErrorInvalidValue;
     sgd_kernel<<<dt_blocks(n, 256), 256, 0, stream>>>(w, g, momentum_buf, w_half, half_kind, n, lr, momentum, dampening,
                                                       weight_decay, nesterov, caffe_form, step_count, step, found_inf);

@@ -515,6 +515,54 @@ public sealed unsafe class KernelGpuTests
         }
     }
 
+    // ---- loss scaling (issue 9) -------------------------------------------------------------------------
+
+    /// <summary>
+    /// A static scale (growth 1, backoff 1, interval int.MaxValue) on real memory: a clean step counts and leaves the scale,
+    /// the tracker at int.MaxValue − 1 (and at int.MaxValue itself) restarts at 0 without overflowing, an overflow keeps
+    /// the scale and clears the flag. The layout is LossScalerState's: scale f32, tracker i32, found-inf i32, step i64.
+    /// </summary>
+    [Fact]
+    public void UpdateScale_StaticScale_CountsWithoutOverflow_AndNeverMoves()
+    {
+        RequireGpu();
+        using var scale = Dev.Of(new[] { 1024f });
+        using var tracker = Dev.Of(new[] { int.MaxValue - 1 });
+        using var found = Dev.Of(new[] { 0 });
+        using var steps = Dev.Of(new[] { 5L });
+        Ok(Kernels.dt_update_scale(scale.F, (int*)tracker.Ptr, (int*)found.Ptr, (long*)steps.Ptr, 1f, 1f, int.MaxValue, 0));
+        Assert.Equal((1024f, 0, 0, 6L), (scale.Read<float>(1)[0], tracker.Read<int>(1)[0], found.Read<int>(1)[0], steps.Read<long>(1)[0]));
+
+        using var atMax = Dev.Of(new[] { int.MaxValue });
+        Ok(Kernels.dt_update_scale(scale.F, (int*)atMax.Ptr, (int*)found.Ptr, (long*)steps.Ptr, 1f, 1f, int.MaxValue, 0));
+        Assert.Equal(0, atMax.Read<int>(1)[0]);
+
+        using var overflow = Dev.Of(new[] { 1 });
+        Ok(Kernels.dt_update_scale(scale.F, (int*)tracker.Ptr, (int*)overflow.Ptr, (long*)steps.Ptr, 1f, 1f, int.MaxValue, 0));
+        Assert.Equal((1024f, 0, 0, 7L), (scale.Read<float>(1)[0], tracker.Read<int>(1)[0], overflow.Read<int>(1)[0], steps.Read<long>(1)[0]));
+    }
+
+    /// <summary>More tensors than grid.y holds (65535): the launcher batches, and every tensor is unscaled, the last one too.</summary>
+    [Fact]
+    public void UnscaleMulti_MoreTensorsThanGridY_UnscalesEveryOne()
+    {
+        RequireGpu();
+        const int tensors = 65535 + 2;
+        var values = new float[tensors * 2];
+        for (int i = 0; i < values.Length; i++) values[i] = i % 7 - 3;
+        using var data = Dev.Of(values);
+        var ptrs = new long[tensors];
+        var sizes = new long[tensors];
+        for (int t = 0; t < tensors; t++) { ptrs[t] = (long)(data.F + 2 * t); sizes[t] = 2; }
+        using var dPtrs = Dev.Of(ptrs);
+        using var dSizes = Dev.Of(sizes);
+        using var scale = Dev.Of(new[] { 4f });
+        using var found = Dev.Of(new[] { 0 });
+        Ok(Kernels.dt_unscale_multi_f32((float**)dPtrs.Ptr, (long*)dSizes.Ptr, tensors, scale.F, (int*)found.Ptr, 0));
+        Assert.Equal(values.Select(v => v / 4f).ToArray(), data.Read<float>(values.Length));
+        Assert.Equal(0, found.Read<int>(1)[0]);
+    }
+
     // ---- clip by global norm ---------------------------------------------------------------------------
 
     [Fact]

@@ -236,9 +236,12 @@ public interface IBackend : IDisposable
 
     /// <summary>
     /// GradScaler.update (kernel <c>dt_update_scale</c>): if found-inf { scale ← scale·backoff; tracker ← 0 }
-    /// else if ++tracker = interval { scale ← scale·growth; tracker ← 0 }; then, when the step was clean, the step
-    /// count advances by one; finally found-inf ← 0.
+    /// else if ++tracker ≥ interval { scale ← scale·growth unless that is not finite; tracker ← 0 }; then, when the
+    /// step was clean, the step count advances by one; finally found-inf ← 0. Growth finite and ≥ 1, backoff in (0, 1],
+    /// interval ≥ 1 (a static scale: 1, 1, <see cref="int.MaxValue"/>). (≥ where PyTorch has =: a tracker restored at or
+    /// past a smaller interval grows at the next clean step.)
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A factor or the interval is out of range.</exception>
     void UpdateLossScale(Tensor scalerState, float growthFactor, float backoffFactor, int growthInterval);
 
     /// <summary>x[i] ← x[i]·scale with the scale read from <paramref name="scalerState"/> on the device (the loss gradient, fp32).</summary>

@@ -10,13 +10,18 @@ namespace DeepTrain.Backends;
 /// </summary>
 internal static class OperandChecks
 {
-    /// <summary>The loss scaler's update factors: each finite and positive, the interval at least 1.</summary>
+    /// <summary>
+    /// The loss scaler's update factors: growth finite and ≥ 1, backoff in (0, 1], the interval at least 1 — the rule of
+    /// <see cref="Mixed.LossScalerOptions.Validate"/> and of the kernel <c>dt_update_scale</c>, which refuses anything
+    /// else, so both backends accept and refuse the same calls. A static scale is growth 1, backoff 1, interval
+    /// <see cref="int.MaxValue"/>.
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">One is not.</exception>
     public static void ScalerFactors(float growthFactor, float backoffFactor, int growthInterval)
     {
-        if (!(growthFactor > 0) || float.IsInfinity(growthFactor)) throw new ArgumentOutOfRangeException(nameof(growthFactor), growthFactor, "UpdateLossScale: the growth factor must be finite and > 0");
-        if (!(backoffFactor > 0) || float.IsInfinity(backoffFactor)) throw new ArgumentOutOfRangeException(nameof(backoffFactor), backoffFactor, "UpdateLossScale: the backoff factor must be finite and > 0");
-        ArgumentOutOfRangeException.ThrowIfLessThan(growthInterval, 1);
+        if (!(growthFactor >= 1) || float.IsInfinity(growthFactor)) throw new ArgumentOutOfRangeException(nameof(growthFactor), growthFactor, "UpdateLossScale: the growth factor must be finite and ≥ 1");
+        if (!(backoffFactor > 0 && backoffFactor <= 1)) throw new ArgumentOutOfRangeException(nameof(backoffFactor), backoffFactor, "UpdateLossScale: the backoff factor must be in (0, 1]");
+        if (growthInterval < 1) throw new ArgumentOutOfRangeException(nameof(growthInterval), growthInterval, "UpdateLossScale: the growth interval must be ≥ 1");
     }
 
     /// <summary>The elastic-net coefficients λ1 and λ2: each finite and ≥ 0.</summary>
@@ -123,9 +128,11 @@ internal static class OperandChecks
         if (stride < 1) ThrowHelper.Invalid(op, $"stride {stride} must be at least 1");
         if (channels < 0) ThrowHelper.Invalid(op, $"channels {channels} must not be negative");
         if (src.Shape.N != dst.Shape.N) ThrowHelper.Invalid(op, $"{sn} {src.Shape} and {dn} {dst.Shape} differ in batch size");
-        if (srcC0 < 0 || srcC0 + channels > src.Shape.C) ThrowHelper.Invalid(op, $"channels [{srcC0}, {srcC0 + channels}) are outside {sn} {src.Shape}");
-        if (dstC0 < 0 || dstC0 + channels > dst.Shape.C) ThrowHelper.Invalid(op, $"channels [{dstC0}, {dstC0 + channels}) are outside {dn} {dst.Shape}");
-        int eh = (src.Shape.H + stride - 1) / stride, ew = (src.Shape.W + stride - 1) / stride;
+        // In 64 bits, as dt_copy_channels checks them: c0 + channels and H + stride − 1 overflow an int for large values
+        // (channels [1, 1 + int.MaxValue) passed; stride int.MaxValue asked for a 0×0 dst where ⌈H/stride⌉ is 1).
+        if (srcC0 < 0 || (long)srcC0 + channels > src.Shape.C) ThrowHelper.Invalid(op, $"channels [{srcC0}, {(long)srcC0 + channels}) are outside {sn} {src.Shape}");
+        if (dstC0 < 0 || (long)dstC0 + channels > dst.Shape.C) ThrowHelper.Invalid(op, $"channels [{dstC0}, {(long)dstC0 + channels}) are outside {dn} {dst.Shape}");
+        long eh = ((long)src.Shape.H + stride - 1) / stride, ew = ((long)src.Shape.W + stride - 1) / stride;
         if (dst.Shape.H != eh || dst.Shape.W != ew)
             ThrowHelper.Invalid(op, $"{dn} {dst.Shape} has spatial size {dst.Shape.H}×{dst.Shape.W}; {sn} {src.Shape} with stride {stride} gives {eh}×{ew}");
     }

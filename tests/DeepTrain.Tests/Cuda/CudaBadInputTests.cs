@@ -153,6 +153,21 @@ public class CudaBadInputTests
         Assert.Contains("labels[2] = 3 is outside [0, 3)", e.Message);
     }
 
+    /// <summary>
+    /// Logits with no classes, (N, 0): every label is outside [0, 0). Both backends throw the CPU's exception naming the
+    /// first label (dt_softmax_xent_f32 refuses K = 0 with cudaErrorInvalidValue, so CudaBackend answers first; issue 9).
+    /// </summary>
+    [Theory, MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void SoftmaxCrossEntropy_NoClasses_ThrowsTheBadLabel_OnEveryBackend(string name)
+    {
+        using var b = TestBackends.Create(name);
+        using var s = new TensorScope(b);
+        var z = s.Zeros(Shape.Of(4, 0));
+        var labels = s.Upload([0, 0, 0, 0], Shape.Of(4));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => b.SoftmaxCrossEntropy(z, labels, s.Zeros(Shape.Of(1)), null, null, 1f));
+        Assert.Contains("labels[0] = 0 is outside [0, 0)", e.Message);
+    }
+
     /// <summary>The default check adds no synchronisation: the loss call returns, and the next host read throws, once.</summary>
     [Fact]
     public void BadLabel_Deferred_ThrowsAtTheNextHostRead_Once()

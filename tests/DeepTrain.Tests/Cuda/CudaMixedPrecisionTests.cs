@@ -62,6 +62,36 @@ public class CudaMixedPrecisionTests
         Assert.Equal(sc.Read(), sg.Read());
     }
 
+    /// <summary>
+    /// A static scale (issue 9: dt_update_scale refused growth 1 and backoff 1) on both backends: from a tracker at
+    /// int.MaxValue − 2, two clean steps reach the interval and restart the tracker at 0 without overflowing, a NaN
+    /// skips the step without moving the scale, and every field matches the CPU after every step.
+    /// </summary>
+    [Fact]
+    public void StaticLossScale_NeverMoves_AndTheTrackerRestartsAtInt32Max_MatchCpuExactly()
+    {
+        using var t = new Twin();
+        var o = LossScalerOptions.Static(1024f);
+        using var sc = new LossScaler(t.Cpu, o);
+        using var sg = new LossScaler(t.Gpu, o);
+        const int n = 100;
+        var g = t.Zeros(Shape.Of(n));
+        var clean = TestData.Uniform(1, n, -100f, 100f);
+        var nan = (float[])clean.Clone();
+        nan[3] = float.NaN;
+        var start = new LossScalerState.Fields(1024f, int.MaxValue - 2, 0, 41);
+        sc.Restore(start); sg.Restore(start);
+        foreach (var (name, values) in new[] { ("clean", clean), ("clean, the interval's end", clean), ("NaN", nan), ("clean after", clean) })
+        {
+            t.Cpu.CopyFromHost<float>(values, g.Cpu); t.Gpu.CopyFromHost<float>(values, g.Gpu);
+            t.Cpu.UnscaleGradients(g.Cpu, sc.State); t.Gpu.UnscaleGradients(g.Gpu, sg.State);
+            sc.Update(); sg.Update();
+            var (fc, fg) = Read(sc, sg);
+            Assert.True(fc == fg, $"{name}: state after update GPU {fg} vs CPU {fc}");
+        }
+        Assert.Equal(new LossScalerState.Fields(1024f, 1, 0, 44), sg.Read());
+    }
+
     [Fact]
     public void MultiplyByLossScale_GlobalNormSquared_ScaleByNorm_MatchCpu()
     {

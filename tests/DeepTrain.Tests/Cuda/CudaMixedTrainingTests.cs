@@ -2,6 +2,7 @@ using DeepTrain.Backends;
 using DeepTrain.Backends.Cpu;
 using DeepTrain.Data;
 using DeepTrain.Graph;
+using DeepTrain.Layers;
 using DeepTrain.Losses;
 using DeepTrain.Mixed;
 using DeepTrain.Models;
@@ -148,5 +149,70 @@ public class CudaMixedTrainingTests
         TestContext.Current.SendDiagnosticMessage(summary);
         Assert.True(full.Accuracy >= 0.88, $"the fp32 run did not learn Fashion-MNIST: {summary}");
         Assert.True(half.Accuracy >= full.Accuracy - 0.003, $"fp16 is more than 0.3 points below fp32: {summary}");
+    }
+
+    private const int StaticBatch = 12, StaticSteps = 6;
+    private const float StaticScale = 1024f;
+
+    /// <summary>
+    /// Six fp16 SGD steps (momentum 0.9) of a small conv net (Conv2d 1→4, 3×3 → ReLU → Linear 64→3) on the seeded blobs,
+    /// through the Trainer with <c>--loss-scale static:1024</c> (LossScalerOptions.Static). Returns the fp32 master weights
+    /// before and after, the scaler's state, and the number of skipped steps.
+    /// </summary>
+    private static (float[] Before, float[] After, LossScalerState.Fields State, long Skipped) TrainWithStaticScale(IBackend b)
+    {
+        var data = TestData.Blobs(StaticBatch * StaticSteps, classStep: 50, sigma: 50, offset: 70);
+        var g = new ModelGraph("static-scale-net", Shape.Of(1, 4, 4));
+        var x = g.Apply("conv", new Conv2d(1, 4, 3, padding: 1), g.Input);
+        x = g.Apply("relu", new ReLU(), x);
+        x = g.Apply("flatten", new Flatten(), x);
+        g.Apply("fc", new Linear(64, 3), x);
+        using var model = new Model(g, b, seed: 5);
+        using var opt = new SGD(model.Parameters, 0.05f, momentum: 0.9f);
+        using var loader = new DataLoader(data, StaticBatch, shuffle: false, Normalization.FromDataset(data), null, seed: 9, dropLast: true, workers: 0);
+        using var trainer = new Trainer(model, opt, new ConstantLr(0.05f), new CrossEntropyLoss(), StaticBatch, precision: Precision.Float16);
+        trainer.ConfigureLossScaling(LossScalerOptions.Static(StaticScale));
+        var before = Host(b, model.Parameters.AllValues);
+        trainer.TrainEpoch(loader, 0, cancel: TestContext.Current.CancellationToken);
+        return (before, Host(b, model.Parameters.AllValues), trainer.Scaler!.Read(), trainer.LastEpochSkippedSteps);
+    }
+
+    /// <summary>The reference run on the CPU: the scale stays, every step is taken and counted, the weights move.</summary>
+    [Fact]
+    public void StaticLossScale_Fp16Training_OnTheCpu_KeepsTheScale_AndLearns()
+    {
+        using var cpu = new CpuBackend();
+        var c = TrainWithStaticScale(cpu);
+        Assert.Equal(new LossScalerState.Fields(StaticScale, StaticSteps, 0, StaticSteps), c.State);
+        Assert.Equal(0, c.Skipped);
+        AssertMoved(c.Before, c.After, "CPU");
+    }
+
+    /// <summary>
+    /// Issue 9: the same run on CudaBackend. dt_update_scale used to refuse growth 1 and backoff 1, so the first fp16 step
+    /// with a static scale threw. Now the scale stays 1024, the state equals the CPU's field for field, the weights move,
+    /// and they match the CPU's within 1e-2 norm-relative (fp16's tolerance of <see cref="ResNet20_OneMixedStep_MatchesCpu"/>:
+    /// both store activations in fp16 and compute in fp32, differing where summation order moves a 16-bit rounding).
+    /// </summary>
+    [Fact]
+    public void StaticLossScale_Fp16Training_OnTheGpu_KeepsTheScale_AndMatchesCpu()
+    {
+        using var gpu = TestBackends.Cuda();
+        Assert.SkipUnless(gpu.SupportsPrecision(Precision.Float16, out string reason), reason);
+        using var cpu = new CpuBackend();
+        var c = TrainWithStaticScale(cpu);
+        var r = TrainWithStaticScale(gpu);
+        Assert.Equal(c.Before, r.Before);   // the same initialisation
+        Assert.Equal(new LossScalerState.Fields(StaticScale, StaticSteps, 0, StaticSteps), r.State);
+        Assert.Equal(0, r.Skipped);
+        AssertMoved(r.Before, r.After, "GPU");
+        AssertNormClose(c.After, r.After, 1e-2, "fp16 weights after six steps with a static loss scale");
+    }
+
+    private static void AssertMoved(float[] before, float[] after, string what)
+    {
+        double moved = 0, size = 0;
+        for (int i = 0; i < before.Length; i++) { moved += Math.Pow((double)after[i] - before[i], 2); size += (double)before[i] * before[i]; }
+        Assert.True(moved > 1e-6 * size, $"{what}: the weights did not move (‖Δw‖² = {moved:G3}, ‖w‖² = {size:G3})");
     }
 }

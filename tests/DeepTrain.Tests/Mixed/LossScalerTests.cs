@@ -74,6 +74,69 @@ public class LossScalerTests
         Assert.Equal(new LossScalerState.Fields(128f, 0, 0, 5), Step(b, s, grads, [1f, float.NaN]));   // skipped; scale kept
     }
 
+    /// <summary>
+    /// A static scale's interval is int.MaxValue: the tracker reaches it and restarts at 0 without overflowing, also from
+    /// int.MaxValue itself (a foreign or corrupted state), where 32-bit arithmetic would wrap to int.MinValue.
+    /// dt_update_scale counts in 64 bits the same way (KernelGpuTests/CudaMixedPrecisionTests compare it on a GPU).
+    /// </summary>
+    [Theory]
+    [InlineData(int.MaxValue - 2, int.MaxValue - 1)]
+    [InlineData(int.MaxValue - 1, 0)]
+    [InlineData(int.MaxValue, 0)]
+    public void StaticScale_TrackerAtTheIntervalsEnd_RestartsWithoutOverflow(int trackerBefore, int trackerAfter)
+    {
+        using var b = new CpuBackend();
+        using var ts = new TensorScope(b);
+        using var s = new LossScaler(b, LossScalerOptions.Static(128f));
+        var grads = ts.Zeros(Shape.Of(2));
+        s.Restore(new LossScalerState.Fields(128f, trackerBefore, 0, 7));
+        Assert.Equal(new LossScalerState.Fields(128f, trackerAfter, 0, 8), Step(b, s, grads, [1f, 2f]));
+    }
+
+    /// <summary>
+    /// A state restored with a tracker at or past the interval (a checkpoint of a static run resumed with dynamic scaling)
+    /// grows at the next clean step: the update compares with ≥, where PyTorch's == would count on towards overflow.
+    /// </summary>
+    [Fact]
+    public void TrackerRestoredPastTheInterval_GrowsAtTheNextCleanStep()
+    {
+        using var b = new CpuBackend();
+        using var ts = new TensorScope(b);
+        using var s = new LossScaler(b, new LossScalerOptions(InitScale: 8f, GrowthInterval: 3));
+        var grads = ts.Zeros(Shape.Of(2));
+        s.Restore(new LossScalerState.Fields(8f, 1_000_000, 0, 9));
+        Assert.Equal(new LossScalerState.Fields(16f, 0, 0, 10), Step(b, s, grads, [1f, 2f]));
+    }
+
+    /// <summary>
+    /// IBackend.UpdateLossScale states one rule on both backends and in dt_update_scale (growth finite ≥ 1, backoff in
+    /// (0, 1], interval ≥ 1), the rule LossScalerOptions.Validate already had: what the kernel refuses, the CPU refuses.
+    /// </summary>
+    [Theory]
+    [InlineData(1f, 1f, int.MaxValue, true)]    // static
+    [InlineData(2f, 0.5f, 2000, true)]          // GradScaler's defaults
+    [InlineData(1f, 0.5f, 1, true)]
+    [InlineData(2f, 1f, 1, true)]
+    [InlineData(float.MaxValue, float.Epsilon, 1, true)]
+    [InlineData(0.5f, 0.5f, 2000, false)]       // shrinking on clean steps
+    [InlineData(float.PositiveInfinity, 0.5f, 2000, false)]
+    [InlineData(float.NaN, 0.5f, 2000, false)]
+    [InlineData(2f, 2f, 2000, false)]           // growing on overflow
+    [InlineData(2f, 0f, 2000, false)]
+    [InlineData(2f, float.NaN, 2000, false)]
+    [InlineData(2f, 0.5f, 0, false)]
+    public void UpdateLossScale_AcceptsAndRefusesWhatTheKernelDoes(float growth, float backoff, int interval, bool accepted)
+    {
+        using var b = new CpuBackend();
+        using var s = new LossScaler(b, new LossScalerOptions(InitScale: 8f));
+        if (accepted) b.UpdateLossScale(s.State, growth, backoff, interval);
+        else Assert.Throws<ArgumentOutOfRangeException>(() => b.UpdateLossScale(s.State, growth, backoff, interval));
+        bool valid = true;
+        try { new LossScalerOptions(8f, growth, backoff, interval).Validate(); }
+        catch (ArgumentOutOfRangeException) { valid = false; }
+        Assert.Equal(accepted, valid);   // the options and the backend state the same rule
+    }
+
     [Theory]
     [InlineData("dynamic", 65536f, 2f)]
     [InlineData("static:1024", 1024f, 1f)]

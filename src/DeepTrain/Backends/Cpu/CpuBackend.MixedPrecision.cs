@@ -38,19 +38,20 @@ public sealed partial class CpuBackend
     }
 
     /// <inheritdoc />
-    /// <exception cref="ArgumentOutOfRangeException">A factor is not finite and positive, or the interval is below 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The growth factor is not finite and ≥ 1, the backoff factor not in (0, 1], or the interval is below 1.</exception>
     public void UpdateLossScale(Tensor scalerState, float growthFactor, float backoffFactor, int growthInterval)
     {
         OperandChecks.ScalerFactors(growthFactor, backoffFactor, growthInterval);
         var bytes = StateBytes("UpdateLossScale", scalerState);
         var s = LossScalerState.Fields.Read(bytes);
         float scale = s.Scale;
-        int tracker = s.GrowthTracker;
+        long tracker = s.GrowthTracker;   // 64 bits, as the kernel: int.MaxValue + 1 does not wrap
         long steps = s.StepCount;
         if (s.FoundInf != 0) { scale *= backoffFactor; tracker = 0; }
         else
         {
-            if (++tracker == growthInterval)
+            // ≥ where PyTorch has ==: a tracker restored at or past a smaller interval grows now instead of counting on.
+            if (++tracker >= growthInterval)
             {
                 float grown = scale * growthFactor;
                 if (float.IsFinite(grown)) scale = grown;   // as PyTorch's _amp_update_scale_ and the kernel: never grow into ∞
@@ -58,7 +59,7 @@ public sealed partial class CpuBackend
             }
             steps++;
         }
-        new LossScalerState.Fields(scale, tracker, 0, steps).Write(bytes);
+        new LossScalerState.Fields(scale, (int)tracker, 0, steps).Write(bytes);   // tracker < interval ≤ int.MaxValue
     }
 
     /// <inheritdoc />

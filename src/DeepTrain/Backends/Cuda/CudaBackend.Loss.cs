@@ -36,6 +36,7 @@ public sealed unsafe partial class CudaBackend
         nint yp = Ptr(op, "labels", labels);
         if (logits.Shape.Rank < 2) ThrowHelper.Invalid(op, $"logits has shape {logits.Shape}; expected (N, K)");
         int n = logits.Shape.N, k = n == 0 ? logits.Shape.C : checked((int)(logits.Elements / n));
+        CheckSoftmaxClasses(op, logits, k);
         if (labels.DType != DType.Int32) ThrowHelper.Invalid(op, $"labels is {labels.DType}, expected Int32");
         if (labels.Elements != n) ThrowHelper.Invalid(op, $"labels has shape {labels.Shape}, expected ({n},) for logits {logits.Shape}");
         OperandChecks.Scalar(op, "loss", loss);
@@ -49,6 +50,9 @@ public sealed unsafe partial class CudaBackend
             if (correct is not null) Fill(correct, 0f);
             return;
         }
+        // No classes: every label is outside [0, 0). The kernel refuses K = 0 (cudaErrorInvalidValue); throw what the CPU
+        // backend throws for it instead, naming the first label.
+        if (k == 0) ThrowBadLabel(op, labels, logits, k);
         Memset(op, (nint)lp, sizeof(float));
         if (cp != null) Memset(op, (nint)cp, sizeof(float));
         int* bad = null;
@@ -62,6 +66,21 @@ public sealed unsafe partial class CudaBackend
         Launched(Kernels.dt_softmax_xent_f32(zp, (int*)yp, n, k, lp, dzp, cp, null, scale, bad, _streamPtr), op);
         if (_options.CheckLabels == LabelCheck.Deferred) _labelsPending = true;
         else if (bad != null && ReadFlag() != 0) ThrowBadLabel(op, labels, logits, k);
+    }
+
+    /// <summary>
+    /// The most classes dt_softmax_xent_f32 takes: 2^24, because it reduces the first maximum's index as a float, exact up
+    /// to 2^24 (deeptrain_kernels.h); the kernel refuses more with cudaErrorInvalidValue. The CPU backend has no limit.
+    /// </summary>
+    internal const int SoftmaxMaxClasses = 1 << 24;
+
+    /// <summary>Refuses K above <see cref="SoftmaxMaxClasses"/> before the kernel does, naming the operation, K and the limit.</summary>
+    /// <exception cref="ArgumentException">K is above the limit.</exception>
+    internal static void CheckSoftmaxClasses(string op, Tensor logits, int k)
+    {
+        if (k > SoftmaxMaxClasses)
+            ThrowHelper.Invalid(op, $"logits {logits.Shape} has K = {k} classes; the CUDA kernel dt_softmax_xent_f32 takes at most " +
+                $"2^24 = {SoftmaxMaxClasses} (it reduces the first maximum's index in fp32); the CPU backend has no such limit");
     }
 
     /// <summary>The bad-label flag, read after the stream has drained (a 4-byte copy; the caller has synchronised or is about to).</summary>

@@ -33,7 +33,7 @@ public sealed unsafe partial class CudaBackend
     }
 
     /// <inheritdoc />
-    /// <exception cref="ArgumentOutOfRangeException">A factor is not finite and positive, or the interval is below 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The growth factor is not finite and ≥ 1, the backoff factor not in (0, 1], or the interval is below 1.</exception>
     public void UpdateLossScale(Tensor scalerState, float growthFactor, float backoffFactor, int growthInterval)
     {
         const string op = "UpdateLossScale";
