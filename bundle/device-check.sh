@@ -75,6 +75,8 @@ else
   tar -xJf "$PACK/deeptrain-bundle.tar.xz" -C "$WORK/bundle" || die "cannot unpack $PACK/deeptrain-bundle.tar.xz"
   BUNDLE=$WORK/bundle/deeptrain-bundle
   DATA=${DEVICE_CHECK_DATA:-$PACK/datasets}
+  # The tree came along: the conformance tests compare the bindings with native/include/deeptrain_kernels.h there.
+  export DEEPTRAIN_SOURCE_DIR=${DEEPTRAIN_SOURCE_DIR:-$(cd "$HERE/.." && pwd)}
 fi
 [ -x "$BUNDLE/deeptrain" ] || die "$BUNDLE is not an unpacked DeepTrain bundle (no deeptrain launcher)"
 # shellcheck source=env.sh

@@ -1,5 +1,3 @@
-using System.Text.RegularExpressions;
-
 namespace DeepTrain.Interop.Tests;
 
 /// <summary>
@@ -17,7 +15,7 @@ namespace DeepTrain.Interop.Tests;
 /// </list>
 /// <see cref="EveryHeaderExport_HasARow"/> fails when an export is added without a row here.
 /// </summary>
-public sealed unsafe partial class KernelArgumentTests
+public sealed unsafe class KernelArgumentTests
 {
     public enum Expect { Reject, NoLaunch, Accept }
 
@@ -273,21 +271,13 @@ public sealed unsafe partial class KernelArgumentTests
         Assert.Equal(status, Kernels.dt_fill(P, 0, 1, 0f, 0));
     }
 
-    [GeneratedRegex(@"DT_EXPORT\s+int32_t\s+(dt_\w+)\s*\(")]
-    private static partial Regex ExportRegex();
-
     /// <summary>A new export needs rows: its boundary cases against the CPU twin's rule.</summary>
     [Fact]
     public void EveryHeaderExport_HasARow()
     {
-        string? header = null;
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null && header is null; d = d.Parent)
-        {
-            string h = Path.Combine(d.FullName, "native", "include", "deeptrain_kernels.h");
-            if (File.Exists(h)) header = h;
-        }
-        if (header is null) Assert.Skip("native/include/deeptrain_kernels.h is not above the test's folder (a bundle has no sources)");
-        var exports = ExportRegex().Matches(File.ReadAllText(header)).Select(m => m.Groups[1].Value).ToHashSet();
+        string? header = KernelsTests.Header();
+        if (header is null) Assert.Skip(KernelsTests.NoHeader);
+        var exports = KernelsTests.Exports(File.ReadAllText(header)).Select(m => m.Groups[1].Value).ToHashSet();
         Assert.True(exports.Count >= 30, $"only {exports.Count} exports parsed from {header}");
         var covered = Rows.Values.Select(r => r.Export).ToHashSet();
         Assert.Empty(exports.Except(covered));

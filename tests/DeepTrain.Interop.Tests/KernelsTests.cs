@@ -5,24 +5,36 @@ namespace DeepTrain.Interop.Tests;
 /// <summary>The kernel library's bindings against its own C header and the built library.</summary>
 public sealed partial class KernelsTests
 {
-    private static string? Header()
+    /// <summary>Names the source tree when the tests run from a bundle (bundle/device-check.sh sets it from the tree it came in).</summary>
+    internal const string SourceDirVariable = "DEEPTRAIN_SOURCE_DIR";
+
+    /// <summary>The kernel library's header: in <c>DEEPTRAIN_SOURCE_DIR</c>, else in a folder above the test's own.</summary>
+    internal static string? Header()
     {
+        const string relative = "native/include/deeptrain_kernels.h";
+        if (Environment.GetEnvironmentVariable(SourceDirVariable) is { Length: > 0 } src && File.Exists(Path.Combine(src, relative)))
+            return Path.Combine(src, relative);
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
-            string h = Path.Combine(d.FullName, "native", "include", "deeptrain_kernels.h");
+            string h = Path.Combine(d.FullName, relative);
             if (File.Exists(h)) return h;
         }
         return null;
     }
 
+    internal const string NoHeader = "native/include/deeptrain_kernels.h is neither in DEEPTRAIN_SOURCE_DIR nor above the test's folder (a bundle has no sources)";
+
     [GeneratedRegex(@"DT_EXPORT\s+int32_t\s+(dt_\w+)\s*\(")]
     private static partial Regex ExportRegex();
+
+    /// <summary>The export declarations (<c>DT_EXPORT int32_t dt_…(</c>) of the header's text.</summary>
+    internal static MatchCollection Exports(string headerText) => ExportRegex().Matches(headerText);
 
     [Fact]
     public void EveryHeaderExportIsBound_AndTheAbiVersionsAgree()
     {
         string? header = Header();
-        if (header is null) Assert.Skip("native/include/deeptrain_kernels.h is not above the test's folder (a bundle has no sources)");
+        if (header is null) Assert.Skip(NoHeader);
         string text = File.ReadAllText(header);
         var exports = ExportRegex().Matches(text).Select(m => m.Groups[1].Value).ToHashSet();
         var bound = EntryPointTests.Imports().Where(i => i.Library == Libraries.Kernels).Select(i => i.EntryPoint).ToHashSet();
@@ -64,7 +76,7 @@ public sealed partial class KernelsTests
     public void EveryImport_HasTheHeadersParameters_InOrder_WithTheSameNamesAndBlittableTypes()
     {
         string? header = Header();
-        if (header is null) Assert.Skip("native/include/deeptrain_kernels.h is not above the test's folder (a bundle has no sources)");
+        if (header is null) Assert.Skip(NoHeader);
         string text = CommentRegex().Replace(File.ReadAllText(header), " ");
         var imports = EntryPointTests.Imports().Where(i => i.Library == Libraries.Kernels).ToDictionary(i => i.EntryPoint, i => i.Method);
         var problems = new List<string>();
@@ -106,7 +118,7 @@ public sealed partial class KernelsTests
     public void DTypeAndActivationCodes_MatchTheHeader()
     {
         string? header = Header();
-        if (header is null) Assert.Skip("native/include/deeptrain_kernels.h is not above the test's folder (a bundle has no sources)");
+        if (header is null) Assert.Skip(NoHeader);
         string text = File.ReadAllText(header);
         int Define(string name)
         {
