@@ -30,6 +30,17 @@ switch ($Target) {
     }
     "bench" { dotnet build benchmarks/DeepTrain.Benchmarks -c Release; & "benchmarks/DeepTrain.Benchmarks/bin/Release/net10.0/DeepTrain.Benchmarks" @Rest }
     "native" { Build-Native }
+    "pack" {
+        # Same packages as ./build.sh pack: DeepTrain.Interop, DeepTrain and the deeptrain tool (DeepTrain.Cli) in artifacts/packages.
+        Build-Native
+        $out = if ($env:PACKAGE_OUT) { $env:PACKAGE_OUT } else { "artifacts/packages" }
+        $versionArgs = if ($env:RELEASE -eq "1") { @("-p:VersionSuffix=") } else { @() }
+        Remove-Item -Recurse -Force $out -ErrorAction SilentlyContinue
+        foreach ($p in "interop/DeepTrain.Interop", "src/DeepTrain", "src/DeepTrain.Cli") {
+            dotnet pack $p -c $Config -o $out @versionArgs
+            if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+        }
+    }
     "bundle" {
         # The bundle is a Linux x64 tarball with a Linux runtime and bash launchers; build.sh assembles it.
         if ($IsLinux -and (Get-Command bash -ErrorAction SilentlyContinue)) { & bash ./build.sh bundle @Rest; exit $LASTEXITCODE }
@@ -41,5 +52,5 @@ switch ($Target) {
         Write-Host "device-pack is Linux-only: run ./build.sh device-pack on Linux x64 (or WSL)"; exit 2
     }
     "clean" { Remove-Item -Recurse -Force artifacts, native/build -ErrorAction SilentlyContinue; dotnet clean DeepTrain.sln }
-    default { Write-Host "usage: ./build.ps1 build|test|train|bench|native|bundle|device-pack|clean [args]" }
+    default { Write-Host "usage: ./build.ps1 build|test|train|bench|native|pack|bundle|device-pack|clean [args]" }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DeepTrain build script. Targets: build, test, train, bench, native, bundle, device-pack, clean, help.
+# DeepTrain build script. Targets: build, test, train, bench, native, pack, bundle, device-pack, clean, help.
 # build.ps1 mirrors the same dotnet and cmake calls for Windows users.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -35,6 +35,23 @@ build() {
   build_native
 }
 
+# The NuGet packages: DeepTrain.Interop, DeepTrain (with runtimes/linux-x64/native/libdeeptrain_kernels.so when nvcc built
+# it) and the deeptrain command as a .NET tool (DeepTrain.Cli), each with its .snupkg, in $PACKAGE_OUT (artifacts/packages).
+# Version 0.1.0-dev from Directory.Build.props; RELEASE=1 drops the suffix.
+pack() {
+  need_dotnet
+  build_native
+  local out=${PACKAGE_OUT:-$ROOT/artifacts/packages} p
+  local version_args=()
+  [ "${RELEASE:-}" = 1 ] && version_args=(-p:VersionSuffix=)
+  rm -rf "$out"; mkdir -p "$out" || return 1
+  for p in interop/DeepTrain.Interop src/DeepTrain src/DeepTrain.Cli; do
+    log "dotnet pack $p ($CONFIG)"
+    dotnet pack "$p" -c "$CONFIG" -o "$out" "${version_args[@]}" -v quiet -nologo -clp:NoSummary || { rm -rf "$out"; return 1; }
+  done
+  ls -l "$out" >&2
+}
+
 # Installs Debian's Fashion-MNIST package when the data is missing and we may (root on Debian).
 ensure_fashion_mnist() {
   local dir=/usr/share/datasets/fashion-mnist
@@ -58,14 +75,18 @@ MSG
 
 test() {
   need_dotnet
-  # Two test projects: the engine's and the bindings' conformance (tests/DeepTrain.Interop.Tests).
-  local projects=(DeepTrain.Tests DeepTrain.Interop.Tests)
+  # Three test projects: the engine's, the bindings' conformance (tests/DeepTrain.Interop.Tests), and the NuGet packages
+  # as a user meets them (tests/DeepTrain.Package.Tests, on the packages this target packs first into artifacts/packages).
+  local projects=(DeepTrain.Tests DeepTrain.Interop.Tests DeepTrain.Package.Tests)
   local p
   log "dotnet build tests ($CONFIG)"
   for p in "${projects[@]}"; do
     dotnet build "tests/$p" -c "$CONFIG" -v quiet -nologo -clp:NoSummary
   done
   build_native   # CI installs Debian's CUDA toolkit (.ci/run), so the kernel library always compiles there
+  # A failed pack leaves no packages: the package tests then fail saying so, and the other suites still run.
+  PACKAGE_OUT="$ROOT/artifacts/packages" pack || log "pack failed: the package tests will fail"
+  export DEEPTRAIN_PACKAGES="$ROOT/artifacts/packages"
   local results="$ROOT/artifacts/test-results"
   rm -rf "$results"; mkdir -p "$results"
   local rc=0 one
@@ -208,6 +229,9 @@ usage: ./build.sh <target> [args]
   train    the main job: ResNet-20 on Fashion-MNIST on this machine's CPU (extra args go to 'deeptrain train')
   bench    run benchmarks (args go to BenchmarkDotNet's switcher, e.g. --filter '*Conv*'; 'e2e' for end-to-end)
   native   build only the CUDA kernel library
+  pack     NuGet packages in artifacts/packages/: DeepTrain.Interop, DeepTrain (with the kernel library when nvcc
+           built it) and the deeptrain tool (dotnet tool install -g DeepTrain.Cli --add-source artifacts/packages
+           --prerelease); RELEASE=1 drops the version's -dev suffix
   bundle   artifacts/deeptrain-bundle.tar.xz: the tests, benchmarks and CLI with a private .NET runtime for a
            Linux x64 GPU machine without the SDK (unpack, then ./device-check.sh RESULTS_DIR)
   device-pack  the bundle and a Fashion-MNIST subset in artifacts/device-pack/, all that bundle/device-check.sh
@@ -224,6 +248,7 @@ case "$target" in
   train) train "$@" ;;
   bench) bench "$@" ;;
   native) build_native ;;
+  pack) pack ;;
   bundle) bundle ;;
   device-pack) device_pack ;;
   clean) clean ;;

@@ -28,7 +28,8 @@ public static class Libraries
 
     /// <summary>
     /// DeepTrain's own CUDA kernel library (<c>libdeeptrain_kernels.so</c>, built from <c>native/</c>), found in
-    /// <c>DEEPTRAIN_KERNELS_DIR</c>, beside the application, in a bundle's <c>lib/</c>, or in the source tree's
+    /// <c>DEEPTRAIN_KERNELS_DIR</c>, beside the application, in its <c>runtimes/&lt;rid&gt;/native/</c> (the DeepTrain package's copy),
+    /// in a bundle's <c>lib/</c>, or in the source tree's
     /// <c>native/build</c>. It links cudart statically, so it loads (and answers its version) without a GPU.
     /// </summary>
     public const string Kernels = "deeptrain_kernels";

@@ -414,12 +414,18 @@ public static class NativeLibraryResolver
         foreach (string name in pending) Note(Libraries.Cudnn, Path.Combine(dir, name), false, "sub-library not pre-loaded: " + errors[name]);
     }
 
-    /// <summary>Where our own kernel library may be: the variable, beside the app, a bundle's lib/, a source tree's native/build.</summary>
+    /// <summary>Where our own kernel library may be: the variable, beside the app, the app's runtimes/&lt;rid&gt;/native, a bundle's lib/, a source tree's native/build.</summary>
     private static IEnumerable<string?> KernelFolders()
     {
         foreach (string dir in PathList(Environment.GetEnvironmentVariable(KernelsDirVariable))) yield return dir;
         string app = AppContext.BaseDirectory;
         yield return app;
+        // An app referencing the DeepTrain package without a RID gets the package's copy in runtimes/<rid>/native/ of its
+        // output, which dlopen does not search: the portable RID (linux-x64), then the runtime's own where it differs.
+        string os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
+        string portable = $"{os}-{RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()}";
+        yield return Path.Combine(app, "runtimes", portable, "native");
+        if (RuntimeInformation.RuntimeIdentifier != portable) yield return Path.Combine(app, "runtimes", RuntimeInformation.RuntimeIdentifier, "native");
         for (var d = new DirectoryInfo(app); d is not null; d = d.Parent)
         {
             string lib = Path.Combine(d.FullName, "lib", OperatingSystem.IsWindows() ? "deeptrain_kernels.dll" : "libdeeptrain_kernels.so");

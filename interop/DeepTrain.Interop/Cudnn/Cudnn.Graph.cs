@@ -10,7 +10,7 @@ namespace DeepTrain.Interop;
 /// <summary>
 /// cuDNN status, with cuDNN 9's numbers (grouped by thousands: 1xxx uncategorised, 2xxx bad parameter,
 /// 3xxx not supported, 4xxx internal, 5xxx execution). cuDNN 8 numbers the same names 0–14 (BAD_PARAM = 3):
-/// use <see cref="Cudnn.StatusName"/>, which maps by the loaded major version. The deprecated aliases of
+/// use <see cref="Cudnn.StatusName(cudnnStatus_t)"/>, which maps by the loaded major version. The deprecated aliases of
 /// cudnn_graph.h that repeat another member's value (ALLOC_FAILED = 4003, ARCH_MISMATCH = 3007, MAPPING_ERROR = 4006,
 /// RUNTIME_PREREQUISITE_MISSING = 3008, VERSION_MISMATCH = 1002) are left out so each value has one name.
 /// </summary>
