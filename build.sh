@@ -56,6 +56,20 @@ MSG
   fi
 }
 
+# The MPI bindings' conformance and 2-rank tests need Open MPI's mpirun, mpicc and mpi.h (Debian: openmpi-bin,
+# libopenmpi-dev). Install them when missing and we may (root with apt-get); otherwise those tests skip saying why.
+ensure_openmpi() {
+  command -v mpirun >/dev/null 2>&1 && command -v mpicc >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    log "Open MPI (mpirun, mpicc) missing and apt-get unavailable (or not root): the MPI tests will skip"
+    return 0
+  fi
+  log "installing Debian's openmpi-bin and libopenmpi-dev (for the MPI binding tests)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q openmpi-bin libopenmpi-dev >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openmpi-bin libopenmpi-dev >/dev/null; } \
+    || log "installing Open MPI failed: the MPI tests will skip"
+}
+
 test() {
   need_dotnet
   # Two test projects: the engine's and the bindings' conformance (tests/DeepTrain.Interop.Tests).
@@ -65,6 +79,7 @@ test() {
   for p in "${projects[@]}"; do
     dotnet build "tests/$p" -c "$CONFIG" -v quiet -nologo -clp:NoSummary
   done
+  ensure_openmpi
   build_native   # CI installs Debian's CUDA toolkit (.ci/run), so the kernel library always compiles there
   local results="$ROOT/artifacts/test-results"
   rm -rf "$results"; mkdir -p "$results"
@@ -208,6 +223,7 @@ usage: ./build.sh <target> [args]
   train    the main job: ResNet-20 on Fashion-MNIST on this machine's CPU (extra args go to 'deeptrain train')
   bench    run benchmarks (args go to BenchmarkDotNet's switcher, e.g. --filter '*Conv*'; 'e2e' for end-to-end)
   native   build only the CUDA kernel library
+  mpi-deps install Open MPI (openmpi-bin, libopenmpi-dev) when missing, as test does
   bundle   artifacts/deeptrain-bundle.tar.xz: the tests, benchmarks and CLI with a private .NET runtime for a
            Linux x64 GPU machine without the SDK (unpack, then ./device-check.sh RESULTS_DIR)
   device-pack  the bundle and a Fashion-MNIST subset in artifacts/device-pack/, all that bundle/device-check.sh
@@ -224,6 +240,7 @@ case "$target" in
   train) train "$@" ;;
   bench) bench "$@" ;;
   native) build_native ;;
+  mpi-deps) ensure_openmpi ;;
   bundle) bundle ;;
   device-pack) device_pack ;;
   clean) clean ;;
