@@ -43,8 +43,9 @@ public sealed class MpiRuntime : IDisposable
 
     /// <summary>
     /// Initialises MPI (<c>MPI_Init_thread</c>) with at least <paramref name="required"/>, or attaches to an MPI that other
-    /// code in this process initialised (that code then owns finalisation). A process not started by mpirun/srun becomes
-    /// a job of one rank (Open MPI's singleton mode).
+    /// code in this process initialised (that code then owns finalisation). Either way it sets <c>MPI_ERRORS_RETURN</c> on
+    /// <c>MPI_COMM_WORLD</c>, which an attached owner should know. A process not started by mpirun/srun becomes a job of
+    /// one rank (Open MPI's singleton mode).
     /// </summary>
     /// <param name="required">The thread level needed.</param>
     /// <returns>The process's runtime; the same instance on a second call.</returns>
