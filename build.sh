@@ -73,6 +73,20 @@ MSG
   fi
 }
 
+# The MPI bindings' conformance and 2-rank tests need Open MPI's mpirun, mpicc and mpi.h (Debian: openmpi-bin,
+# libopenmpi-dev). Install them when missing and we may (root with apt-get); otherwise those tests skip saying why.
+ensure_openmpi() {
+  command -v mpirun >/dev/null 2>&1 && command -v mpicc >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    log "Open MPI (mpirun, mpicc) missing and apt-get unavailable (or not root): the MPI tests will skip"
+    return 0
+  fi
+  log "installing Debian's openmpi-bin and libopenmpi-dev (for the MPI binding tests)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q openmpi-bin libopenmpi-dev >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openmpi-bin libopenmpi-dev >/dev/null; } \
+    || log "installing Open MPI failed: the MPI tests will skip"
+}
+
 test() {
   need_dotnet
   # Three test projects: the engine's, the bindings' conformance (tests/DeepTrain.Interop.Tests), and the NuGet packages
@@ -83,6 +97,7 @@ test() {
   for p in "${projects[@]}"; do
     dotnet build "tests/$p" -c "$CONFIG" -v quiet -nologo -clp:NoSummary
   done
+  ensure_openmpi
   build_native   # CI installs Debian's CUDA toolkit (.ci/run), so the kernel library always compiles there
   # A failed pack leaves no packages: the package tests then fail saying so, and the other suites still run.
   PACKAGE_OUT="$ROOT/artifacts/packages" pack || log "pack failed: the package tests will fail"
@@ -232,6 +247,7 @@ usage: ./build.sh <target> [args]
   pack     NuGet packages in artifacts/packages/: DeepTrain.Interop, DeepTrain (with the kernel library when nvcc
            built it) and the deeptrain tool (dotnet tool install -g DeepTrain.Cli --add-source artifacts/packages
            --prerelease); RELEASE=1 drops the version's -dev suffix
+  mpi-deps install Open MPI (openmpi-bin, libopenmpi-dev) when missing, as test does
   bundle   artifacts/deeptrain-bundle.tar.xz: the tests, benchmarks and CLI with a private .NET runtime for a
            Linux x64 GPU machine without the SDK (unpack, then ./device-check.sh RESULTS_DIR)
   device-pack  the bundle and a Fashion-MNIST subset in artifacts/device-pack/, all that bundle/device-check.sh
@@ -249,6 +265,7 @@ case "$target" in
   bench) bench "$@" ;;
   native) build_native ;;
   pack) pack ;;
+  mpi-deps) ensure_openmpi ;;
   bundle) bundle ;;
   device-pack) device_pack ;;
   clean) clean ;;

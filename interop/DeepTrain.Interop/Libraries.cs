@@ -34,8 +34,17 @@ public static class Libraries
     /// </summary>
     public const string Kernels = "deeptrain_kernels";
 
+    /// <summary>
+    /// Open MPI's C library (<c>libmpi.so.40</c>, Open MPI 3.0 to 5.x), found by the system loader or in
+    /// <c>DEEPTRAIN_MPI_DIR</c> and the usual Open MPI prefixes; not part of the CUDA set.
+    /// </summary>
+    public const string Mpi = "mpi";
+
+    /// <summary>NCCL 2 (<c>libnccl.so.2</c>), found like cuDNN in NVIDIA's pip layout (<c>nvidia/nccl/lib</c>) or by the system loader.</summary>
+    public const string Nccl = "nccl";
+
     /// <summary>Every logical name, in the order their libraries depend on each other.</summary>
-    public static IReadOnlyList<string> All { get; } = [Cudart, Cublas, Nvrtc, Cudnn, Kernels];
+    public static IReadOnlyList<string> All { get; } = [Cudart, Cublas, Nvrtc, Cudnn, Kernels, Mpi, Nccl];
 
     // The resolver must be in place before the first P/Invoke of this assembly runs; a module initializer
     // is the only hook that is guaranteed to run first whichever binding is called first.

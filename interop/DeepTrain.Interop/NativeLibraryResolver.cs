@@ -40,7 +40,7 @@ public readonly record struct LoadAttempt(string Library, string Candidate, bool
 /// is cached), and every attempt is kept in <see cref="Trace"/>. <see cref="Load"/> is the one member that throws, with
 /// that trace.</para>
 /// </summary>
-public static class NativeLibraryResolver
+public static partial class NativeLibraryResolver
 {
     /// <summary>Names a folder (or a path list) searched before anything else.</summary>
     public const string LibDirVariable = "DEEPTRAIN_CUDA_LIB_DIR";
@@ -261,7 +261,12 @@ public static class NativeLibraryResolver
     {
         if (Loaded.TryGetValue(library, out var hit)) { handle = hit.Handle; reason = hit.Where; return true; }
         if (Failed.TryGetValue(library, out var why)) { handle = IntPtr.Zero; reason = why; return false; }
-        return library == Libraries.Kernels ? TryLoadKernels(out handle, out reason) : TryLoadPlanned(library, out handle, out reason);
+        return library switch
+        {
+            Libraries.Kernels => TryLoadKernels(out handle, out reason),
+            Libraries.Mpi or Libraries.Nccl => TryLoadDistributed(library, out handle, out reason),   // NativeLibraryResolver.Distributed.cs
+            _ => TryLoadPlanned(library, out handle, out reason),
+        };
     }
 
     /// <summary>Follows the plan's attempts for one of the CUDA libraries; refuses all of them when the plan is a refused mix.</summary>

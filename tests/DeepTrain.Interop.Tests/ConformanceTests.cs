@@ -82,11 +82,15 @@ public sealed class ConformanceTests
         return typeof(Libraries).Assembly.GetTypes().FirstOrDefault(t => t.Name == name && (t.IsEnum || t.IsValueType));
     }
 
+    private static bool IsCudaSide(Type t) =>
+        !t.Name.StartsWith("Mpi", StringComparison.Ordinal) && !t.Name.StartsWith("nccl", StringComparison.Ordinal);
+
     /// <summary>Every enum member and public const of the bindings, by C name.</summary>
     private static IEnumerable<(string Name, long Value)> CSharpValues(bool cudnn)
     {
         foreach (var t in typeof(Libraries).Assembly.GetTypes().Where(t => t.IsEnum && t.IsPublic))
         {
+            if (!IsCudaSide(t)) continue;   // MPI's and NCCL's are checked by MpiConformanceTests and NcclHeaderTests
             if (t.Name.StartsWith("cudnn", StringComparison.Ordinal) != cudnn) continue;
             foreach (var f in t.GetFields(BindingFlags.Public | BindingFlags.Static))
                 yield return (f.Name, Convert.ToInt64(f.GetRawConstantValue(), CultureInfo.InvariantCulture));

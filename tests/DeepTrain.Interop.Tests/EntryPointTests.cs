@@ -29,6 +29,8 @@ public sealed class EntryPointTests
     [InlineData(Libraries.Cublas)]
     [InlineData(Libraries.Cudnn)]
     [InlineData(Libraries.Kernels)]
+    [InlineData(Libraries.Mpi)]
+    [InlineData(Libraries.Nccl)]
     public void EveryEntryPointIsExported(string library)
     {
         if (!NativeLibraryResolver.TryLoad(library, out IntPtr handle, out string reason))
