@@ -18,7 +18,7 @@
 #
 # Stages, in priority order (name: what; the seconds it needs to be worth starting / its cap):
 #   env:         environment.txt and `deeptrain info`                                          5 / 45
-#   conformance: binding conformance against this machine's real cudnn*.h, cuBLAS and cudart  15 / 60
+#   conformance: binding conformance against this machine's real cudnn*.h, nccl.h, cuBLAS, cudart 15 / 60
 #   tests:       the GPU correctness tests: kernels against their CPU twins, then DeepTrain.Tests (CUDA
 #                against CPU, mixed precision, and the CPU cases, which take seconds; not the
 #                Tooling tests of the scripts)                                                  45 / 210
@@ -191,7 +191,7 @@ stage_conformance() {
   run_cmd conformance.log "$app" -noColor -trx "$LOGS/conformance.trx" \
     -class DeepTrain.Interop.Tests.ConformanceTests -class DeepTrain.Interop.Tests.CudnnSignatureTests \
     -class DeepTrain.Interop.Tests.EntryPointTests -class DeepTrain.Interop.Tests.AvailabilityTests \
-    -class DeepTrain.Interop.Tests.KernelsTests
+    -class DeepTrain.Interop.Tests.KernelsTests -class DeepTrain.Interop.Tests.NcclHeaderTests
   local rc=$?
   tests_verdict cpu "$rc" "$LOGS/conformance.trx"
   # Without cudnn.h the cuDNN half skips: say so in the verdict rather than call it verified.

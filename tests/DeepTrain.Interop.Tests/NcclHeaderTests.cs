@@ -6,21 +6,40 @@ using System.Text.RegularExpressions;
 namespace DeepTrain.Interop.Tests;
 
 /// <summary>
-/// The NCCL bindings against nccl.h's text: NCCL is not installed here (Debian does not ship it), so the header excerpt
-/// in conformance/nccl.h.excerpt (NVIDIA/nccl src/nccl.h.in, commit 5d3ab08b69754cb863ab1bf6e3fb6f7612bb725b) is parsed
-/// and every enum member, the unique-id size and every bound prototype compared with the C#. The bf16 branch of
-/// ncclDataType_t is the one taken: every CUDA 11+ build defines <c>__CUDA_BF16_TYPES_EXIST__</c>.
+/// The NCCL bindings against the real nccl.h, where one is installed: NVIDIA's pip wheel (site-packages
+/// <c>nvidia/nccl/include</c>, which the GPU machine's PyTorch brings), <c>$CUDA_PATH/include</c>,
+/// <c>/usr/local/cuda/include</c> or <c>/usr/include</c>. Every enum member, the unique-id size and every bound
+/// prototype are compared with the C#. Debian ships no NCCL, so here the tests skip saying so; the bindings were written
+/// from NVIDIA/nccl's src/nccl.h.in (commit 5d3ab08b69754cb863ab1bf6e3fb6f7612bb725b), and the device check's
+/// conformance stage runs these tests on the GPU machine. The bf16 branch of ncclDataType_t is the one taken: every
+/// CUDA 11+ build defines <c>__CUDA_BF16_TYPES_EXIST__</c>.
 /// </summary>
 public sealed partial class NcclHeaderTests
 {
-    private static readonly Lazy<string> Text = new(() =>
+    /// <summary>Folders that may hold nccl.h, in search order.</summary>
+    internal static IEnumerable<string> IncludeDirs()
     {
-        string path = Path.Combine(AppContext.BaseDirectory, "conformance", "nccl.h.excerpt");
-        Assert.True(File.Exists(path), $"{path} is missing from the test output");
+        foreach (string site in NativeLibraryResolver.PythonSitePackages()) yield return Path.Combine(site, "nvidia", "nccl", "include");
+        if (Environment.GetEnvironmentVariable("CUDA_PATH") is { Length: > 0 } p) yield return Path.Combine(p, "include");
+        yield return "/usr/local/cuda/include";
+        yield return "/usr/include";
+    }
+
+    private static readonly Lazy<string?> Text = new(() =>
+    {
+        string? path = IncludeDirs().Select(d => Path.Combine(d, "nccl.h")).FirstOrDefault(File.Exists);
+        if (path is null) return null;
         string text = Regex.Replace(File.ReadAllText(path), @"/\*.*?\*/", "", RegexOptions.Singleline);
         // Keep the first branch of each #if ... #else ... #endif.
         return Regex.Replace(text, @"#if[^\n]*\n(.*?)#else[^\n]*\n.*?#endif[^\n]*\n", "$1", RegexOptions.Singleline);
     });
+
+    private static string Header()
+    {
+        if (Text.Value is null)
+            Assert.Skip("nccl.h was not found (searched " + string.Join(", ", IncludeDirs()) + "): NCCL's values are checked where its header is installed, e.g. a GPU machine's pip package site-packages/nvidia/nccl/include");
+        return Text.Value;
+    }
 
     [GeneratedRegex(@"typedef\s+enum\s*\{(?<body>[^}]*)\}\s*(?<name>\w+)\s*;", RegexOptions.Singleline)]
     private static partial Regex EnumDecl();
@@ -28,11 +47,13 @@ public sealed partial class NcclHeaderTests
     [GeneratedRegex(@"(?:ncclResult_t|const\s+char\s*\*)\s+(?<name>nccl\w+)\s*\((?<params>[^)]*)\)\s*;", RegexOptions.Singleline)]
     private static partial Regex Prototype();
 
+    /// <summary>The bound enums' members as nccl.h declares them (other enums, with members such as INT_MAX, are not read).</summary>
     private static Dictionary<string, Dictionary<string, long>> HeaderEnums()
     {
         var enums = new Dictionary<string, Dictionary<string, long>>(StringComparer.Ordinal);
-        foreach (Match m in EnumDecl().Matches(Text.Value))
+        foreach (Match m in EnumDecl().Matches(Header()))
         {
+            if (m.Groups["name"].Value is not (nameof(ncclResult_t) or nameof(ncclRedOp_t) or nameof(ncclDataType_t))) continue;
             var members = new Dictionary<string, long>(StringComparer.Ordinal);
             foreach (string item in m.Groups["body"].Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
             {
@@ -61,25 +82,32 @@ public sealed partial class NcclHeaderTests
     public void EnumMatchesTheHeader(Type csharp)
     {
         var header = HeaderEnums();
-        Assert.True(header.TryGetValue(csharp.Name, out var c), $"{csharp.Name} is not declared in the header excerpt");
+        Assert.True(header.TryGetValue(csharp.Name, out var c), $"{csharp.Name} is not declared in nccl.h");
         var mine = csharp.GetFields(BindingFlags.Public | BindingFlags.Static)
             .ToDictionary(f => f.Name, f => Convert.ToInt64(f.GetRawConstantValue(), CultureInfo.InvariantCulture), StringComparer.Ordinal);
+        // Every member we bind has the header's value. The counts (ncclNum*) grow as NCCL releases add members (newer
+        // headers add ncclTimeout and fp8 types), so they and the members a newer header adds are not compared: we
+        // never pass them to NCCL, and what we do pass means the same in every 2.x.
         var problems = new List<string>();
-        foreach (var (name, value) in c)
-            if (!mine.TryGetValue(name, out long m)) problems.Add($"{name} = {value}: in the header, not in {csharp.Name}");
-            else if (m != value) problems.Add($"{name}: C# {m}, header {value}");
-        foreach (string name in mine.Keys.Except(c.Keys)) problems.Add($"{name}: in {csharp.Name}, not in the header");
+        foreach (var (name, m) in mine)
+        {
+            if (name.StartsWith("ncclNum", StringComparison.Ordinal)) continue;
+            if (!c.TryGetValue(name, out long value)) problems.Add($"{name} = {m}: in {csharp.Name}, not in nccl.h");
+            else if (m != value) problems.Add($"{name}: C# {m}, nccl.h {value}");
+        }
         Assert.True(problems.Count == 0, string.Join("\n", problems));
+        foreach (string name in c.Keys.Except(mine.Keys))
+            TestContext.Current.SendDiagnosticMessage($"{csharp.Name}.{name} = {c[name]} is in this nccl.h but not bound (a newer NCCL)");
         Assert.Equal(sizeof(int), Marshal.SizeOf(Enum.GetUnderlyingType(csharp)));
     }
 
     [Fact]
     public void UniqueIdIsTheHeadersSize()
     {
-        var define = Regex.Match(Text.Value, @"#define\s+NCCL_UNIQUE_ID_BYTES\s+(\d+)");
-        Assert.True(define.Success, "NCCL_UNIQUE_ID_BYTES is not in the header excerpt");
+        var define = Regex.Match(Header(), @"#define\s+NCCL_UNIQUE_ID_BYTES\s+(\d+)");
+        Assert.True(define.Success, "NCCL_UNIQUE_ID_BYTES is not in nccl.h");
         int bytes = int.Parse(define.Groups[1].Value, CultureInfo.InvariantCulture);
-        Assert.Contains("typedef struct { char internal[NCCL_UNIQUE_ID_BYTES]; } ncclUniqueId;", Text.Value, StringComparison.Ordinal);
+        Assert.Contains("typedef struct { char internal[NCCL_UNIQUE_ID_BYTES]; } ncclUniqueId;", Header(), StringComparison.Ordinal);
         Assert.Equal(Nccl.NCCL_UNIQUE_ID_BYTES, bytes);
         Assert.Equal(bytes, Marshal.SizeOf<ncclUniqueId>());
         var id = ncclUniqueId.FromBytes(Enumerable.Range(0, bytes).Select(i => (byte)(i * 7)).ToArray());
@@ -89,14 +117,13 @@ public sealed partial class NcclHeaderTests
     [Fact]
     public void EveryImportMatchesItsHeaderPrototype()
     {
-        var prototypes = Prototype().Matches(Text.Value).ToDictionary(m => m.Groups["name"].Value, m => m, StringComparer.Ordinal);
+        var prototypes = Prototype().Matches(Header()).ToDictionary(m => m.Groups["name"].Value, m => m, StringComparer.Ordinal);
         var imports = EntryPointTests.Imports().Where(i => i.Library == Libraries.Nccl).ToList();
-        // The excerpt quotes exactly the bound functions: each import has its prototype, each prototype its import.
-        Assert.Equal(prototypes.Keys.Order(StringComparer.Ordinal), imports.Select(i => i.EntryPoint).Order(StringComparer.Ordinal));
+        Assert.True(imports.Count >= 10, $"only {imports.Count} NCCL imports found");
         var problems = new List<string>();
         foreach (var (method, _, entry) in imports)
         {
-            if (!prototypes.TryGetValue(entry, out var proto)) { problems.Add($"{entry}: no prototype in the header excerpt"); continue; }
+            if (!prototypes.TryGetValue(entry, out var proto)) { problems.Add($"{entry}: no prototype in nccl.h"); continue; }
             bool returnsText = proto.Value.StartsWith("const", StringComparison.Ordinal);
             if (returnsText ? method.ReturnType != typeof(byte*) : method.ReturnType != typeof(ncclResult_t))
                 problems.Add($"{entry}: returns {method.ReturnType.Name}, the header {(returnsText ? "const char*" : "ncclResult_t")}");

@@ -4,8 +4,8 @@ namespace DeepTrain.Interop;
 
 #pragma warning disable CA1707, CA1069 // C names kept; ncclDataType_t has C aliases with equal values (ncclFloat = ncclFloat32)
 
-// From nccl.h (NVIDIA/nccl src/nccl.h.in). NcclHeaderTests compares every member here with the header excerpt kept in
-// tests/DeepTrain.Interop.Tests/conformance/nccl.h.excerpt (its provenance is at its top).
+// From nccl.h (NVIDIA/nccl src/nccl.h.in, commit 5d3ab08b69754cb863ab1bf6e3fb6f7612bb725b). NcclHeaderTests compares every
+// member here with the real nccl.h wherever one is installed (the GPU machine's pip wheel: the device check's conformance stage).
 
 /// <summary>The status every NCCL call returns.</summary>
 public enum ncclResult_t
