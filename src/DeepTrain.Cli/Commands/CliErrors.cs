@@ -54,8 +54,7 @@ internal static partial class CliErrors
         ["Trainer.ClipGradNorm"] = "--clip-grad-norm", ["Trainer.SyncEvery"] = "--log-every",
     };
 
-    /// <summary>Failures caused by the user's input or environment, reported without a stack trace.</summary>
-    private static bool IsExpected(Exception e) => e is ArgumentException or LayerShapeException or FileNotFoundException
-        or DirectoryNotFoundException or InvalidOperationException or FormatException or NotSupportedException or InvalidDataException
+    /// <summary>Failures caused by the user's input or environment (a failed checkpoint save included: its message says why), reported without a stack trace.</summary>
+    private static bool IsExpected(Exception e) => e is ArgumentException or LayerShapeException or IOException or UnauthorizedAccessException or InvalidOperationException or FormatException or NotSupportedException or InvalidDataException
         || e.GetType().Namespace is "DeepTrain.Data" or "DeepTrain.Checkpoints" or "DeepTrain.Training";
 }
