@@ -26,7 +26,7 @@ switch ($Target) {
     }
     "train" {
         dotnet build src/DeepTrain.Cli -c Release
-        & "src/DeepTrain.Cli/bin/Release/net10.0/DeepTrain.Cli" train --model resnet20 --data fashion-mnist --epochs 4 --batch-size 128 --lr 0.2 --schedule one-cycle --augment --device cpu --seed 1 --out runs/resnet20-fashion-mnist @Rest
+        & "src/DeepTrain.Cli/bin/Release/net10.0/DeepTrain.Cli" train --model resnet20 --data fashion-mnist --epochs 4 --batch-size 128 --lr 0.2 --schedule one-cycle --augment --device cpu --seed 1 --out runs/resnet20-fashion-mnist --overwrite @Rest
     }
     "bench" { dotnet build benchmarks/DeepTrain.Benchmarks -c Release; & "benchmarks/DeepTrain.Benchmarks/bin/Release/net10.0/DeepTrain.Benchmarks" @Rest }
     "native" { Build-Native }

@@ -129,7 +129,7 @@ train() {
   log "training ResNet-20 on Fashion-MNIST (CPU); results in $out"
   "src/DeepTrain.Cli/bin/Release/net10.0/deeptrain" train --model resnet20 --data fashion-mnist \
     --epochs "${EPOCHS:-4}" --batch-size 128 --lr 0.2 --schedule one-cycle --augment \
-    --device cpu --seed 1 --out "$out" "$@"
+    --device cpu --seed 1 --out "$out" --overwrite "$@"
 }
 
 bench() {

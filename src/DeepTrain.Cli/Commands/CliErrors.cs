@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using DeepTrain.Layers;
 
 namespace DeepTrain.Cli.Commands;
@@ -6,7 +7,7 @@ namespace DeepTrain.Cli.Commands;
 /// Turns the engine's expected failures (bad model, bad data, bad checkpoint, bad shape) into one line on
 /// stderr and exit code 1; anything unexpected keeps its stack trace.
 /// </summary>
-internal static class CliErrors
+internal static partial class CliErrors
 {
     /// <summary>Runs <paramref name="body"/>, reporting expected failures as "error: …".</summary>
     public static int Run(Func<int> body)
@@ -19,13 +20,41 @@ internal static class CliErrors
         {
             // ArgumentException appends " (Parameter 'x')" to its message: the text already names the argument.
             string message = e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message;
-            Console.Error.WriteLine($"error: {message}");
+            Console.Error.WriteLine($"error: {ToFlags(message)}");
             return 1;
         }
     }
 
-    /// <summary>Failures caused by the user's input or environment, reported without a stack trace.</summary>
-    private static bool IsExpected(Exception e) => e is ArgumentException or LayerShapeException or FileNotFoundException
-        or DirectoryNotFoundException or InvalidOperationException or FormatException or NotSupportedException or InvalidDataException
+    /// <summary>
+    /// The engine's messages name API properties (<c>FitOptions.ValidationSamples</c>); a command-line user knows them as
+    /// flags (<c>--val-split</c>). "Type.Property = value" becomes "--flag value".
+    /// </summary>
+    internal static string ToFlags(string message) => ApiName().Replace(message, m =>
+        s_flags.TryGetValue(m.Groups[1].Value, out var flag) ? (m.Groups[2].Success ? flag + " " : flag) : m.Value);
+
+    [GeneratedRegex(@"\b((?:FitOptions|OptimizerOptions|ScheduleOptions|AugmentationOptions|Trainer)\.\w+)( = )?")]
+    private static partial Regex ApiName();
+
+    private static readonly Dictionary<string, string> s_flags = new()
+    {
+        ["FitOptions.Epochs"] = "--epochs", ["FitOptions.BatchSize"] = "--batch-size", ["FitOptions.EvalBatchSize"] = "--eval-batch-size",
+        ["FitOptions.Seed"] = "--seed", ["FitOptions.AccumulationSteps"] = "--accumulate", ["FitOptions.ValidationSamples"] = "--val-split",
+        ["FitOptions.EarlyStoppingPatience"] = "--early-stop", ["FitOptions.PreciseBatchNormBatches"] = "--precise-bn",
+        ["FitOptions.CumulativeBatchNorm"] = "--bn-average cumulative", ["FitOptions.OverfitBatches"] = "--overfit-batches", ["FitOptions.Layout"] = "--layout",
+        ["FitOptions.Precision"] = "--precision", ["FitOptions.LossScaling"] = "--loss-scale", ["FitOptions.ClipGradNorm"] = "--clip-grad-norm",
+        ["FitOptions.SyncEvery"] = "--log-every", ["FitOptions.StatisticsEvery"] = "--stats-every", ["FitOptions.InitFrom"] = "--init-from",
+        ["FitOptions.ResumeFrom"] = "--resume", ["FitOptions.OutputDirectory"] = "--out", ["FitOptions.Overwrite"] = "--overwrite",
+        ["OptimizerOptions.Name"] = "--optimizer", ["OptimizerOptions.LearningRate"] = "--lr", ["OptimizerOptions.Momentum"] = "--momentum",
+        ["OptimizerOptions.WeightDecay"] = "--weight-decay", ["OptimizerOptions.Nesterov"] = "--nesterov", ["OptimizerOptions.MomentumForm"] = "--momentum-form",
+        ["OptimizerOptions.L1"] = "--l1", ["OptimizerOptions.L2"] = "--l2",
+        ["ScheduleOptions.Name"] = "--schedule", ["ScheduleOptions.WarmupEpochs"] = "--warmup-epochs", ["ScheduleOptions.CycleMomentum"] = "--no-cycle-momentum",
+        ["AugmentationOptions.Padding"] = "--augment", ["AugmentationOptions.Brightness"] = "--color-jitter", ["AugmentationOptions.Contrast"] = "--color-jitter",
+        ["AugmentationOptions.Saturation"] = "--color-jitter", ["AugmentationOptions.Degrees"] = "--rotate", ["AugmentationOptions.Translate"] = "--translate",
+        ["AugmentationOptions.ErasingProbability"] = "--random-erasing", ["AugmentationOptions.CutMixAlpha"] = "--cutmix", ["AugmentationOptions.CutMixProbability"] = "--cutmix",
+        ["Trainer.ClipGradNorm"] = "--clip-grad-norm", ["Trainer.SyncEvery"] = "--log-every",
+    };
+
+    /// <summary>Failures caused by the user's input or environment (a failed checkpoint save included: its message says why), reported without a stack trace.</summary>
+    private static bool IsExpected(Exception e) => e is ArgumentException or LayerShapeException or IOException or UnauthorizedAccessException or InvalidOperationException or FormatException or NotSupportedException or InvalidDataException
         || e.GetType().Namespace is "DeepTrain.Data" or "DeepTrain.Checkpoints" or "DeepTrain.Training";
 }

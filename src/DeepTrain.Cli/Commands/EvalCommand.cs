@@ -4,7 +4,6 @@ using DeepTrain.Backends;
 using DeepTrain.Data;
 using DeepTrain.Graph;
 using DeepTrain.Losses;
-using DeepTrain.Optim;
 using DeepTrain.Training;
 using static DeepTrain.Cli.Commands.CommonOptions;
 
@@ -44,17 +43,16 @@ internal static class EvalCommand
         using var model = new Model(graph, backend);
         ModelCheckpoint.Load(model, path);
         using var loader = new DataLoader(test, batch, shuffle: false, Normalization.FromDataset(train), null, 0, dropLast: false);
-        using var opt = new SGD(model.Parameters, 0f);
-        using var trainer = new Trainer(model, opt, new ConstantLr(0f), new CrossEntropyLoss(), batch, batch);
+        using var evaluator = new Evaluator(model, new CrossEntropyLoss(), batch);
         var report = new ClassificationReport(test.Classes, test.ClassNames);
         if (tta.Views == 1)
         {
-            var (loss, acc) = trainer.Evaluate(loader, report);
+            var (loss, acc) = evaluator.Evaluate(loader, report);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{graph.Name} on {test.Name} ({test.Count:N0} images): loss {loss:F4}, accuracy {acc * 100:F2}%"));
         }
         else
         {
-            var m = trainer.EvaluateWithTta(loader, tta, report);
+            var m = evaluator.EvaluateWithTta(loader, tta, report);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{graph.Name} on {test.Name} ({test.Count:N0} images): loss {m.PlainLoss:F4}, accuracy {m.PlainAccuracy * 100:F2}% without TTA"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"with TTA {ttaText} ({m.Views} views, mean softmax): loss {m.Loss:F4}, accuracy {m.Accuracy * 100:F2}% (the report below uses these predictions)"));
         }

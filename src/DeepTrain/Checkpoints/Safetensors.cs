@@ -56,6 +56,17 @@ public static class Safetensors
         }
     }
 
+    /// <summary>
+    /// The bytes <see cref="Save"/> would write, as a writer for a caller that places the file itself (a checkpoint set's
+    /// commit); the header is built, and so validated, now.
+    /// </summary>
+    /// <exception cref="ArgumentException">As for <see cref="Save"/>.</exception>
+    internal static Action<Stream> Writer(IReadOnlyList<NamedArray> tensors, IReadOnlyDictionary<string, string>? metadata)
+    {
+        byte[] header = SafetensorsWriter.BuildHeader(tensors, metadata);
+        return stream => SafetensorsWriter.WriteTo(stream, header, tensors);
+    }
+
     /// <summary>Reads and validates a whole safetensors file into memory.</summary>
     /// <exception cref="CheckpointFormatException">The file is not valid safetensors; the message names the file, the byte offset and what was expected.</exception>
     /// <exception cref="NotSupportedException">The tensor data is larger than one .NET array can hold (about 2 GiB).</exception>

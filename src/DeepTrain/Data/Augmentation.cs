@@ -83,25 +83,25 @@ public sealed class AugmentationOptions
         static void Factor(float v, string name)
         {
             if (!(v >= 0) || !float.IsFinite(v))
-                throw new ArgumentOutOfRangeException(name, $"colour jitter {name.ToLowerInvariant()} (--color-jitter) must be a finite number ≥ 0 (0: off), got {v}");
+                throw new ArgumentOutOfRangeException(name, $"colour jitter {name.ToLowerInvariant()} (AugmentationOptions.{name}) must be a finite number ≥ 0 (0: off), got {v}");
         }
         Factor(Brightness, nameof(Brightness));
         Factor(Contrast, nameof(Contrast));
         Factor(Saturation, nameof(Saturation));
         if (Saturation > 0 && channels != 3)
-            throw new ArgumentException($"colour jitter saturation (--color-jitter B,C,S) blends with the grayscale image and needs RGB data, but '{dataset}' has {channels} channel(s); set S = 0 (brightness and contrast work on any channel count)", nameof(Saturation));
+            throw new ArgumentException($"colour jitter saturation (AugmentationOptions.Saturation) blends with the grayscale image and needs RGB data, but '{dataset}' has {channels} channel(s); set S = 0 (brightness and contrast work on any channel count)", nameof(Saturation));
         if ((Brightness > 0 || Contrast > 0) && channels != 1 && channels != 3)
-            throw new ArgumentException($"colour jitter (--color-jitter) works on 1-channel (gray) or 3-channel (RGB) images, but '{dataset}' has {channels} channels", nameof(Brightness));
+            throw new ArgumentException($"colour jitter (AugmentationOptions.Brightness, Contrast) works on 1-channel (gray) or 3-channel (RGB) images, but '{dataset}' has {channels} channels", nameof(Brightness));
         if (!(Degrees >= 0 && Degrees <= MaxDegrees))
-            throw new ArgumentOutOfRangeException(nameof(Degrees), $"rotation (--rotate) must be in [0, {MaxDegrees}] degrees, got {Degrees}");
+            throw new ArgumentOutOfRangeException(nameof(Degrees), $"rotation (AugmentationOptions.Degrees) must be in [0, {MaxDegrees}] degrees, got {Degrees}");
         if (!(Translate >= 0 && Translate <= 1))
-            throw new ArgumentOutOfRangeException(nameof(Translate), $"translation (--translate) must be a fraction of the image size in [0, 1], got {Translate}");
+            throw new ArgumentOutOfRangeException(nameof(Translate), $"translation (AugmentationOptions.Translate) must be a fraction of the image size in [0, 1], got {Translate}");
         if (!(ErasingProbability >= 0 && ErasingProbability <= 1))
-            throw new ArgumentOutOfRangeException(nameof(ErasingProbability), $"random erasing's probability (--random-erasing) must be in [0, 1], got {ErasingProbability}");
+            throw new ArgumentOutOfRangeException(nameof(ErasingProbability), $"random erasing's probability (AugmentationOptions.ErasingProbability) must be in [0, 1], got {ErasingProbability}");
         if (!(CutMixAlpha >= 0) || !float.IsFinite(CutMixAlpha))
-            throw new ArgumentOutOfRangeException(nameof(CutMixAlpha), $"CutMix's α (--cutmix ALPHA[,P]) must be a finite number > 0 (0: off), got {CutMixAlpha}");
+            throw new ArgumentOutOfRangeException(nameof(CutMixAlpha), $"CutMix's α (AugmentationOptions.CutMixAlpha) must be a finite number > 0 (0: off), got {CutMixAlpha}");
         if (!(CutMixProbability >= 0 && CutMixProbability <= 1))
-            throw new ArgumentOutOfRangeException(nameof(CutMixProbability), $"CutMix's probability (--cutmix ALPHA,P) must be in [0, 1], got {CutMixProbability}");
+            throw new ArgumentOutOfRangeException(nameof(CutMixProbability), $"CutMix's probability (AugmentationOptions.CutMixProbability) must be in [0, 1], got {CutMixProbability}");
     }
 
     /// <inheritdoc />

@@ -44,7 +44,7 @@ public sealed class TestTimeAugmentation
         "flip" => new(true),
         "crops" => new(false, cropPadding),
         "flip+crops" or "crops+flip" => new(true, cropPadding),
-        _ => throw new FormatException($"--tta '{text}' is not valid: expected one of {string.Join(", ", Names)} (1, 2, 5 or 10 views)"),
+        _ => throw new FormatException($"test-time augmentation '{text}' is not valid: expected one of {string.Join(", ", Names)} (1, 2, 5 or 10 views)"),
     };
 
     /// <summary>View <paramref name="view"/>'s window offset in the padded image and mirror: windows centre, top-left, top-right, bottom-left, bottom-right; unmirrored first.</summary>

@@ -21,7 +21,7 @@ public sealed class GradientClipper : IDisposable
     public GradientClipper(IBackend backend, float maxNorm)
     {
         ArgumentNullException.ThrowIfNull(backend);
-        if (!(maxNorm > 0) || float.IsInfinity(maxNorm)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "--clip-grad-norm must be a finite number > 0");
+        if (!(maxNorm > 0) || float.IsInfinity(maxNorm)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "Trainer.ClipGradNorm (the clipping norm) must be a finite number > 0");
         _backend = backend;
         MaxNorm = maxNorm;
         _buffer = backend.Allocate(sizeof(float));

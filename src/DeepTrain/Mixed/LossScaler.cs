@@ -18,6 +18,9 @@ public sealed record LossScalerOptions(float InitScale = 65536f, float GrowthFac
     /// <summary>GradScaler's defaults: 2^16, ×2 after 2000 clean steps, ×0.5 on overflow.</summary>
     public static LossScalerOptions Dynamic { get; } = new();
 
+    /// <summary>No loss scaling (<see cref="Enabled"/> false), where null would mean "the precision's default".</summary>
+    public static LossScalerOptions Off { get; } = new(Enabled: false);
+
     /// <summary>A fixed scale <paramref name="scale"/> (non-finite steps are still skipped).</summary>
     public static LossScalerOptions Static(float scale) => new(scale, 1f, 1f, int.MaxValue);
 
@@ -32,7 +35,7 @@ public sealed record LossScalerOptions(float InitScale = 65536f, float GrowthFac
     }
 
     /// <summary>
-    /// Parses <c>--loss-scale</c>: "dynamic" (GradScaler's defaults), "static:S" (a fixed S &gt; 0) or "off" (null).
+    /// Parses a loss-scaling setting: "dynamic" (GradScaler's defaults), "static:S" (a fixed S &gt; 0) or "off" (null).
     /// </summary>
     /// <exception cref="FormatException">Anything else; the message lists the valid forms.</exception>
     public static LossScalerOptions? Parse(string text)
@@ -44,7 +47,7 @@ public sealed record LossScalerOptions(float InitScale = 65536f, float GrowthFac
         if (t.StartsWith("static:", StringComparison.Ordinal)
             && float.TryParse(t["static:".Length..], NumberStyles.Float, CultureInfo.InvariantCulture, out float s) && s > 0 && float.IsFinite(s))
             return Static(s);
-        throw new FormatException($"--loss-scale '{text}' is not valid: expected dynamic, static:S with a finite S > 0 (e.g. static:1024), or off");
+        throw new FormatException($"loss scaling '{text}' is not valid: expected dynamic, static:S with a finite S > 0 (e.g. static:1024), or off");
     }
 
     /// <inheritdoc />

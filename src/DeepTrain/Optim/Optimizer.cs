@@ -88,7 +88,7 @@ public abstract class Optimizer : IDisposable
         set
         {
             if (value is not null && !HonoursLossScaler)
-                throw new NotSupportedException($"{GetType().Name} cannot skip a step on a non-finite gradient, which loss scaling needs; use SGD, Adam or AdamW, or turn loss scaling off (--loss-scale off, or --precision bf16)");
+                throw new NotSupportedException($"{GetType().Name} cannot skip a step on a non-finite gradient, which loss scaling needs; use SGD, Adam or AdamW, or turn loss scaling off (FitOptions.LossScaling = off, or FitOptions.Precision = bf16)");
             _scaler = value;
         }
     }

@@ -29,7 +29,7 @@ public static class MetricsPlot
     /// <exception cref="InvalidDataException">A line is not a JSON object with a numeric "epoch"; the message names the file and line.</exception>
     public static IReadOnlyList<EpochRecord> Read(string metricsPath)
     {
-        if (!File.Exists(metricsPath)) throw new FileNotFoundException($"{metricsPath}: no metrics file (deeptrain train writes metrics.jsonl in its --out folder)", metricsPath);
+        if (!File.Exists(metricsPath)) throw new FileNotFoundException($"{metricsPath}: no metrics file (a training run writes metrics.jsonl into its output folder)", metricsPath);
         var byEpoch = new SortedDictionary<int, EpochRecord>();
         int lineNo = 0;
         foreach (var line in File.ReadLines(metricsPath))

@@ -14,10 +14,17 @@ public static class ModelCheckpoint
 {
     private const string BatchesTracked = "num_batches_tracked";
 
+    /// <exception cref="IOException">The file cannot be written.</exception>
     /// <summary>Writes every parameter and buffer of <paramref name="model"/>; <paramref name="steps"/> becomes each batch norm's num_batches_tracked.</summary>
     public static void Save(Model model, string path, IReadOnlyDictionary<string, string>? metadata = null, long steps = 0)
     {
-        var backend = model.Backend;
+        var (arrays, meta) = Contents(model, metadata, steps);
+        Safetensors.Save(path, arrays, meta);
+    }
+
+    /// <summary>The tensors and metadata <see cref="Save"/> writes.</summary>
+    internal static (List<NamedArray> Arrays, Dictionary<string, string> Metadata) Contents(Model model, IReadOnlyDictionary<string, string>? metadata, long steps)
+    {
         var arrays = new List<NamedArray>();
         foreach (var p in model.Parameters.InGraphOrder)
             arrays.Add(NamedArray.FromFloat32(p.Name, Download(model, p.Value), p.Value.Shape.Dims));
@@ -27,7 +34,7 @@ public static class ModelCheckpoint
             if (n.Layer is BatchNorm)
                 arrays.Add(NamedArray.FromInt64($"{n.Layer.Name}.{BatchesTracked}", [steps]));
         var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["format"] = "pt", ["deeptrain_model"] = model.Name };
-        Safetensors.Save(path, arrays, meta);
+        return (arrays, meta);
     }
 
     /// <summary>

@@ -9,59 +9,21 @@ using DeepTrain.Tensors;
 
 namespace DeepTrain.Training;
 
-/// <summary>One epoch's figures, as written to metrics.jsonl.</summary>
-public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAcc, double TestLoss, double TestAcc, double Lr, double Seconds, double ImagesPerSec)
-{
-    /// <summary>Steps the loss scaler skipped this epoch because a gradient was NaN or ±∞ (0 without a scaler).</summary>
-    public long SkippedSteps { get; init; }
-    /// <summary>The loss scale at the end of the epoch, or null without a scaler.</summary>
-    public double? LossScale { get; init; }
-}
-
-/// <summary>
-/// Evaluation with test-time augmentation: loss and accuracy of the mean softmax over <paramref name="Views"/>
-/// views, and of the plain image alone from the same pass.
-/// </summary>
-public sealed record TtaMetrics(double Loss, double Accuracy, double PlainLoss, double PlainAccuracy, int Views);
-
-/// <summary>
-/// Progress within an epoch, reported after every step. The loss and accuracy reach the host only at sync points
-/// (<see cref="Trainer.SyncEvery"/>), so they are those of the last synchronised window: <see cref="Loss"/> and
-/// <see cref="Accuracy"/> are the batch loss and accuracy of the last synchronised step, batch <see cref="LossBatch"/>
-/// (equal to <see cref="Batch"/> when this step was a sync point, <see cref="Synchronised"/>), and
-/// <see cref="WindowLoss"/> and <see cref="WindowAccuracy"/> the means over that window's steps. NaN accuracy for a
-/// loss that counts none; NaN loss before the epoch's first sync (never: its first step is one).
-/// </summary>
-public readonly record struct StepProgress(int Epoch, int Batch, int Batches, long Images, double Seconds, double Loss, double Lr, double Accuracy = double.NaN)
-{
-    /// <summary>1-based batch of this epoch whose figures <see cref="Loss"/> and <see cref="Accuracy"/> are.</summary>
-    public int LossBatch { get; init; }
-    /// <summary>Mean loss of the last synchronised window (its steps with a finite loss, weighted by images).</summary>
-    public double WindowLoss { get; init; }
-    /// <summary>Accuracy over the last synchronised window.</summary>
-    public double WindowAccuracy { get; init; }
-    /// <summary>Steps the loss scaler skipped this epoch as of the last sync point (0 without a scaler).</summary>
-    public long SkippedSteps { get; init; }
-    /// <summary>True when this step was a sync point, so <see cref="Loss"/> is this step's own.</summary>
-    public bool Synchronised => LossBatch == Batch;
-}
-
 /// <summary>
 /// The training loop: for each batch, copy it to the plan's input, forward, loss, backward, one optimizer
 /// step with the schedule's learning rate; then evaluate with a separate evaluation plan (batch norm on
 /// running statistics) that shares the parameters. Solver stages are named methods, as in Caffe.
 /// </summary>
-public sealed class Trainer : IDisposable
+public sealed partial class Trainer : IDisposable
 {
     private readonly Model _model;
     private readonly Optimizer _optimizer;
     private readonly LrSchedule _schedule;
     private readonly Loss _loss;
     private readonly Plan _train;
-    private readonly Dictionary<int, Plan> _eval = [];
-    private readonly float[] _scalar = new float[1];
-    private readonly int _evalBatch, _accumulation;
-    private MixedCrossEntropy? _mixed;   // CutMix's loss, made at the first mixed batch
+    private readonly Evaluator _evaluator;
+    private readonly CutMixStep _cutMix;
+    private readonly int _accumulation;
     private StepWindow? _window;         // the steps' figures between host syncs, made at the first epoch
     private readonly BatchNorm[] _norms;
 
@@ -89,8 +51,9 @@ public sealed class Trainer : IDisposable
         _train = model.Compile(batchSize / accumulationSteps, training: true, loss, layout, precision);
         _norms = model.Graph.Nodes.Select(n => n.Layer).OfType<BatchNorm>().ToArray();
         _train.State.Seed = seed;
-        _evalBatch = evalBatchSize ?? batchSize;
         Layout = layout;
+        _evaluator = new Evaluator(model, loss, evalBatchSize ?? batchSize, layout, precision);
+        _cutMix = new CutMixStep(model, loss);
         // fp16's default; an optimizer that cannot skip steps gets none unless ConfigureLossScaling asks (and fails clearly).
         if (precision.ScalesLossByDefault() && optimizer.HonoursLossScaler) ConfigureLossScaling(LossScalerOptions.Dynamic);
     }
@@ -212,10 +175,10 @@ public sealed class Trainer : IDisposable
             if (_schedule.Momentum(GlobalStep) is float m) _optimizer.Momentum = m;
             for (int k = 0; k < _accumulation; k++)
             {
-                LoadBatch(_train, batch, k * _train.BatchSize);
+                PlanInput.Load(_model.Backend, _loss, _train, batch, k * _train.BatchSize);
                 if (CumulativeBatchNorm) foreach (var bn in _norms) bn.Momentum = 1.0 / (_train.State.Iteration + 1);
                 _train.State.AccumulateParamGrads = k > 0;
-                if (batch.IsMixed) MixedTrainStep(batch, k * _train.BatchSize, 1f / _accumulation);
+                if (batch.IsMixed) _cutMix.Run(_train, batch, k * _train.BatchSize, 1f / _accumulation, Scaler?.State);
                 else _train.TrainStep(1f / _accumulation, Scaler?.State);
                 window.RecordMicroStep();
             }
@@ -251,54 +214,6 @@ public sealed class Trainer : IDisposable
         return (totals.LossImages > 0 ? totals.LossSum / totals.LossImages : double.NaN, images > 0 ? totals.Correct / images : double.NaN, images, sw.Elapsed.TotalSeconds);
     }
 
-    /// <summary>The step window, (re)allocated when the epoch's sync interval needs more steps than it holds.</summary>
-    private StepWindow Window(int batches)
-    {
-        int steps = Math.Max(1, _syncEvery > 0 ? Math.Min(_syncEvery, batches) : batches);
-        if (_window is null || _window.Steps < steps)
-        {
-            _window?.Dispose();
-            _window = null;
-            _window = new StepWindow(_model.Backend, _train.LossValue, _train.Correct, steps, _accumulation);
-        }
-        return _window;
-    }
-
-    /// <summary>
-    /// A sync point: reads the window to the host (one transfer); without a scaler, throws on the first non-finite
-    /// loss in it; then adds it to the epoch's totals.
-    /// </summary>
-    /// <param name="window">The window since the last sync.</param>
-    /// <param name="totals">The epoch's sums, which the window is added to.</param>
-    /// <param name="epoch">The epoch, for the error message.</param>
-    /// <param name="current">The batch of the step just run (its last micro-batch is in the plan's input), or null after the loop.</param>
-    private void Synchronize(StepWindow window, ref EpochTotals totals, int epoch, Batch? current)
-    {
-        window.Read(Scaler?.State);
-        if (Scaler is null && window.FirstNonFinite() is var (step, micro))
-            throw NonFiniteLoss(window, step, micro, epoch, current);
-        window.Fold(ref totals, _loss.CountsCorrect);
-    }
-
-    /// <summary>
-    /// The error for a non-finite loss at window step <paramref name="step"/>, micro-step <paramref name="micro"/>,
-    /// with the first non-finite layer from a checked forward: on the bad micro-batch itself when it is the current
-    /// step's (the weights are still those that produced it), else on the current batch with the weights the steps
-    /// since have updated.
-    /// </summary>
-    private NonFiniteLossException NonFiniteLoss(StepWindow window, int step, int micro, int epoch, Batch? current)
-    {
-        _train.State.AccumulateParamGrads = false;
-        int bad = window.Batch(step), last = window.Batch(window.Pending - 1), first = window.Batch(0);
-        bool isCurrent = step == window.Pending - 1 && current is not null;
-        if (isCurrent && micro != _accumulation - 1) LoadBatch(_train, current!, micro * _train.BatchSize);
-        string where = _accumulation > 1 ? $"batch {bad}, micro-batch {micro} of {_accumulation}" : $"batch {bad}";
-        string late = bad == last ? ""
-            : $"; found at the host sync after batch {last} (batches {first}–{last} ran between syncs, SyncEvery = {_syncEvery}), so the updates of batches {bad}–{last - 1} used non-finite gradients and the layer below was traced on batch {last}; SyncEvery = 1 (--detect-anomaly) stops at the bad batch before its update";
-        string layer = current is null ? "the layer was not traced (no batch at hand)" : FirstNonFiniteLayer();
-        return new NonFiniteLossException($"epoch {epoch}, {where}: the loss is {window.Loss(step, micro)} (learning rate {window.LearningRate(step):G4}){late}; {layer}; lower the learning rate or check the data");
-    }
-
     /// <summary>
     /// One optimizer step on the batch already in <see cref="TrainPlan"/>'s input and target, as a benchmark times it:
     /// <see cref="TrainEpoch"/>'s step (forward, loss times the loss scale, backward, unscale, clip, the optimizer step,
@@ -327,211 +242,33 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>
-    /// "Precise" batch-norm statistics for evaluation: recomputes every batch norm's running mean and
-    /// variance as the plain average of the batch statistics over <paramref name="batches"/> training
-    /// batches (momentum 1/(1+n) for the n-th batch, the cumulative mode), with the current weights. All
-    /// layers are updated in one forward pass per batch: in training mode each layer normalises with its
-    /// batch's statistics, so a layer's inputs do not depend on the running statistics being recomputed
-    /// upstream. Weights, optimizer state and the step counters are left as they are.
+    /// "Precise" batch-norm statistics for evaluation: recomputes every batch norm's running mean and variance as the
+    /// plain average of the batch statistics over <paramref name="batches"/> training batches of <paramref name="loader"/>'s
+    /// epoch <paramref name="epoch"/>, with the current weights. Weights, optimizer state and the step counters are left as they are.
     /// </summary>
     /// <returns>The number of batches used.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">batches is below 1.</exception>
     public int RecomputeBatchNormStatistics(DataLoader loader, int batches, int epoch = 0)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
-        var norms = _norms;
-        if (norms.Length == 0) return 0;
-        var momenta = norms.Select(b => b.Momentum).ToArray();
-        long iteration = _train.State.Iteration;
-        int n = 0;
-        try
-        {
-            foreach (var batch in loader.Epoch(epoch))
-            {
-                for (int k = 0; k < _accumulation && n < batches; k++)
-                {
-                    LoadBatch(_train, batch, k * _train.BatchSize);
-                    foreach (var bn in norms) bn.Momentum = 1.0 / (n + 1);
-                    _train.Forward();
-                    n++;
-                }
-                if (n >= batches) break;
-            }
-        }
-        finally
-        {
-            for (int i = 0; i < norms.Length; i++) norms[i].Momentum = momenta[i];
-            _train.State.Iteration = iteration;
-        }
-        return n;
-    }
+        => PreciseBatchNorm.Recompute(_model.Backend, _loss, _train, _norms, _accumulation, loader, batches, epoch);
 
-    /// <summary>Re-runs the batch in the plan's input layer by layer to name the first layer whose output is not finite.</summary>
-    private string FirstNonFiniteLayer()
-    {
-        try { _train.ForwardChecked(); return "every layer's output is finite, so the loss itself overflowed"; }
-        catch (NonFiniteException e) { return e.Message; }
-    }
+    /// <summary>The evaluator of this trainer's model (evaluation batch, layout and precision as given to the constructor).</summary>
+    public Evaluator Evaluator => _evaluator;
 
-    /// <summary>Mean loss and accuracy over every sample of <paramref name="loader"/> (batch norm in evaluation mode).</summary>
-    /// <param name="loader">The evaluation data.</param>
-    /// <param name="report">When given, every prediction is added to it (confusion matrix, precision, recall, ROC AUC).</param>
-    public (double Loss, double Accuracy) Evaluate(DataLoader loader, ClassificationReport? report = null)
-    {
-        double lossSum = 0, correct = 0;
-        long images = 0;
-        float[]? logits = null;
-        foreach (var batch in loader.Epoch(0))
-        {
-            // A loader batch larger than the evaluation batch runs as several plans' worth of rows.
-            for (int first = 0; first < batch.Count;)
-            {
-                var plan = EvalPlan(batch.Count - first);
-                int n = plan.BatchSize;
-                LoadBatch(plan, batch, first);
-                plan.Forward();
-                plan.ComputeLoss();
-                if (report is not null)
-                {
-                    if (logits is null || logits.Length != plan.Output.Elements) logits = new float[plan.Output.Elements];
-                    _model.Backend.CopyToHost<float>(plan.Output, logits);
-                    int k = plan.Output.Shape.C;
-                    for (int i = 0; i < n; i++) report.Add(logits.AsSpan(i * k, k), batch.Labels[first + i]);
-                }
-                lossSum += Read(plan.LossValue) * n;
-                if (_loss.CountsCorrect) correct += Read(plan.Correct);
-                images += n;
-                first += n;
-            }
-        }
-        return (images > 0 ? lossSum / images : double.NaN, images > 0 ? correct / images : double.NaN);
-    }
+    /// <summary>Mean loss and accuracy over every sample of <paramref name="loader"/>: <see cref="Evaluator.Evaluate"/>.</summary>
+    public (double Loss, double Accuracy) Evaluate(DataLoader loader, ClassificationReport? report = null) => _evaluator.Evaluate(loader, report);
 
-    /// <summary>
-    /// One training step on a CutMix batch (<see cref="Batch.IsMixed"/>): forward, the mixed-label loss
-    /// λ·CE(z, y_a) + (1 − λ)·CE(z, y_b) and its gradient (<see cref="MixedCrossEntropy"/>), backward. The
-    /// plan's input and y_a were loaded by <see cref="LoadBatch"/>; y_b goes to the loss's own tensor.
-    /// Accuracy counts against y_a.
-    /// </summary>
-    /// <exception cref="NotSupportedException">The loss is not cross-entropy.</exception>
-    private void MixedTrainStep(Batch batch, int first, float scale)
-    {
-        if (_loss is not CrossEntropyLoss)
-            throw new NotSupportedException($"CutMix mixes the labels of CrossEntropyLoss; the loss {_loss.Name} cannot train on mixed batches");
-        var plan = _train;
-        _mixed ??= new MixedCrossEntropy(_model.Backend, plan.BatchSize, plan.Output.Shape[1]);
-        _model.Backend.CopyFromHost<int>(batch.LabelsB.AsSpan(first, plan.BatchSize), _mixed.LabelsB);
-        plan.Forward();
-        _mixed.Compute(plan.Output, plan.Target, batch.Lambda, plan.LossValue, plan.OutputGrad, plan.Correct, scale);
-        plan.BackwardFromLoss(Scaler?.State);
-    }
-
-    /// <summary>
-    /// Evaluation with test-time augmentation (<see cref="TestTimeAugmentation"/>): every image is evaluated in
-    /// each view, the softmax probabilities (computed on the host, in double, from the logits copied back)
-    /// are averaged, and the prediction is their argmax; the loss is −ln of the mean probability of the
-    /// label. The same pass reports the plain figures of the first view (the image itself), so the two can be
-    /// compared. Batch norm runs in evaluation mode. <paramref name="loader"/> should not augment.
-    /// </summary>
-    /// <param name="loader">The evaluation data (normalised, not augmented).</param>
-    /// <param name="tta">The views.</param>
-    /// <param name="report">When given, every TTA prediction is added to it as the logits ln p (same argmax and ROC order as p).</param>
+    /// <summary>Evaluation with test-time augmentation: <see cref="Evaluator.EvaluateWithTta"/>.</summary>
     /// <exception cref="ArgumentNullException">loader or tta is null.</exception>
-    public TtaMetrics EvaluateWithTta(DataLoader loader, TestTimeAugmentation tta, ClassificationReport? report = null)
-    {
-        ArgumentNullException.ThrowIfNull(loader);
-        ArgumentNullException.ThrowIfNull(tta);
-        var backend = _model.Backend;
-        var ds = loader.Dataset;
-        int s = ds.SampleSize, views = tta.Views;
-        var view = new float[Math.Min(loader.BatchSize, _evalBatch) * s];
-        float[] logits = [], logp = [];
-        double[] probs = [];
-        double lossTta = 0, lossPlain = 0;
-        long correctTta = 0, correctPlain = 0, images = 0;
-        foreach (var batch in loader.Epoch(0))
-            for (int first = 0; first < batch.Count;)
-            {
-                var plan = EvalPlan(batch.Count - first);
-                int n = plan.BatchSize, k = plan.Output.Shape[1];
-                if (logits.Length != n * k) { logits = new float[n * k]; probs = new double[n * k]; logp = new float[k]; }
-                Array.Clear(probs);
-                for (int v = 0; v < views; v++)
-                {
-                    tta.WriteView(v, batch.Images.AsSpan(first * s, n * s), view, n, ds.Channels, ds.Height, ds.Width, loader.Normalization);
-                    backend.CopyFromHost<float>(view.AsSpan(0, n * s), plan.Input);
-                    plan.Forward();
-                    backend.CopyToHost<float>(plan.Output, logits);
-                    for (int i = 0; i < n; i++)
-                    {
-                        var z = logits.AsSpan(i * k, k);
-                        var p = probs.AsSpan(i * k, k);
-                        double max = double.NegativeInfinity, sum = 0;
-                        foreach (float x in z) max = Math.Max(max, x);
-                        foreach (float x in z) sum += Math.Exp(x - max);
-                        for (int j = 0; j < k; j++) p[j] += Math.Exp(z[j] - max) / sum;
-                        if (v == 0)
-                        {
-                            int label = batch.Labels[first + i];
-                            lossPlain += -(z[label] - max - Math.Log(sum));
-                            if (ArgMax(z) == label) correctPlain++;
-                        }
-                    }
-                }
-                for (int i = 0; i < n; i++)
-                {
-                    var p = probs.AsSpan(i * k, k);
-                    int label = batch.Labels[first + i];
-                    for (int j = 0; j < k; j++) logp[j] = (float)Math.Log(p[j] / views);
-                    lossTta += -Math.Log(p[label] / views);
-                    if (ArgMax(logp) == label) correctTta++;
-                    report?.Add(logp, label);
-                }
-                images += n;
-                first += n;
-            }
-        return images == 0 ? new TtaMetrics(double.NaN, double.NaN, double.NaN, double.NaN, views)
-            : new TtaMetrics(lossTta / images, correctTta / (double)images, lossPlain / images, correctPlain / (double)images, views);
-    }
+    public TtaMetrics EvaluateWithTta(DataLoader loader, TestTimeAugmentation tta, ClassificationReport? report = null) => _evaluator.EvaluateWithTta(loader, tta, report);
 
-    /// <summary>Index of the first maximum (torch.argmax).</summary>
-    private static int ArgMax(ReadOnlySpan<float> z)
-    {
-        int best = 0;
-        for (int j = 1; j < z.Length; j++) if (z[j] > z[best]) best = j;
-        return best;
-    }
-
-    /// <summary>The evaluation plan for a batch of <paramref name="count"/> (the last, partial batch gets its own, exact one).</summary>
-    public Plan EvalPlan(int count)
-    {
-        int size = Math.Min(count, _evalBatch);
-        if (!_eval.TryGetValue(size, out var plan))
-            _eval[size] = plan = _model.Compile(size, training: false, _loss, Layout, Precision);
-        return plan;
-    }
-
-    /// <summary>Copies rows [first, first + plan batch) of <paramref name="batch"/> into the plan's input and target.</summary>
-    private void LoadBatch(Plan plan, Batch batch, int first = 0)
-    {
-        var backend = _model.Backend;
-        int n = plan.BatchSize;
-        int per = (int)(plan.Input.Elements / n);
-        backend.CopyFromHost<float>(batch.Images.AsSpan(first * per, n * per), plan.Input);
-        if (_loss.TargetDType == DType.Int32) backend.CopyFromHost<int>(batch.Labels.AsSpan(first, n), plan.Target);
-        else throw new NotSupportedException($"{_loss.Name}: training from a classification data set needs integer targets");
-    }
-
-    private double Read(Tensor scalar)
-    {
-        _model.Backend.CopyToHost<float>(scalar, _scalar);
-        return _scalar[0];
-    }
+    /// <summary>The evaluation plan for a batch of <paramref name="count"/>: <see cref="Evaluator.PlanFor"/>.</summary>
+    public Plan EvalPlan(int count) => _evaluator.PlanFor(count);
 
     /// <inheritdoc />
     public void Dispose()
     {
-        foreach (var p in _eval.Values) p.Dispose();
-        _mixed?.Dispose();
+        _evaluator.Dispose();
+        _cutMix.Dispose();
         _window?.Dispose();
         _train.Dispose();
         if (ReferenceEquals(_optimizer.Scaler, Scaler)) _optimizer.Scaler = null;
@@ -539,6 +276,3 @@ public sealed class Trainer : IDisposable
         Clipper?.Dispose();
     }
 }
-
-/// <summary>The loss became NaN or infinite during training.</summary>
-public sealed class NonFiniteLossException(string message) : Exception(message);

@@ -22,12 +22,22 @@ public static class TrainingState
     /// <summary>File name of the optimizer and counters.</summary>
     public const string StateFile = "training_state.safetensors";
 
-    /// <summary>Saves the state after <paramref name="epoch"/> completed epochs.</summary>
+    /// <summary>Saves the state after <paramref name="epoch"/> completed epochs (each file atomically, one after the other; <see cref="TrainingRun"/> commits them as one set).</summary>
+    /// <exception cref="IOException">A file cannot be written.</exception>
     public static void Save(string dir, Model model, Optimizer optimizer, Trainer trainer, int epoch, IReadOnlyDictionary<string, string>? metadata = null)
     {
         Directory.CreateDirectory(dir);
+        var (m, st) = Contents(model, optimizer, trainer, epoch, metadata);
+        Safetensors.Save(Path.Combine(dir, ModelFile), m.Arrays, m.Metadata);
+        Safetensors.Save(Path.Combine(dir, StateFile), st.Arrays, st.Metadata);
+    }
+
+    /// <summary>The tensors and metadata of <see cref="ModelFile"/> and <see cref="StateFile"/> after <paramref name="epoch"/> epochs.</summary>
+    internal static ((List<NamedArray> Arrays, Dictionary<string, string> Metadata) Model, (List<NamedArray> Arrays, Dictionary<string, string> Metadata) State)
+        Contents(Model model, Optimizer optimizer, Trainer trainer, int epoch, IReadOnlyDictionary<string, string>? metadata)
+    {
         var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["epoch"] = Str(epoch) };
-        ModelCheckpoint.Save(model, Path.Combine(dir, ModelFile), meta, optimizer.Steps);
+        var modelContents = ModelCheckpoint.Contents(model, meta, optimizer.Steps);
         var arrays = new List<NamedArray>();
         foreach (var (name, value) in optimizer.State)
         {
@@ -51,7 +61,7 @@ public static class TrainingState
             state["loss_scale_growth_tracker"] = Str(f.GrowthTracker);
             state["loss_scale_steps"] = Str(f.StepCount);
         }
-        Safetensors.Save(Path.Combine(dir, StateFile), arrays, state);
+        return (modelContents, (arrays, state));
     }
 
     /// <summary>Restores model, optimizer and counters from <paramref name="dir"/>; returns the completed epochs.</summary>
@@ -61,7 +71,7 @@ public static class TrainingState
     {
         string modelPath = Path.Combine(dir, ModelFile), statePath = Path.Combine(dir, StateFile);
         foreach (var p in new[] { modelPath, statePath })
-            if (!File.Exists(p)) throw new FileNotFoundException($"cannot resume from '{dir}': {Path.GetFileName(p)} is missing (written by 'deeptrain train --out {dir}')", p);
+            if (!File.Exists(p)) throw new FileNotFoundException($"cannot resume from '{dir}': {Path.GetFileName(p)} is missing (a training run writes it into its FitOptions.OutputDirectory)", p);
         var file = Safetensors.Load(statePath);
         string kind = file.Metadata.GetValueOrDefault("optimizer") ?? "";
         if (kind != optimizer.GetType().Name)
@@ -69,12 +79,12 @@ public static class TrainingState
         // Checkpoints from before mixed precision carry no precision: they were fp32.
         string precision = file.Metadata.GetValueOrDefault("precision") ?? Precision.Float32.Name();
         if (precision != trainer.Precision.Name())
-            throw new CheckpointMismatchException(statePath, "precision", $"checkpoint '{statePath}' was trained at --precision {precision}; resume it with --precision {precision}, not {trainer.Precision.Name()}");
+            throw new CheckpointMismatchException(statePath, "precision", $"checkpoint '{statePath}' was trained at precision {precision}; resume it with FitOptions.Precision = {precision}, not {trainer.Precision.Name()}");
         LossScalerState.Fields? scalerFields = null;
         if (trainer.Scaler is not null)
         {
             if (!file.Metadata.TryGetValue("loss_scale", out var scaleText))
-                throw new CheckpointMismatchException(statePath, "loss_scale", $"checkpoint '{statePath}' was trained without loss scaling; resume it with --loss-scale off");
+                throw new CheckpointMismatchException(statePath, "loss_scale", $"checkpoint '{statePath}' was trained without loss scaling; resume it with FitOptions.LossScaling = off");
             scalerFields = new LossScalerState.Fields(float.Parse(scaleText, CultureInfo.InvariantCulture), (int)Long(file, "loss_scale_growth_tracker"), 0, Long(file, "loss_scale_steps"));
         }
         var copies = new List<(float[], Tensors.Tensor)>();

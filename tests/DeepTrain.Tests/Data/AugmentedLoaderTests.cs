@@ -97,12 +97,12 @@ public class AugmentedLoaderTests
 
     [Theory]
     [InlineData("Degrees", 5.5f, "[0, 5]")]
-    [InlineData("Degrees", -1f, "--rotate")]
+    [InlineData("Degrees", -1f, "AugmentationOptions.Degrees")]
     [InlineData("Translate", 1.5f, "[0, 1]")]
-    [InlineData("ErasingProbability", 2f, "--random-erasing")]
-    [InlineData("CutMixAlpha", -1f, "--cutmix")]
+    [InlineData("ErasingProbability", 2f, "AugmentationOptions.ErasingProbability")]
+    [InlineData("CutMixAlpha", -1f, "AugmentationOptions.CutMixAlpha")]
     [InlineData("CutMixProbability", 1.1f, "[0, 1]")]
-    [InlineData("Brightness", -0.1f, "--color-jitter")]
+    [InlineData("Brightness", -0.1f, "AugmentationOptions.Brightness")]
     [InlineData("Contrast", float.NaN, "≥ 0")]
     public void OutOfRangeOptions_AreRejected_WithTheValidRange(string property, float value, string expected)
     {

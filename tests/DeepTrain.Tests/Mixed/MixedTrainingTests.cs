@@ -187,7 +187,7 @@ public class MixedTrainingTests
         Assert.Null(trainer.Scaler);   // not silently attached
         var e = Assert.Throws<NotSupportedException>(() => trainer.ConfigureLossScaling(LossScalerOptions.Dynamic));
         Assert.Contains("Adagrad", e.Message);
-        Assert.Contains("--loss-scale off", e.Message);
+        Assert.Contains("FitOptions.LossScaling = off", e.Message);
     }
 
     /// <summary>The CPU backend answering SupportsPrecision like an old GPU: no 16-bit precision.</summary>

@@ -87,7 +87,7 @@ public class ResumeTests : IDisposable
     {
         Run("sgd", 2, saveAfter1: _dir, precision: Precision.Float16);
         var e = Assert.Throws<CheckpointMismatchException>(() => Run("sgd", 2, resumeFrom: _dir));
-        Assert.Contains("--precision fp16", e.Message);
+        Assert.Contains("FitOptions.Precision = fp16", e.Message);
     }
 
     [Theory]

@@ -1,0 +1,242 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using DeepTrain.Backends;
+using DeepTrain.Checkpoints;
+using DeepTrain.Data;
+using DeepTrain.Graph;
+using DeepTrain.Losses;
+using DeepTrain.Mixed;
+using DeepTrain.Optim;
+
+namespace DeepTrain.Training;
+
+/// <summary>
+/// One training run, the library's fit loop (Keras's <c>fit</c>, PyTorch Lightning's <c>Trainer.fit</c>): it splits
+/// off the validation set, builds the loaders, model, optimizer, schedule, <see cref="Trainer"/> and <see cref="Evaluator"/>
+/// from <see cref="FitOptions"/>, and <see cref="Fit"/> trains epoch by epoch — train, evaluate (test and validation),
+/// early stopping, and after every epoch one committed checkpoint set (<c>model.safetensors</c>,
+/// <c>training_state.safetensors</c>, <c>metrics.jsonl</c>; see the README's "Checkpoints as one unit").
+/// A cancelled <see cref="Fit"/> stops at the next step boundary; the folder then holds the set of the last completed
+/// epoch, from which <see cref="FitOptions.ResumeFrom"/> continues to the uninterrupted run's weights.
+/// </summary>
+public sealed class TrainingRun : IDisposable
+{
+    private readonly FitOptions _o;
+    private readonly DataLoader _trainLoader, _testLoader;
+    private readonly DataLoader? _valLoader;
+    private readonly CheckpointSet? _out;
+    private readonly List<string> _rows = [];
+    private readonly ICheckpointFileSystem _fs;
+    private readonly List<IDisposable> _owned = [];
+
+    /// <summary>Prepares a run of <paramref name="graph"/> on <paramref name="train"/>, evaluated on <paramref name="test"/>; resumes when <see cref="FitOptions.ResumeFrom"/> is set.</summary>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">An option is out of range for the data (the message names the <see cref="FitOptions"/> property).</exception>
+    /// <exception cref="InvalidOperationException">The output folder holds another run's checkpoint and <see cref="FitOptions.Overwrite"/> is off, or the resumed run is already complete.</exception>
+    /// <exception cref="FileNotFoundException">The resumed set lacks a file.</exception>
+    /// <exception cref="CheckpointMismatchException">The resumed set's files disagree, or belong to another model, optimizer or precision.</exception>
+    public TrainingRun(ModelGraph graph, Dataset train, Dataset test, IBackend backend, FitOptions options)
+        : this(graph, train, test, backend, options, DiskCheckpointFileSystem.Instance) { }
+
+    internal TrainingRun(ModelGraph graph, Dataset train, Dataset test, IBackend backend, FitOptions options, ICheckpointFileSystem fs)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(test);
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        (_o, _fs) = (options, fs);
+        try
+        {
+            if (options.ValidationSamples >= train.Count)
+                throw new ArgumentOutOfRangeException(nameof(options), $"FitOptions.ValidationSamples must be in [0, {train.Count - 1}] (the training set has {train.Count} samples), got {options.ValidationSamples}");
+            Dataset? val = null;
+            if (options.ValidationSamples > 0) (train, val) = train.Split(options.ValidationSamples, options.Seed);
+            var aug = options.Augmentation;
+            if ((long)options.OverfitBatches * options.BatchSize > train.Count)
+                throw new ArgumentOutOfRangeException(nameof(options), $"FitOptions.OverfitBatches must be in [0, {train.Count / options.BatchSize}] at batch size {options.BatchSize}, got {options.OverfitBatches}");
+            if (options.OverfitBatches > 0)
+            {
+                train = train.Subset(Enumerable.Range(0, options.OverfitBatches * options.BatchSize).ToArray(), $"{train.Name} (first {options.OverfitBatches} batches)");
+                aug = null;
+            }
+            (Train, Validation, Test, Augmentation) = (train, val, test, aug);
+            Normalization = Normalization.FromDataset(train);
+            _trainLoader = Own(new DataLoader(train, options.BatchSize, shuffle: true, Normalization, aug, options.Seed, dropLast: true));
+            _testLoader = Own(new DataLoader(test, options.EvalBatchSize, shuffle: false, Normalization, null, options.Seed, dropLast: false));
+            _valLoader = val is null ? null : Own(new DataLoader(val, options.EvalBatchSize, shuffle: false, Normalization, null, options.Seed, dropLast: false));
+            if (_trainLoader.BatchesPerEpoch == 0)
+                throw new ArgumentOutOfRangeException(nameof(options), $"FitOptions.BatchSize {options.BatchSize} is larger than the training set ({train.Count} samples)");
+
+            Model = Own(new Model(graph, backend, options.Seed, options.ParameterGroups));
+            Optimizer = Own(OptimizerFactory.Create(options.Optimizer, Model.Parameters));
+            Schedule = ScheduleFactory.Create(options.Schedule, options.Optimizer.LearningRate, _trainLoader.BatchesPerEpoch, options.Epochs);
+            Trainer = Own(new Trainer(Model, Optimizer, Schedule, new CrossEntropyLoss(), options.BatchSize, options.EvalBatchSize, options.Layout, options.Seed,
+                options.AccumulationSteps, options.Precision));
+            var scaling = options.LossScaling ?? (options.Precision.ScalesLossByDefault() ? LossScalerOptions.Dynamic : null);
+            Trainer.ConfigureLossScaling(scaling is { Enabled: true } ? scaling : null);   // throws for an optimizer that cannot skip steps
+            Trainer.ClipGradNorm = options.ClipGradNorm;
+            Trainer.SyncEvery = options.SyncEvery is > 0 and var n ? n : Trainer.DefaultSyncEvery;
+            Trainer.StatisticsEvery = options.StatisticsEvery;
+            Trainer.CumulativeBatchNorm = options.CumulativeBatchNorm;
+            if (options.InitFrom is not null) InitReport = ModelCheckpoint.LoadMatching(Model, options.InitFrom);
+
+            string? outDir = options.OutputDirectory ?? options.ResumeFrom;
+            if (options.ResumeFrom is not null)
+            {
+                var from = new CheckpointSet(options.ResumeFrom, fs);
+                from.Recover();
+                (StartEpoch, var rows) = from.Verify();
+                TrainingState.Load(from.Folder, Model, Optimizer, Trainer);
+                if (StartEpoch >= options.Epochs)
+                    throw new InvalidOperationException($"FitOptions.ResumeFrom '{options.ResumeFrom}': that run already completed {StartEpoch} epochs; ask for more with FitOptions.Epochs");
+                _rows.AddRange(rows);
+            }
+            if (outDir is not null)
+            {
+                _out = new CheckpointSet(outDir, fs);
+                bool same = options.ResumeFrom is not null && Path.GetFullPath(options.ResumeFrom) == _out.Folder;
+                if (!same)
+                {
+                    if (File.Exists(_out.Folder)) throw new ArgumentException($"FitOptions.OutputDirectory '{outDir}' is a file, not a folder", nameof(options));
+                    _out.Recover();
+                    if (_out.HasAny() && !options.Overwrite)
+                        throw new InvalidOperationException($"FitOptions.OutputDirectory '{outDir}' already holds another run's checkpoint; set FitOptions.Overwrite to replace it, FitOptions.ResumeFrom to continue it, or choose another folder");
+                }
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    private T Own<T>(T d) where T : IDisposable { _owned.Add(d); return d; }
+
+    /// <summary>The training set (after the validation split and <see cref="FitOptions.OverfitBatches"/>).</summary>
+    public Dataset Train { get; }
+    /// <summary>The validation set, or null.</summary>
+    public Dataset? Validation { get; }
+    /// <summary>The test set.</summary>
+    public Dataset Test { get; }
+    /// <summary>The training augmentation in effect (null: none).</summary>
+    public AugmentationOptions? Augmentation { get; }
+    /// <summary>The input normalisation, from the training set's statistics.</summary>
+    public Normalization Normalization { get; }
+    /// <summary>The model being trained.</summary>
+    public Model Model { get; } = null!;
+    /// <summary>The optimizer.</summary>
+    public Optimizer Optimizer { get; } = null!;
+    /// <summary>The learning-rate schedule.</summary>
+    public LrSchedule Schedule { get; } = null!;
+    /// <summary>The trainer (statistics reports, loss scaler, step counters).</summary>
+    public Trainer Trainer { get; } = null!;
+    /// <summary>The evaluator that reports test and validation figures.</summary>
+    public Evaluator Evaluator => Trainer.Evaluator;
+    /// <summary>Epochs completed before this run started (non-zero when resumed).</summary>
+    public int StartEpoch { get; }
+    /// <summary>What <see cref="FitOptions.InitFrom"/> loaded, or null.</summary>
+    public LoadReport? InitReport { get; }
+    /// <summary>The folder the checkpoint set is written to, or null.</summary>
+    public string? OutputDirectory => _out?.Folder;
+    /// <summary>Steps per epoch.</summary>
+    public int StepsPerEpoch => _trainLoader.BatchesPerEpoch;
+
+    /// <summary>
+    /// Trains from <see cref="StartEpoch"/> + 1 to <see cref="FitOptions.Epochs"/> (or until early stopping), evaluating
+    /// and committing a checkpoint set after every epoch; reports every step and every epoch to <paramref name="progress"/>
+    /// (synchronously, on the training thread).
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancel"/> was signalled: the run stopped at a step boundary, and the output folder holds the last completed epoch's set.</exception>
+    /// <exception cref="NonFiniteLossException">The loss became NaN or infinite without a loss scaler.</exception>
+    /// <exception cref="IOException">A checkpoint could not be saved; the message says why, and the previous set is kept.</exception>
+    public FitResult Fit(IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var wall = Stopwatch.StartNew();
+        if (_out is not null) Directory.CreateDirectory(_out.Folder);
+        double best = 0, bestVal = double.PositiveInfinity;
+        int sinceBest = 0, epochsRun = 0, epochs = _o.Epochs;
+        bool stopped = false;
+        EpochMetrics? last = null;
+        for (int epoch = StartEpoch + 1; epoch <= epochs; epoch++)
+        {
+            var r = Trainer.TrainEpoch(_trainLoader, epoch - 1,
+                progress is null ? null : s => progress.Report(new TrainingProgress(TrainingPhase.Step, epoch, epochs, Trainer.GlobalStep) { Step = s }), cancel);
+            var evalStart = Stopwatch.StartNew();
+            if (_o.PreciseBatchNormBatches > 0) Trainer.RecomputeBatchNormStatistics(_trainLoader, _o.PreciseBatchNormBatches, epoch - 1);
+            var (testLoss, testAcc) = Evaluator.Evaluate(_testLoader);
+            var (valLoss, valAcc) = _valLoader is null ? (double.NaN, double.NaN) : Evaluator.Evaluate(_valLoader);
+            double seconds = r.Seconds + evalStart.Elapsed.TotalSeconds;
+            float lr = Optimizer.LearningRate;
+            last = new EpochMetrics(epoch, r.Loss, r.Accuracy, testLoss, testAcc, lr, seconds, r.Images / r.Seconds)
+            {
+                SkippedSteps = Trainer.LastEpochSkippedSteps, LossScale = Trainer.Scaler?.Read().Scale,
+                ValidationLoss = _valLoader is null ? null : valLoss, ValidationAccuracy = _valLoader is null ? null : valAcc,
+                Penalty = Optimizer.Penalty?.Value(Model.Parameters),
+            };
+            best = Math.Max(best, testAcc);
+            _rows.Add(MetricsRow(last, lr));
+            Commit(epoch, testAcc);
+            epochsRun = epoch - StartEpoch;
+            progress?.Report(new TrainingProgress(TrainingPhase.Epoch, epoch, epochs, Trainer.GlobalStep)
+            {
+                Metrics = last, MetricsPath = _out is null ? null : Path.Combine(_out.Folder, CheckpointSet.MetricsFile),
+            });
+            // Early stopping on the validation loss: patience counts epochs without a new minimum.
+            if (_valLoader is not null)
+            {
+                if (valLoss < bestVal) { bestVal = valLoss; sinceBest = 0; }
+                else if (_o.EarlyStoppingPatience > 0 && ++sinceBest >= _o.EarlyStoppingPatience) { stopped = true; break; }
+            }
+        }
+        return new FitResult(epochsRun, last, best, stopped, bestVal, wall.Elapsed.TotalSeconds);
+    }
+
+    /// <summary><see cref="Fit"/> on a thread-pool thread.</summary>
+    /// <exception cref="OperationCanceledException">See <see cref="Fit"/>.</exception>
+    public Task<FitResult> FitAsync(IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
+        => Task.Run(() => Fit(progress, cancel), cancel);
+
+    /// <summary>One metrics.jsonl row; the learning rate as the float the optimizer used, so it prints as that float.</summary>
+    private static string MetricsRow(EpochMetrics m, float lr)
+    {
+        var row = new Dictionary<string, object>
+        {
+            ["epoch"] = m.Epoch, ["train_loss"] = m.TrainLoss, ["train_acc"] = m.TrainAcc, ["test_loss"] = m.TestLoss, ["test_acc"] = m.TestAcc,
+            ["lr"] = lr, ["seconds"] = m.Seconds, ["images_per_sec"] = m.ImagesPerSec,
+        };
+        if (m.ValidationLoss is { } vl) { row["val_loss"] = vl; row["val_acc"] = m.ValidationAccuracy!.Value; }
+        if (m.Penalty is { } penalty) row["penalty"] = penalty;   // not in train_loss: see WeightPenalty
+        if (m.LossScale is { } scale) { row["loss_scale"] = scale; row["skipped_steps"] = m.SkippedSteps; }
+        return JsonSerializer.Serialize(row);
+    }
+
+    /// <summary>Commits the model, the training state and the metrics rows up to <paramref name="epoch"/> as one set.</summary>
+    private void Commit(int epoch, double testAcc)
+    {
+        if (_out is null) return;
+        var meta = new Dictionary<string, string>(_o.Metadata ?? new Dictionary<string, string>())
+        {
+            ["epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
+            ["input"] = $"{Train.Channels}x{Train.Height}x{Train.Width}", ["classes"] = Train.Classes.ToString(CultureInfo.InvariantCulture),
+            ["test_acc"] = testAcc.ToString("F4", CultureInfo.InvariantCulture), ["seed"] = _o.Seed.ToString(CultureInfo.InvariantCulture),
+        };
+        var (m, s) = TrainingState.Contents(Model, Optimizer, Trainer, epoch, meta);
+        _out.Commit(epoch,
+        [
+            (TrainingState.ModelFile, Safetensors.Writer(m.Arrays, m.Metadata)),
+            (TrainingState.StateFile, Safetensors.Writer(s.Arrays, s.Metadata)),
+            (CheckpointSet.MetricsFile, CheckpointSet.MetricsWriter(_rows.ToArray())),
+        ]);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
+        _owned.Clear();
+    }
+}
