@@ -207,9 +207,9 @@ public class CudaMixedPrecisionTests
     public void PrecisionSupport_OnOldGpus_SaysWhatIsMissing()
     {
         Assert.False(CudaBackend.PrecisionSupport(Precision.Float16, 37, "cuda:1", out string reason));
-        Assert.Equal("cuda:1 (sm_37) has no fp16 arithmetic (fp16 training needs sm_53 or newer); use --precision fp32", reason);
+        Assert.Equal("cuda:1 (sm_37) has no fp16 arithmetic (fp16 training needs sm_53 or newer); use FitOptions.Precision = fp32", reason);
         Assert.False(CudaBackend.PrecisionSupport(Precision.BFloat16, 75, "cuda:0", out reason));
-        Assert.Equal("cuda:0 (sm_75) has no bfloat16 support in cuDNN (bf16 training needs sm_80, Ampere, or newer); use --precision fp16 or fp32", reason);
+        Assert.Equal("cuda:0 (sm_75) has no bfloat16 support in cuDNN (bf16 training needs sm_80, Ampere, or newer); use FitOptions.Precision = fp16 or fp32", reason);
         foreach (int cc in new[] { 53, 70, 75, 80, 90 })
         {
             Assert.True(CudaBackend.PrecisionSupport(Precision.Float16, cc, "cuda:0", out reason), $"fp16 on sm_{cc}");

@@ -195,7 +195,7 @@ public class MixedTrainingTests
     {
         public override bool SupportsPrecision(Precision precision, out string reason)
         {
-            reason = precision == Precision.Float32 ? "" : "GPU 0 (Tesla K80, sm_37) has no fp16 arithmetic (needs sm_53 or newer); use --precision fp32";
+            reason = precision == Precision.Float32 ? "" : "GPU 0 (Tesla K80, sm_37) has no fp16 arithmetic (needs sm_53 or newer); use FitOptions.Precision = fp32";
             return precision == Precision.Float32;
         }
     }

@@ -87,8 +87,8 @@ public sealed unsafe partial class CudaBackend
         (bool ok, reason) = precision switch
         {
             Precision.Float32 => (true, ""),
-            Precision.Float16 => (cc >= 53, $"{device} (sm_{cc}) has no fp16 arithmetic (fp16 training needs sm_53 or newer); use --precision fp32"),
-            Precision.BFloat16 => (cc >= 80, $"{device} (sm_{cc}) has no bfloat16 support in cuDNN (bf16 training needs sm_80, Ampere, or newer); use --precision fp16 or fp32"),
+            Precision.Float16 => (cc >= 53, $"{device} (sm_{cc}) has no fp16 arithmetic (fp16 training needs sm_53 or newer); use FitOptions.Precision = fp32"),
+            Precision.BFloat16 => (cc >= 80, $"{device} (sm_{cc}) has no bfloat16 support in cuDNN (bf16 training needs sm_80, Ampere, or newer); use FitOptions.Precision = fp16 or fp32"),
             _ => (false, $"unknown precision {precision}; expected Float32, Float16 or BFloat16"),
         };
         if (ok) reason = "";
