@@ -27,5 +27,6 @@ internal static class CliErrors
     /// <summary>Failures caused by the user's input or environment, reported without a stack trace.</summary>
     private static bool IsExpected(Exception e) => e is ArgumentException or LayerShapeException or FileNotFoundException
         or DirectoryNotFoundException or InvalidOperationException or FormatException or NotSupportedException or InvalidDataException
+        or Memory.InsufficientMemoryForPlanException
         || e.GetType().Namespace is "DeepTrain.Data" or "DeepTrain.Checkpoints" or "DeepTrain.Training";
 }
