@@ -64,3 +64,19 @@ public sealed class DatasetChecksCliTests : IDisposable
         Assert.DoesNotContain("   at ", output + err);
     }
 }
+
+/// <summary>A data folder that exists but cannot be listed is reported as such, not as missing files (issue 13, item 9).</summary>
+public class UnreadableDataFolderTests
+{
+    [Fact]
+    public void UnreadableFolder_SaysCannotRead_NotMissing()
+    {
+        using var dir = new TempDir();
+        string full = Path.GetFullPath(dir.Path);
+        // Root lists every folder whatever its mode, so the failure is injected for this one folder.
+        var e = Assert.Throws<FileNotFoundException>(() => DatasetCatalog.Load("mnist", dir.Path, train: true, dataRoot: null,
+            readProblem: f => f == full ? $"Access to the path '{f}' is denied." : null));
+        Assert.Contains($"  {full} (cannot read: Access to the path '{full}' is denied.)\n", e.Message);
+        Assert.DoesNotContain($"{full} (missing:", e.Message);
+    }
+}
