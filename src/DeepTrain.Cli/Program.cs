@@ -26,6 +26,12 @@ public static class Program
             BenchKernelsCommand.Create(),
             PlotCommand.Create(),
         };
-        return root.Parse(args).Invoke();
+        var result = root.Parse(args);
+        // A usage error is one "error:" line per bad option and exit code 2; help and --version still win.
+        if (result.Errors.Count > 0 && result.Action is not System.CommandLine.Help.HelpAction && !IsVersion(result))
+            return OptionChecks.ReportUsageErrors(result);
+        return result.Invoke();
     }
+
+    private static bool IsVersion(ParseResult result) => result.CommandResult.Parent is null && result.Tokens.Any(t => t.Value == "--version");
 }

@@ -55,6 +55,8 @@ internal static partial class CliErrors
     };
 
     /// <summary>Failures caused by the user's input or environment (a failed checkpoint save included: its message says why), reported without a stack trace.</summary>
-    private static bool IsExpected(Exception e) => e is ArgumentException or LayerShapeException or IOException or UnauthorizedAccessException or InvalidOperationException or FormatException or NotSupportedException or InvalidDataException
+    private static bool IsExpected(Exception e) => e is ArgumentException or LayerShapeException or IOException or UnauthorizedAccessException
+        or InvalidOperationException or FormatException or NotSupportedException or InvalidDataException
+        or Memory.InsufficientMemoryForPlanException
         || e.GetType().Namespace is "DeepTrain.Data" or "DeepTrain.Checkpoints" or "DeepTrain.Training";
 }

@@ -14,12 +14,11 @@ internal static class CommonOptions
         DefaultValueFactory = defaultValue is null ? null! : _ => defaultValue,
     };
 
-    public static Option<int> BatchSize(int defaultValue) => new("--batch-size", "-b")
+    public static Option<int> BatchSize(int defaultValue) => new Option<int>("--batch-size", "-b")
     {
         Description = "Samples per batch",
         DefaultValueFactory = _ => defaultValue,
-        Validators = { r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--batch-size must be ≥ 1"); } },
-    };
+    }.AtLeast(1);
 
     public static Option<string> Device() => new("--device")
     {

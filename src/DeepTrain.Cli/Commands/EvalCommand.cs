@@ -39,6 +39,7 @@ internal static class EvalCommand
         using var backend = BackendFactory.Create(Tensors.Device.Parse(deviceText));
         var train = DatasetCatalog.Load(dataName, dataDir, train: true);
         var test = DatasetCatalog.Load(dataName, dataDir, train: false);
+        DatasetChecks.EnsureCompatible(train, test: test);
         var graph = Models.ModelZoo.Create(modelName, test.Channels, test.Classes, test.Height);
         using var model = new Model(graph, backend);
         ModelCheckpoint.Load(model, path);

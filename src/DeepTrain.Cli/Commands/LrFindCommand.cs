@@ -44,6 +44,7 @@ internal static class LrFindCommand
         if (steps < 10) throw new ArgumentException($"--steps must be ≥ 10, got {steps}");
         using var backend = BackendFactory.Create(Tensors.Device.Parse(deviceText));
         var train = DatasetCatalog.Load(dataName, dataDir, train: true);
+        DatasetChecks.EnsureNotEmpty(train, "training set");
         var graph = Models.ModelZoo.Create(modelName, train.Channels, train.Classes, train.Height);
         using var loader = new DataLoader(train, batch, shuffle: true, Normalization.FromDataset(train), null, seed, dropLast: true);
         using var model = new DeepTrain.Graph.Model(graph, backend, seed);

@@ -31,6 +31,13 @@ public interface IBackend : IDisposable
     /// <summary>Allocates zeroed memory on this backend's device. The caller owns it.</summary>
     DeviceBuffer Allocate(long bytes);
 
+    /// <summary>
+    /// Bytes this backend's device can still allocate, as far as it can tell before trying, or null when it cannot
+    /// tell. <see cref="Graph.Model.Compile"/> checks a plan against it so that a batch too large fails with the
+    /// figures instead of an allocator's out-of-memory error.
+    /// </summary>
+    long? AvailableMemoryBytes => null;
+
     /// <summary>Copies host values into <paramref name="dst"/> (memory order).</summary>
     void CopyFromHost<T>(ReadOnlySpan<T> src, Tensor dst) where T : unmanaged;
 

@@ -29,7 +29,7 @@ public static class Cifar10Reader
     /// <param name="train">The five training batches (50 000 images) or the test batch (10 000).</param>
     /// <exception cref="FileNotFoundException">A batch file does not exist.</exception>
     /// <exception cref="DataFormatException">A file is truncated or holds a label above 9.</exception>
-    /// <exception cref="IOException">A file cannot be read.</exception>
+    /// <exception cref="DataFileAccessException">A file exists but cannot be read.</exception>
     public static Dataset Load(string directory, bool train)
     {
         var files = (train ? TrainFiles : TestFiles).Select(f => Path.Combine(directory, f)).ToArray();
@@ -42,7 +42,7 @@ public static class Cifar10Reader
     /// <param name="classNames">Ten class names; <see cref="StandardClassNames"/> when null.</param>
     /// <exception cref="FileNotFoundException">A file does not exist.</exception>
     /// <exception cref="DataFormatException">A file's size is not a multiple of <see cref="RecordSize"/>, or a label is above 9.</exception>
-    /// <exception cref="IOException">A file cannot be read.</exception>
+    /// <exception cref="DataFileAccessException">A file exists but cannot be read (permissions, a folder in its place, an I/O error).</exception>
     public static Dataset LoadFiles(IReadOnlyList<string> files, string name, IReadOnlyList<string>? classNames = null)
     {
         ArgumentNullException.ThrowIfNull(files);
@@ -51,6 +51,7 @@ public static class Cifar10Reader
         for (int f = 0; f < files.Count; f++)
         {
             var info = new FileInfo(files[f]);
+            if (Directory.Exists(files[f])) throw new DataFileAccessException(files[f], new IOException("a folder, not a file"));
             if (!info.Exists) throw new FileNotFoundException($"CIFAR-10 batch file not found: {files[f]}", files[f]);
             lengths[f] = info.Length;
             long rest = info.Length % RecordSize;
@@ -67,16 +68,17 @@ public static class Cifar10Reader
 
         var pixels = new byte[total * PixelsPerImage];
         var labels = new int[total];
-        var chunk = new byte[RecordSize * 512];
+        // At most 512 records at a time, and no more than the largest file holds: memory follows the files.
+        var chunk = new byte[RecordSize * (int)Math.Min(512, lengths.Length == 0 ? 0 : lengths.Max() / RecordSize)];
         int image = 0;
         for (int f = 0; f < files.Count; f++)
         {
-            using var s = new FileStream(files[f], FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            using var s = DataFileAccessException.Open(files[f]);
             long records = lengths[f] / RecordSize;
             for (long r = 0; r < records;)
             {
                 int n = (int)Math.Min(records - r, chunk.Length / RecordSize);
-                int got = s.ReadAtLeast(chunk.AsSpan(0, n * RecordSize), n * RecordSize, throwOnEndOfStream: false);
+                int got = DataFileAccessException.Guard(files[f], () => s.ReadAtLeast(chunk.AsSpan(0, n * RecordSize), n * RecordSize, throwOnEndOfStream: false));
                 if (got < n * RecordSize)   // the file shrank since we measured it
                     throw new DataFormatException(files[f], r * RecordSize + got, $"file ends early, expected {lengths[f]} bytes");
                 for (int i = 0; i < n; i++, r++, image++)

@@ -37,8 +37,11 @@ public static class DatasetCatalog
     public static Dataset Load(string name, string? dataDir, bool train)
         => Load(name, dataDir, train, Environment.GetEnvironmentVariable(DataRootVariable));
 
-    /// <summary><see cref="Load(string, string?, bool)"/> with the <c>DEEPTRAIN_DATA</c> value given (for tests).</summary>
-    internal static Dataset Load(string name, string? dataDir, bool train, string? dataRoot)
+    /// <summary>
+    /// <see cref="Load(string, string?, bool)"/> with the <c>DEEPTRAIN_DATA</c> value given, and for tests a stand-in for
+    /// <see cref="ReadProblem"/> (root reads every folder whatever its mode, so an unreadable one must be injected).
+    /// </summary>
+    internal static Dataset Load(string name, string? dataDir, bool train, string? dataRoot, Func<string, string?>? readProblem = null)
     {
         var spec = Find(name);
         var folders = SearchFolders(spec, dataDir, dataRoot);
@@ -51,7 +54,19 @@ public static class DatasetCatalog
                 : IdxReader.Load(files[0], files[1], $"{spec.Key}/{(train ? "train" : "test")}", 10,
                     spec.Key == "mnist" ? DigitClassNames : FashionClassNames);
         }
-        throw NotFound(spec, folders, train);
+        throw NotFound(spec, folders, train, readProblem ?? ReadProblem);
+    }
+
+    /// <summary>Why <paramref name="folder"/>, which exists, cannot be listed (no permission, an I/O error), or null if it can.</summary>
+    private static string? ReadProblem(string folder)
+    {
+        try
+        {
+            using var entries = Directory.EnumerateFileSystemEntries(folder).GetEnumerator();
+            entries.MoveNext();
+            return null;
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException) { return e.Message; }
     }
 
     /// <summary>The folders <see cref="Load(string, string?, bool)"/> searches for <paramref name="name"/>, in order.</summary>
@@ -92,7 +107,7 @@ public static class DatasetCatalog
         };
     }
 
-    private static FileNotFoundException NotFound(Spec spec, List<string> folders, bool train)
+    private static FileNotFoundException NotFound(Spec spec, List<string> folders, bool train, Func<string, string?> readProblem)
     {
         var files = spec.Files(train);
         var sb = new StringBuilder();
@@ -103,6 +118,8 @@ public static class DatasetCatalog
         foreach (var folder in folders)
         {
             if (!Directory.Exists(folder)) { sb.Append($"  {folder} (does not exist)\n"); continue; }
+            // A folder that cannot be listed hides its files from File.Exists: say so rather than call them missing.
+            if (readProblem(folder) is { } problem) { sb.Append($"  {folder} (cannot read: {problem})\n"); continue; }
             var missing = files.Where(f => !File.Exists(Path.Combine(folder, f)) && !(spec.Idx && File.Exists(Path.Combine(folder, f + ".gz"))));
             sb.Append($"  {folder} (missing: {string.Join(", ", missing)})\n");
         }

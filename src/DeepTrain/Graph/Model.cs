@@ -50,14 +50,39 @@ public sealed class Model : IDisposable
     /// <exception cref="LayerShapeException">A layer rejects its input at this size.</exception>
     /// <exception cref="NotSupportedException">The backend cannot run this precision (the message says why).</exception>
     /// <exception cref="InvalidOperationException">Another plan of this model uses another 16-bit precision.</exception>
+    /// <exception cref="InsufficientMemoryForPlanException">The plan's activation arena and input need more memory than the backend reports available; nothing was allocated.</exception>
     public Plan Compile(int batchSize, bool training, Loss loss, Layout layout = Layout.NCHW, Precision precision = Precision.Float32)
     {
         if (!Backend.SupportsPrecision(precision, out string reason))
             throw new NotSupportedException($"model '{Name}': {Backend.Description} cannot train at {precision.Name()}: {reason}");
         var memory = Planner.Build(Graph, batchSize, training, layout, precision);
+        EnsureFits(memory, batchSize);
         if (precision != Precision.Float32) Parameters.EnsureWorkingCopy(precision.ActivationDType());
         return new Plan(this, memory, loss);
     }
+
+    /// <summary>
+    /// Refuses a plan whose own allocations (the activation arena and the data input) exceed what the backend
+    /// reports available, before allocating: the planner knows the bytes, so a batch too large is a sentence with
+    /// both figures rather than an out-of-memory error from deep inside the allocator.
+    /// </summary>
+    private void EnsureFits(MemoryPlan memory, int batchSize)
+    {
+        if (Backend.AvailableMemoryBytes is not { } available) return;
+        long input = memory.Shapes[0].Elements * sizeof(float) + (memory.ConvertsInput ? memory.InputBytes : 0);
+        long planned = memory.ArenaBytes + input;
+        if (planned <= available) return;
+        // The largest single activation says where the memory goes.
+        var largest = Graph.Nodes.MaxBy(n => memory.Shapes[n.Output].Elements)!;
+        throw new InsufficientMemoryForPlanException(
+            $"model '{Name}' at batch size {batchSize} ({(memory.Training ? "training" : "evaluation")}, {memory.Precision.Name()}) plans " +
+            $"{Size(planned)} ({planned} bytes: activation arena {memory.ArenaBytes}, input {input}; largest activation " +
+            $"'{largest.Layer.Name}' {memory.Shapes[largest.Output]}), but {Backend.Description} has {Size(available)} ({available} bytes) " +
+            "available; expected the plan to fit: use a smaller batch size",
+            batchSize, planned, available);
+    }
+
+    private static string Size(long b) => b >= 1L << 30 ? $"{b / (double)(1L << 30):F2} GiB" : $"{b / (double)(1L << 20):F2} MiB";
 
     /// <summary>Trainable and buffer scalar counts of a graph, without allocating it.</summary>
     public static (long Trainable, long Buffers) Count(ModelGraph graph)

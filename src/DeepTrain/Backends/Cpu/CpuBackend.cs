@@ -36,6 +36,13 @@ public sealed partial class CpuBackend : IBackend
     /// <inheritdoc />
     public long LiveBytes => Interlocked.Read(ref _liveBytes);
 
+    /// <summary>
+    /// The smaller of the GC's view of available memory (physical memory, or the container's limit) and the
+    /// kernel's MemAvailable from <c>/proc/meminfo</c> where that exists (memory not yet used by anyone, page
+    /// cache included). Buffers are native and zeroed on allocation, so they need real pages.
+    /// </summary>
+    public long? AvailableMemoryBytes => HostMemory.AvailableBytes();
+
     /// <inheritdoc />
     public void CopyFromHost<T>(ReadOnlySpan<T> src, Tensor dst) where T : unmanaged
     {
