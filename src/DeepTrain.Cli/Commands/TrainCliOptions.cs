@@ -45,7 +45,8 @@ internal sealed class TrainCliOptions
     public readonly Option<bool> Augment = new Option<bool>("--augment") { Description = "Pad-and-random-crop (4 pixels) and horizontal flip on worker threads" };
     public readonly Option<string> Device = Device();
     public readonly Option<ulong> Seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, shuffling, augmentation and dropout", DefaultValueFactory = _ => 1UL };
-    public readonly Option<string?> OutDir = new Option<string?>("--out", "-o") { Description = "Output folder for metrics.jsonl, metrics.png, model.safetensors and training_state.safetensors (default: the --resume folder, else runs/latest); a folder holding another run needs --overwrite" };
+    public readonly Option<string?> OutDir = new Option<string?>("--out", "-o") { Description = "Output folder for metrics.jsonl, metrics.png, model.safetensors and training_state.safetensors (default: the --resume folder, else runs/latest); a folder holding another run needs --overwrite" }
+        .Require(o => !string.IsNullOrWhiteSpace(o), "a folder path");
     public readonly Option<int?> Threads = new Option<int?>("--threads") { Description = "CPU backend threads (default: all processors)" };
     public readonly Option<int> EvalBatch = new Option<int>("--eval-batch-size") { Description = "Batch size for evaluation", DefaultValueFactory = _ => 500 };
     public readonly Option<string> Layout = Layout();
@@ -164,8 +165,8 @@ internal sealed class TrainCliOptions
         foreach (var pair in (lrScale ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var kv = pair.Split('=');
-            if (kv.Length != 2 || kv[0].Length == 0 || !float.TryParse(kv[1], NumberStyles.Float, CultureInfo.InvariantCulture, out float scale) || !(scale >= 0))
-                throw new FormatException($"--lr-scale '{pair}' is not valid: expected PREFIX=SCALE with SCALE ≥ 0, e.g. layer1=0.1");
+            if (kv.Length != 2 || kv[0].Length == 0 || !float.TryParse(kv[1], NumberStyles.Float, CultureInfo.InvariantCulture, out float scale) || !(scale >= 0) || !float.IsFinite(scale))
+                throw new FormatException($"--lr-scale '{pair}' is not valid: expected PREFIX=SCALE with SCALE finite and ≥ 0, e.g. layer1=0.1");
             rules.Add(new(kv[0], LrScale: scale));
         }
         return rules;

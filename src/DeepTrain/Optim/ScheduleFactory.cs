@@ -33,6 +33,9 @@ public static class ScheduleFactory
         if (options.WarmupEpochs > 0 && options.Name == "one-cycle")
             throw new ArgumentException("ScheduleOptions.WarmupEpochs does not combine with ScheduleOptions.Name = one-cycle, which warms up by itself", nameof(options));
         long perEpoch = stepsPerEpoch, warmupSteps = perEpoch * options.WarmupEpochs, total = perEpoch * epochs - warmupSteps;
+        if (options.Name == "one-cycle" && total < 2)   // its warm-up and annealing phases need a step each
+            throw new ArgumentOutOfRangeException(nameof(options), $"ScheduleOptions.Name = one-cycle needs at least 2 optimizer steps, but this run has {total} " +
+                $"({epochs} epoch(s) of {stepsPerEpoch} step(s)); train for more steps (FitOptions.Epochs, a smaller FitOptions.BatchSize) or use another schedule");
         LrSchedule sched = options.Name switch
         {
             "one-cycle" => new OneCycleLr(lr, total, cycleMomentum: options.CycleMomentum),

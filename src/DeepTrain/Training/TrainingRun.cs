@@ -33,6 +33,7 @@ public sealed class TrainingRun : IDisposable
     /// <summary>Prepares a run of <paramref name="graph"/> on <paramref name="train"/>, evaluated on <paramref name="test"/>; resumes when <see cref="FitOptions.ResumeFrom"/> is set.</summary>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">An option is out of range for the data (the message names the <see cref="FitOptions"/> property).</exception>
+    /// <exception cref="InvalidDatasetException">A data set is empty, the test set's images differ in shape from the training set's, or a label is beyond the model's outputs.</exception>
     /// <exception cref="InvalidOperationException">The output folder holds another run's checkpoint and <see cref="FitOptions.Overwrite"/> is off, or the resumed run is already complete.</exception>
     /// <exception cref="FileNotFoundException">The resumed set lacks a file.</exception>
     /// <exception cref="CheckpointMismatchException">The resumed set's files disagree, or belong to another model, optimizer or precision.</exception>
@@ -50,10 +51,14 @@ public sealed class TrainingRun : IDisposable
         (_o, _fs) = (options, fs);
         try
         {
+            // Before anything is built: a run that cannot succeed fails here, not after an epoch (empty sets, a test set
+            // of another image size, labels beyond the model's outputs).
+            DatasetChecks.EnsureNotEmpty(train, "training set");
             if (options.ValidationSamples >= train.Count)
                 throw new ArgumentOutOfRangeException(nameof(options), $"FitOptions.ValidationSamples must be in [0, {train.Count - 1}] (the training set has {train.Count} samples), got {options.ValidationSamples}");
             Dataset? val = null;
             if (options.ValidationSamples > 0) (train, val) = train.Split(options.ValidationSamples, options.Seed);
+            DatasetChecks.EnsureCompatible(train, val, test, classes: graph.OutputShape.Elements is var k and <= int.MaxValue ? (int)k : null);
             var aug = options.Augmentation;
             if ((long)options.OverfitBatches * options.BatchSize > train.Count)
                 throw new ArgumentOutOfRangeException(nameof(options), $"FitOptions.OverfitBatches must be in [0, {train.Count / options.BatchSize}] at batch size {options.BatchSize}, got {options.OverfitBatches}");

@@ -55,6 +55,29 @@ public class UsageErrorCliTests
         Assert.DoesNotContain("   at ", err);
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("   ")]
+    public void EmptyOutputFolder_IsAUsageError(string value)
+    {
+        var (code, output, err) = CliRunner.Run("train", "--out", value);
+        Assert.Equal(2, code);
+        Assert.StartsWith($"error: --out expects a folder path, got '{value}'\n", err.ReplaceLineEndings("\n"));
+        Assert.Equal("", output);
+    }
+
+    [Theory]
+    [InlineData("conv1=inf")]
+    [InlineData("conv1=-1")]
+    [InlineData("conv1=NaN")]
+    public void LrScaleThatIsNotAFiniteRate_IsRefusedNamingIt(string value)
+    {
+        var (code, output, err) = CliRunner.Run("train", "--lr-scale", value, "--data-dir", "/nonexistent-deeptrain-data");
+        Assert.Equal(1, code);
+        Assert.Equal($"error: --lr-scale '{value}' is not valid: expected PREFIX=SCALE with SCALE finite and ≥ 0, e.g. layer1=0.1\n", err.ReplaceLineEndings("\n"));
+        Assert.DoesNotContain("   at ", err + output);
+    }
+
     [Fact]
     public void UnknownOption_IsAUsageError()
     {

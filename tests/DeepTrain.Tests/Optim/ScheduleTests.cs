@@ -6,6 +6,15 @@ namespace DeepTrain.Tests.Optim;
 /// <summary>Schedules against PyTorch's formulas.</summary>
 public class ScheduleTests
 {
+    /// <summary>One-cycle over a single step used to fail with "totalSteps ('1') must be greater than or equal to '2'".</summary>
+    [Fact]
+    public void OneCycle_OverOneStep_SaysWhatTheRunLacks()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ScheduleFactory.Create(new ScheduleOptions("one-cycle"), 0.1f, stepsPerEpoch: 1, epochs: 1));
+        Assert.StartsWith("ScheduleOptions.Name = one-cycle needs at least 2 optimizer steps, but this run has 1 (1 epoch(s) of 1 step(s))", e.Message);
+        Assert.IsType<OneCycleLr>(ScheduleFactory.Create(new ScheduleOptions("one-cycle"), 0.1f, stepsPerEpoch: 1, epochs: 2));
+    }
+
     [Fact]
     public void MultiStep_DividesAtMilestones()
     {

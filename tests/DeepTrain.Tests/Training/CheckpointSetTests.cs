@@ -38,7 +38,7 @@ public class CheckpointSetTests : IDisposable
         public void Delete(string path) { Next($"delete {Path.GetFileName(path)}"); DiskCheckpointFileSystem.Instance.Delete(path); }
     }
 
-    private static Dataset Images(int n, ulong seed)
+    internal static Dataset Images(int n, ulong seed)
     {
         var rng = new DeepTrain.Utils.Rng(seed);
         var pixels = new byte[n * 64];
@@ -52,7 +52,7 @@ public class CheckpointSetTests : IDisposable
     }
 
     /// <summary>Conv, batch norm, dropout, linear: weights, running statistics, momentum and the dropout counter must all resume.</summary>
-    private static ModelGraph Net()
+    internal static ModelGraph Net()
     {
         var g = new ModelGraph("tiny", Shape.Of(1, 8, 8));
         var x = g.Apply("conv", new Conv2d(1, 4, 3, padding: 1, bias: false), g.Input);
