@@ -19,13 +19,13 @@ internal sealed class TrainCliOptions
     public readonly Option<string?> DataDir = new Option<string?>("--data-dir") { Description = "Folder holding the data set's files (default: the system location or $DEEPTRAIN_DATA)" };
     public readonly Option<int> Epochs = new Option<int>("--epochs", "-e") { Description = "Passes over the training set", DefaultValueFactory = _ => 4 };
     public readonly Option<int> Batch = BatchSize(128);
-    public readonly Option<float> Lr = new Option<float>("--lr") { Description = "Learning rate (the peak rate for one-cycle)", DefaultValueFactory = _ => 0.1f };
+    public readonly Option<float?> Lr = new Option<float?>("--lr") { Description = "Learning rate (the peak rate for one-cycle); default: the model's own, shown by 'deeptrain models' (0.1 for the ResNets, 0.01 for lenet5)" };
     public readonly Option<float> Momentum = new Option<float>("--momentum") { Description = "SGD momentum (one-cycle cycles it between 0.85 and 0.95 unless --no-cycle-momentum)", DefaultValueFactory = _ => 0.9f };
     public readonly Option<float> Wd = new Option<float>("--weight-decay") { Description = "L2 weight decay λ (the loss gains λ/2·‖w‖²; PyTorch's and Caffe's meaning); conv/linear weights only", DefaultValueFactory = _ => 5e-4f };
     public readonly Option<bool> Nesterov = new Option<bool>("--nesterov") { Description = "Nesterov momentum" };
     public readonly Option<float> L1 = new Option<float>("--l1") { Description = "L1 penalty λ1: the loss gains λ1·‖w‖₁, the gradient λ1·sign(w), under any optimizer; with --l2, the elastic net (conv/linear weights only)", DefaultValueFactory = _ => 0f };
     public readonly Option<float> L2 = new Option<float>("--l2") { Description = "L2 penalty λ2: the loss gains λ2/2·‖w‖², the gradient λ2·w, under any optimizer (with sgd the same as --weight-decay; with adamw not decoupled)", DefaultValueFactory = _ => 0f };
-    public readonly Option<string> Schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: one-cycle; multistep (÷10 at 50% and 75%, the paper's steps); cosine; cosine-restarts (SGDR, period one epoch doubling); step (÷10 every third of training); exponential (smoothly ÷100 over training); constant", DefaultValueFactory = _ => "one-cycle" };
+    public readonly Option<string?> Schedule = new Option<string?>("--schedule") { Description = "Learning-rate schedule: one-cycle; multistep (÷10 at 50% and 75%, the paper's steps); cosine; cosine-restarts (SGDR, period one epoch doubling); step (÷10 every third of training); exponential (smoothly ÷100 over training); constant; default: the model's own, shown by 'deeptrain models' (one-cycle for every built-in model)" };
     public readonly Option<string> Optimizer = new Option<string>("--optimizer") { Description = "sgd (momentum, L2 decay), adam (L2 decay), adamw (decoupled decay), adagrad or rmsprop (L2 decay; --momentum is RMSprop's momentum)", DefaultValueFactory = _ => "sgd" };
     public readonly Option<int> Accumulate = new Option<int>("--accumulate") { Description = "Split each batch into K micro-batches and sum their gradients before one step (Caffe's iter_size; less memory)", DefaultValueFactory = _ => 1 };
     public readonly Option<string?> Resume = new Option<string?>("--resume") { Description = "Continue the run saved in this folder (model.safetensors + training_state.safetensors); same seed, same result; writes into that folder unless --out is given" };
@@ -127,12 +127,14 @@ internal sealed class TrainCliOptions
         if (lrReference < 0) throw new ArgumentException($"--lr-reference-batch must be ≥ 1 (or 0 for no scaling), got {lrReference}");
         string? resume = r.GetValue(Resume), lossScale = r.GetValue(LossScale);
         int batch = r.GetValue(Batch), logEvery = r.GetValue(LogEvery);
+        // A rate or schedule the user gives wins; otherwise the model's own (ModelZoo.Find throws for an unknown name).
+        var defaults = Models.ModelZoo.Find(r.GetValue(Model)!).Training;
         var fit = new FitOptions
         {
             Epochs = r.GetValue(Epochs), BatchSize = batch, EvalBatchSize = r.GetValue(EvalBatch), Seed = r.GetValue(Seed),
-            Optimizer = new OptimizerOptions(r.GetValue(Optimizer)!, r.GetValue(Lr), r.GetValue(Momentum), r.GetValue(Wd), r.GetValue(Nesterov),
+            Optimizer = new OptimizerOptions(r.GetValue(Optimizer)!, r.GetValue(Lr) ?? defaults.LearningRate, r.GetValue(Momentum), r.GetValue(Wd), r.GetValue(Nesterov),
                 r.GetValue(MomentumForm) == "caffe" ? SgdMomentumForm.Caffe : SgdMomentumForm.PyTorch, r.GetValue(L1), r.GetValue(L2)),
-            Schedule = new ScheduleOptions(r.GetValue(Schedule)!, r.GetValue(Warmup), !r.GetValue(NoCycle)),
+            Schedule = new ScheduleOptions(r.GetValue(Schedule) ?? defaults.Schedule, r.GetValue(Warmup), !r.GetValue(NoCycle)),
             Augmentation = Augmentation.Build(r, r.GetValue(Augment)),
             AccumulationSteps = r.GetValue(Accumulate), ValidationSamples = r.GetValue(ValSplit), EarlyStoppingPatience = r.GetValue(EarlyStop),
             PreciseBatchNormBatches = r.GetValue(PreciseBn), CumulativeBatchNorm = r.GetValue(BnAverage) == "cumulative", OverfitBatches = r.GetValue(Overfit),

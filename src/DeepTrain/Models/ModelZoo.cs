@@ -4,7 +4,11 @@ using DeepTrain.Tensors;
 namespace DeepTrain.Models;
 
 /// <summary>A built-in model: its name, what it is, and its builder for (input channels, classes, image size).</summary>
-public sealed record ModelInfo(string Name, string Description, int DefaultChannels, int DefaultClasses, int DefaultSize, Func<int, int, int, ModelGraph> Build);
+public sealed record ModelInfo(string Name, string Description, int DefaultChannels, int DefaultClasses, int DefaultSize, Func<int, int, int, ModelGraph> Build)
+{
+    /// <summary>The learning rate and schedule this model trains with unless the caller gives its own.</summary>
+    public TrainingDefaults Training { get; init; } = TrainingDefaults.ResNet;
+}
 
 /// <summary>Every built-in model by name.</summary>
 public static class ModelZoo
@@ -47,8 +51,8 @@ public static class ModelZoo
             int depth = d;
             list.Add(new($"resnet{d}", $"ImageNet ResNet-{d} (torchvision layout)", 3, 1000, 224, (c, k, s) => ResNetImageNet.Build(depth, c, k, s)));
         }
-        list.Add(new("lenet5", "LeNet-5 as in Caffe's MNIST example", 1, 10, 28, SmallNets.LeNet5));
-        list.Add(new("mlp", "multi-layer perceptron, one hidden layer of 100 units", 1, 10, 28, (c, k, s) => SmallNets.Mlp(Shape.Of(c, s, s), k, 100)));
+        list.Add(new("lenet5", "LeNet-5 as in Caffe's MNIST example", 1, 10, 28, SmallNets.LeNet5) { Training = TrainingDefaults.LeNet });
+        list.Add(new("mlp", "multi-layer perceptron, one hidden layer of 100 units", 1, 10, 28, (c, k, s) => SmallNets.Mlp(Shape.Of(c, s, s), k, 100)) { Training = TrainingDefaults.Mlp });
         return list.ToArray();
     }
 }
