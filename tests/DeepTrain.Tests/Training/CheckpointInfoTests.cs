@@ -221,5 +221,8 @@ public class CheckpointInfoTests : IDisposable
         using var model = new Model(ModelZoo.Create(Spec), b);
         var e = Assert.Throws<ArgumentException>(() => ModelCheckpoint.Save(model, Path.Combine(_dir, "x.safetensors"), new Dictionary<string, string> { ["deeptrain.model"] = "mlp" }));
         Assert.Contains("'deeptrain.model'", e.Message);
+        // A run refuses them before it trains, not at its first checkpoint.
+        var fit = Assert.Throws<ArgumentException>(() => new FitOptions { Metadata = new Dictionary<string, string> { ["deeptrain.classes"] = "3" } }.Validate());
+        Assert.Contains("FitOptions.Metadata sets 'deeptrain.classes'", fit.Message);
     }
 }
