@@ -83,6 +83,7 @@ public sealed record CheckpointInfo
     /// </summary>
     /// <param name="path">A <c>model.safetensors</c>.</param>
     /// <param name="options">Values for fields the file does not record (older files); null: none.</param>
+    /// <exception cref="ArgumentException"><paramref name="options"/> supplies a value that does not fit (an unknown model, a shape that is not (C, H, W), a count that disagrees).</exception>
     /// <exception cref="CheckpointMetadataException">A required field (model, input shape, classes) is missing and not supplied — the message names the key and the <see cref="CheckpointLoadOptions"/> property that supplies it — or a value is malformed, names no built-in model, or disagrees with another.</exception>
     /// <exception cref="CheckpointFormatException">The file is not valid safetensors.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
@@ -168,10 +169,12 @@ public sealed record CheckpointInfo
         }
 
         // The model: its name, then its arguments — recorded, or from the input shape and class count.
-        string name = Get(m, ModelKey, "model") ?? o.Model ?? throw Missing(path, ModelKey, nameof(CheckpointLoadOptions.Model), "its model");
+        string modelKey = m.ContainsKey(ModelKey) ? ModelKey : "model";
+        string? recorded = m.GetValueOrDefault(modelKey);
+        string name = recorded ?? o.Model ?? throw Missing(path, ModelKey, nameof(CheckpointLoadOptions.Model), "its model");
         ModelInfo zoo;
         try { zoo = ModelZoo.Find(name); }
-        catch (ArgumentException e) { throw Bad(path, ModelKey, name, e.Message, e); }
+        catch (ArgumentException e) when (recorded is not null) { throw Bad(path, modelKey, name, e.Message, e); }   // the caller's own name keeps its ArgumentException
         Shape? shape = m.TryGetValue(InputShapeKey, out var s) ? ParseShape(path, InputShapeKey, s)
             : m.TryGetValue("input", out s) ? ParseShape(path, "input", s) : null;
         int? classes = m.TryGetValue(ClassesKey, out var k) ? ParseCount(path, ClassesKey, k)
@@ -180,7 +183,7 @@ public sealed record CheckpointInfo
         if (m.TryGetValue(ModelArgsKey, out var args))
         {
             spec = ParseArgs(path, zoo.Name, args);
-            if (shape is { } recorded && recorded != spec.InputShape)
+            if (shape is { } given && given != spec.InputShape)
                 throw Bad(path, InputShapeKey, s!, $"{ModelArgsKey} {args} gives {Dims(spec.InputShape)}");
             if (classes is { } c && c != spec.Classes)
                 throw Bad(path, ClassesKey, k!, $"{ModelArgsKey} {args} gives {spec.Classes} classes");
@@ -268,9 +271,6 @@ public sealed record CheckpointInfo
 
     private static int ParseCount(string path, string key, string value)
         => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1 ? n : throw Bad(path, key, value, "expected a positive integer");
-
-    private static string? Get(IReadOnlyDictionary<string, string> m, string key, string legacy)
-        => m.TryGetValue(key, out var v) ? v : m.GetValueOrDefault(legacy);
 
     private static string Dims(Shape s) => string.Join('x', s.Dims.ToArray());
 

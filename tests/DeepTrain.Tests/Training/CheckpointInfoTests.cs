@@ -156,6 +156,9 @@ public class CheckpointInfoTests : IDisposable
         Assert.Equal(CheckpointInfo.InputShapeKey, noShape.Key);
         Assert.Contains("CheckpointLoadOptions.InputShape", noShape.Message);
 
+        var unknown = Assert.Throws<ArgumentException>(() => CheckpointInfo.Read(path, new CheckpointLoadOptions { Model = "resnet21" }));
+        Assert.Contains("unknown model 'resnet21'", unknown.Message);
+
         var options = new CheckpointLoadOptions { Model = "resnet20", InputShape = Shape.Of(1, 8, 8), Classes = 4 };
         var info = CheckpointInfo.Read(path, options);
         Assert.Equal(0, info.FormatVersion);
