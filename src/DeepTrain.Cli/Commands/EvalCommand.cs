@@ -1,9 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
 using DeepTrain.Backends;
+using DeepTrain.Checkpoints;
 using DeepTrain.Data;
 using DeepTrain.Graph;
 using DeepTrain.Losses;
+using DeepTrain.Tensors;
 using DeepTrain.Training;
 using static DeepTrain.Cli.Commands.CommonOptions;
 
@@ -15,9 +17,9 @@ internal static class EvalCommand
     public static Command Create()
     {
         var ckpt = new Option<string>("--checkpoint", "-c") { Description = "A model.safetensors written by 'deeptrain train'", Required = true };
-        var data = new Option<string?>("--data") { Description = "Data set (default: the one recorded in the checkpoint)" };
+        var data = new Option<string?>("--data") { Description = "Data set to evaluate on, its test split only (default: the one recorded in the checkpoint)" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the data set's files" };
-        var model = new Option<string?>("--model", "-m") { Description = "Model (default: the one recorded in the checkpoint)" };
+        var model = new Option<string?>("--model", "-m") { Description = "Model, for a checkpoint written before checkpoints recorded theirs" };
         var batch = BatchSize(500);
         var device = Device();
         var tta = new Option<string>("--tta")
@@ -35,15 +37,23 @@ internal static class EvalCommand
         var tta = TestTimeAugmentation.Parse(ttaText);
         var meta = ModelCheckpoint.ReadMetadata(path);
         dataName ??= meta.GetValueOrDefault("data") ?? throw new ArgumentException($"checkpoint '{path}' does not record its data set; pass --data");
-        modelName ??= meta.GetValueOrDefault("model") ?? throw new ArgumentException($"checkpoint '{path}' does not record its model; pass --model");
-        using var backend = BackendFactory.Create(Tensors.Device.Parse(deviceText));
-        var train = DatasetCatalog.Load(dataName, dataDir, train: true);
         var test = DatasetCatalog.Load(dataName, dataDir, train: false);
-        DatasetChecks.EnsureCompatible(train, test: test);
-        var graph = Models.ModelZoo.Create(modelName, test.Channels, test.Classes, test.Height);
-        using var model = new Model(graph, backend);
-        ModelCheckpoint.Load(model, path);
-        using var loader = new DataLoader(test, batch, shuffle: false, Normalization.FromDataset(train), null, 0, dropLast: false);
+        DatasetChecks.EnsureNotEmpty(test, "test set");
+        // The checkpoint describes its model; one written before it did (format 0) takes its shape and classes from the
+        // test split and its model from --model.
+        var info = ReadInfo(path, new CheckpointLoadOptions
+        {
+            Model = modelName, InputShape = Shape.Of(test.Channels, test.Height, test.Width), Classes = test.Classes, ClassNames = test.ClassNames,
+        });
+        if (modelName is not null && !string.Equals(modelName, info.Model.Name, StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"checkpoint '{path}' holds model '{info.Model.Name}', not '{modelName}' (--model is for checkpoints that do not record their model)");
+        if (info.InputShape != Shape.Of(test.Channels, test.Height, test.Width) || info.Classes != test.Classes)
+            throw new ArgumentException($"checkpoint '{path}' takes {info.InputShape} images in {info.Classes} classes; '{test.Name}' has {Shape.Of(test.Channels, test.Height, test.Width)} images in {test.Classes} classes");
+        var normalization = info.Normalization ?? LegacyNormalization(path, dataName, dataDir);
+        using var backend = BackendFactory.Create(Tensors.Device.Parse(deviceText));
+        using var model = info.CreateModel(backend);
+        var graph = model.Graph;
+        using var loader = new DataLoader(test, batch, shuffle: false, normalization, null, 0, dropLast: false);
         using var evaluator = new Evaluator(model, new CrossEntropyLoss(), batch);
         var report = new ClassificationReport(test.Classes, test.ClassNames);
         if (tta.Views == 1)
@@ -60,5 +70,29 @@ internal static class EvalCommand
         Console.WriteLine();
         Console.Write(report);
         return 0;
+    }
+
+    /// <summary><see cref="CheckpointInfo.Read"/>, its "supply CheckpointLoadOptions.Model" in this command's words.</summary>
+    private static CheckpointInfo ReadInfo(string path, CheckpointLoadOptions options)
+    {
+        try { return CheckpointInfo.Read(path, options); }
+        catch (CheckpointMetadataException e) when (e.Option == "CheckpointLoadOptions.Model")
+        {
+            throw new CheckpointMetadataException(e.Path, e.Key, e.Message.Replace("supply it as " + e.Option, "pass --model"), inner: e);
+        }
+    }
+
+    /// <summary>
+    /// A checkpoint written before checkpoints recorded their normalisation: recompute it from the training split, as
+    /// training did (the only reason eval would read the training set).
+    /// </summary>
+    private static Normalization LegacyNormalization(string path, string dataName, string? dataDir)
+    {
+        Console.Error.WriteLine($"note: checkpoint '{path}' does not record its input normalisation ({CheckpointInfo.NormalizationKey}); recomputing it from the training split of {dataName}");
+        try { return Normalization.FromDataset(DatasetCatalog.Load(dataName, dataDir, train: true)); }
+        catch (FileNotFoundException e)
+        {
+            throw new FileNotFoundException($"checkpoint '{path}' does not record its input normalisation, and the training split it is recomputed from was not found:\n{e.Message}", e.FileName, e);
+        }
     }
 }

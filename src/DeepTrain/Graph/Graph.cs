@@ -38,6 +38,8 @@ public sealed class ModelGraph
     public string Name { get; }
     /// <summary>Per-sample input shape.</summary>
     public Shape InputShape { get; }
+    /// <summary>The built-in model and arguments this graph was built from (<see cref="Models.ModelZoo.Create(Models.ModelSpec)"/> sets it); null for a graph built by hand.</summary>
+    public Models.ModelSpec? Spec { get; internal set; }
     /// <summary>The data input.</summary>
     public Node Input => new(0);
     /// <summary>The layers in forward order.</summary>

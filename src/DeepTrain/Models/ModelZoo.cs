@@ -23,7 +23,20 @@ public static class ModelZoo
     public static ModelGraph Create(string name, int? inChannels = null, int? classes = null, int? size = null)
     {
         var info = Find(name);
-        return info.Build(inChannels ?? info.DefaultChannels, classes ?? info.DefaultClasses, size ?? info.DefaultSize);
+        return Create(new ModelSpec(info.Name, inChannels ?? info.DefaultChannels, classes ?? info.DefaultClasses, size ?? info.DefaultSize));
+    }
+
+    /// <summary>Builds <paramref name="spec"/>; the graph's <see cref="ModelGraph.Spec"/> records it, so a checkpoint can say how to rebuild it.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="spec"/> is null.</exception>
+    /// <exception cref="ArgumentException">Unknown name; the message lists the valid ones.</exception>
+    /// <exception cref="Layers.LayerShapeException">The model's layers do not fit these arguments (an image too small for its pooling, …).</exception>
+    public static ModelGraph Create(ModelSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var info = Find(spec.Name);
+        var graph = info.Build(spec.InChannels, spec.Classes, spec.Size);
+        graph.Spec = spec with { Name = info.Name };
+        return graph;
     }
 
     /// <summary>Looks up a model.</summary>

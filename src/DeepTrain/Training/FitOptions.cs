@@ -79,6 +79,8 @@ public sealed record FitOptions
             throw new ArgumentException("FitOptions.EarlyStoppingPatience watches the validation loss: set FitOptions.ValidationSamples too", nameof(EarlyStoppingPatience));
         if (InitFrom is not null && ResumeFrom is not null)
             throw new ArgumentException("FitOptions.InitFrom and FitOptions.ResumeFrom exclude each other: resuming restores the whole run", nameof(InitFrom));
+        if (Metadata?.Keys.FirstOrDefault(k => k.StartsWith("deeptrain.", StringComparison.Ordinal)) is { } reserved)
+            throw new ArgumentException($"FitOptions.Metadata sets '{reserved}': the deeptrain.* keys are the library's, describing the model (CheckpointInfo)", nameof(Metadata));
         if (OutputDirectory is { Length: 0 }) throw new ArgumentException("FitOptions.OutputDirectory is empty: give a folder, or null to write nothing", nameof(OutputDirectory));
         LossScaling?.Validate();
     }

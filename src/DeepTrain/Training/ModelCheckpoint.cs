@@ -1,3 +1,4 @@
+using DeepTrain.Backends;
 using DeepTrain.Checkpoints;
 using DeepTrain.Graph;
 using DeepTrain.Layers;
@@ -14,16 +15,46 @@ public static class ModelCheckpoint
 {
     private const string BatchesTracked = "num_batches_tracked";
 
+    /// <summary>
+    /// Writes every parameter and buffer of <paramref name="model"/>, and metadata that describes it (<see cref="CheckpointInfo"/>:
+    /// the model and its arguments, input shape, classes, and what <paramref name="description"/> adds), so
+    /// <see cref="LoadModel"/> can rebuild it. <paramref name="steps"/> becomes each batch norm's num_batches_tracked.
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="path">Destination file, written atomically.</param>
+    /// <param name="metadata">Extra metadata entries (epoch, data set, …); the <c>deeptrain.*</c> keys are the library's.</param>
+    /// <param name="steps">Optimizer steps so far.</param>
+    /// <param name="description">The input normalisation, class names, layout and precision to record; null: none, NCHW, fp32.</param>
+    /// <exception cref="ArgumentException"><paramref name="metadata"/> sets a <c>deeptrain.*</c> key.</exception>
     /// <exception cref="IOException">The file cannot be written.</exception>
-    /// <summary>Writes every parameter and buffer of <paramref name="model"/>; <paramref name="steps"/> becomes each batch norm's num_batches_tracked.</summary>
-    public static void Save(Model model, string path, IReadOnlyDictionary<string, string>? metadata = null, long steps = 0)
+    public static void Save(Model model, string path, IReadOnlyDictionary<string, string>? metadata = null, long steps = 0, CheckpointDescription? description = null)
     {
-        var (arrays, meta) = Contents(model, metadata, steps);
+        var (arrays, meta) = Contents(model, metadata, steps, description);
         Safetensors.Save(path, arrays, meta);
     }
 
+    /// <summary>
+    /// Loads a checkpoint into a ready model on <paramref name="backend"/>, with no data set: the model is rebuilt from the
+    /// file's metadata (<see cref="CheckpointInfo.Read"/>, then <see cref="CheckpointInfo.CreateModel"/>). Use
+    /// <see cref="CheckpointInfo.Read"/> directly for the normalisation and class names too. The caller owns the model.
+    /// </summary>
+    /// <param name="path">A <c>model.safetensors</c>.</param>
+    /// <param name="backend">Where the model's parameters live.</param>
+    /// <param name="options">Values for fields a file written before format 1 does not record; null: none.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="backend"/> is null.</exception>
+    /// <exception cref="CheckpointMetadataException">A required field is missing and not supplied (the message names it and the <see cref="CheckpointLoadOptions"/> property), a value is malformed, or the model it describes does not fit the tensors.</exception>
+    /// <exception cref="CheckpointFormatException">The file is not valid safetensors.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    public static Model LoadModel(string path, IBackend backend, CheckpointLoadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        return CheckpointInfo.Read(path, options).CreateModel(backend);
+    }
+
     /// <summary>The tensors and metadata <see cref="Save"/> writes.</summary>
-    internal static (List<NamedArray> Arrays, Dictionary<string, string> Metadata) Contents(Model model, IReadOnlyDictionary<string, string>? metadata, long steps)
+    internal static (List<NamedArray> Arrays, Dictionary<string, string> Metadata) Contents(Model model, IReadOnlyDictionary<string, string>? metadata, long steps,
+        CheckpointDescription? description = null)
     {
         var arrays = new List<NamedArray>();
         foreach (var p in model.Parameters.InGraphOrder)
@@ -34,6 +65,9 @@ public static class ModelCheckpoint
             if (n.Layer is BatchNorm)
                 arrays.Add(NamedArray.FromInt64($"{n.Layer.Name}.{BatchesTracked}", [steps]));
         var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["format"] = "pt", ["deeptrain_model"] = model.Name };
+        foreach (var (key, value) in CheckpointInfo.Describe(model.Graph, description))
+            if (!meta.TryAdd(key, value))
+                throw new ArgumentException($"metadata key '{key}' is the library's own: it describes the model (pass a CheckpointDescription for what it records)", nameof(metadata));
         return (arrays, meta);
     }
 

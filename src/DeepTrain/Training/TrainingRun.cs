@@ -226,10 +226,11 @@ public sealed class TrainingRun : IDisposable
         var meta = new Dictionary<string, string>(_o.Metadata ?? new Dictionary<string, string>())
         {
             ["epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
-            ["input"] = $"{Train.Channels}x{Train.Height}x{Train.Width}", ["classes"] = Train.Classes.ToString(CultureInfo.InvariantCulture),
             ["test_acc"] = testAcc.ToString("F4", CultureInfo.InvariantCulture), ["seed"] = _o.Seed.ToString(CultureInfo.InvariantCulture),
         };
-        var (m, s) = TrainingState.Contents(Model, Optimizer, Trainer, epoch, meta);
+        // The model file describes itself (CheckpointInfo): whoever loads it needs the normalisation, not the training set.
+        var description = new CheckpointDescription(Normalization, Train.ClassNames, _o.Layout, _o.Precision);
+        var (m, s) = TrainingState.Contents(Model, Optimizer, Trainer, epoch, meta, description);
         _out.Commit(epoch,
         [
             (TrainingState.ModelFile, Safetensors.Writer(m.Arrays, m.Metadata)),

@@ -34,10 +34,10 @@ public static class TrainingState
 
     /// <summary>The tensors and metadata of <see cref="ModelFile"/> and <see cref="StateFile"/> after <paramref name="epoch"/> epochs.</summary>
     internal static ((List<NamedArray> Arrays, Dictionary<string, string> Metadata) Model, (List<NamedArray> Arrays, Dictionary<string, string> Metadata) State)
-        Contents(Model model, Optimizer optimizer, Trainer trainer, int epoch, IReadOnlyDictionary<string, string>? metadata)
+        Contents(Model model, Optimizer optimizer, Trainer trainer, int epoch, IReadOnlyDictionary<string, string>? metadata, CheckpointDescription? description = null)
     {
         var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["epoch"] = Str(epoch) };
-        var modelContents = ModelCheckpoint.Contents(model, meta, optimizer.Steps);
+        var modelContents = ModelCheckpoint.Contents(model, meta, optimizer.Steps, description ?? new CheckpointDescription(Layout: trainer.Layout, Precision: trainer.Precision));
         var arrays = new List<NamedArray>();
         foreach (var (name, value) in optimizer.State)
         {
