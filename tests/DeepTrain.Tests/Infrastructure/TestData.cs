@@ -57,4 +57,22 @@ public static class TestData
         }
         return new Dataset("blobs", 1, 4, 4, 3, pixels, labels);
     }
+
+    /// <summary>
+    /// n seeded 8×8 gray images of 4 classes (label i % 4): class k is a gradient of brightness 40 + 50·k plus noise
+    /// (σ 30) — small enough for a few training steps, separable enough to learn. The training, resume, checkpoint and
+    /// mixed-precision tests share it.
+    /// </summary>
+    public static Dataset TinyImages(int n, ulong seed = 11, string[]? classNames = null)
+    {
+        var rng = new DeepTrain.Utils.Rng(seed);
+        var pixels = new byte[n * 64];
+        var labels = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            labels[i] = i % 4;
+            for (int p = 0; p < 64; p++) pixels[i * 64 + p] = (byte)Math.Clamp(50 * labels[i] + 30 * rng.NextNormal() + 40 + (p % 8) * 4, 0, 255);
+        }
+        return new Dataset("tiny", 1, 8, 8, 4, pixels, labels, classNames);
+    }
 }

@@ -18,19 +18,6 @@ namespace DeepTrain.Tests.Mixed;
 /// <summary>Whole 16-bit plans on the CPU: the memory plan, one step against fp32, training to fp32's accuracy, skipping.</summary>
 public class MixedTrainingTests
 {
-    private static Dataset Images(int n, int seed = 11)
-    {
-        var rng = new DeepTrain.Utils.Rng((ulong)seed);
-        var pixels = new byte[n * 64];
-        var labels = new int[n];
-        for (int i = 0; i < n; i++)
-        {
-            labels[i] = i % 4;
-            for (int p = 0; p < 64; p++) pixels[i * 64 + p] = (byte)Math.Clamp(50 * labels[i] + 30 * rng.NextNormal() + 40 + (p % 8) * 4, 0, 255);
-        }
-        return new Dataset("tiny", 1, 8, 8, 4, pixels, labels);
-    }
-
     /// <summary>A small CNN with every layer kind whose dtype matters: conv, batch norm, ReLU in place, residual add, pooling, linear.</summary>
     private static ModelGraph Net()
     {
@@ -80,7 +67,7 @@ public class MixedTrainingTests
     [InlineData(Precision.BFloat16, 4e-2)]
     public void OneTrainingStep_MatchesFp32_WithinTheStoragePrecision(Precision precision, double tolerance)
     {
-        var data = Images(16);
+        var data = TestData.TinyImages(16);
         var norm = Normalization.FromDataset(data);
         using var loader = new DataLoader(data, 16, shuffle: false, norm, null, seed: 1, dropLast: true, workers: 1);
         var batch = loader.Epoch(0).First();
@@ -105,8 +92,8 @@ public class MixedTrainingTests
 
     private static (double Accuracy, Trainer Trainer, Model Model, Optimizer Opt) Train(Precision precision, int epochs, CpuBackend b, LossScalerOptions? scaling = null, bool configure = false)
     {
-        var data = Images(256);
-        var test = Images(128, seed: 12);
+        var data = TestData.TinyImages(256);
+        var test = TestData.TinyImages(128, seed: 12);
         var norm = Normalization.FromDataset(data);
         using var loader = new DataLoader(data, 32, shuffle: true, norm, null, seed: 2, dropLast: true, workers: 1);
         using var testLoader = new DataLoader(test, 32, shuffle: false, norm, null, seed: 2, dropLast: false, workers: 1);
@@ -155,7 +142,7 @@ public class MixedTrainingTests
     [Fact]
     public void NonFiniteLossUnderTheScaler_IsSkippedAndCounted_NotThrown()
     {
-        var data = Images(64);
+        var data = TestData.TinyImages(64);
         var norm = Normalization.FromDataset(data);
         using var loader = new DataLoader(data, 16, shuffle: true, norm, null, seed: 2, dropLast: true, workers: 1);
         using var b = new CpuBackend();

@@ -8,6 +8,7 @@ using DeepTrain.Models;
 using DeepTrain.Optim;
 using DeepTrain.Tensors;
 using DeepTrain.Training;
+using DeepTrain.Tests.Infrastructure;
 using Xunit;
 
 namespace DeepTrain.Tests.Training;
@@ -25,19 +26,6 @@ public class CheckpointInfoTests : IDisposable
 
     private static readonly ModelSpec Spec = new("resnet20", 1, 4, 8);
     private static readonly string[] Names = ["zero", "one", "two", "three"];
-
-    private static Dataset Images(int n, ulong seed)
-    {
-        var rng = new DeepTrain.Utils.Rng(seed);
-        var pixels = new byte[n * 64];
-        var labels = new int[n];
-        for (int i = 0; i < n; i++)
-        {
-            labels[i] = i % 4;
-            for (int p = 0; p < 64; p++) pixels[i * 64 + p] = (byte)Math.Clamp(50 * labels[i] + 30 * rng.NextNormal() + 40 + (p % 8) * 4, 0, 255);
-        }
-        return new Dataset("tiny", 1, 8, 8, 4, pixels, labels, Names);
-    }
 
     /// <summary>The logits of <paramref name="model"/> for the first 16 images of <paramref name="data"/>, normalised by <paramref name="norm"/>.</summary>
     private static float[] Logits(Model model, Dataset data, Normalization norm)
@@ -103,12 +91,12 @@ public class CheckpointInfoTests : IDisposable
     [Fact]
     public void TrainedModel_LoadsWithOneCall_OnAFreshBackend_WithoutData_AndPredictsTheSameLogits()
     {
-        var test = Images(32, 12);
+        var test = TestData.TinyImages(32, 12, Names);
         float[] expected;
         Normalization trained;
         string outDir = Path.Combine(_dir, "run");
         using (var backend = new CpuBackend())
-        using (var run = new TrainingRun(ModelZoo.Create(Spec), Images(64, 11), test, backend, new FitOptions
+        using (var run = new TrainingRun(ModelZoo.Create(Spec), TestData.TinyImages(64, 11, Names), test, backend, new FitOptions
                {
                    Epochs = 1, BatchSize = 16, EvalBatchSize = 16, Seed = 4, OverfitBatches = 2,
                    Optimizer = new OptimizerOptions("sgd", 0.05f, 0.9f, 1e-3f), OutputDirectory = outDir,
@@ -140,7 +128,7 @@ public class CheckpointInfoTests : IDisposable
         float[] expected;
         var norm = Normalization.Identity(1);
         using (var b = new CpuBackend())
-        using (var m = new Model(ModelZoo.Create(Spec), b, seed: 3)) expected = Logits(m, Images(16, 1), norm);
+        using (var m = new Model(ModelZoo.Create(Spec), b, seed: 3)) expected = Logits(m, TestData.TinyImages(16, 1, Names), norm);
         Rewrite(path, meta =>
         {
             foreach (var key in meta.Keys.Where(k => k.StartsWith("deeptrain", StringComparison.Ordinal)).ToList()) meta.Remove(key);
@@ -169,7 +157,7 @@ public class CheckpointInfoTests : IDisposable
         Assert.Contains("CheckpointLoadOptions.Normalization", noNorm.Message);
         using var fresh = new CpuBackend();
         using var model = ModelCheckpoint.LoadModel(path, fresh, options with { Normalization = norm });
-        Assert.Equal(expected, Logits(model, Images(16, 1), norm));
+        Assert.Equal(expected, Logits(model, TestData.TinyImages(16, 1, Names), norm));
 
         // The CLI's older entries ("model", "input", "classes") are enough on their own.
         Rewrite(path, meta => { meta["model"] = "resnet20"; meta["input"] = "1x8x8"; meta["classes"] = "4"; });

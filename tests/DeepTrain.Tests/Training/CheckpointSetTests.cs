@@ -6,6 +6,7 @@ using DeepTrain.Layers;
 using DeepTrain.Optim;
 using DeepTrain.Tensors;
 using DeepTrain.Training;
+using DeepTrain.Tests.Infrastructure;
 using Xunit;
 
 namespace DeepTrain.Tests.Training;
@@ -38,33 +39,6 @@ public class CheckpointSetTests : IDisposable
         public void Delete(string path) { Next($"delete {Path.GetFileName(path)}"); DiskCheckpointFileSystem.Instance.Delete(path); }
     }
 
-    internal static Dataset Images(int n, ulong seed)
-    {
-        var rng = new DeepTrain.Utils.Rng(seed);
-        var pixels = new byte[n * 64];
-        var labels = new int[n];
-        for (int i = 0; i < n; i++)
-        {
-            labels[i] = i % 4;
-            for (int p = 0; p < 64; p++) pixels[i * 64 + p] = (byte)Math.Clamp(50 * labels[i] + 30 * rng.NextNormal() + 40 + (p % 8) * 4, 0, 255);
-        }
-        return new Dataset("tiny", 1, 8, 8, 4, pixels, labels);
-    }
-
-    /// <summary>Conv, batch norm, dropout, linear: weights, running statistics, momentum and the dropout counter must all resume.</summary>
-    internal static ModelGraph Net()
-    {
-        var g = new ModelGraph("tiny", Shape.Of(1, 8, 8));
-        var x = g.Apply("conv", new Conv2d(1, 4, 3, padding: 1, bias: false), g.Input);
-        x = g.Apply("bn", BatchNorm2d.Create(4), x);
-        x = g.Apply("relu", new ReLU(), x);
-        x = g.Apply("drop", new Dropout(0.2f), x);
-        x = g.Apply("pool", new GlobalAvgPool2d(), x);
-        x = g.Apply("flatten", new Flatten(), x);
-        g.Apply("fc", new Linear(4, 4), x);
-        return g;
-    }
-
     private static FitOptions Options(string? outDir, string? resume = null, int epochs = 3) => new()
     {
         Epochs = epochs, BatchSize = 16, EvalBatchSize = 16, Seed = 4, Augmentation = AugmentationOptions.Standard,
@@ -76,7 +50,7 @@ public class CheckpointSetTests : IDisposable
     private static float[] Fit(FitOptions options, ICheckpointFileSystem? fs = null)
     {
         using var backend = new CpuBackend();
-        using var run = new TrainingRun(Net(), Images(64, 11), Images(32, 12), backend, options, fs ?? DiskCheckpointFileSystem.Instance);
+        using var run = new TrainingRun(TestNets.Stateful(), TestData.TinyImages(64, 11), TestData.TinyImages(32, 12), backend, options, fs ?? DiskCheckpointFileSystem.Instance);
         run.Fit();
         return [.. run.Model.Parameters.AllValues.ToArray(), .. run.Model.Parameters.Buffers.SelectMany(b => b.Value.ToArray())];
     }

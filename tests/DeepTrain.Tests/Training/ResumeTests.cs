@@ -8,6 +8,7 @@ using DeepTrain.Mixed;
 using DeepTrain.Optim;
 using DeepTrain.Tensors;
 using DeepTrain.Training;
+using DeepTrain.Tests.Infrastructure;
 using Xunit;
 
 namespace DeepTrain.Tests.Training;
@@ -19,38 +20,11 @@ public class ResumeTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static Dataset Images(int n)
-    {
-        var rng = new DeepTrain.Utils.Rng(11);
-        var pixels = new byte[n * 64];
-        var labels = new int[n];
-        for (int i = 0; i < n; i++)
-        {
-            labels[i] = i % 4;
-            for (int p = 0; p < 64; p++) pixels[i * 64 + p] = (byte)Math.Clamp(50 * labels[i] + 30 * rng.NextNormal() + 40 + (p % 8) * 4, 0, 255);
-        }
-        return new Dataset("tiny", 1, 8, 8, 4, pixels, labels);
-    }
-
-    /// <summary>Conv, batch norm, dropout (seeded by the iteration), pooling, linear: every kind of state a resume must restore.</summary>
-    private static ModelGraph Net()
-    {
-        var g = new ModelGraph("tiny", Shape.Of(1, 8, 8));
-        var x = g.Apply("conv", new Conv2d(1, 4, 3, padding: 1, bias: false), g.Input);
-        x = g.Apply("bn", BatchNorm2d.Create(4), x);
-        x = g.Apply("relu", new ReLU(), x);
-        x = g.Apply("drop", new Dropout(0.2f), x);
-        x = g.Apply("pool", new GlobalAvgPool2d(), x);
-        x = g.Apply("flatten", new Flatten(), x);
-        g.Apply("fc", new Linear(4, 4), x);
-        return g;
-    }
-
     private float[] Run(string optimizer, int epochs, string? saveAfter1 = null, string? resumeFrom = null, Precision precision = Precision.Float32)
     {
-        var data = Images(64);
+        var data = TestData.TinyImages(64);
         using var backend = new CpuBackend();
-        using var model = new Model(Net(), backend, seed: 2);
+        using var model = new Model(TestNets.Stateful(), backend, seed: 2);
         using Optimizer opt = optimizer == "sgd" ? new SGD(model.Parameters, 0.05f, 0.9f, 1e-3f) : new AdamW(model.Parameters, 0.01f);
         using var loader = new DataLoader(data, 16, shuffle: true, Normalization.FromDataset(data), AugmentationOptions.Standard, seed: 4, dropLast: true, workers: 1);
         var sched = new OneCycleLr(0.05f, 4L * epochs);

@@ -1,6 +1,7 @@
 using DeepTrain.Backends.Cpu;
 using DeepTrain.Data;
 using DeepTrain.Optim;
+using DeepTrain.Tests.Infrastructure;
 using DeepTrain.Training;
 using Xunit;
 
@@ -22,21 +23,21 @@ public class TrainingRunDataChecksTests
     private static InvalidDatasetException Refused(Dataset train, Dataset test)
     {
         using var backend = new CpuBackend();
-        return Assert.Throws<InvalidDatasetException>(() => new TrainingRun(CheckpointSetTests.Net(), train, test, backend, Options()));
+        return Assert.Throws<InvalidDatasetException>(() => new TrainingRun(TestNets.Stateful(), train, test, backend, Options()));
     }
 
     [Fact]
     public void EmptyTrainingSet_IsRefusedNamingIt()
     {
         var empty = new Dataset("tiny-empty", 1, 8, 8, 4, [], []);
-        Assert.Equal("training set 'tiny-empty' has no images; expected at least one", Refused(empty, CheckpointSetTests.Images(32, 12)).Message);
+        Assert.Equal("training set 'tiny-empty' has no images; expected at least one", Refused(empty, TestData.TinyImages(32, 12)).Message);
     }
 
     [Fact]
     public void EmptyTestSet_IsRefusedNamingIt()
     {
         var empty = new Dataset("tiny-test", 1, 8, 8, 4, [], []);
-        Assert.Equal("test set 'tiny-test' has no images; expected at least one", Refused(CheckpointSetTests.Images(64, 11), empty).Message);
+        Assert.Equal("test set 'tiny-test' has no images; expected at least one", Refused(TestData.TinyImages(64, 11), empty).Message);
     }
 
     [Fact]
@@ -44,6 +45,6 @@ public class TrainingRunDataChecksTests
     {
         var test = new Dataset("wide", 1, 8, 10, 4, new byte[4 * 80], [0, 1, 2, 3]);
         Assert.Equal("test set 'wide' has images of 1×8×10, but training set 'tiny' has 1×8×8; expected the same shape",
-            Refused(CheckpointSetTests.Images(64, 11), test).Message);
+            Refused(TestData.TinyImages(64, 11), test).Message);
     }
 }
