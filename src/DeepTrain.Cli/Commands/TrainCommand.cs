@@ -21,6 +21,9 @@ internal static class TrainCommand
     /// <summary>Exit codes after a signal: 128 + the signal's number, as a shell reports a process it ended.</summary>
     internal const int ExitSigint = 130, ExitSigterm = 143;
 
+    /// <summary>Test seam: the epoch after which the run waits for a signal (tests/DeepTrain.Tests/Cli/SignalTests).</summary>
+    internal const string HoldVariable = "DEEPTRAIN_TEST_HOLD_AFTER_EPOCH";
+
     public static Command Create()
     {
         var o = new TrainCliOptions();
@@ -66,6 +69,10 @@ internal static class TrainCommand
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => OnSignal(ctx, ExitSigint));
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => OnSignal(ctx, ExitSigterm));
         var printer = new TrainProgressPrinter(run, r.GetValue(o.LogEvery));
+        // The signal tests' seam: hold the run after epoch N's committed checkpoint until a signal arrives (a minute at
+        // most), so their signal lands mid-run however busy the machine is. Unset, nothing waits.
+        if (int.TryParse(Environment.GetEnvironmentVariable(HoldVariable), NumberStyles.Integer, CultureInfo.InvariantCulture, out int hold))
+            printer.AfterEpoch = e => { if (e == hold) cancel.Token.WaitHandle.WaitOne(TimeSpan.FromMinutes(1)); };
         FitResult result;
         try { result = printer.Fit(cancel.Token); }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)

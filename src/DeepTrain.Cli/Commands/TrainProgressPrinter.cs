@@ -18,6 +18,9 @@ internal sealed class TrainProgressPrinter(TrainingRun run, int logEvery) : IPro
     /// <summary>The last epoch whose checkpoint was committed (0: none yet).</summary>
     public int LastEpoch { get; private set; }
 
+    /// <summary>Called on the training thread after each epoch's row (with the epoch): the run waits for it.</summary>
+    public Action<int>? AfterEpoch { get; set; }
+
     /// <summary>Runs <see cref="TrainingRun.Fit"/> with this printer, inside a live progress display on a terminal.</summary>
     /// <exception cref="OperationCanceledException">The run was cancelled.</exception>
     public FitResult Fit(CancellationToken cancel)
@@ -82,6 +85,7 @@ internal sealed class TrainProgressPrinter(TrainingRun run, int logEvery) : IPro
             $"{m.Epoch,5} {m.TrainLoss,10:F4} {m.TrainAcc * 100,8:F2}% {m.TestLoss,9:F4} {m.TestAcc * 100,7:F2}% {(float)m.Lr,9:0.00e+00} {m.Seconds,8:F1} {m.ImagesPerSec,9:F0}{(m.ValidationLoss is { } vl ? $"   val loss {vl:F4} val acc {m.ValidationAccuracy * 100:F2}%" : "")}{(m.LossScale is { } ls ? $"   loss scale {ls:G} ({m.SkippedSteps} skipped)" : "")}"));
         if (p.MetricsPath is { } path) Plotting.MetricsPlot.WriteBeside(path);   // metrics.png, redrawn atomically after every epoch
         LastEpoch = p.Epoch;
+        AfterEpoch?.Invoke(p.Epoch);
     }
 
     /// <summary>A line above the live display on a terminal, else on standard output.</summary>

@@ -21,10 +21,13 @@ public class SignalTests : IDisposable
     private const int Epochs = 6;
 
     /// <summary>Starts the CLI from the test output (the apphost beside the tests) with <paramref name="args"/>.</summary>
-    private static Process Start(IEnumerable<string> args)
+    private static Process Start(IEnumerable<string> args, bool holdAfterEpoch1 = false)
     {
         string host = Path.Combine(AppContext.BaseDirectory, "DeepTrain.Cli");
         var psi = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // The run waits after epoch 1's checkpoint for the signal, so the signal lands mid-run on a loaded machine too
+        // (without the hold, the remaining epochs could finish before `kill` ran, and the run exited 0).
+        if (holdAfterEpoch1) psi.Environment[DeepTrain.Cli.Commands.TrainCommand.HoldVariable] = "1";
         foreach (var a in args) psi.ArgumentList.Add(a);
         return Process.Start(psi)!;
     }
@@ -52,7 +55,7 @@ public class SignalTests : IDisposable
     /// </summary>
     private static (int Code, string Out, string Err) Interrupt(IEnumerable<string> args, string outDir, string signal, int times)
     {
-        using var p = Start(args);
+        using var p = Start(args, holdAfterEpoch1: true);
         var output = p.StandardOutput.ReadToEndAsync();
         var err = p.StandardError.ReadToEndAsync();
         string metrics = Path.Combine(outDir, "metrics.jsonl");
