@@ -54,7 +54,9 @@ public sealed class MpiRankTests(ITestOutputHelper output)
         Assert.DoesNotContain("FAIL", stdout, StringComparison.Ordinal);
         Assert.Equal(3, code);   // mpirun exits with the code given to MPI_Abort
         string all = stdout + stderr;
-        Assert.Contains("rank 1 of 2 aborts the job: test abort from rank 1", all, StringComparison.Ordinal);   // ours
-        Assert.Contains("MPI_ABORT was invoked on rank 1", all, StringComparison.Ordinal);                       // mpirun's
+        // Ours names the rank and the cause. mpirun's own "MPI_ABORT was invoked on rank 1" is relayed through its
+        // help-message channel, which Open MPI 4.1 sometimes loses when the aborting rank exits at once ("ORTE_ERROR_LOG:
+        // Data unpack would read past end of buffer ... show_help.c"): only ours is required.
+        Assert.Contains("rank 1 of 2 aborts the job: test abort from rank 1", all, StringComparison.Ordinal);
     }
 }

@@ -24,7 +24,12 @@ public class SignalTests : IDisposable
     private static Process Start(IEnumerable<string> args, bool holdAfterEpoch1 = false)
     {
         string host = Path.Combine(AppContext.BaseDirectory, "DeepTrain.Cli");
-        var psi = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // A test runner started in the background (CI: `bash .ci/run` without job control) has SIGINT ignored, a child
+        // inherits that, and .NET keeps an ignored SIGINT ignored (as nohup expects): restore the default in the child
+        // (coreutils' env --default-signal execs the CLI, so the pid is the CLI's).
+        var psi = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("--default-signal=INT,TERM");
+        psi.ArgumentList.Add(host);
         // The run waits after epoch 1's checkpoint for the signal, so the signal lands mid-run on a loaded machine too
         // (without the hold, the remaining epochs could finish before `kill` ran, and the run exited 0).
         if (holdAfterEpoch1) psi.Environment[DeepTrain.Cli.Commands.TrainCommand.HoldVariable] = "1";
