@@ -214,6 +214,15 @@ stage_tests() {
   tests_verdict gpu "$rc" "$LOGS/tests-kernels.trx" "$LOGS/tests-engine.trx"
 }
 
+# command_verdict RC WHY_FAILED WHAT_OK: the verdict of a GPU stage that runs commands rather than tests: TIMEOUT when
+# its cap cut it off, NO-GPU (or FAILED where a GPU was found) with WHY_FAILED, else ok with WHAT_OK.
+command_verdict() {
+  local rc=$1
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then VERDICT[$CUR]=TIMEOUT; NOTE[$CUR]="cut off after its cap"
+  elif [ "$rc" != 0 ]; then VERDICT[$CUR]=$([ "$GPU" = no ] && echo NO-GPU || echo FAILED); NOTE[$CUR]=$2
+  else VERDICT[$CUR]=ok; NOTE[$CUR]=$3; fi
+}
+
 # One DeepTrain-vs-PyTorch pair through benchmarks/gpu_vs_pytorch.sh; the tables are rewritten from every pair so far.
 BENCHED=""
 stage_bench() {
@@ -224,18 +233,14 @@ stage_bench() {
   local rc=$?
   # This pair's failures (gpu_vs_pytorch.sh lists them as '  <side>-<config>: exit status N: why').
   local fail; fail=$(grep -E "^  (deeptrain|pytorch)-$config: " "$LOGS/bench/summary.txt" 2>/dev/null | sed 's/^ *//' | cut -c1-150 | paste -sd ';')
-  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then VERDICT[$CUR]=TIMEOUT; NOTE[$CUR]="cut off after its cap"
-  elif [ "$rc" != 0 ]; then VERDICT[$CUR]=$([ "$GPU" = no ] && echo NO-GPU || echo FAILED); NOTE[$CUR]="${fail:-exit status $rc}"
-  else VERDICT[$CUR]=ok; NOTE[$CUR]="figures in the tables below"; fi
+  command_verdict "$rc" "${fail:-exit status $rc}" "figures in the tables below"
 }
 
 stage_profile() {
   run_cmd profile.log "$BUNDLE/deeptrain" bench --device cuda --model resnet50 --input 3x224x224 --batch-size 256 \
     --steps 20 --layout nhwc --precision fp16 --profile
   local rc=$?
-  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then VERDICT[$CUR]=TIMEOUT; NOTE[$CUR]="cut off after its cap"
-  elif [ "$rc" != 0 ]; then VERDICT[$CUR]=$([ "$GPU" = no ] && echo NO-GPU || echo FAILED); NOTE[$CUR]="$(grep -m1 -i error "$LOGS/profile.log" | cut -c1-200)"
-  else VERDICT[$CUR]=ok; NOTE[$CUR]="time per layer kind in results.tar.xz (logs/profile.log)"; fi
+  command_verdict "$rc" "$(grep -m1 -i error "$LOGS/profile.log" | cut -c1-200)" "time per layer kind in results.tar.xz (logs/profile.log)"
 }
 
 stage_memcheck() {
