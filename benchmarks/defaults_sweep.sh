@@ -13,16 +13,8 @@ cd "$(dirname "$0")/.."
 MODELS=${1:-lenet5,mlp,resnet20}
 SEEDS=${2:-1,2,3,4,5}
 THREADS=${3:-1,2}
-if [[ -z "${DEEPTRAIN:-}" ]]; then
-  dotnet build src/DeepTrain.Cli -c Release -v quiet -nologo -clp:NoSummary >/dev/null
-  DEEPTRAIN=src/DeepTrain.Cli/bin/Release/net10.0/deeptrain
-fi
-extra=()
-[[ -n "${TRAIN_BATCHES:-}" ]] && extra+=(--overfit-batches "$TRAIN_BATCHES")
-# shellcheck disable=SC2206
-[[ -n "${EXTRA:-}" ]] && extra+=($EXTRA)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=train_run_env.sh
+. benchmarks/train_run_env.sh
 
 cells=0 bad=0
 printf '%-12s %4s %7s  %-9s %10s %8s  %s\n' model seed threads result "train loss" "test acc" "lr / schedule"

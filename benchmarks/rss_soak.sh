@@ -16,16 +16,8 @@ cd "$(dirname "$0")/.."
 MODELS=${1:-lenet5,resnet20}
 EPOCHS=${2:-3}
 THREADS=${THREADS:-2}
-if [[ -z "${DEEPTRAIN:-}" ]]; then
-  dotnet build src/DeepTrain.Cli -c Release -v quiet -nologo -clp:NoSummary >/dev/null
-  DEEPTRAIN=src/DeepTrain.Cli/bin/Release/net10.0/deeptrain
-fi
-extra=()
-[[ -n "${TRAIN_BATCHES:-}" ]] && extra+=(--overfit-batches "$TRAIN_BATCHES")
-# shellcheck disable=SC2206
-[[ -n "${EXTRA:-}" ]] && extra+=($EXTRA)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=train_run_env.sh
+. benchmarks/train_run_env.sh
 
 mib() { awk -v k="$1" '$1 == k":" { printf "%.1f", $2 / 1024 }' "/proc/$2/status" 2>/dev/null; }
 threads() { awk '$1 == "Threads:" { print $2 }' "/proc/$1/status" 2>/dev/null; }
