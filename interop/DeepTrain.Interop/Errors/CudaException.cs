@@ -1,7 +1,7 @@
 namespace DeepTrain.Interop;
 
 /// <summary>A CUDA runtime call returned an error.</summary>
-public sealed class CudaException : Exception
+public sealed class CudaException : DeepTrainException
 {
     /// <summary>Builds the exception; the message reads <c>cudaMalloc(&amp;p, n) failed: cudaErrorMemoryAllocation (2): out of memory</c>.</summary>
     /// <param name="status">The status the call returned.</param>
@@ -19,54 +19,6 @@ public sealed class CudaException : Exception
     /// <summary>The status's number.</summary>
     public int StatusNumber => (int)Status;
     /// <summary>The runtime's own description.</summary>
-    public string LibraryMessage { get; }
-    /// <summary>The source text of the failing call.</summary>
-    public string Call { get; }
-}
-
-/// <summary>A cuBLAS call returned an error.</summary>
-public sealed class CublasException : Exception
-{
-    /// <summary>Builds the exception from the call's status.</summary>
-    /// <param name="status">The status the call returned.</param>
-    /// <param name="name">Its C name (<c>cublasGetStatusName</c>).</param>
-    /// <param name="libraryMessage">cuBLAS's description (<c>cublasGetStatusString</c>).</param>
-    /// <param name="call">The source text of the call.</param>
-    public CublasException(cublasStatus_t status, string name, string libraryMessage, string call)
-        : base($"{call} failed: {name} ({(int)status}): {libraryMessage}")
-        => (Status, StatusName, LibraryMessage, Call) = (status, name, libraryMessage, call);
-
-    /// <summary>The status the call returned.</summary>
-    public cublasStatus_t Status { get; }
-    /// <summary>The status's C name.</summary>
-    public string StatusName { get; }
-    /// <summary>The status's number.</summary>
-    public int StatusNumber => (int)Status;
-    /// <summary>cuBLAS's own description.</summary>
-    public string LibraryMessage { get; }
-    /// <summary>The source text of the failing call.</summary>
-    public string Call { get; }
-}
-
-/// <summary>A cuDNN call returned an error.</summary>
-public sealed class CudnnException : Exception
-{
-    /// <summary>Builds the exception from the call's status.</summary>
-    /// <param name="status">The status the call returned (numbered as the loaded major version numbers it).</param>
-    /// <param name="name">Its C name in that numbering (<see cref="Cudnn.StatusName(cudnnStatus_t)"/>).</param>
-    /// <param name="libraryMessage">cuDNN's description, with cuDNN 9's last-error detail where present.</param>
-    /// <param name="call">The source text of the call.</param>
-    public CudnnException(cudnnStatus_t status, string name, string libraryMessage, string call)
-        : base($"{call} failed: {name} ({(int)status}): {libraryMessage}")
-        => (Status, StatusName, LibraryMessage, Call) = (status, name, libraryMessage, call);
-
-    /// <summary>The status the call returned.</summary>
-    public cudnnStatus_t Status { get; }
-    /// <summary>The status's C name.</summary>
-    public string StatusName { get; }
-    /// <summary>The status's number.</summary>
-    public int StatusNumber => (int)Status;
-    /// <summary>cuDNN's own description.</summary>
     public string LibraryMessage { get; }
     /// <summary>The source text of the failing call.</summary>
     public string Call { get; }

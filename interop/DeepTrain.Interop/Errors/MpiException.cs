@@ -2,7 +2,7 @@ namespace DeepTrain.Interop;
 
 /// <summary>An MPI call returned an error (possible only on a communicator whose error handler is
 /// <c>MPI_ERRORS_RETURN</c>, which <see cref="MpiRuntime"/> sets on <c>MPI_COMM_WORLD</c>; MPI's default aborts the job).</summary>
-public sealed class MpiException : Exception
+public sealed class MpiException : DeepTrainException
 {
     /// <summary>Builds the exception; the message reads <c>MPI_Bcast(p, n, MPI_FLOAT, 5, MPI_COMM_WORLD) failed: MPI_ERR_ROOT (8): MPI_ERR_ROOT: invalid root</c>.</summary>
     /// <param name="errorCode">The value the call returned.</param>

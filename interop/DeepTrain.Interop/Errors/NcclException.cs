@@ -1,7 +1,7 @@
 namespace DeepTrain.Interop;
 
 /// <summary>An NCCL call returned an error.</summary>
-public sealed class NcclException : Exception
+public sealed class NcclException : DeepTrainException
 {
     /// <summary>Builds the exception; the message reads <c>ncclAllReduce(...) failed: ncclInvalidArgument (4): invalid argument (...)</c>.</summary>
     /// <param name="status">The status the call returned.</param>

@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using DeepTrain.Layers;
 
 namespace DeepTrain.Cli.Commands;
 
@@ -54,9 +53,11 @@ internal static partial class CliErrors
         ["Trainer.ClipGradNorm"] = "--clip-grad-norm", ["Trainer.SyncEvery"] = "--log-every",
     };
 
-    /// <summary>Failures caused by the user's input or environment (a failed checkpoint save included: its message says why), reported without a stack trace.</summary>
-    private static bool IsExpected(Exception e) => e is ArgumentException or LayerShapeException or IOException or UnauthorizedAccessException
-        or InvalidOperationException or FormatException or NotSupportedException or InvalidDataException
-        or Memory.InsufficientMemoryForPlanException
-        || e.GetType().Namespace is "DeepTrain.Data" or "DeepTrain.Checkpoints" or "DeepTrain.Training";
+    /// <summary>
+    /// Failures caused by the user's input or environment, reported without a stack trace: the engine's own
+    /// (<see cref="DeepTrainException"/>: data, checkpoints, shapes, memory, divergence, native statuses), a bad argument,
+    /// and I/O (a failed checkpoint save included: its message says why).
+    /// </summary>
+    private static bool IsExpected(Exception e) => e is DeepTrainException or ArgumentException or IOException or UnauthorizedAccessException
+        or InvalidOperationException or FormatException or NotSupportedException or InvalidDataException;
 }

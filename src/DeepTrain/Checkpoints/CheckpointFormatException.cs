@@ -5,7 +5,7 @@ namespace DeepTrain.Checkpoints;
 /// malformed JSON, an unknown dtype, or tensor offsets that do not tile the data exactly.
 /// The message names the file, the byte offset in the file and what was expected there.
 /// </summary>
-public sealed class CheckpointFormatException : IOException
+public sealed class CheckpointFormatException : DeepTrainException
 {
     /// <summary>Creates the exception for the file at <paramref name="path"/>, at file byte <paramref name="offset"/>.</summary>
     public CheckpointFormatException(string path, long offset, string detail, Exception? inner = null)

@@ -6,7 +6,7 @@ namespace DeepTrain.Checkpoints;
 /// file. For example <c>checkpoint 'model.safetensors': metadata 'deeptrain.input_shape' is "1x28", expected C×H×W
 /// such as "1x28x28"</c>.
 /// </summary>
-public sealed class CheckpointMetadataException : Exception
+public sealed class CheckpointMetadataException : DeepTrainException
 {
     /// <summary>Creates the exception with a full message.</summary>
     /// <param name="path">The checkpoint file, as the caller named it.</param>

@@ -5,7 +5,7 @@ namespace DeepTrain.Checkpoints;
 /// dtype or shape. For example <c>checkpoint 'model.safetensors': tensor 'layer1.0.conv1.weight'
 /// has shape (16, 16, 3, 3), expected (32, 16, 3, 3)</c>.
 /// </summary>
-public sealed class CheckpointMismatchException : Exception
+public sealed class CheckpointMismatchException : DeepTrainException
 {
     /// <summary>Creates the exception with a full message.</summary>
     public CheckpointMismatchException(string path, string tensorName, string message)

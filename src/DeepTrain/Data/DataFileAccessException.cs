@@ -5,7 +5,7 @@ namespace DeepTrain.Data;
 /// while reading. The message names the file and the reason, e.g.
 /// <c>cannot read data file 'data/mnist/train-images-idx3-ubyte.gz': Access to the path … is denied.</c>
 /// </summary>
-public sealed class DataFileAccessException : IOException
+public sealed class DataFileAccessException : DeepTrainException
 {
     /// <summary>Creates the exception for <paramref name="filePath"/>, keeping the underlying error as the inner exception.</summary>
     /// <param name="filePath">The file that cannot be read.</param>

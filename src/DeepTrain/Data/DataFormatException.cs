@@ -6,7 +6,7 @@ namespace DeepTrain.Data;
 /// names the file, the byte offset and what was expected against what was found, e.g.
 /// <c>train-images-idx3-ubyte.gz: offset 0: magic 0x00000801, expected 0x00000803 (IDX ubyte images, 3 dimensions)</c>.
 /// </summary>
-public sealed class DataFormatException : Exception
+public sealed class DataFormatException : DeepTrainException
 {
     /// <summary>Creates the exception; the message becomes <c>"{filePath}: offset {offset}: {detail}"</c>.</summary>
     /// <param name="filePath">The file that is wrong.</param>

@@ -5,7 +5,7 @@ namespace DeepTrain.Data;
 /// beyond the model's classes. The message names the sets and what was expected, e.g.
 /// <c>test set 'cifar10/test' has images of 3×24×24, but training set 'cifar10/train' has 3×32×32; expected the same shape</c>.
 /// </summary>
-public sealed class InvalidDatasetException : Exception
+public sealed class InvalidDatasetException : DeepTrainException
 {
     /// <summary>Creates the exception for the set named <paramref name="datasetName"/>.</summary>
     /// <param name="datasetName">The data set found wrong (<see cref="Dataset.Name"/>).</param>

@@ -221,10 +221,3 @@ public sealed class Plan : IDisposable
         _io.Dispose();
     }
 }
-
-/// <summary>A layer produced NaN or ±∞; <see cref="Layer"/> is the first one in forward order.</summary>
-public sealed class NonFiniteException(Layer layer, string message) : Exception(message)
-{
-    /// <summary>The first layer whose output is not finite.</summary>
-    public Layer Layer { get; } = layer;
-}

@@ -108,6 +108,3 @@ public abstract class Layer
     /// <inheritdoc />
     public override string ToString() => $"{Kind} '{Name}'";
 }
-
-/// <summary>A model that does not fit together: the message names the layer and the expected and actual shapes.</summary>
-public sealed class LayerShapeException(string message) : Exception(message);

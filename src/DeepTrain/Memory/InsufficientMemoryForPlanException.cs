@@ -5,7 +5,7 @@ namespace DeepTrain.Memory;
 /// allocated. The message gives the batch size, the planned bytes and the available bytes, e.g.
 /// <c>model 'lenet5' at batch size 100000000 (training) needs 11.02 TiB for its plan … but cpu has 20.3 GiB available</c>.
 /// </summary>
-public sealed class InsufficientMemoryForPlanException : Exception
+public sealed class InsufficientMemoryForPlanException : DeepTrainException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="message">The sentence for the user.</param>

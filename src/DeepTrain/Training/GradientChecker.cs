@@ -13,12 +13,6 @@ public sealed record GradientSample(string Parameter, int Index, double Analytic
     public double Excess(double atol, double rtol) => double.IsFinite(Analytic) ? Error - (atol + rtol * Math.Abs(Numeric)) : double.PositiveInfinity;
 }
 
-/// <summary>Analytic and numeric derivatives disagree: the message names the parameter, the element and both values.</summary>
-public sealed class GradientCheckException(string message, IReadOnlyList<GradientSample> failures) : Exception(message)
-{
-    /// <summary>Every sample outside the tolerance, worst first.</summary>
-    public IReadOnlyList<GradientSample> Failures { get; } = failures;
-}
 
 /// <summary>
 /// The finite-difference gradient checker (as Caffe's GradientChecker), a public utility for verifying a layer

@@ -1,4 +1,4 @@
 namespace DeepTrain.Training;
 
 /// <summary>The loss became NaN or infinite during training.</summary>
-public sealed class NonFiniteLossException(string message) : Exception(message);
+public sealed class NonFiniteLossException(string message) : DeepTrainException(message);

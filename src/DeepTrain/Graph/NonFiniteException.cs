@@ -1,0 +1,10 @@
+using DeepTrain.Layers;
+
+namespace DeepTrain.Graph;
+
+/// <summary>A layer produced NaN or ±∞; <see cref="Layer"/> is the first one in forward order.</summary>
+public sealed class NonFiniteException(Layer layer, string message) : DeepTrainException(message)
+{
+    /// <summary>The first layer whose output is not finite.</summary>
+    public Layer Layer { get; } = layer;
+}
