@@ -6,7 +6,7 @@ using System.Text.Json;
 using DeepTrain.Backends;
 using DeepTrain.Backends.Cpu;
 using DeepTrain.Backends.Cuda;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Losses;
 using DeepTrain.Mixed;
 using DeepTrain.Optim;

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using DeepTrain.Models;
+using DeepTrain.Zoo;
 using DeepTrain.Tensors;
 
 namespace DeepTrain.Cli.Commands;
@@ -57,7 +57,7 @@ internal static class CommonOptions
     };
 
     /// <summary>Builds a zoo model with optional input and class overrides.</summary>
-    public static Graph.ModelGraph BuildModel(string name, string? input, int? classes)
+    public static Modeling.ModelGraph BuildModel(string name, string? input, int? classes)
     {
         int? c = null, s = null;
         if (input is not null) (c, s) = ParseInput(input);

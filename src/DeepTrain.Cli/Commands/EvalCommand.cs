@@ -3,7 +3,7 @@ using System.Globalization;
 using DeepTrain.Backends;
 using DeepTrain.Checkpoints;
 using DeepTrain.Data;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Losses;
 using DeepTrain.Tensors;
 using DeepTrain.Training;

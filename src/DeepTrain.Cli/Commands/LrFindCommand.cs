@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using DeepTrain.Backends;
 using DeepTrain.Data;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Losses;
 using DeepTrain.Optim;
 using DeepTrain.Training;
@@ -45,9 +45,9 @@ internal static class LrFindCommand
         using var backend = BackendFactory.Create(Tensors.Device.Parse(deviceText));
         var train = DatasetCatalog.Load(dataName, dataDir, train: true);
         DatasetChecks.EnsureNotEmpty(train, "training set");
-        var graph = Models.ModelZoo.Create(modelName, train.Channels, train.Classes, train.Height);
+        var graph = Zoo.ModelZoo.Create(modelName, train.Channels, train.Classes, train.Height);
         using var loader = new DataLoader(train, batch, shuffle: true, Normalization.FromDataset(train), null, seed, dropLast: true);
-        using var model = new DeepTrain.Graph.Model(graph, backend, seed);
+        using var model = new DeepTrain.Modeling.Model(graph, backend, seed);
         using var opt = new SGD(model.Parameters, start, momentum);
         float gamma = (float)Math.Pow(end / start, 1.0 / (steps - 1));
         using var trainer = new Trainer(model, opt, new ExponentialLr(start, gamma), new CrossEntropyLoss(), batch, seed: seed) { SyncEvery = 1 };   // the sweep needs every step's loss

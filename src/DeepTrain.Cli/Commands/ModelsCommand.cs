@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using DeepTrain.Graph;
-using DeepTrain.Models;
+using DeepTrain.Modeling;
+using DeepTrain.Zoo;
 
 namespace DeepTrain.Cli.Commands;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using DeepTrain.Backends.Cpu;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Mixed;
 using static DeepTrain.Cli.Commands.CommonOptions;
 
@@ -32,7 +32,7 @@ internal static class PlanCommand
         var plan = Planner.Build(graph, batch, training: !eval, ParseLayout(layout), precision);
         using var cpu = new CpuBackend();
         var r = MemoryReport.For(graph, plan, stateCopies, cpu);
-        var (p, b) = DeepTrain.Graph.Model.Count(graph);
+        var (p, b) = DeepTrain.Modeling.Model.Count(graph);
         Console.WriteLine($"model {graph.Name}: input {graph.InputShape}, {graph.Nodes.Count} layers, {p:N0} trainable parameters, {b:N0} buffer values");
         Console.WriteLine($"plan: {(eval ? "evaluation" : "training")}, batch {batch}, {plan.Layout}, {precision.Name()}, {plan.InPlaceCount} layers in place, {plan.Buffers.Count} arena buffers");
         void Row(string what, long bytes, string note = "") => Console.WriteLine($"  {what,-22} {Bytes(bytes),12}  {note}");

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using DeepTrain.Plotting;
+using DeepTrain.Cli.Plotting;
 
 namespace DeepTrain.Cli.Commands;
 

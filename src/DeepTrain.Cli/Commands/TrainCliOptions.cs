@@ -128,7 +128,7 @@ internal sealed class TrainCliOptions
         string? resume = r.GetValue(Resume), lossScale = r.GetValue(LossScale);
         int batch = r.GetValue(Batch), logEvery = r.GetValue(LogEvery);
         // A rate or schedule the user gives wins; otherwise the model's own (ModelZoo.Find throws for an unknown name).
-        var defaults = Models.ModelZoo.Find(r.GetValue(Model)!).Training;
+        var defaults = Zoo.ModelZoo.Find(r.GetValue(Model)!).Training;
         var fit = new FitOptions
         {
             Epochs = r.GetValue(Epochs), BatchSize = batch, EvalBatchSize = r.GetValue(EvalBatch), Seed = r.GetValue(Seed),

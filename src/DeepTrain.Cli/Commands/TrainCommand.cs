@@ -41,11 +41,11 @@ internal static class TrainCommand
         using var backend = BackendFactory.Create(Tensors.Device.Parse(r.GetValue(o.Device)!));
         var train = DatasetCatalog.Load(data, r.GetValue(o.DataDir), train: true);
         var test = DatasetCatalog.Load(data, r.GetValue(o.DataDir), train: false);
-        var graph = Models.ModelZoo.Create(model, train.Channels, train.Classes, train.Height);
+        var graph = Zoo.ModelZoo.Create(model, train.Channels, train.Classes, train.Height);
         using var run = new TrainingRun(graph, train, test, backend, fit);
         run.Trainer.StatisticsReport = (step, text) => Console.WriteLine($"statistics before step {step}:\n{text}");
         if (run.InitReport is { } init) Console.WriteLine($"{fit.InitFrom}: {init}");
-        var (p, _) = Graph.Model.Count(graph);
+        var (p, _) = Modeling.Model.Count(graph);
         var (opt, sched, trainer) = (fit.Optimizer, run.Schedule, run.Trainer);
         Console.WriteLine($"{graph.Name}: {p:N0} parameters | {run.Train.Name}: {run.Train.Count:N0} train / {test.Count:N0} test, {train.Channels}x{train.Height}x{train.Width}, {train.Classes} classes");
         Console.WriteLine($"{backend.Description} | batch {fit.BatchSize} | {opt.Name} momentum/β1 {opt.Momentum} wd {opt.WeightDecay}{(run.Optimizer.Penalty is { } pen ? $" penalty {pen}" : "")}{(opt.Nesterov ? " nesterov" : "")} | {fit.Precision.Name()}{(trainer.Scaler is { } sc ? $", loss scale {sc.Options}" : "")}{(fit.ClipGradNorm is { } cg ? $", clip norm {cg}" : "")} | {sched} | augment {(run.Augmentation?.ToString() ?? "off")} | seed {fit.Seed}");

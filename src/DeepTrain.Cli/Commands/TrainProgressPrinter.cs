@@ -1,4 +1,5 @@
 using System.Globalization;
+using DeepTrain.Cli.Plotting;
 using DeepTrain.Training;
 using Spectre.Console;
 
@@ -83,7 +84,7 @@ internal sealed class TrainProgressPrinter(TrainingRun run, int logEvery) : IPro
         _bar = null;
         Line(string.Create(CultureInfo.InvariantCulture,
             $"{m.Epoch,5} {m.TrainLoss,10:F4} {m.TrainAcc * 100,8:F2}% {m.TestLoss,9:F4} {m.TestAcc * 100,7:F2}% {(float)m.Lr,9:0.00e+00} {m.Seconds,8:F1} {m.ImagesPerSec,9:F0}{(m.ValidationLoss is { } vl ? $"   val loss {vl:F4} val acc {m.ValidationAccuracy * 100:F2}%" : "")}{(m.LossScale is { } ls ? $"   loss scale {ls:G} ({m.SkippedSteps} skipped)" : "")}"));
-        if (p.MetricsPath is { } path) Plotting.MetricsPlot.WriteBeside(path);   // metrics.png, redrawn atomically after every epoch
+        if (p.MetricsPath is { } path) MetricsPlot.WriteBeside(path);   // metrics.png, redrawn atomically after every epoch
         LastEpoch = p.Epoch;
         AfterEpoch?.Invoke(p.Epoch);
     }

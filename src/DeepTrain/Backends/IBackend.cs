@@ -33,7 +33,7 @@ public interface IBackend : IDisposable
 
     /// <summary>
     /// Bytes this backend's device can still allocate, as far as it can tell before trying, or null when it cannot
-    /// tell. <see cref="Graph.Model.Compile"/> checks a plan against it so that a batch too large fails with the
+    /// tell. <see cref="Modeling.Model.Compile"/> checks a plan against it so that a batch too large fails with the
     /// figures instead of an allocator's out-of-memory error.
     /// </summary>
     long? AvailableMemoryBytes => null;

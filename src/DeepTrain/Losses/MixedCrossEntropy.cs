@@ -32,7 +32,7 @@ public sealed class MixedCrossEntropy : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(classes);
         _backend = backend;
-        const long align = Graph.MemoryPlan.Alignment;
+        const long align = Modeling.MemoryPlan.Alignment;
         long labelBytes = (batchSize * 4L + align - 1) / align * align, gradBytes = ((long)batchSize * classes * 4 + align - 1) / align * align;
         _buffer = backend.Allocate(labelBytes + gradBytes + align);
         LabelsB = new Tensor(_buffer, 0, Shape.Of(batchSize), DType.Int32);

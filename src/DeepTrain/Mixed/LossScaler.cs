@@ -58,7 +58,7 @@ public sealed record LossScalerOptions(float InitScale = 65536f, float GrowthFac
 
 /// <summary>
 /// Dynamic loss scaling with GradScaler's semantics, its state on the device (<see cref="LossScalerState"/>):
-/// the loss gradient is multiplied by the scale (<see cref="Graph.Plan.TrainStep(float, Tensor?)"/>),
+/// the loss gradient is multiplied by the scale (<see cref="Modeling.Plan.TrainStep(float, Tensor?)"/>),
 /// <see cref="Unscale"/> divides the gradients by it and raises the found-inf flag on any non-finite value, the
 /// optimizer step does nothing when the flag is set (no weight, no optimizer state, no step count changes), and
 /// <see cref="Update"/> moves the scale and clears the flag. No call reads the device, so a GPU step needs no

@@ -6,7 +6,7 @@ namespace DeepTrain.Optim;
 /// <summary>
 /// An optimizer by name and its hyper-parameters, as a configuration file or command line gives them; see
 /// <see cref="OptimizerFactory.Create"/>. The defaults are the CLI's: SGD, rate 0.1, momentum 0.9, L2 decay 5e-4. The rate
-/// suits the batch-normalised ResNets; each built-in model has its own, <see cref="Models.ModelInfo.Training"/> (LeNet-5: 0.01).
+/// suits the batch-normalised ResNets; each built-in model has its own, <see cref="Zoo.ModelInfo.Training"/> (LeNet-5: 0.01).
 /// </summary>
 /// <param name="Name">One of <see cref="OptimizerFactory.Names"/>: sgd (momentum, L2 decay), adam (L2 decay), adamw (decoupled decay), adagrad, rmsprop (L2 decay).</param>
 /// <param name="LearningRate">The rate (the peak rate under one-cycle).</param>

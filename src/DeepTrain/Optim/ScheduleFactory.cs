@@ -2,7 +2,7 @@ namespace DeepTrain.Optim;
 
 /// <summary>
 /// A learning-rate schedule by name, as a configuration file or command line gives it; see <see cref="ScheduleFactory.Create"/>.
-/// A built-in model's default schedule is <see cref="Models.ModelInfo.Training"/>.
+/// A built-in model's default schedule is <see cref="Zoo.ModelInfo.Training"/>.
 /// </summary>
 /// <param name="Name">One of <see cref="ScheduleFactory.Names"/>.</param>
 /// <param name="WarmupEpochs">Linear warm-up epochs before the schedule (<see cref="WarmupLr"/>); not with one-cycle, which warms up by itself.</param>

@@ -3,9 +3,9 @@ using System.Text.Json;
 using DeepTrain.Backends;
 using DeepTrain.Checkpoints;
 using DeepTrain.Data;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Mixed;
-using DeepTrain.Models;
+using DeepTrain.Zoo;
 using DeepTrain.Tensors;
 
 namespace DeepTrain.Training;

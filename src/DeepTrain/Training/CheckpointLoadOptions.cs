@@ -11,7 +11,7 @@ namespace DeepTrain.Training;
 /// </summary>
 public sealed record CheckpointLoadOptions
 {
-    /// <summary>The built-in model's name (<see cref="Models.ModelZoo"/>), for <c>deeptrain.model</c>.</summary>
+    /// <summary>The built-in model's name (<see cref="Zoo.ModelZoo"/>), for <c>deeptrain.model</c>.</summary>
     public string? Model { get; init; }
     /// <summary>The per-sample input shape (C, H, W) with H = W, for <c>deeptrain.input_shape</c> (and with <see cref="Classes"/>, the model's arguments).</summary>
     public Shape? InputShape { get; init; }

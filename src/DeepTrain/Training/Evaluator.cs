@@ -1,5 +1,5 @@
 using DeepTrain.Data;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Losses;
 using DeepTrain.Mixed;
 using DeepTrain.Tensors;

@@ -21,9 +21,9 @@ public sealed record FitOptions
     /// <summary>Seed of initialisation, shuffling, augmentation, dropout and the validation split.</summary>
     public ulong Seed { get; init; } = 1;
     /// <summary>The optimizer (<see cref="OptimizerFactory"/>). Its default rate, 0.1, is the ResNets'; a built-in model's own rate is
-    /// <see cref="Models.ModelInfo.Training"/> (LeNet-5 diverges at 0.1): <c>ModelZoo.Find(name).Training.ApplyTo(options)</c>.</summary>
+    /// <see cref="Zoo.ModelInfo.Training"/> (LeNet-5 diverges at 0.1): <c>ModelZoo.Find(name).Training.ApplyTo(options)</c>.</summary>
     public OptimizerOptions Optimizer { get; init; } = new();
-    /// <summary>The learning-rate schedule (<see cref="ScheduleFactory"/>); a built-in model's own is <see cref="Models.ModelInfo.Training"/>.</summary>
+    /// <summary>The learning-rate schedule (<see cref="ScheduleFactory"/>); a built-in model's own is <see cref="Zoo.ModelInfo.Training"/>.</summary>
     public ScheduleOptions Schedule { get; init; } = new();
     /// <summary>Training augmentation on the loader's workers, or null for none.</summary>
     public AugmentationOptions? Augmentation { get; init; }

@@ -1,5 +1,5 @@
 using System.Globalization;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 
 namespace DeepTrain.Training;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 
 namespace DeepTrain.Training;
 

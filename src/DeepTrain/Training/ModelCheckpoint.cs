@@ -1,6 +1,6 @@
 using DeepTrain.Backends;
 using DeepTrain.Checkpoints;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Layers;
 
 namespace DeepTrain.Training;

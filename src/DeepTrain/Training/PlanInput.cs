@@ -1,6 +1,6 @@
 using DeepTrain.Backends;
 using DeepTrain.Data;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Losses;
 using DeepTrain.Tensors;
 

@@ -4,7 +4,7 @@ using System.Text.Json;
 using DeepTrain.Backends;
 using DeepTrain.Checkpoints;
 using DeepTrain.Data;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Losses;
 using DeepTrain.Mixed;
 using DeepTrain.Optim;

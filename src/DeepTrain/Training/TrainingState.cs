@@ -1,6 +1,6 @@
 using System.Globalization;
 using DeepTrain.Checkpoints;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Mixed;
 using DeepTrain.Optim;
 

@@ -1,8 +1,8 @@
 using DeepTrain.Backends;
 using DeepTrain.Backends.Cpu;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Losses;
-using DeepTrain.Models;
+using DeepTrain.Zoo;
 using DeepTrain.Optim;
 using DeepTrain.Utils;
 using Xunit;

@@ -2,10 +2,10 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using DeepTrain.Backends.Cpu;
 using DeepTrain.Cli.Commands;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Interop;
 using DeepTrain.Mixed;
-using DeepTrain.Models;
+using DeepTrain.Zoo;
 using Xunit;
 
 namespace DeepTrain.Tests.Cli;

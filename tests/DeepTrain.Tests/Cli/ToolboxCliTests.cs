@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using DeepTrain.Plotting;
+using DeepTrain.Cli.Plotting;
 using DeepTrain.Tests.Data;
 using DeepTrain.Tests.Infrastructure;
 using Xunit;

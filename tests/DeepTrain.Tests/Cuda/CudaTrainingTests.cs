@@ -1,7 +1,7 @@
 using DeepTrain.Backends;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Losses;
-using DeepTrain.Models;
+using DeepTrain.Zoo;
 using DeepTrain.Optim;
 using DeepTrain.Tensors;
 using DeepTrain.Tests.Infrastructure;

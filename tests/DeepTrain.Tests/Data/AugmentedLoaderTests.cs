@@ -1,6 +1,6 @@
 using DeepTrain.Backends.Cpu;
 using DeepTrain.Data;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Layers;
 using DeepTrain.Losses;
 using DeepTrain.Optim;
@@ -169,7 +169,7 @@ public class AugmentedLoaderTests
         var ds = Rgb(5);
         var norm = Normalization.FromDataset(ds);
         using var backend = new CpuBackend();
-        using var model = new Model(DeepTrain.Models.SmallNets.Mlp(Shape.Of(3, 8, 8), 3, 6), backend, seed: 4);
+        using var model = new Model(DeepTrain.Zoo.SmallNets.Mlp(Shape.Of(3, 8, 8), 3, 6), backend, seed: 4);
         using var opt = new SGD(model.Parameters, 0f);
         using var trainer = new Trainer(model, opt, new ConstantLr(0f), new CrossEntropyLoss(), 5, 5);
         using var loader = new DataLoader(ds, 5, shuffle: false, norm, null, 0, workers: 0);
@@ -229,7 +229,7 @@ public class AugmentedLoaderTests
         {
             var ds = Rgb(48);
             using var backend = new CpuBackend();
-            using var model = new Model(DeepTrain.Models.SmallNets.Mlp(Shape.Of(3, 8, 8), 3, 8), backend, seed: 5);
+            using var model = new Model(DeepTrain.Zoo.SmallNets.Mlp(Shape.Of(3, 8, 8), 3, 8), backend, seed: 5);
             using var opt = new SGD(model.Parameters, 0.05f, momentum: 0.9f);
             using var loader = new DataLoader(ds, 12, true, Normalization.FromDataset(ds), Everything, seed: 9, dropLast: true, workers: workers);
             using var trainer = new Trainer(model, opt, new ConstantLr(0.05f), new CrossEntropyLoss(), 12, accumulationSteps: 2);

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using DeepTrain.Backends.Cpu;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Layers;
 using DeepTrain.Losses;
 using DeepTrain.Optim;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
-using DeepTrain.Plotting;
+using DeepTrain.Cli.Plotting;
 using Xunit;
 
 namespace DeepTrain.Tests.Infrastructure;
@@ -11,7 +11,7 @@ namespace DeepTrain.Tests.Infrastructure;
 /// CRC-32 (computed here bit by bit, not with the encoder's table), requires IHDR first and IEND last,
 /// inflates the concatenated IDAT data and undoes the scanline filters (all five types), for 8-bit RGB.
 /// </summary>
-public sealed class PngDecoder
+internal sealed class PngDecoder
 {
     public int Width { get; private init; }
     public int Height { get; private init; }

@@ -1,5 +1,5 @@
 using DeepTrain.Backends.Cpu;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Layers;
 using DeepTrain.Losses;
 using DeepTrain.Mixed;

@@ -1,5 +1,5 @@
 using DeepTrain.Backends;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Layers;
 using DeepTrain.Optim;
 using DeepTrain.Tensors;

@@ -1,4 +1,4 @@
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Layers;
 using DeepTrain.Losses;
 using DeepTrain.Memory;

@@ -1,6 +1,6 @@
 using DeepTrain.Checkpoints;
-using DeepTrain.Graph;
-using DeepTrain.Models;
+using DeepTrain.Modeling;
+using DeepTrain.Zoo;
 using DeepTrain.Tensors;
 using DeepTrain.Tests.Infrastructure;
 using DeepTrain.Training;

@@ -1,6 +1,6 @@
 using DeepTrain.Backends.Cpu;
 using DeepTrain.Data;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Layers;
 using DeepTrain.Losses;
 using DeepTrain.Optim;

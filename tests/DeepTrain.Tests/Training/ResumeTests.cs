@@ -1,7 +1,7 @@
 using DeepTrain.Backends.Cpu;
 using DeepTrain.Checkpoints;
 using DeepTrain.Data;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Layers;
 using DeepTrain.Losses;
 using DeepTrain.Mixed;

@@ -1,9 +1,9 @@
 using DeepTrain.Backends.Cpu;
 using DeepTrain.Data;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Losses;
 using DeepTrain.Mixed;
-using DeepTrain.Models;
+using DeepTrain.Zoo;
 using DeepTrain.Optim;
 using DeepTrain.Tensors;
 using DeepTrain.Tests.Infrastructure;

@@ -1,11 +1,11 @@
 using DeepTrain.Backends;
 using DeepTrain.Backends.Cpu;
 using DeepTrain.Data;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Losses;
 using DeepTrain.Memory;
 using DeepTrain.Mixed;
-using DeepTrain.Models;
+using DeepTrain.Zoo;
 using DeepTrain.Optim;
 using DeepTrain.Tensors;
 using DeepTrain.Training;

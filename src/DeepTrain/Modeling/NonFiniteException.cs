@@ -1,6 +1,6 @@
 using DeepTrain.Layers;
 
-namespace DeepTrain.Graph;
+namespace DeepTrain.Modeling;
 
 /// <summary>A layer produced NaN or ±∞; <see cref="Layer"/> is the first one in forward order.</summary>
 public sealed class NonFiniteException(Layer layer, string message) : DeepTrainException(message)

@@ -1,6 +1,6 @@
 using DeepTrain.Optim;
 
-namespace DeepTrain.Models;
+namespace DeepTrain.Zoo;
 
 /// <summary>
 /// The learning rate and schedule a built-in model trains with when the caller names none (<see cref="ModelInfo.Training"/>),

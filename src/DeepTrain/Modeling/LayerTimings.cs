@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using DeepTrain.Layers;
 
-namespace DeepTrain.Graph;
+namespace DeepTrain.Modeling;
 
 /// <summary>Accumulated forward and backward time per layer of a plan (see <see cref="Plan.Profile"/>).</summary>
 public sealed class LayerTimings(int layers)

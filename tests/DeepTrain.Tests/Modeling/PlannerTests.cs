@@ -1,10 +1,10 @@
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Layers;
-using DeepTrain.Models;
+using DeepTrain.Zoo;
 using DeepTrain.Tensors;
 using Xunit;
 
-namespace DeepTrain.Tests.Graph;
+namespace DeepTrain.Tests.Modeling;
 
 /// <summary>The memory planner: in-place decisions, lifetimes, and a packing that never overlaps live buffers.</summary>
 public class PlannerTests

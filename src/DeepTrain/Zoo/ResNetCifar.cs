@@ -1,8 +1,8 @@
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Layers;
 using DeepTrain.Tensors;
 
-namespace DeepTrain.Models;
+namespace DeepTrain.Zoo;
 
 /// <summary>How a residual block matches dimensions when the channel count grows.</summary>
 public enum ShortcutOption

@@ -2,12 +2,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
 using DeepTrain.Data;
-using DeepTrain.Models;
+using DeepTrain.Zoo;
 using DeepTrain.Optim;
 using DeepTrain.Tests.Data;
 using Xunit;
 
-namespace DeepTrain.Tests.Models;
+namespace DeepTrain.Tests.Zoo;
 
 /// <summary>
 /// The first <see cref="Batches"/> batches of Fashion-MNIST's training set and its first 500 test images, written once

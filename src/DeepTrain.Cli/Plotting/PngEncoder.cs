@@ -2,14 +2,14 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 
-namespace DeepTrain.Plotting;
+namespace DeepTrain.Cli.Plotting;
 
 /// <summary>
 /// A minimal PNG encoder (ISO/IEC 15948): 8-bit RGB, no interlace, every scanline with filter 0 (None),
 /// the image data in one zlib stream (RFC 1950) split into IDAT chunks, each chunk closed by the CRC-32
 /// of its type and data. Dependency-free, so plots need no native library and no fonts.
 /// </summary>
-public static class PngEncoder
+internal static class PngEncoder
 {
     private static readonly byte[] Signature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
     private const int MaxChunk = 1 << 16;
@@ -63,7 +63,7 @@ public static class PngEncoder
 }
 
 /// <summary>CRC-32 (ISO 3309, polynomial 0xEDB88320 reflected) as PNG chunks use it: start at 0xFFFFFFFF, finish by inverting.</summary>
-public static class Crc32
+internal static class Crc32
 {
     private static readonly uint[] Table = Build();
 

@@ -1,7 +1,7 @@
 using DeepTrain.Layers;
 using DeepTrain.Tensors;
 
-namespace DeepTrain.Graph;
+namespace DeepTrain.Modeling;
 
 /// <summary>A value in a model graph: the data input or one layer's output.</summary>
 public readonly record struct Node(int Id);
@@ -38,8 +38,8 @@ public sealed class ModelGraph
     public string Name { get; }
     /// <summary>Per-sample input shape.</summary>
     public Shape InputShape { get; }
-    /// <summary>The built-in model and arguments this graph was built from (<see cref="Models.ModelZoo.Create(Models.ModelSpec)"/> sets it); null for a graph built by hand.</summary>
-    public Models.ModelSpec? Spec { get; internal set; }
+    /// <summary>The built-in model and arguments this graph was built from (<see cref="Zoo.ModelZoo.Create(Zoo.ModelSpec)"/> sets it); null for a graph built by hand.</summary>
+    public Zoo.ModelSpec? Spec { get; internal set; }
     /// <summary>The data input.</summary>
     public Node Input => new(0);
     /// <summary>The layers in forward order.</summary>

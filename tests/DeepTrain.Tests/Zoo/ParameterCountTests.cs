@@ -1,8 +1,8 @@
-using DeepTrain.Graph;
-using DeepTrain.Models;
+using DeepTrain.Modeling;
+using DeepTrain.Zoo;
 using Xunit;
 
-namespace DeepTrain.Tests.Models;
+namespace DeepTrain.Tests.Zoo;
 
 /// <summary>Parameter counts of the papers' models, exactly, and as the ResNet paper's table rounds them.</summary>
 public class ParameterCountTests

@@ -1,7 +1,7 @@
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Tensors;
 
-namespace DeepTrain.Models;
+namespace DeepTrain.Zoo;
 
 /// <summary>A built-in model: its name, what it is, and its builder for (input channels, classes, image size).</summary>
 public sealed record ModelInfo(string Name, string Description, int DefaultChannels, int DefaultClasses, int DefaultSize, Func<int, int, int, ModelGraph> Build)

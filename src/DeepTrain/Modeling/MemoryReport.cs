@@ -4,7 +4,7 @@ using DeepTrain.Memory;
 using DeepTrain.Mixed;
 using DeepTrain.Tensors;
 
-namespace DeepTrain.Graph;
+namespace DeepTrain.Modeling;
 
 /// <summary>
 /// Device memory of one training (or evaluation) configuration, in bytes, known before anything runs:

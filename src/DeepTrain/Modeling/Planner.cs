@@ -2,7 +2,7 @@ using DeepTrain.Layers;
 using DeepTrain.Mixed;
 using DeepTrain.Tensors;
 
-namespace DeepTrain.Graph;
+namespace DeepTrain.Modeling;
 
 /// <summary>
 /// Turns a graph into a <see cref="MemoryPlan"/>: in-place decisions, buffer lifetimes and the arena

@@ -4,7 +4,7 @@ using DeepTrain.Losses;
 using DeepTrain.Memory;
 using DeepTrain.Tensors;
 
-namespace DeepTrain.Graph;
+namespace DeepTrain.Modeling;
 
 /// <summary>
 /// A compiled model: the steps in forward order with every tensor view prepared, one arena holding all

@@ -1,11 +1,11 @@
-namespace DeepTrain.Plotting;
+namespace DeepTrain.Cli.Plotting;
 
 /// <summary>
 /// A built-in 5×7 pixel font (the classic HD44780-style glyphs), so charts need no system fonts. Each glyph
 /// is five columns, left to right; bit k of a column is row k from the top. Upper case, digits and the
 /// punctuation of numbers and labels; lower-case letters are drawn as upper case, anything else as '?'.
 /// </summary>
-public static class BitmapFont
+internal static class BitmapFont
 {
     /// <summary>Glyph width in pixels.</summary>
     public const int GlyphWidth = 5;

@@ -1,12 +1,12 @@
 using DeepTrain.Backends.Cpu;
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Losses;
 using DeepTrain.Memory;
-using DeepTrain.Models;
+using DeepTrain.Zoo;
 using DeepTrain.Tests.Cli;
 using Xunit;
 
-namespace DeepTrain.Tests.Graph;
+namespace DeepTrain.Tests.Modeling;
 
 /// <summary>
 /// A plan larger than the memory left is refused by <see cref="Model.Compile"/> before anything is allocated,

@@ -1,8 +1,8 @@
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Layers;
 using DeepTrain.Tensors;
 
-namespace DeepTrain.Models;
+namespace DeepTrain.Zoo;
 
 /// <summary>LeNet-5 as in Caffe's MNIST example, and a small multi-layer perceptron.</summary>
 public static class SmallNets

@@ -2,7 +2,7 @@ using DeepTrain.Layers;
 using DeepTrain.Mixed;
 using DeepTrain.Tensors;
 
-namespace DeepTrain.Graph;
+namespace DeepTrain.Modeling;
 
 /// <summary>What a planned buffer holds.</summary>
 public enum BufferKind

@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace DeepTrain.Plotting;
+namespace DeepTrain.Cli.Plotting;
 
 /// <summary>One epoch of a run's metrics.jsonl; NaN where a value was not recorded (no validation split, a loss without accuracy).</summary>
-public sealed record EpochRecord(int Epoch, double TrainLoss, double TrainAcc, double TestLoss, double TestAcc, double ValLoss, double ValAcc);
+internal sealed record EpochRecord(int Epoch, double TrainLoss, double TrainAcc, double TestLoss, double TestAcc, double ValLoss, double ValAcc);
 
 /// <summary>
 /// The training-curve chart written beside metrics.jsonl as metrics.png: two panels, loss and error %
@@ -13,7 +13,7 @@ public sealed record EpochRecord(int Epoch, double TrainLoss, double TrainAcc, d
 /// built-in font and encoded by <see cref="PngEncoder"/>: no native library, no system fonts, so it works
 /// the same on a bare server, in a container and on the GPU machines.
 /// </summary>
-public static class MetricsPlot
+internal static class MetricsPlot
 {
     /// <summary>Colour of the training series (matplotlib's tab:blue).</summary>
     public static readonly Rgb TrainColor = new(31, 119, 180);

@@ -1,8 +1,8 @@
-using DeepTrain.Graph;
+using DeepTrain.Modeling;
 using DeepTrain.Layers;
 using DeepTrain.Tensors;
 
-namespace DeepTrain.Models;
+namespace DeepTrain.Zoo;
 
 /// <summary>
 /// The ImageNet ResNets of He et al. 2015 in torchvision's layout and names (conv1, bn1, maxpool,

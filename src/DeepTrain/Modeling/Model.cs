@@ -5,7 +5,7 @@ using DeepTrain.Memory;
 using DeepTrain.Mixed;
 using DeepTrain.Tensors;
 
-namespace DeepTrain.Graph;
+namespace DeepTrain.Modeling;
 
 /// <summary>
 /// A graph bound to a backend: its parameters, gradients and buffers live in one <see cref="ParameterSet"/>

@@ -1,4 +1,4 @@
-namespace DeepTrain.Models;
+namespace DeepTrain.Zoo;
 
 /// <summary>
 /// A built-in model and the arguments <see cref="ModelZoo.Create(ModelSpec)"/> builds it from: enough to rebuild the same

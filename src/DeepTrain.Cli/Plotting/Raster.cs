@@ -1,7 +1,7 @@
-namespace DeepTrain.Plotting;
+namespace DeepTrain.Cli.Plotting;
 
 /// <summary>An RGB colour, 8 bits per channel.</summary>
-public readonly record struct Rgb(byte R, byte G, byte B)
+internal readonly record struct Rgb(byte R, byte G, byte B)
 {
     /// <summary>White.</summary>
     public static Rgb White => new(255, 255, 255);
@@ -19,7 +19,7 @@ public readonly record struct Rgb(byte R, byte G, byte B)
 /// Wu's algorithm, drawn thick by offsetting), square markers and text in <see cref="BitmapFont"/>.
 /// Coordinates are pixels from the top-left corner; anything outside the canvas is clipped.
 /// </summary>
-public sealed class Raster
+internal sealed class Raster
 {
     private readonly byte[] _rgb;
 

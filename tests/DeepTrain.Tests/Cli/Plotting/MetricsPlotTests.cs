@@ -1,10 +1,10 @@
 using System.Text;
-using DeepTrain.Plotting;
+using DeepTrain.Cli.Plotting;
 using DeepTrain.Tests.Data;
 using DeepTrain.Tests.Infrastructure;
 using Xunit;
 
-namespace DeepTrain.Tests.Plotting;
+namespace DeepTrain.Tests.Cli.Plotting;
 
 /// <summary>The dependency-free PNG chart: a valid file (chunks, CRCs, zlib, sizes) with every series drawn in its colour.</summary>
 public class MetricsPlotTests
