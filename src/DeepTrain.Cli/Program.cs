@@ -3,7 +3,7 @@ using DeepTrain.Cli.Commands;
 
 namespace DeepTrain.Cli;
 
-/// <summary>The <c>deeptrain</c> command: info, models, plan, train, eval, lr-find, bench, bench-kernels, plot.</summary>
+/// <summary>The <c>deeptrain</c> command: info, models, plan, train, eval, export, lr-find, bench, bench-kernels, plot.</summary>
 public static class Program
 {
     /// <summary>Parses the command line and runs the command; returns the exit code.</summary>
@@ -21,6 +21,7 @@ public static class Program
             PlanCommand.Create(),
             TrainCommand.Create(),
             EvalCommand.Create(),
+            ExportCommand.Create(),
             LrFindCommand.Create(),
             BenchCommand.Create(),
             BenchKernelsCommand.Create(),

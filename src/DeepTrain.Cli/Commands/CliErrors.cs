@@ -31,11 +31,12 @@ internal static partial class CliErrors
     internal static string ToFlags(string message) => ApiName().Replace(message, m =>
         s_flags.TryGetValue(m.Groups[1].Value, out var flag) ? (m.Groups[2].Success ? flag + " " : flag) : m.Value);
 
-    [GeneratedRegex(@"\b((?:FitOptions|OptimizerOptions|ScheduleOptions|AugmentationOptions|Trainer)\.\w+)( = )?")]
+    [GeneratedRegex(@"\b((?:FitOptions|OptimizerOptions|ScheduleOptions|AugmentationOptions|OnnxExportOptions|Trainer)\.\w+)( = )?")]
     private static partial Regex ApiName();
 
     private static readonly Dictionary<string, string> s_flags = new()
     {
+        ["OnnxExportOptions.Opset"] = "--opset", ["OnnxExportOptions.FoldBatchNorm"] = "--no-fold-bn",
         ["FitOptions.Epochs"] = "--epochs", ["FitOptions.BatchSize"] = "--batch-size", ["FitOptions.EvalBatchSize"] = "--eval-batch-size",
         ["FitOptions.Seed"] = "--seed", ["FitOptions.AccumulationSteps"] = "--accumulate", ["FitOptions.ValidationSamples"] = "--val-split",
         ["FitOptions.EarlyStoppingPatience"] = "--early-stop", ["FitOptions.PreciseBatchNormBatches"] = "--precise-bn",
