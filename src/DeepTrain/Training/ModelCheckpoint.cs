@@ -131,7 +131,20 @@ public static class ModelCheckpoint
         foreach (var b in model.Parameters.Buffers) Try(b.Name, b.Value);
         model.Parameters.SyncWorkingCopy();
         var unexpected = file.Names.Where(n => !known.Contains(n) && !n.EndsWith("." + BatchesTracked, StringComparison.Ordinal)).ToList();
-        return new LoadReport(matched, missing, unexpected, mismatched);
+        var nonFinite = matched.Select(n => NonFiniteTensor.Count(file, n)).OfType<NonFiniteTensor>().ToList();
+        return new LoadReport(matched, missing, unexpected, mismatched) { NonFinite = nonFinite };
+    }
+
+    /// <summary>
+    /// The floating-point tensors of <paramref name="path"/> that hold NaN or infinite values, in file order: a diverged
+    /// run's weights load without error but predict nothing, so a caller warns about them (<c>deeptrain eval</c> does).
+    /// </summary>
+    /// <exception cref="CheckpointFormatException">The file is not valid safetensors.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    public static IReadOnlyList<NonFiniteTensor> FindNonFinite(string path)
+    {
+        var file = Safetensors.Load(path);
+        return file.Names.Select(n => NonFiniteTensor.Count(file, n)).OfType<NonFiniteTensor>().ToList();
     }
 
     /// <summary>The checkpoint's metadata (model, data set, epoch, …) without loading tensors into a model.</summary>
@@ -149,6 +162,9 @@ public static class ModelCheckpoint
 /// <summary>What <see cref="ModelCheckpoint.LoadMatching"/> loaded and what it did not.</summary>
 public sealed record LoadReport(IReadOnlyList<string> Matched, IReadOnlyList<string> Missing, IReadOnlyList<string> Unexpected, IReadOnlyList<string> ShapeMismatched)
 {
+    /// <summary>The loaded tensors that hold NaN or infinite values (a diverged run's weights); empty when all are finite.</summary>
+    public IReadOnlyList<NonFiniteTensor> NonFinite { get; init; } = [];
+
     /// <inheritdoc />
     public override string ToString()
     {
