@@ -30,6 +30,7 @@ public sealed class TrainingRun : IDisposable
     private readonly ICheckpointFileSystem _fs;
     private readonly List<IDisposable> _owned = [];
     private readonly List<string> _warnings = [];
+    private readonly CheckpointStaging _staging = new();   // host copies reused by every commit, so RSS stays flat
 
     /// <summary>Prepares a run of <paramref name="graph"/> on <paramref name="train"/>, evaluated on <paramref name="test"/>; resumes when <see cref="FitOptions.ResumeFrom"/> is set.</summary>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
@@ -254,7 +255,7 @@ public sealed class TrainingRun : IDisposable
         };
         // The model file describes itself (CheckpointInfo): whoever loads it needs the normalisation, not the training set.
         var description = new CheckpointDescription(Normalization, Train.ClassNames, _o.Layout, _o.Precision);
-        var (m, s) = TrainingState.Contents(Model, Optimizer, Trainer, epoch, meta, description);
+        var (m, s) = TrainingState.Contents(Model, Optimizer, Trainer, epoch, meta, description, _staging);
         _out.Commit(epoch,
         [
             (TrainingState.ModelFile, Safetensors.Writer(m.Arrays, m.Metadata)),

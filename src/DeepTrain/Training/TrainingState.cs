@@ -34,17 +34,15 @@ public static class TrainingState
 
     /// <summary>The tensors and metadata of <see cref="ModelFile"/> and <see cref="StateFile"/> after <paramref name="epoch"/> epochs.</summary>
     internal static ((List<NamedArray> Arrays, Dictionary<string, string> Metadata) Model, (List<NamedArray> Arrays, Dictionary<string, string> Metadata) State)
-        Contents(Model model, Optimizer optimizer, Trainer trainer, int epoch, IReadOnlyDictionary<string, string>? metadata, CheckpointDescription? description = null)
+        Contents(Model model, Optimizer optimizer, Trainer trainer, int epoch, IReadOnlyDictionary<string, string>? metadata, CheckpointDescription? description = null,
+            CheckpointStaging? staging = null)
     {
+        staging ??= new CheckpointStaging();
         var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["epoch"] = Str(epoch) };
-        var modelContents = ModelCheckpoint.Contents(model, meta, optimizer.Steps, description ?? new CheckpointDescription(Layout: trainer.Layout, Precision: trainer.Precision));
+        var modelContents = ModelCheckpoint.Contents(model, meta, optimizer.Steps, description ?? new CheckpointDescription(Layout: trainer.Layout, Precision: trainer.Precision), staging);
         var arrays = new List<NamedArray>();
         foreach (var (name, value) in optimizer.State)
-        {
-            var host = new float[value.Elements];
-            model.Backend.CopyToHost<float>(value, host);
-            arrays.Add(NamedArray.FromFloat32("optimizer." + name, host, value.Shape.Dims));
-        }
+            arrays.Add(staging.Float32(model.Backend, "optimizer." + name, value));
         var state = new Dictionary<string, string>(meta)
         {
             ["optimizer"] = optimizer.GetType().Name,
