@@ -27,7 +27,13 @@ public static class Program
             BenchKernelsCommand.Create(),
             PlotCommand.Create(),
         };
+        var verbose = new Option<bool>("--verbose")
+        {
+            Description = $"On an error, print the stack trace too (for bug reports; so does {CliErrors.DebugVariable}=1)", Recursive = true,
+        };
+        root.Options.Add(verbose);
         var result = root.Parse(args);
+        CliErrors.ShowStackTrace = result.GetValue(verbose) || Environment.GetEnvironmentVariable(CliErrors.DebugVariable) == "1";
         // A usage error is one "error:" line per bad option and exit code 2; help and --version still win.
         if (result.Errors.Count > 0 && result.Action is not System.CommandLine.Help.HelpAction && !IsVersion(result))
             return OptionChecks.ReportUsageErrors(result);

@@ -25,6 +25,9 @@ internal static unsafe partial class Cudart
     /// <summary>Sets one pool attribute; <paramref name="value"/> points to an <c>int</c> or a <c>ulong</c> (see <see cref="cudaMemPoolAttr"/>).</summary>
     [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaMemPoolSetAttribute(IntPtr memPool, cudaMemPoolAttr attr, void* value);
 
+    /// <summary>Reads one pool attribute; <paramref name="value"/> points to an <c>int</c> or a <c>ulong</c> (see <see cref="cudaMemPoolAttr"/>).</summary>
+    [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaMemPoolGetAttribute(IntPtr memPool, cudaMemPoolAttr attr, void* value);
+
     /// <summary>Releases pool memory back to the OS until at most <paramref name="minBytesToKeep"/> stay reserved.</summary>
     [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaMemPoolTrimTo(IntPtr memPool, nuint minBytesToKeep);
 

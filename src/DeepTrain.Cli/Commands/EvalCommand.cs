@@ -49,6 +49,8 @@ internal static class EvalCommand
             throw new ArgumentException($"checkpoint '{path}' holds model '{info.Model.Name}', not '{modelName}' (--model is for checkpoints that do not record their model)");
         if (info.InputShape != Shape.Of(test.Channels, test.Height, test.Width) || info.Classes != test.Classes)
             throw new ArgumentException($"checkpoint '{path}' takes {info.InputShape} images in {info.Classes} classes; '{test.Name}' has {Shape.Of(test.Channels, test.Height, test.Width)} images in {test.Classes} classes");
+        if (NonFiniteTensor.Describe($"checkpoint '{path}'", ModelCheckpoint.FindNonFinite(path)) is { } nonFinite)
+            CliErrors.Warn(nonFinite + "; its outputs will not be meaningful");
         var normalization = info.Normalization ?? LegacyNormalization(path, dataName, dataDir);
         using var backend = BackendFactory.Create(Tensors.Device.Parse(deviceText));
         using var model = info.CreateModel(backend);

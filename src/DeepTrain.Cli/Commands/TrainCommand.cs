@@ -45,6 +45,7 @@ internal static class TrainCommand
         using var run = new TrainingRun(graph, train, test, backend, fit);
         run.Trainer.StatisticsReport = (step, text) => Console.WriteLine($"statistics before step {step}:\n{text}");
         if (run.InitReport is { } init) Console.WriteLine($"{fit.InitFrom}: {init}");
+        foreach (var warning in run.Warnings) CliErrors.Warn(warning);
         var (p, _) = Modeling.Model.Count(graph);
         var (opt, sched, trainer) = (fit.Optimizer, run.Schedule, run.Trainer);
         Console.WriteLine($"{graph.Name}: {p:N0} parameters | {run.Train.Name}: {run.Train.Count:N0} train / {test.Count:N0} test, {train.Channels}x{train.Height}x{train.Width}, {train.Classes} classes");
