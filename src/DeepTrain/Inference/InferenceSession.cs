@@ -111,6 +111,9 @@ public sealed class InferenceSession : IDisposable
         }
     }
 
+    /// <summary>The model the session reads (tests look at its parameter set).</summary>
+    internal Model Model => _model;
+
     /// <summary>The options the session runs with.</summary>
     public InferenceSessionOptions Options { get; }
     /// <summary>What the checkpoint records (null for a session made from a model).</summary>
