@@ -35,7 +35,7 @@ build() {
   build_native
 }
 
-# The NuGet packages: DeepTrain.Interop, DeepTrain (with runtimes/linux-x64/native/libdeeptrain_kernels.so when nvcc built
+# The NuGet packages: DeepTrain.Interop, DeepTrain.Hosting (dependency injection for inference), DeepTrain (with runtimes/linux-x64/native/libdeeptrain_kernels.so when nvcc built
 # it) and the deeptrain command as a .NET tool (DeepTrain.Cli), each with its .snupkg, in $PACKAGE_OUT (artifacts/packages).
 # Version 0.1.0-dev from Directory.Build.props; RELEASE=1 drops the suffix.
 pack() {
@@ -45,7 +45,7 @@ pack() {
   local version_args=()
   [ "${RELEASE:-}" = 1 ] && version_args=(-p:VersionSuffix=)
   rm -rf "$out"; mkdir -p "$out" || return 1
-  for p in interop/DeepTrain.Interop src/DeepTrain src/DeepTrain.Cli; do
+  for p in interop/DeepTrain.Interop src/DeepTrain src/DeepTrain.Hosting src/DeepTrain.Cli; do
     log "dotnet pack $p ($CONFIG)"
     dotnet pack "$p" -c "$CONFIG" -o "$out" "${version_args[@]}" -v quiet -nologo -clp:NoSummary || { rm -rf "$out"; return 1; }
   done
