@@ -89,9 +89,10 @@ ensure_openmpi() {
 
 test() {
   need_dotnet
-  # Three test projects: the engine's, the bindings' conformance (tests/DeepTrain.Interop.Tests), and the NuGet packages
+  # Four test projects: the engine's, the bindings' conformance (tests/DeepTrain.Interop.Tests), the example service over HTTP
+  # (tests/DeepTrain.Serving.Tests: inference session, dependency injection), and the NuGet packages
   # as a user meets them (tests/DeepTrain.Package.Tests, on the packages this target packs first into artifacts/packages).
-  local projects=(DeepTrain.Tests DeepTrain.Interop.Tests DeepTrain.Package.Tests)
+  local projects=(DeepTrain.Tests DeepTrain.Interop.Tests DeepTrain.Serving.Tests DeepTrain.Package.Tests)
   local p
   log "dotnet build tests ($CONFIG)"
   for p in "${projects[@]}"; do
