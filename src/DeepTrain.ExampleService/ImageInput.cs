@@ -54,6 +54,3 @@ internal static class ImageInput
     public static string Describe(InferenceSession s)
         => s.InputShape.Rank == 3 ? $"{s.InputShape[2]}×{s.InputShape[1]} {(s.InputShape[0] == 1 ? "grayscale" : s.InputShape[0] == 3 ? "RGB" : $"{s.InputShape[0]}-channel")}" : $"{s.SampleSize}-value";
 }
-
-/// <summary>A request the service refuses with 400; the message says what was expected.</summary>
-internal sealed class BadInputException(string message) : Exception(message);

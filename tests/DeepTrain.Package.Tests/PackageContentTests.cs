@@ -1,6 +1,6 @@
 namespace DeepTrain.Package.Tests;
 
-/// <summary>What ./build.sh pack wrote: three packages with the metadata a NuGet user sees, symbols beside them.</summary>
+/// <summary>What ./build.sh pack wrote: four packages with the metadata a NuGet user sees, symbols beside them.</summary>
 [Trait("Category", "Package")]
 public class PackageContentTests
 {
@@ -9,6 +9,7 @@ public class PackageContentTests
     [Theory]
     [InlineData("DeepTrain.Interop")]
     [InlineData("DeepTrain")]
+    [InlineData("DeepTrain.Hosting")]
     [InlineData("DeepTrain.Cli")]
     public void EachPackage_HasItsMetadata_ReadmeAndSymbols(string id)
     {
