@@ -65,7 +65,8 @@ internal sealed class InferenceContext : IDisposable
         while (_plans[p].BatchSize < rows) p++;
         _backend.CopyFromHost(input, _inputRows[p][rows - 1]);
         _plans[p].Forward();
-        _backend.CopyToHost(_outputRows[p][rows - 1], output);
+        var logits = _outputRows[p][rows - 1];
+        _backend.CopyToHost(logits, output[..(int)logits.Elements]);   // the caller's span may be longer
     }
 
     /// <inheritdoc />

@@ -61,6 +61,19 @@ public sealed class InferenceSessionTests
     }
 
     [Fact]
+    public void LongerOutput_GetsTheRequestsRowsAndNothingElse()
+    {
+        using var b = new CpuBackend();
+        using var model = Model(b);
+        using var session = new InferenceSession(model, new InferenceSessionOptions { MaxBatchSize = 8 });
+        var x = Inputs(4, 3);
+        var y = Enumerable.Repeat(-7f, 8 * Classes).ToArray();
+        Assert.Equal(3, session.Run(x, y));
+        Assert.Equal(RunAlone(session, x), y.AsSpan(0, 3 * Classes).ToArray());
+        Assert.All(y.AsSpan(3 * Classes).ToArray(), v => Assert.Equal(-7f, v));
+    }
+
+    [Fact]
     public void BadSizes_NameTheArgumentAndTheExpectedSize()
     {
         using var b = new CpuBackend();
