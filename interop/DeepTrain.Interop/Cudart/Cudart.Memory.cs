@@ -5,7 +5,7 @@ namespace DeepTrain.Interop;
 // Section: memory. Device memory is deliberately not a SafeHandle: the engine's arenas and caching pool own it
 // and free it explicitly; a finalizer freeing device memory could run on any thread at any time.
 #pragma warning disable CA1707
-public static unsafe partial class Cudart
+internal static unsafe partial class Cudart
 {
     /// <summary>Allocates <paramref name="size"/> bytes of device memory (synchronising).</summary>
     [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaMalloc(void** devPtr, nuint size);

@@ -37,7 +37,7 @@ internal static class TrainCommand
     {
         var fit = o.ToFitOptions(r);
         string model = r.GetValue(o.Model)!, data = r.GetValue(o.Data)!;
-        if (r.GetValue(o.Threads) is { } t) CpuParallel.Threads = t;
+        if (r.GetValue(o.Threads) is { } t) CpuBackend.Threads = t;
         using var backend = BackendFactory.Create(Tensors.Device.Parse(r.GetValue(o.Device)!));
         var train = DatasetCatalog.Load(data, r.GetValue(o.DataDir), train: true);
         var test = DatasetCatalog.Load(data, r.GetValue(o.DataDir), train: false);

@@ -215,15 +215,13 @@ public sealed class Plan : IDisposable
         for (int i = steps.Length - 1; i >= 0; i--) steps[i].Layer.Backward(steps[i]);
     }
 
-    /// <summary>Forward, loss and backward for the batch in <see cref="Input"/> and <see cref="Target"/>.</summary>
-    public void TrainStep(float lossScale = 1f) => TrainStep(lossScale, null);
-
     /// <summary>
-    /// Forward, loss and backward, with the loss gradient multiplied (in fp32, before backward rounds anything to 16
-    /// bits) by the dynamic loss scale held on the device in <paramref name="scalerState"/> (a
-    /// <see cref="Mixed.LossScalerState"/>) when given, so no host synchronisation is needed.
+    /// Forward, loss and backward for the batch in <see cref="Input"/> and <see cref="Target"/>, with the loss gradient
+    /// multiplied by <paramref name="lossScale"/>, or (in fp32, before backward rounds anything to 16 bits) by the dynamic
+    /// loss scale held on the device in <paramref name="scalerState"/> (a <see cref="Mixed.LossScalerState"/>) when given,
+    /// so no host synchronisation is needed.
     /// </summary>
-    public void TrainStep(float lossScale, Tensor? scalerState)
+    public void TrainStep(float lossScale = 1f, Tensor? scalerState = null)
     {
         Forward();
         ComputeLoss(lossScale);
