@@ -36,7 +36,8 @@ build() {
 }
 
 # The NuGet packages: DeepTrain.Interop, DeepTrain (with runtimes/linux-x64/native/libdeeptrain_kernels.so when nvcc built
-# it) and the deeptrain command as a .NET tool (DeepTrain.Cli), each with its .snupkg, in $PACKAGE_OUT (artifacts/packages).
+# it), DeepTrain.Hosting (dependency injection for inference), DeepTrain.Onnx (ONNX export)
+# and the deeptrain command as a .NET tool (DeepTrain.Cli), each with its .snupkg, in $PACKAGE_OUT (artifacts/packages).
 # Version 0.1.0-dev from Directory.Build.props; RELEASE=1 drops the suffix.
 pack() {
   need_dotnet
@@ -45,7 +46,7 @@ pack() {
   local version_args=()
   [ "${RELEASE:-}" = 1 ] && version_args=(-p:VersionSuffix=)
   rm -rf "$out"; mkdir -p "$out" || return 1
-  for p in interop/DeepTrain.Interop src/DeepTrain src/DeepTrain.Cli; do
+  for p in interop/DeepTrain.Interop src/DeepTrain src/DeepTrain.Hosting src/DeepTrain.Onnx src/DeepTrain.Cli; do
     log "dotnet pack $p ($CONFIG)"
     dotnet pack "$p" -c "$CONFIG" -o "$out" "${version_args[@]}" -v quiet -nologo -clp:NoSummary || { rm -rf "$out"; return 1; }
   done
@@ -89,9 +90,10 @@ ensure_openmpi() {
 
 test() {
   need_dotnet
-  # Three test projects: the engine's, the bindings' conformance (tests/DeepTrain.Interop.Tests), and the NuGet packages
+  # Four test projects: the engine's, the bindings' conformance (tests/DeepTrain.Interop.Tests), the example service over HTTP
+  # (tests/DeepTrain.Serving.Tests: inference session, dependency injection), and the NuGet packages
   # as a user meets them (tests/DeepTrain.Package.Tests, on the packages this target packs first into artifacts/packages).
-  local projects=(DeepTrain.Tests DeepTrain.Interop.Tests DeepTrain.Package.Tests)
+  local projects=(DeepTrain.Tests DeepTrain.Interop.Tests DeepTrain.Serving.Tests DeepTrain.Package.Tests)
   local p
   log "dotnet build tests ($CONFIG)"
   for p in "${projects[@]}"; do
