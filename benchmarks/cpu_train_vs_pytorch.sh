@@ -8,13 +8,16 @@
 #   pytorch-tuned      the same torch with OpenBLAS (Debian's libopenblas0-openmp, unpacked with apt-get download +
 #                      dpkg -x into SCRATCH and put first on LD_LIBRARY_PATH) and an allocator that keeps freed memory:
 #                      TUNED_MALLOC=env (MALLOC_TRIM_THRESHOLD_=1 GiB, MALLOC_MMAP_THRESHOLD_=32 MiB) or jemalloc
-#                      (Debian's libjemalloc2, unpacked the same way, LD_PRELOAD)
+#                      (Debian's libjemalloc2, unpacked the same way, LD_PRELOAD); OMP_WAIT_POLICY=TUNED_OMP_WAIT
+#                      (PASSIVE by default: on this shared 2-core VM, spinning OpenMP workers lost 3-5x to a busy
+#                      neighbour in a 4-step probe, 57-110 against 253-308 images/s for ResNet-20; ACTIVE may win on
+#                      an idle machine)
 #   pytorch-tuned-jit  pytorch-tuned with the model as torch.jit.trace
 # Every side prints its configuration; the PyTorch sides print the BLAS/OpenMP/allocator libraries the process really
 # mapped (/proc/self/maps). Each round prints every side's images/s and the ratios deeptrain / side and deeptrain /
 # best tuned PyTorch (the faster of eager and jit in that round); the end prints the medians. THREADS on every side.
 # Usage: benchmarks/cpu_train_vs_pytorch.sh [rounds=7]    (CONFIGS="r20 r56 r50", THREADS=2, TUNED_MALLOC=env,
-#        SIDES="deeptrain pytorch-installed pytorch-tuned pytorch-tuned-jit", SCRATCH=/tmp/deeptrain-bench-deps;
+#        TUNED_OMP_WAIT=PASSIVE, SIDES="deeptrain pytorch-installed pytorch-tuned pytorch-tuned-jit", SCRATCH=/tmp/deeptrain-bench-deps;
 #        STEPS_r20=10 WARMUP_r20=3 and likewise for r56 and r50 override a configuration's step counts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +25,7 @@ ROUNDS=${1:-7}
 CONFIGS=${CONFIGS:-r20 r56 r50}
 THREADS=${THREADS:-2}
 TUNED_MALLOC=${TUNED_MALLOC:-env}
+TUNED_OMP_WAIT=${TUNED_OMP_WAIT:-PASSIVE}
 SIDES=${SIDES:-deeptrain pytorch-installed pytorch-tuned pytorch-tuned-jit}
 SCRATCH=${SCRATCH:-/tmp/deeptrain-bench-deps}
 PY=/usr/bin/python3
@@ -48,7 +52,7 @@ EXTRA_LIBS=""
 for dep in libgomp1 libgfortran5; do
   if ! dpkg -s "$dep" >/dev/null 2>&1; then unpack "$dep"; EXTRA_LIBS="$EXTRA_LIBS:$SCRATCH/$dep/usr/lib/$ARCH"; fi
 done
-TUNED_ENV=(LD_LIBRARY_PATH="$OPENBLAS_DIR$EXTRA_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" OMP_NUM_THREADS="$THREADS")
+TUNED_ENV=(LD_LIBRARY_PATH="$OPENBLAS_DIR$EXTRA_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" OMP_NUM_THREADS="$THREADS" OMP_WAIT_POLICY="$TUNED_OMP_WAIT")
 case "$TUNED_MALLOC" in
   env) TUNED_ENV+=(MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_MMAP_THRESHOLD_=33554432) ;;
   jemalloc) unpack libjemalloc2; TUNED_ENV+=(LD_PRELOAD="$SCRATCH/libjemalloc2/usr/lib/$ARCH/libjemalloc.so.2") ;;

@@ -45,7 +45,7 @@ def config_line():
     blas = next((l.strip() for l in cfg.splitlines() if "BLAS_INFO" in l or "Build settings" in l), "?")
     mkldnn = torch.backends.mkldnn.is_available()
     env = {k: os.environ[k] for k in ("LD_LIBRARY_PATH", "LD_PRELOAD", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_",
-                                      "OMP_NUM_THREADS") if k in os.environ}
+                                      "OMP_NUM_THREADS", "OMP_WAIT_POLICY") if k in os.environ}
     return (f"config {a.label}: torch {torch.__version__} ({blas.split(',')[0] if blas else '?'}), mkldnn {mkldnn}, "
             f"{'torch.jit.trace' if a.jit else 'eager'}, {what}, threads {torch.get_num_threads()}, "
             f"mapped {mapped_libraries()}, env {env}")

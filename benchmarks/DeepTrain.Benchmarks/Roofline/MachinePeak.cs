@@ -8,12 +8,13 @@ namespace DeepTrain.Benchmarks.Roofline;
 /// This machine's ceilings, measured rather than taken from a data sheet: fused multiply-add throughput (independent
 /// accumulator chains, no memory traffic), the packed GEMM <see cref="CpuGemm"/> at large square sizes, and a
 /// STREAM-style triad a[i] = b[i] + s·c[i] over arrays far larger than the caches. Each figure is the best of
-/// <c>repeats</c> timings, all on <c>threads</c> threads started together.
+/// <c>repeats</c> timings (7–11: on a shared machine the best catches the quiet moments), all on <c>threads</c>
+/// threads started together.
 /// </summary>
 internal static unsafe class MachinePeak
 {
     /// <summary>GFLOP/s of FMAs on <paramref name="threads"/> threads; 512-bit vectors when <paramref name="wide"/>, else 256-bit.</summary>
-    public static double Fma(int threads, bool wide, int repeats = 5)
+    public static double Fma(int threads, bool wide, int repeats = 11)
     {
         const long Iterations = 20_000_000;
         int lanes = wide ? Vector512<float>.Count : Vector256<float>.Count;
@@ -54,7 +55,7 @@ internal static unsafe class MachinePeak
 
     /// <summary>GFLOP/s of <see cref="CpuGemm.Sgemm(int, int, int, float, float*, nint, nint, float*, nint, nint, float, float*, nint, nint)"/>
     /// C = A·B (n×n, row-major), one independent problem per thread, as the convolutions call it (one call per image).</summary>
-    public static double Gemm(int n, int threads, int repeats = 3)
+    public static double Gemm(int n, int threads, int repeats = 7)
     {
         var mats = Enumerable.Range(0, threads).Select(t => (A: Seeded(n * n, t), B: Seeded(n * n, t + 100), C: new float[n * n])).ToArray();
         void One(int t)
@@ -66,9 +67,24 @@ internal static unsafe class MachinePeak
         return Best(repeats, () => OnThreads(threads, One), 2.0 * n * n * n * threads);
     }
 
+    /// <summary>GFLOP/s of CpuGemm C (m×n) = A (m×k) · B (k×n), row-major, repeated until about 0.5 GFLOP per thread: the
+    /// shape one image of a convolution hands the GEMM (m = output channels, n = output pixels, k = C·R·S).</summary>
+    public static double GemmShape(int m, int n, int k, int threads, int repeats = 9)
+    {
+        var mats = Enumerable.Range(0, threads).Select(t => (A: Seeded(m * k, t), B: Seeded(k * n, t + 100), C: new float[m * n])).ToArray();
+        int calls = (int)Math.Max(1, 5e8 / (2.0 * m * n * k));
+        void One(int t)
+        {
+            fixed (float* a = mats[t].A, b = mats[t].B, c = mats[t].C)
+                for (int i = 0; i < calls; i++) CpuGemm.Sgemm(m, n, k, 1f, a, k, 1, b, n, 1, 0f, c, n, 1);
+        }
+        OnThreads(threads, One);
+        return Best(repeats, () => OnThreads(threads, One), 2.0 * m * n * k * calls * threads);
+    }
+
     /// <summary>GB/s (10⁹ B/s) of a[i] = b[i] + s·c[i] over <paramref name="floats"/> floats per array, split across
     /// the threads; 12 bytes per element (STREAM's count: the write-allocate read of a is not counted).</summary>
-    public static double Triad(int threads, int floats = 1 << 25, int repeats = 5)
+    public static double Triad(int threads, int floats = 1 << 25, int repeats = 9)
     {
         var a = new float[floats]; var b = Seeded(floats, 1); var c = Seeded(floats, 2);
         int chunk = floats / threads;
