@@ -10,7 +10,7 @@ using DeepTrain.Zoo;
 namespace DeepTrain.Benchmarks.Roofline;
 
 /// <summary>
-/// <c>DeepTrain.Benchmarks roofline [model=resnet20 | none] [CxHxW=1x28x28] [batch=128] [threads=2] [steps=5] [classes=10]</c>:
+/// <c>DeepTrain.Benchmarks roofline [model=resnet20 | none | batching] [CxHxW=1x28x28] [batch=128] [threads=2] [steps=5] [classes=10]</c>:
 /// the machine's ceilings (<see cref="MachinePeak"/>), then a per-layer profile (<see cref="Plan.Profile"/>, a
 /// synchronisation after every layer) of the training step and of the evaluation forward pass, printed as markdown:
 /// achieved GFLOP/s per convolution shape against the FMA peak and the packed GEMM, bytes and GB/s of the memory-bound
@@ -48,6 +48,7 @@ internal static class RooflineCommand
         double triad = MachinePeak.Triad(threads);
         Console.WriteLine(F($"| triad a = b + s·c, 3 × 128 MiB (GB/s) | {MachinePeak.Triad(1):F1} | {triad:F1} |"));
         if (model == "none") return 0;   // the ceilings alone
+        if (model == "batching") { ImageBatching.Run(9); return 0; }
 
         using var backend = BackendFactory.Create(Tensors.Device.Cpu);
         var graph = ModelZoo.Create(model, chw[0], classes, chw[1]);
