@@ -139,6 +139,12 @@ public sealed class ParameterSet : IDisposable
     /// <summary>All gradients as one flat fp32 tensor (made once).</summary>
     public Tensor AllGrads => _allGrads ??= new(_grads, 0, Shape.Of(checked((int)TotalFloats)));
 
+    private Tensor? _allBuffers;
+
+    /// <summary>All buffers (running statistics) as one flat fp32 tensor, padding included (made once; data parallelism
+    /// broadcasts and averages it in one call).</summary>
+    internal Tensor AllBuffers => _allBuffers ??= new(_buffers, 0, Shape.Of(checked((int)Math.Max(BufferFloats, 1))));
+
     /// <summary>Views of group <paramref name="g"/>'s values and gradients.</summary>
     public (Tensor Values, Tensor Grads) View(ParameterGroup g)
     {
