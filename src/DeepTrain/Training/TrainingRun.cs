@@ -235,7 +235,7 @@ public sealed class TrainingRun : IDisposable
             epochsRun = epoch - StartEpoch;
             progress?.Report(new TrainingProgress(TrainingPhase.Epoch, epoch, epochs, Trainer.GlobalStep)
             {
-                Metrics = last, MetricsPath = _out is null ? null : Path.Combine(_out.Folder, CheckpointSet.MetricsFile),
+                Metrics = last, MetricsPath = _out is null || !WritesCheckpoints ? null : Path.Combine(_out.Folder, CheckpointSet.MetricsFile),
             });
             // Early stopping on the validation loss: patience counts epochs without a new minimum.
             if (_valLoader is not null)
