@@ -94,6 +94,12 @@ internal static class TrainCommand
         string metricsPath = Path.Combine(fit.OutputDirectory!, "metrics.jsonl"), ckptPath = Path.Combine(fit.OutputDirectory!, "model.safetensors");
         if (result.StoppedEarly)
             Console.WriteLine($"early stop: the validation loss has not improved for {fit.EarlyStoppingPatience} epoch(s) (best {result.BestValidationLoss:F4})");
+        if (group is not null)
+        {
+            double waited = run.Trainer.CommunicationWait.TotalSeconds;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"communication: rank 0 waited {waited:F2} s for gradient all-reduces after backward, {waited / Math.Max(printer.TrainSeconds, 1e-9) * 100:F1}% of its {printer.TrainSeconds:F1} s of training steps"));
+        }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"done: {result.EpochsRun} epochs in {result.Seconds:F0} s; final test accuracy {result.Last!.TestAcc * 100:F2}% (best {result.BestTestAccuracy * 100:F2}%); {metricsPath}; {ckptPath}"));
         return 0;

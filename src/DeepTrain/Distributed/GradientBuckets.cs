@@ -65,6 +65,13 @@ internal sealed class GradientBuckets : IDisposable
             .GroupBy(x => x.Layer).ToDictionary(g => g.Key, g => g.GroupBy(x => x.Bucket).Select(b => (b.Key, b.Count())).ToArray());
     }
 
+    /// <summary>
+    /// Time the host spent in <see cref="Finish"/> after backward: starting the buckets not yet started (their copies)
+    /// and waiting for every bucket's all-reduce. With overlap, what backward hid is not in it; without, all of it is.
+    /// </summary>
+    public TimeSpan WaitTime => TimeSpan.FromTicks(_waitTicks * TimeSpan.TicksPerSecond / System.Diagnostics.Stopwatch.Frequency);
+    private long _waitTicks;
+
     /// <summary>The number of buckets.</summary>
     public int Count => _buckets.Length;
 
@@ -101,6 +108,7 @@ internal sealed class GradientBuckets : IDisposable
     public void Finish()
     {
         BackwardEnded?.Invoke();
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         while (_nextToStart < _buckets.Length) Start(_nextToStart++, -1);
         var backend = _backend;
         float inv = 1f / _collectives.Size;
@@ -111,6 +119,7 @@ internal sealed class GradientBuckets : IDisposable
             b.Request = null;
             for (int i = 0; i < b.Entries.Length; i++) backend.Axpby(inv, b.Slices[i], 0f, b.Entries[i].Grad);
         }
+        _waitTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
     }
 
     private void Start(int index, int stepIndex)

@@ -10,6 +10,13 @@ public sealed partial class Trainer
     /// <summary>The group this trainer trains with (null: a single process).</summary>
     public ProcessGroup? Group { get; private set; }
 
+    /// <summary>
+    /// Host time this rank's steps spent after backward finishing the gradient all-reduces (zero in a single process):
+    /// the communication that backward did not hide. On a GPU the host only enqueues, so this stays near zero and the
+    /// wait is on the device.
+    /// </summary>
+    public TimeSpan CommunicationWait => _parallel?.Buckets.WaitTime ?? TimeSpan.Zero;
+
     /// <summary>The data-parallel machinery (tests observe its buckets).</summary>
     internal DataParallel? Parallel => _parallel;
 
