@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DeepTrain.Backends;
 using DeepTrain.Backends.Cpu;
 using DeepTrain.Data;
 using DeepTrain.Distributed;
@@ -32,6 +33,7 @@ internal static class Ranks
         {
             case "equal-sgd": Equal(group, new OptimizerOptions("sgd", 0.05f, 0.9f, 5e-4f)); break;
             case "equal-adamw": Equal(group, new OptimizerOptions("adamw", 0.003f, 0.9f, 0.01f)); break;
+            case "equal-sgd-cuda": Equal(group, new OptimizerOptions("sgd", 0.05f, 0.9f, 5e-4f), cuda: true); break;
             case "collectives": Collectives(group); break;
             case "overlap": Overlap(group); break;
             case "bad-input": BadInput(group); break;
@@ -56,6 +58,15 @@ internal static class Ranks
         return new Dataset("ranks", 1, size, size, 4, pixels, labels);
     }
 
+    /// <summary>A model's parameters on the host, from any backend.</summary>
+    private static float[] Values(Model m)
+    {
+        var all = m.Parameters.AllValues;
+        var host = new float[all.Elements];
+        m.Backend.CopyToHost<float>(all, host);
+        return host;
+    }
+
     /// <summary>Two convolutions and two linear layers, no batch norm: data parallelism is then exactly a larger batch.</summary>
     private static ModelGraph NoNorm()
     {
@@ -72,7 +83,7 @@ internal static class Ranks
         return g;
     }
 
-    private static (Model Model, Trainer Trainer, DataLoader Loader) Setup(CpuBackend backend, Dataset data, OptimizerOptions opt, int batch, DatasetShard? shard, LossScalerOptions? scaling = null)
+    private static (Model Model, Trainer Trainer, DataLoader Loader) Setup(IBackend backend, Dataset data, OptimizerOptions opt, int batch, DatasetShard? shard, LossScalerOptions? scaling = null)
     {
         var model = new Model(NoNorm(), backend, seed: 3);
         var optimizer = OptimizerFactory.Create(opt, model.Parameters);
@@ -91,10 +102,11 @@ internal static class Ranks
     /// absolute (SGD 4.2e-9), about 1% of the bound; a wrong average (a factor 2) or a wrong shard (other samples) is
     /// orders of magnitude beyond it.
     /// </summary>
-    private static void Equal(ProcessGroup group, OptimizerOptions opt)
+    private static void Equal(ProcessGroup group, OptimizerOptions opt, bool cuda = false)
     {
         var data = Images(320);
-        using var backend = new CpuBackend();
+        // On GPUs: one rank per device (cuda:LocalRank), gradients over NCCL.
+        using var backend = cuda ? BackendFactory.Create(group.DeviceFor(Device.Cuda(0))) : new CpuBackend();
         var (refModel, refTrainer, refLoader) = Setup(backend, data, opt, 32, null);
         var (model, trainer, loader) = Setup(backend, data, opt, 16, new DatasetShard(group.Rank, group.Size));
         trainer.Distribute(group);
@@ -104,7 +116,7 @@ internal static class Ranks
             trainer.TrainEpoch(loader, epoch);
         }
         Ok("steps", trainer.GlobalStep == 20 && refTrainer.GlobalStep == 20, $"{trainer.GlobalStep} and {refTrainer.GlobalStep}");
-        float[] expected = refModel.Parameters.AllValues.ToArray(), actual = model.Parameters.AllValues.ToArray();
+        float[] expected = Values(refModel), actual = Values(model);
         double worst = 0, worstDiff = 0;
         int at = -1;
         for (int i = 0; i < expected.Length; i++)
@@ -112,14 +124,19 @@ internal static class Ranks
             double diff = Math.Abs(actual[i] - expected[i]), ratio = diff / (1e-6 + 1e-5 * Math.Abs(expected[i]));
             if (ratio > worst) (worst, worstDiff, at) = (ratio, diff, i);
         }
-        bool moved = expected.Zip(Setup(backend, data, opt, 32, null).Model.Parameters.AllValues.ToArray()).Any(p => p.First != p.Second);
+        using var initial = new Model(NoNorm(), backend, seed: 3);
+        bool moved = expected.Zip(Values(initial)).Any(p => p.First != p.Second);
         Ok($"{opt.Name} weights match one process with the global batch", worst <= 1 && moved,
             $"worst element {at}: |diff| {worstDiff:E2}, {worst:F3} of the tolerance; weights moved: {moved}");
         // Every rank holds the same weights, bit for bit: rank 0's copy broadcast and compared.
-        var mine = model.Parameters.AllValues.ToArray();
-        using var copy = Tensor.FromArray(mine, Shape.Of(mine.Length));
+        var mine = Values(model);
+        using var buffer = backend.Allocate(mine.Length * sizeof(float));
+        var copy = new Tensor(buffer, 0, Shape.Of(mine.Length));
+        backend.CopyFromHost<float>(mine, copy);
         group.CollectivesFor(backend).Broadcast(copy, root: 0);
-        Ok("identical on every rank", copy.ToArray().AsSpan().SequenceEqual(mine));
+        var received = new float[mine.Length];
+        backend.CopyToHost<float>(copy, received);
+        Ok("identical on every rank", received.AsSpan().SequenceEqual(mine));
         trainer.Dispose(); refTrainer.Dispose(); loader.Dispose(); refLoader.Dispose(); model.Dispose(); refModel.Dispose();
     }
 
