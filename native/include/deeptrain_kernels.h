@@ -39,7 +39,7 @@ DT_EXPORT int32_t dt_set_device(int32_t device);
 #define DT_HALF_F16  1 /* IEEE binary16 */
 #define DT_HALF_BF16 2 /* bfloat16 */
 
-/* ---- loss scaling (loss_scale.cu); PyTorch: torch.cuda.amp.GradScaler ------------------------------
+/* ---- loss scaling (LossScale: loss_scale.cu); PyTorch: torch.cuda.amp.GradScaler ------------------------------
  * g[i] *= 1 / *scale; *found_inf = 1 if any result is not finite (never cleared here). The check is on the
  * unscaled result: with a scale below 1 a finite gradient that overflows when unscaled also skips the step. */
 DT_EXPORT int32_t dt_unscale_f32(float* g, int64_t n, const float* scale, int32_t* found_inf, cudaStream_t stream);
@@ -61,7 +61,7 @@ DT_EXPORT int32_t dt_scale_by_f32(float* x, int64_t n, const float* scale, cudaS
 DT_EXPORT int32_t dt_update_scale(float* scale, int32_t* growth_tracker, int32_t* found_inf, int64_t* step_count,
                                   float growth_factor, float backoff_factor, int32_t growth_interval, cudaStream_t stream);
 
-/* ---- optimizers (sgd.cu, adamw.cu): fp32 master weights, optional 16-bit working copy --------------
+/* ---- optimizers (Optim: optim.cu): fp32 master weights, optional 16-bit working copy --------------
  * Every optimizer reads the step number t = *step_count + 1 on the device, or, when step_count is NULL,
  * uses t = step, the host's 1-based count (step < 1 is cudaErrorInvalidValue then); it does nothing when
  * found_inf is non-NULL and *found_inf != 0, so a skipped step changes no weight and no state. half_kind is a
@@ -82,13 +82,13 @@ DT_EXPORT int32_t dt_adam_f32(float* w, const float* g, float* m, float* v, void
                               float lr, float beta1, float beta2, float eps, float weight_decay, int32_t decoupled,
                               const int64_t* step_count, int64_t step, const int32_t* found_inf, cudaStream_t stream);
 
-/* ---- casts (cast.cu) ---------------------------------------------------------------------------- */
+/* ---- casts (Elementwise: elementwise.cu) ---------------------------------------------------------------------------- */
 DT_EXPORT int32_t dt_cast_f32_to_f16(const float* x, void* y, int64_t n, cudaStream_t stream);
 DT_EXPORT int32_t dt_cast_f16_to_f32(const void* x, float* y, int64_t n, cudaStream_t stream);
 DT_EXPORT int32_t dt_cast_f32_to_bf16(const float* x, void* y, int64_t n, cudaStream_t stream);
 DT_EXPORT int32_t dt_cast_bf16_to_f32(const void* x, float* y, int64_t n, cudaStream_t stream);
 
-/* ---- fused softmax cross-entropy (softmax_xent.cu); PyTorch: F.cross_entropy(reduction='mean') ----
+/* ---- fused softmax cross-entropy (Loss: loss.cu); PyTorch: F.cross_entropy(reduction='mean') ----
  * logits (N, K) fp32, labels (N) int32 in [0, K). *loss = mean over rows of -log softmax(z)[label],
  * WRITTEN (not accumulated; NaN for N = 0, the mean of nothing); when dlogits is non-NULL,
  * dlogits = k*softmax(z) - k*onehot with k = s/N, s = (scale ? *scale : 1) * host_scale, the loss scale
@@ -122,7 +122,7 @@ DT_EXPORT int32_t dt_softmax_xent_f32(const float* logits, const int32_t* labels
 /* Layout flag `nhwc`: 0 = NCHW, offset ((n*C + c)*H + h)*W + w; 1 = NHWC, offset ((n*H + h)*W + w)*C + c,
  * over the logical dims (n, c, h, w). A rank-2 tensor (N, C) is passed as h = w = 1. */
 
-/* ---- element-wise (elementwise.cu); the CPU backend's Copy / Fill / Axpby / Add ----------------------- */
+/* ---- element-wise (Elementwise: elementwise.cu); the CPU backend's Copy / Fill / Axpby / Add ----------------------- */
 
 /* y[n, c, h, w] = x[n, c, h, w]: IBackend.Copy with a layout change (x_nhwc != y_nhwc) and/or a dtype
  * change (x_dtype != y_dtype; fp32 -> 16-bit rounds to nearest even, 16-bit -> 16-bit goes through fp32).
@@ -141,7 +141,7 @@ DT_EXPORT int32_t dt_axpby(const void* x, void* y, int32_t dtype, int64_t count,
 /* y[i] = a[i] + b[i]; y may alias a or b. */
 DT_EXPORT int32_t dt_add(const void* a, const void* b, void* y, int32_t dtype, int64_t count, cudaStream_t stream);
 
-/* ---- activations (activation.cu); IBackend.Activation / ActivationBackward --------------------------- */
+/* ---- activations (Activation: activation.cu); IBackend.Activation / ActivationBackward --------------------------- */
 #define DT_ACT_RELU       0 /* y = max(x, 0), NaN propagates             dx = y > 0 ? dy : 0*dy     */
 #define DT_ACT_LEAKY_RELU 1 /* y = x > 0 ? x : alpha*x                   dx = y > 0 ? dy : alpha*dy */
 #define DT_ACT_SIGMOID    2 /* y = 1/(1 + exp(-x))                        dx = (dy*y)*(1 - y)        */
@@ -153,7 +153,7 @@ DT_EXPORT int32_t dt_activation(int32_t kind, float alpha, const void* x, void* 
 DT_EXPORT int32_t dt_activation_backward(int32_t kind, float alpha, const void* y, const void* dy, void* dx, int32_t dtype,
                                          int64_t count, int32_t accumulate, cudaStream_t stream);
 
-/* ---- dropout (dropout.cu); IBackend.DropoutForward / DropoutBackward ---------------------------------
+/* ---- dropout (Dropout: dropout.cu); IBackend.DropoutForward / DropoutBackward ---------------------------------
  * y[i] = keep(seed, i) ? x[i]*(1/(1 - p)) : 0, or y[i] += that when accumulate != 0, with i the memory
  * index and keep the counter-based SplitMix64 mask of CpuKernels.DropoutKeep, bit for bit:
  *   z = seed + i*0x9E3779B97F4A7C15; z = (z ^ z>>30)*0xBF58476D1CE4E5B9; z = (z ^ z>>27)*0x94D049BB133111EB;
@@ -163,7 +163,7 @@ DT_EXPORT int32_t dt_activation_backward(int32_t kind, float alpha, const void* 
 DT_EXPORT int32_t dt_dropout(const void* x, void* y, int32_t dtype, int64_t count, float p, uint64_t seed, int32_t accumulate,
                              cudaStream_t stream);
 
-/* ---- PReLU (prelu.cu), fp32; IBackend.PReluForward / PReluBackward -----------------------------------
+/* ---- PReLU (Activation: activation.cu), fp32; IBackend.PReluForward / PReluBackward -----------------------------------
  * x, y, dy, dx are (n, c, hw) in layout nhwc; alpha and dalpha hold c slopes, or one when shared != 0.
  * Forward: y = x > 0 ? x : alpha[ch]*x (y may be x). */
 DT_EXPORT int32_t dt_prelu_forward(const float* x, const float* alpha, float* y, int64_t n, int64_t c, int64_t hw, int32_t nhwc,
@@ -175,7 +175,7 @@ DT_EXPORT int32_t dt_prelu_backward(const float* x, const float* alpha, const fl
                                     int64_t c, int64_t hw, int32_t nhwc, int32_t shared, int32_t accumulate_dx,
                                     int32_t accumulate_alpha, cudaStream_t stream);
 
-/* ---- channel copies (copy_channels.cu); IBackend.CopyChannels / CopyChannelsBackward ----------------
+/* ---- channel copies (Join: join.cu); IBackend.CopyChannels / CopyChannelsBackward ----------------
  * Concatenation and the option-A shortcut. src is (n, src_c, src_h, src_w), dst (n, dst_c, dst_h, dst_w),
  * both in layout nhwc, with dst_h = ceil(src_h/stride), dst_w = ceil(src_w/stride) (else, or for channel
  * ranges outside either tensor, stride < 1, channels < 0: cudaErrorInvalidValue).
@@ -194,7 +194,7 @@ DT_EXPORT int32_t dt_copy_channels_backward(const void* ddst, int64_t ddst_c, in
                                             int32_t dtype, int64_t n, int64_t channels, int32_t stride, int32_t nhwc,
                                             int32_t accumulate, cudaStream_t stream);
 
-/* ---- losses (losses.cu), fp32; IBackend.MseLoss / BceWithLogitsLoss ---------------------------------
+/* ---- losses (Loss: loss.cu), fp32; IBackend.MseLoss / BceWithLogitsLoss ---------------------------------
  * loss[0] is WRITTEN (deterministic two-stage sum in double; NaN when count = 0, the mean of nothing).
  * The gradient, when non-NULL, may alias the prediction (in place).
  * MSE (F.mse_loss): loss = (1/count)*sum (p - t)^2; dpred = (p - t)*k, k = (float)(2*scale/count). */
@@ -205,7 +205,7 @@ DT_EXPORT int32_t dt_mse(const float* pred, const float* target, int64_t count, 
 DT_EXPORT int32_t dt_bce_logits(const float* z, const float* t, int64_t count, float* loss, float* dz, float scale,
                                 cudaStream_t stream);
 
-/* ---- more optimizers (optim_extra.cu), fp32; the CPU backend's AdagradStep / RmsPropStep -------------
+/* ---- more optimizers (Optim: optim.cu), fp32; the CPU backend's AdagradStep / RmsPropStep -------------
  * Same operations in the same order as the CPU, each rounded on its own (no FMA): bit-identical results.
  * Adagrad (torch.optim.Adagrad), step >= 1: clr = lr/(1 + (step - 1)*lr_decay) (fp32, host);
  * g' = g + wd*w; sum += g'*g'; w -= (clr*g')/(sqrt(sum) + eps). g itself is not modified. */
@@ -222,7 +222,7 @@ DT_EXPORT int32_t dt_rmsprop_f32(float* w, const float* g, float* v, float* mome
  * sign(w) = (0 < w) - (w < 0), so sign(0) = 0 (and sign(NaN) = 0, as PyTorch's formula). */
 DT_EXPORT int32_t dt_penalty_grad_f32(const float* w, float* g, int64_t count, float l1, float l2, cudaStream_t stream);
 
-/* ---- clip by global norm (norm.cu); torch.nn.utils.clip_grad_norm_ ----------------------------------
+/* ---- clip by global norm (Clip: clip.cu); torch.nn.utils.clip_grad_norm_ ----------------------------------
  * *out = sum x^2, WRITTEN (0 for count = 0): each thread sums its squares in fp32 and folds them into a
  * double every 32 elements; blocks and the final stage sum in double; deterministic. */
 DT_EXPORT int32_t dt_global_norm_sq_f32(const float* x, int64_t count, float* out, cudaStream_t stream);

@@ -54,7 +54,7 @@ public interface IBackend : IDisposable
     /// </summary>
     bool SupportsPrecision(Precision precision, out string reason);
 
-    // ---- element-wise ------------------------------------------------------------------
+    // ---- Elementwise (CpuBackend/CudaBackend.Elementwise.cs, CpuKernels.Elementwise.cs, elementwise.cu) -----------
 
     /// <summary>t[i] = value.</summary>
     void Fill(Tensor t, float value);
@@ -67,6 +67,8 @@ public interface IBackend : IDisposable
 
     /// <summary>y = a + b, element-wise (the residual join). y may alias a or b.</summary>
     void Add(Tensor a, Tensor b, Tensor y);
+
+    // ---- Activation (…Activation.cs, activation.cu) ---------------------------------------------------------------
 
     /// <summary>y = f(x) for an activation; y may alias x. <paramref name="alpha"/> is LeakyReLU's slope.</summary>
     void Activation(ActivationKind kind, float alpha, Tensor x, Tensor y);
@@ -83,6 +85,8 @@ public interface IBackend : IDisposable
     /// <summary>dx (+)= dy·(x &gt; 0 ? 1 : a); dalpha (+)= Σ dy·x over the elements with x ≤ 0 (per channel or in total).</summary>
     void PReluBackward(Tensor x, Tensor alpha, Tensor dy, Tensor? dx, Tensor dalpha, bool accumulateDx, bool accumulateAlpha);
 
+    // ---- Dropout (…Dropout.cs, dropout.cu) ------------------------------------------------------------------------
+
     /// <summary>
     /// Inverted dropout: y = x·keep/(1 − p) where keep(i) is a counter-based hash of
     /// (<paramref name="seed"/>, i) ≥ p, so backward and every backend regenerate the same mask.
@@ -92,7 +96,7 @@ public interface IBackend : IDisposable
     /// <summary>dx (+)= dy·keep/(1 − p) with the mask of <see cref="DropoutForward"/> for the same seed.</summary>
     void DropoutBackward(Tensor dy, Tensor dx, float p, ulong seed, bool accumulate);
 
-    // ---- convolution and dense -----------------------------------------------------------
+    // ---- Conv (…Conv.cs: cuDNN on the GPU, CpuIm2Col.cs + CpuGemm.cs on the CPU) ----------------------------------
 
     /// <summary>y = conv(x, w) (+ bias). x (N, C, H, W), w (K, C/groups, KH, KW), bias (K), y (N, K, OH, OW).</summary>
     void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec);
@@ -109,6 +113,8 @@ public interface IBackend : IDisposable
     /// </summary>
     long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec, Layout layout, DType dtype);
 
+    // ---- Dense (…Dense.cs: cuBLAS on the GPU, CpuGemm.cs on the CPU) ----------------------------------------------
+
     /// <summary>
     /// Row-major matrix product c = α·op(a)·op(b) + β·c, where op transposes when asked.
     /// a, b, c are rank-2 (rank-4 and other tensors are read as (dim0, rest)).
@@ -121,7 +127,7 @@ public interface IBackend : IDisposable
     /// <summary>dbias[c] (+)= Σ over every other dimension of dy[n, c, …].</summary>
     void BiasBackward(Tensor dy, Tensor dbias, bool accumulate);
 
-    // ---- normalisation and pooling --------------------------------------------------------
+    // ---- Norm (…Norm.cs, CpuKernels.Norm.cs; cuDNN on the GPU) ----------------------------------------------------
 
     /// <summary>
     /// Batch normalisation in training mode (per channel over N, H, W; PyTorch's BatchNorm2d/1d):
@@ -142,13 +148,15 @@ public interface IBackend : IDisposable
     void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, double eps,
         Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams);
 
+    // ---- Pool (…Pool.cs, CpuKernels.Pool.cs; cuDNN on the GPU) ----------------------------------------------------
+
     /// <summary>y = pool(x).</summary>
     void Pool2dForward(PoolSpec spec, Tensor x, Tensor y);
 
     /// <summary>dx (+)= the pooling gradient; max pooling uses x and y to find the window's maximum.</summary>
     void Pool2dBackward(PoolSpec spec, Tensor x, Tensor y, Tensor dy, Tensor dx, bool accumulate);
 
-    // ---- data movement for joins ---------------------------------------------------------
+    // ---- Join (…Join.cs, CpuKernels.Join.cs, join.cu): concatenation, option-A shortcut ---------------------------
 
     /// <summary>
     /// dst[:, dstC0 + i, h, w] (+)= src[:, srcC0 + i, h·stride, w·stride] for i in [0, channels):
@@ -160,7 +168,7 @@ public interface IBackend : IDisposable
     /// <summary>The adjoint of <see cref="CopyChannels"/>: dsrc[:, srcC0 + i, h·stride, w·stride] (+)= ddst[:, dstC0 + i, h, w].</summary>
     void CopyChannelsBackward(Tensor ddst, int dstC0, Tensor dsrc, int srcC0, int channels, int stride, bool accumulate);
 
-    // ---- losses (mean over the batch, scaled gradient) ----------------------------------------
+    // ---- Loss (…Loss.cs, CpuKernels.Loss.cs, loss.cu): mean over the batch, scaled gradient -----------------------
 
     /// <summary>
     /// Softmax cross-entropy with integer labels, fused: loss[0] = −(1/N)·Σ log softmax(z)[label];
@@ -179,7 +187,7 @@ public interface IBackend : IDisposable
     /// </summary>
     void BceWithLogitsLoss(Tensor logits, Tensor target, Tensor loss, Tensor? dlogits, float scale);
 
-    // ---- optimizers (flat buffers) -------------------------------------------------------
+    // ---- Optim (…Optim.cs, CpuKernels.Optim.cs, optim.cu): flat buffers -------------------------------------------
 
     /// <summary>
     /// Adds the gradient of the elastic-net penalty λ1·‖w‖₁ + (λ2/2)·‖w‖² to g, element-wise over flat fp32 spans
@@ -194,34 +202,23 @@ public interface IBackend : IDisposable
     void PenaltyGradient(Tensor w, Tensor g, float l1, float l2);
 
     /// <summary>
-    /// One SGD step over a flat span of parameters (see <see cref="SgdArgs"/> for the rule);
-    /// <paramref name="step"/> counts from 1; on step 1 the momentum buffer becomes g.
+    /// One SGD step over a flat span of parameters (see <see cref="SgdArgs"/> for the rule, the same equations in the same
+    /// order as the fused kernel <c>dt_sgd_f32</c>); <paramref name="step"/> counts from 1; on step 1 the momentum buffer
+    /// becomes g. For mixed precision, when <paramref name="workingCopy"/> is given (fp16 or bf16, w's element count), the
+    /// fp32 master weights <paramref name="w"/> are updated and workingCopy = round(w) in the same pass; with
+    /// <paramref name="scalerState"/> (a <see cref="LossScalerState"/>) the step number is its step count + 1
+    /// (<paramref name="step"/> is ignored), and when its found-inf flag is set the call changes nothing at all: not w, not
+    /// the momentum buffer, not the working copy.
     /// </summary>
-    void SgdStep(Tensor w, Tensor g, Tensor momentum, SgdArgs args, long step);
+    void SgdStep(Tensor w, Tensor g, Tensor momentum, SgdArgs args, long step, Tensor? workingCopy = null, Tensor? scalerState = null);
 
     /// <summary>
-    /// One Adam or AdamW step over flat spans (see <see cref="AdamArgs"/> for the rule, the same equations
-    /// in the same order as the fused kernel <c>dt_adam_f32</c>); <paramref name="step"/> counts from 1.
+    /// One Adam or AdamW step over flat spans (see <see cref="AdamArgs"/> for the rule, the same equations in the same
+    /// order as the fused kernel <c>dt_adam_f32</c>); <paramref name="step"/> counts from 1. <paramref name="workingCopy"/>
+    /// and <paramref name="scalerState"/> as in <see cref="SgdStep"/>: a step whose found-inf flag is set changes no weight
+    /// and no moment, and the bias correction reads t = the state's step count + 1, which such a step does not advance.
     /// </summary>
-    void AdamStep(Tensor w, Tensor g, Tensor m, Tensor v, AdamArgs args, long step);
-
-    /// <summary>
-    /// The mixed-precision form of <see cref="SgdStep(Tensor, Tensor, Tensor, SgdArgs, long)"/>, the fused kernel
-    /// <c>dt_sgd_f32</c>: the same update of the fp32 master weights <paramref name="w"/>, then, when
-    /// <paramref name="workingCopy"/> is given (fp16 or bf16, w's element count), workingCopy = round(w) in the same
-    /// pass. With <paramref name="scalerState"/> (a <see cref="LossScalerState"/>) the step number is its step count + 1
-    /// (<paramref name="step"/> is ignored), and when its found-inf flag is set the call changes nothing at all:
-    /// not w, not the momentum buffer, not the working copy.
-    /// </summary>
-    void SgdStep(Tensor w, Tensor g, Tensor momentum, SgdArgs args, long step, Tensor? workingCopy, Tensor? scalerState);
-
-    /// <summary>
-    /// The mixed-precision form of <see cref="AdamStep(Tensor, Tensor, Tensor, Tensor, AdamArgs, long)"/>, the fused
-    /// kernel <c>dt_adam_f32</c>, with <paramref name="workingCopy"/> and <paramref name="scalerState"/> as in the
-    /// mixed-precision <c>SgdStep</c>: a step whose found-inf flag is set changes no weight and no moment, and the
-    /// bias correction reads t = the state's step count + 1, which such a step does not advance.
-    /// </summary>
-    void AdamStep(Tensor w, Tensor g, Tensor m, Tensor v, AdamArgs args, long step, Tensor? workingCopy, Tensor? scalerState);
+    void AdamStep(Tensor w, Tensor g, Tensor m, Tensor v, AdamArgs args, long step, Tensor? workingCopy = null, Tensor? scalerState = null);
 
     /// <summary>One Adagrad step over flat spans (see <see cref="AdagradArgs"/>); <paramref name="step"/> counts from 1.</summary>
     void AdagradStep(Tensor w, Tensor g, Tensor sum, AdagradArgs args, long step);
@@ -232,7 +229,7 @@ public interface IBackend : IDisposable
     /// </summary>
     void RmsPropStep(Tensor w, Tensor g, Tensor v, Tensor? momentum, Tensor? gradAvg, RmsPropArgs args);
 
-    // ---- mixed precision: loss scaling and clipping (state stays on the device) -----------------------
+    // ---- LossScale (…LossScale.cs, loss_scale.cu): the state stays on the device ----------------------------------
 
     /// <summary>
     /// GradScaler's unscale (torch._amp_foreach_non_finite_check_and_unscale_, kernel <c>dt_unscale_f32</c>):
@@ -253,6 +250,8 @@ public interface IBackend : IDisposable
 
     /// <summary>x[i] ← x[i]·scale with the scale read from <paramref name="scalerState"/> on the device (the loss gradient, fp32).</summary>
     void MultiplyByLossScale(Tensor x, Tensor scalerState);
+
+    // ---- Clip (…Clip.cs, clip.cu): clipping by the global norm ----------------------------------------------------
 
     /// <summary>normSquared[0] ← Σ x[i]² over the flat fp32 <paramref name="x"/> (overwritten; kernel <c>dt_global_norm_sq_f32</c>).</summary>
     void GlobalNormSquared(Tensor x, Tensor normSquared);

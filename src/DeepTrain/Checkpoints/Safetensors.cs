@@ -72,7 +72,7 @@ public static class Safetensors
     /// <exception cref="NotSupportedException">The tensor data is larger than one .NET array can hold (about 2 GiB).</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    public static SafetensorsFile Load(string path) => SafetensorsFile.Read(path);
+    public static SafetensorsFile Load(string path) => SafetensorsReader.Read(path);
 
     private static void TryDelete(string path)
     {

@@ -68,8 +68,7 @@ public class Adam : Optimizer
             var a = args with { LearningRate = LearningRate * v.Group.LrScale, WeightDecay = v.Group.DecayFor(WeightDecay, DecayAll) };
             // Mixed precision: the fused step also writes the 16-bit working copy and honours the scaler's flag and step count.
             var half = Parameters.WorkingView(v.Group);
-            if (half is null && Scaler is null) backend.AdamStep(v.W, v.G, v.State[0], v.State[1], a, Steps);
-            else backend.AdamStep(v.W, v.G, v.State[0], v.State[1], a, Steps, half, Scaler?.State);
+            backend.AdamStep(v.W, v.G, v.State[0], v.State[1], a, Steps, half, Scaler?.State);
         }
     }
 

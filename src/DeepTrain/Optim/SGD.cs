@@ -69,8 +69,7 @@ public sealed class SGD : Optimizer
             var args = new SgdArgs(LearningRate * v.Group.LrScale, Momentum, Dampening, v.Group.DecayFor(WeightDecay, DecayAll), Nesterov, Form);
             // Mixed precision: the fused step also writes the 16-bit working copy and honours the scaler's flag.
             var half = Parameters.WorkingView(v.Group);
-            if (half is null && Scaler is null) backend.SgdStep(v.W, v.G, v.State[0], args, Steps);
-            else backend.SgdStep(v.W, v.G, v.State[0], args, Steps, half, Scaler?.State);
+            backend.SgdStep(v.W, v.G, v.State[0], args, Steps, half, Scaler?.State);
         }
     }
 

@@ -35,7 +35,7 @@ public class CudaMixedTrainingTests
     /// initialisation and batch, then one fused SGD step with the working copy. Both store every activation and
     /// activation gradient in 16 bits and compute in fp32, so they differ by where summation order moves a 16-bit
     /// rounding (one step of 2⁻¹⁰ or 2⁻⁷ here and there, carried through ~20 layers) and by the GPU's 16-bit rounding of
-    /// each weight gradient before it is widened (CudaBackend.Reduced.cs). Tolerance, as a norm-relative error over all
+    /// each weight gradient before it is widened (CudaBackend.Precision.cs). Tolerance, as a norm-relative error over all
     /// fp32 weight gradients, the fp32 logits, the loss and the updated weights: 1e-2 for fp16 (10 steps of its 2⁻¹⁰),
     /// 6e-2 for bf16 (8 steps of its 2⁻⁷).
     /// </summary>

@@ -22,7 +22,7 @@ public class CudaMixedVsCpuTests
     /// forward output that may already be one step apart get R = 2. Reductions over ~100–300 16-bit products (convolution,
     /// GEMM, bias and batch-norm gradients) sum in another order on tensor cores and round 16-bit intermediate results
     /// (the GPU rounds a weight or bias gradient of 16-bit x/dy to 16 bits before widening it into the fp32 gradient;
-    /// see CudaBackend.Reduced.cs): A = 4, R = 2 for results of magnitude ~1–10. Exact (0, 0) where both do one
+    /// see CudaBackend.Precision.cs): A = 4, R = 2 for results of magnitude ~1–10. Exact (0, 0) where both do one
     /// identical rounding of identical values (fills, dtype conversions, max pooling).
     /// </summary>
     public static readonly Dictionary<string, (double A, double R)> Extra16 = new()

@@ -50,10 +50,8 @@ public abstract class ForwardingBackend(IBackend inner) : IBackend
     public virtual void SoftmaxCrossEntropy(Tensor logits, Tensor labels, Tensor loss, Tensor? dlogits, Tensor? correct, float scale) => Inner.SoftmaxCrossEntropy(logits, labels, loss, dlogits, correct, scale);
     public virtual void MseLoss(Tensor pred, Tensor target, Tensor loss, Tensor? dpred, float scale) => Inner.MseLoss(pred, target, loss, dpred, scale);
     public virtual void BceWithLogitsLoss(Tensor logits, Tensor target, Tensor loss, Tensor? dlogits, float scale) => Inner.BceWithLogitsLoss(logits, target, loss, dlogits, scale);
-    public virtual void SgdStep(Tensor w, Tensor g, Tensor momentum, SgdArgs args, long step) => Inner.SgdStep(w, g, momentum, args, step);
-    public virtual void AdamStep(Tensor w, Tensor g, Tensor m, Tensor v, AdamArgs args, long step) => Inner.AdamStep(w, g, m, v, args, step);
-    public virtual void SgdStep(Tensor w, Tensor g, Tensor momentum, SgdArgs args, long step, Tensor? workingCopy, Tensor? scalerState) => Inner.SgdStep(w, g, momentum, args, step, workingCopy, scalerState);
-    public virtual void AdamStep(Tensor w, Tensor g, Tensor m, Tensor v, AdamArgs args, long step, Tensor? workingCopy, Tensor? scalerState) => Inner.AdamStep(w, g, m, v, args, step, workingCopy, scalerState);
+    public virtual void SgdStep(Tensor w, Tensor g, Tensor momentum, SgdArgs args, long step, Tensor? workingCopy = null, Tensor? scalerState = null) => Inner.SgdStep(w, g, momentum, args, step, workingCopy, scalerState);
+    public virtual void AdamStep(Tensor w, Tensor g, Tensor m, Tensor v, AdamArgs args, long step, Tensor? workingCopy = null, Tensor? scalerState = null) => Inner.AdamStep(w, g, m, v, args, step, workingCopy, scalerState);
     public virtual void AdagradStep(Tensor w, Tensor g, Tensor sum, AdagradArgs args, long step) => Inner.AdagradStep(w, g, sum, args, step);
     public virtual void RmsPropStep(Tensor w, Tensor g, Tensor v, Tensor? momentum, Tensor? gradAvg, RmsPropArgs args) => Inner.RmsPropStep(w, g, v, momentum, gradAvg, args);
     public virtual void PenaltyGradient(Tensor w, Tensor g, float l1, float l2) => Inner.PenaltyGradient(w, g, l1, l2);

@@ -1,6 +1,6 @@
+using ConvGeom = DeepTrain.Backends.ConvGeometry;
 using DeepTrain.Tensors;
 using DeepTrain.Utils;
-using ConvGeom = DeepTrain.Backends.ConvGeometry;
 
 namespace DeepTrain.Backends.Cpu;
 
@@ -396,46 +396,5 @@ public sealed partial class CpuBackend
             + (long)g.K * g.Crs;
         long shared = CpuGemm.PackedASize(Math.Max(g.Kg, g.Crs), Math.Max(g.Kg, g.Crs)) * g.G;
         return (perThread * CpuParallel.Threads + shared) * sizeof(float);
-    }
-
-    /// <inheritdoc />
-    public unsafe void Gemm(bool transA, bool transB, float alpha, Tensor a, Tensor b, float beta, Tensor c)
-    {
-        if (Reduced(a, b, c)) { using var h = new Widened(); Gemm(transA, transB, alpha, h.In(a), h.In(b), beta, h.Out(c)); return; }
-        const string op = "Gemm";
-        CheckConvTensors(op, a, "a", b, "b", c, "c");
-        var (m, n, ka) = OperandChecks.Gemm(op, transA, transB, a, b, c);
-        int ac = transA ? m : ka, bc = transB ? ka : n;
-        float* ap = (float*)a.Pointer, bp = (float*)b.Pointer, cp = (float*)c.Pointer;
-        // A row-major (r, c) matrix read as op: element (i, p) at i·c + p, or at p·c + i when transposed.
-        nint rsA = transA ? 1 : ac, csA = transA ? ac : 1;
-        nint rsB = transB ? 1 : bc, csB = transB ? bc : 1;
-        int k = ka;
-
-        // Threads take disjoint blocks of C: column blocks (multiples of NR) when C is wide,
-        // row blocks (multiples of MR) otherwise. Each block is an independent GEMM.
-        long flops = 2L * m * n * k;
-        bool byColumns = n >= m;
-        int blocks = byColumns ? (n + CpuGemm.NR - 1) / CpuGemm.NR : (m + CpuGemm.MR - 1) / CpuGemm.MR;
-        CpuParallel.For(blocks, flops / Math.Max(blocks, 1), new GemmBody(m, n, k, alpha, ap, rsA, csA, bp, rsB, csB, beta, cp, byColumns));
-    }
-
-    /// <summary>C (M, N) = α·op(A)·op(B) + β·C over column blocks [s·NR, e·NR), or row blocks [s·MR, e·MR).</summary>
-    private readonly unsafe struct GemmBody(int m, int n, int k, float alpha, float* ap, nint rsA, nint csA, float* bp, nint rsB, nint csB,
-        float beta, float* cp, bool byColumns) : IRangeBody
-    {
-        public void Run(int s, int e)
-        {
-            if (byColumns)
-            {
-                int j0 = s * CpuGemm.NR, j1 = Math.Min(n, e * CpuGemm.NR);
-                CpuGemm.Sgemm(m, j1 - j0, k, alpha, ap, rsA, csA, bp + j0 * csB, rsB, csB, beta, cp + j0, n, 1);
-            }
-            else
-            {
-                int i0 = s * CpuGemm.MR, i1 = Math.Min(m, e * CpuGemm.MR);
-                CpuGemm.Sgemm(i1 - i0, n, k, alpha, ap + i0 * rsA, rsA, csA, bp, rsB, csB, beta, cp + (nint)i0 * n, n, 1);
-            }
-        }
     }
 }

@@ -77,4 +77,75 @@ public static partial class CpuKernels
             w[i] -= a.Nesterov ? (1f + mu) * vi - mu * prev : vi;
         }
     }
+
+    /// <summary>
+    /// w, m, v ← one Adam/AdamW step from g (see <see cref="AdamArgs"/>); <paramref name="step"/> is t ≥ 1.
+    /// </summary>
+    /// <exception cref="ArgumentException">The spans differ in length.</exception>
+    public static void AdamStep(Span<float> w, ReadOnlySpan<float> g, Span<float> m, Span<float> v, AdamArgs a, long step)
+    {
+        if (g.Length != w.Length || m.Length != w.Length || v.Length != w.Length)
+            throw new ArgumentException($"AdamStep: w ({w.Length}), g ({g.Length}), m ({m.Length}) and v ({v.Length}) must have equal lengths");
+        float bc1 = (float)(1.0 - Math.Pow(a.Beta1, step));
+        float sqrtBc2 = (float)Math.Sqrt(1.0 - Math.Pow(a.Beta2, step));
+        float stepSize = a.LearningRate / bc1, decay = a.LearningRate * a.WeightDecay;
+        float b1 = a.Beta1, b2 = a.Beta2, c1 = 1f - a.Beta1, c2 = 1f - a.Beta2, eps = a.Eps, wd = a.WeightDecay;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vb1 = Vector256.Create(b1); var vb2 = Vector256.Create(b2);
+            var vc1 = Vector256.Create(c1); var vc2 = Vector256.Create(c2);
+            var vstep = Vector256.Create(stepSize); var vbc2 = Vector256.Create(sqrtBc2); var veps = Vector256.Create(eps);
+            var vdecay = Vector256.Create(decay); var vwd = Vector256.Create(wd);
+            for (; i <= w.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var wi = Vector256.Create((ReadOnlySpan<float>)w[i..]);
+                var gi = Vector256.Create(g[i..]);
+                if (a.Decoupled) wi -= vdecay * wi;
+                else gi += vwd * wi;
+                var mi = vb1 * Vector256.Create((ReadOnlySpan<float>)m[i..]) + vc1 * gi;
+                var vi = vb2 * Vector256.Create((ReadOnlySpan<float>)v[i..]) + vc2 * gi * gi;
+                mi.CopyTo(m[i..]);
+                vi.CopyTo(v[i..]);
+                wi -= vstep * mi / (Vector256.Sqrt(vi) / vbc2 + veps);
+                wi.CopyTo(w[i..]);
+            }
+        }
+        for (; i < w.Length; i++)
+        {
+            float wi = w[i], gi = g[i];
+            if (a.Decoupled) wi -= decay * wi;
+            else gi += wd * wi;
+            float mi = b1 * m[i] + c1 * gi;
+            float vi = b2 * v[i] + c2 * gi * gi;
+            m[i] = mi;
+            v[i] = vi;
+            w[i] = wi - stepSize * mi / (MathF.Sqrt(vi) / sqrtBc2 + eps);
+        }
+    }
+
+    /// <summary>g[i] ← g[i] + λ1·sign(w[i]) + λ2·w[i] (see the file header).</summary>
+    /// <exception cref="ArgumentException">The spans differ in length.</exception>
+    public static void PenaltyGradient(ReadOnlySpan<float> w, Span<float> g, float l1, float l2)
+        => VectorLoops.Zip(new PenaltyOp(l1, l2), w, g, g, accumulate: false);
+
+    /// <summary>(w, g) ↦ (g + λ1·sign(w)) + λ2·w; sign is built from two comparisons so 0 and NaN give 0.</summary>
+    private readonly struct PenaltyOp(float l1, float l2) : IBinaryOp
+    {
+        public float Invoke(float w, float g) => (g + l1 * ((w > 0f ? 1f : 0f) - (w < 0f ? 1f : 0f))) + l2 * w;
+
+        public Vector256<float> Invoke(Vector256<float> w, Vector256<float> g)
+        {
+            var sign = (Vector256.GreaterThan(w, Vector256<float>.Zero) & Vector256<float>.One)
+                     - (Vector256.LessThan(w, Vector256<float>.Zero) & Vector256<float>.One);
+            return (g + sign * l1) + w * l2;
+        }
+
+        public Vector512<float> Invoke(Vector512<float> w, Vector512<float> g)
+        {
+            var sign = (Vector512.GreaterThan(w, Vector512<float>.Zero) & Vector512<float>.One)
+                     - (Vector512.LessThan(w, Vector512<float>.Zero) & Vector512<float>.One);
+            return (g + sign * l1) + w * l2;
+        }
+    }
 }

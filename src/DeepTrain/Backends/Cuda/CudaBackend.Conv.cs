@@ -16,7 +16,7 @@ namespace DeepTrain.Backends.Cuda;
 // filters, and PyTorch converts the weight the same way for channels_last — so the weight is transposed into the
 // workspace first (and a weight gradient computed there and transposed back): a copy the size of the filter.
 //
-// Algorithms are chosen once per (direction, x shape, w shape, spec, dtype, layout) and cached: by cuDNN's heuristics
+// Algorithms are chosen once per (direction, x shape, w shape, spec, dtype, layout) and cached (ConvAlgorithmCache): by cuDNN's heuristics
 // (cudnnGet*Algorithm_v7) or by timing (cudnnFind*AlgorithmEx, on scratch outputs so accumulating calls lose nothing),
 // keeping the first candidate that (1) ran, (2) is CUDNN_DETERMINISTIC when Deterministic is set, (3) does not use tensor
 // cores on fp32 data unless AllowTf32 is set, and (4) needs at most ConvWorkspaceLimitBytes of workspace. The choice keeps
@@ -30,17 +30,7 @@ namespace DeepTrain.Backends.Cuda;
 // out = α·result + β·out), others β = 0.
 public sealed unsafe partial class CudaBackend
 {
-    private enum ConvDirection : byte { Forward, BackwardData, BackwardFilter }
-
-    private readonly record struct ConvKey(ConvDirection Direction, Shape X, Shape W, ConvSpec Spec, DType DType, Layout Layout);
-
-    /// <summary>A chosen algorithm, the math type it runs with and the workspace cuDNN asked for it under that math type.</summary>
-    private readonly record struct ConvChoice(int Algo, long WorkspaceBytes, cudnnMathType_t Math);
-
-    private readonly Dictionary<ConvKey, ConvChoice> _convAlgos = [];
-
-    /// <summary>Algorithms (with their math type) that cuDNN refused at run time for a key; <see cref="Pick"/> skips them.</summary>
-    private readonly HashSet<(ConvKey Key, int Algo, cudnnMathType_t Math)> _convRejected = [];
+    private readonly ConvAlgorithmCache _convAlgos = new();
 
     /// <summary>Workspace offsets are rounded to this (cuDNN wants 16-byte alignment; 256 keeps every kernel happy).</summary>
     private const long ScratchAlign = 256;
@@ -176,7 +166,7 @@ public sealed unsafe partial class CudaBackend
     /// <inheritdoc />
     /// <remarks>
     /// 16-bit x and dy with an fp32 dw (the mixed-precision plan's weight gradient) compute the batch's gradient in 16-bit
-    /// scratch with fp32 accumulation and widen it into dw (see CudaBackend.Reduced.cs, tier 2: the batch's contribution is
+    /// scratch with fp32 accumulation and widen it into dw (see CudaBackend.Precision.cs, tier 2: the batch's contribution is
     /// rounded once to 16 bits, as in PyTorch AMP).
     /// </remarks>
     /// <exception cref="ConvWorkspaceLimitException">No acceptable algorithm fits <see cref="CudaBackendOptions.ConvWorkspaceLimitBytes"/>.</exception>
@@ -236,7 +226,7 @@ public sealed unsafe partial class CudaBackend
     }
 
     /// <summary>
-    /// Tier 2 of CudaBackend.Reduced.cs: dw (fp32) (+)= the gradient of 16-bit x and dy. cuDNN computes it into 16-bit
+    /// Tier 2 of CudaBackend.Precision.cs: dw (fp32) (+)= the gradient of 16-bit x and dy. cuDNN computes it into 16-bit
     /// scratch with β = 0 (x, dy and the filter descriptor share x's type, with the CUDNN_DATA_FLOAT compute type of
     /// <see cref="SetConvDescriptors"/>; cudnn_cnn.h: "Convolution functions: All of the form "output = alpha * Op(inputs)
     /// + beta * output""), then <see cref="WidenInto"/> widens it — and for channels-last transposes it back to
@@ -307,127 +297,18 @@ public sealed unsafe partial class CudaBackend
         foreach (var dir in (ReadOnlySpan<ConvDirection>)[ConvDirection.Forward, ConvDirection.BackwardData, ConvDirection.BackwardFilter])
         {
             var key = new ConvKey(dir, x, w, spec, dtype, layout);
-            if (!_convAlgos.TryGetValue(key, out var choice))
+            if (!_convAlgos.TryGet(key, out var choice))
             {
                 DnnConv(Cudnn.cudnnSetConvolutionMathType(_conv, ConvMath(dtype)), op, key);
                 choice = Pick(op, key, Heuristic(key));
                 // The heuristic answer is what a heuristic-mode call would choose; a timed search happens on real buffers later.
-                if (_options.AlgorithmSearch == ConvAlgorithmSearch.Heuristic) _convAlgos[key] = choice;
+                if (_options.AlgorithmSearch == ConvAlgorithmSearch.Heuristic) _convAlgos.Store(key, choice);
             }
             long staging = dir == ConvDirection.BackwardFilter && dtype != DType.Float32 ? filter + AlignUp(w.Elements * sizeof(float))
                 : layout == Layout.NHWC ? filter : 0;
             most = Math.Max(most, staging + choice.WorkspaceBytes);
         }
         return most;
-    }
-
-    /// <inheritdoc />
-    /// <remarks>
-    /// cuBLAS is column-major, and a row-major (r, c) matrix is the column-major (c, r) matrix of its transpose, so
-    /// c = op(a)·op(b) (row-major, M×N) is computed as cᵀ = op(b)ᵀ·op(a)ᵀ (column-major, N×M): cublasGemmEx with the
-    /// operands swapped, m = N, n = M, and each leading dimension the row length of the stored matrix. Compute type
-    /// CUBLAS_COMPUTE_32F (CUBLAS_COMPUTE_32F_FAST_TF32 for fp32 when TF32 is allowed); α and β are host floats.
-    /// </remarks>
-    /// <exception cref="CudaOperationException">cuBLAS failed.</exception>
-    public void Gemm(bool transA, bool transB, float alpha, Tensor a, Tensor b, float beta, Tensor c)
-    {
-        const string op = "Gemm";
-        nint ap = Ptr(op, "a", a), bp = Ptr(op, "b", b), cp = Ptr(op, "c", c);
-        // cublasGemmEx under CUBLAS_COMPUTE_32F takes A and B of one type with C of that type, or 16-bit A/B with an fp32 C
-        // (CUDA_R_16F/CUDA_R_16BF inputs, CUDA_R_32F output); any other mix runs widened (CudaBackend.Reduced.cs, tier 3).
-        if (StorageRoutes.Gemm(a.DType, b.DType, c.DType) == StorageRoute.Widened) { using var h = new Widened(this); Gemm(transA, transB, alpha, h.In(a), h.In(b), beta, h.Out(c)); return; }
-        KernelDType(op, "a", a);
-        SameDType(op, "a", a, "b", b);
-        if (c.DType != DType.Float32) SameDType(op, "a", a, "c", c);
-        var (m, n, k) = OperandChecks.Gemm(op, transA, transB, a, b, c);
-        if (m == 0 || n == 0) return;
-        int lda = Math.Max(1, transA ? m : k), ldb = Math.Max(1, transB ? k : n), ldc = n;
-        var type = BlasType(a.DType);
-        var cType = BlasType(c.DType);
-        var compute = a.DType == DType.Float32 && _options.AllowTf32 ? cublasComputeType_t.CUBLAS_COMPUTE_32F_FAST_TF32 : cublasComputeType_t.CUBLAS_COMPUTE_32F;
-        var status = Cublas.cublasGemmEx(_cublas,
-            transB ? cublasOperation_t.CUBLAS_OP_T : cublasOperation_t.CUBLAS_OP_N,
-            transA ? cublasOperation_t.CUBLAS_OP_T : cublasOperation_t.CUBLAS_OP_N,
-            n, m, k, &alpha, (void*)bp, type, ldb, (void*)ap, type, lda, &beta, (void*)cp, cType, ldc, compute, cublasGemmAlgo_t.CUBLAS_GEMM_DEFAULT);
-        if (status != cublasStatus_t.CUBLAS_STATUS_SUCCESS)
-        {
-            try { Check(status); }
-            catch (CublasException e) { throw new CudaOperationException(op, $"a {a.Shape} {a.DType}, b {b.Shape} {b.DType}, c {c.Shape} {c.DType}", e); }
-        }
-    }
-
-    /// <summary>cudaDataType_t of a storage type (library_types.h: CUDA_R_32F 0, CUDA_R_16F 2, CUDA_R_16BF 14).</summary>
-    private static cudaDataType BlasType(DType t) => t switch
-    {
-        DType.Float16 => cudaDataType.CUDA_R_16F,
-        DType.BFloat16 => cudaDataType.CUDA_R_16BF,
-        _ => cudaDataType.CUDA_R_32F,
-    };
-
-    /// <inheritdoc />
-    /// <exception cref="CudaOperationException">cuDNN failed.</exception>
-    public void AddBias(Tensor y, Tensor bias)
-    {
-        const string op = "AddBias";
-        nint yp = Ptr(op, "y", y), bp = Ptr(op, "bias", bias);
-        if (MixedStorage(y, bias)) { using var h = new Widened(this); AddBias(h.Out(y), h.In(bias)); return; }
-        KernelDType(op, "y", y);
-        SameDType(op, "y", y, "bias", bias);
-        var g = ChannelGeometry.Of(op, "y", y);
-        OperandChecks.PerChannel(op, "bias", bias, g.C);
-        if (y.Elements == 0) return;
-        Describe(_t0, y, op);
-        Describe(_t1, bias, op);
-        float one = 1f;
-        Dnn(Cudnn.cudnnAddTensor(_cudnn, &one, _t1, (void*)bp, &one, _t0, (void*)yp), op, bias, y);
-    }
-
-    /// <inheritdoc />
-    /// <remarks>
-    /// A 16-bit dy with an fp32 dbias sums in fp32 inside cuDNN into 16-bit scratch and widens that into dbias
-    /// (CudaBackend.Reduced.cs, tier 2); other mixes run widened.
-    /// </remarks>
-    /// <exception cref="CudaOperationException">cuDNN failed.</exception>
-    public void BiasBackward(Tensor dy, Tensor dbias, bool accumulate)
-    {
-        const string op = "BiasBackward";
-        nint dyp = Ptr(op, "dy", dy), dbp = Ptr(op, "dbias", dbias);
-        var route = StorageRoutes.BiasBackward(dy.DType, dbias.DType);
-        if (route == StorageRoute.Into32) { BiasBackwardInto32(op, dy, dyp, dbias, dbp, accumulate); return; }
-        if (route == StorageRoute.Widened) { using var h = new Widened(this); BiasBackward(h.In(dy), h.Out(dbias), accumulate); return; }
-        KernelDType(op, "dy", dy);
-        SameDType(op, "dy", dy, "dbias", dbias);
-        var g = ChannelGeometry.Of(op, "dy", dy);
-        OperandChecks.PerChannel(op, "dbias", dbias, g.C);
-        if (dy.Elements == 0)
-        {
-            if (!accumulate) Fill(dbias, 0f);
-            return;
-        }
-        Describe(_t0, dy, op);
-        Describe(_t1, dbias, op);
-        float alpha = 1f, beta = accumulate ? 1f : 0f;
-        Dnn(Cudnn.cudnnConvolutionBackwardBias(_cudnn, &alpha, _t0, (void*)dyp, &beta, _t1, (void*)dbp), op, dy, dbias);
-    }
-
-    /// <summary>Tier 2 of CudaBackend.Reduced.cs for the bias: dbias (fp32) (+)= Σ over n, h, w of a 16-bit dy.</summary>
-    private void BiasBackwardInto32(string op, Tensor dy, nint dyp, Tensor dbias, nint dbp, bool accumulate)
-    {
-        var g = ChannelGeometry.Of(op, "dy", dy);
-        OperandChecks.PerChannel(op, "dbias", dbias, g.C);
-        if (dy.Elements == 0)
-        {
-            if (!accumulate) Fill(dbias, 0f);
-            return;
-        }
-        long narrow = AlignUp((long)g.C * dy.DType.Size()), wide = accumulate ? AlignUp(dbias.Bytes) : 0;
-        nint scratch = Workspace(narrow + wide);
-        Describe(_t0, dy, op);
-        // The (1, C, 1, 1) result in dy's type: cuDNN's bias gradient takes one data type for dy and db.
-        Dnn(Cudnn.cudnnSetTensor4dDescriptor(_t1, cudnnTensorFormat_t.CUDNN_TENSOR_NCHW, DnnType(dy.DType), 1, g.C, 1, 1), op, dy, dbias);
-        float alpha = 1f, beta = 0f;
-        Dnn(Cudnn.cudnnConvolutionBackwardBias(_cudnn, &alpha, _t0, (void*)dyp, &beta, _t1, (void*)scratch), op, dy, dbias);
-        WidenInto(op, scratch, dy.DType, dbp, g.C, accumulate, scratch + (nint)narrow, false, default);
     }
 
     // ---- algorithm choice --------------------------------------------------------------------------
@@ -441,12 +322,12 @@ public sealed unsafe partial class CudaBackend
     /// </summary>
     private ConvChoice Choose(string op, ConvKey key, nint in0, nint in1, long outBytes)
     {
-        if (_convAlgos.TryGetValue(key, out var cached)) return cached;
+        if (_convAlgos.TryGet(key, out var cached)) return cached;
         // Rank under the policy's math type (a retry finds the descriptor at the rejected candidate's).
         DnnConv(Cudnn.cudnnSetConvolutionMathType(_conv, ConvMath(key.DType)), op, key);
         var candidates = _options.AlgorithmSearch == ConvAlgorithmSearch.Exhaustive ? Timed(op, key, in0, in1, outBytes) : Heuristic(key);
         var choice = Pick(op, key, candidates);
-        _convAlgos[key] = choice;
+        _convAlgos.Store(key, choice);
         return choice;
     }
 
@@ -473,8 +354,7 @@ public sealed unsafe partial class CudaBackend
             if (status == cudnnStatus_t.CUDNN_STATUS_SUCCESS) return;
             string what = $"cudnnConvolution{key.Direction} with algorithm {choice.Algo}, {choice.Math}";
             if (retried || !IsAlgorithmFailure(status, _cudnnMajor)) ThrowDnn(status, op, a, b, c, spec, what);
-            _convAlgos.Remove(key);
-            _convRejected.Add((key, choice.Algo, choice.Math));
+            _convAlgos.Reject(key, choice);
             try { choice = Choose(op, key, in0, in1, outBytes); }
             catch (Exception e) when (e is ConvWorkspaceLimitException or CudaOperationException)
             {
@@ -603,7 +483,7 @@ public sealed unsafe partial class CudaBackend
             if (key.DType == DType.Float32 && !_options.AllowTf32
                 && c.Math is cudnnMathType_t.CUDNN_TENSOR_OP_MATH or cudnnMathType_t.CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
             var math = RunMath(key.DType, c.Math);
-            if (_convRejected.Contains((key, c.Algo, math))) continue;
+            if (_convAlgos.IsRejected(key, c.Algo, math)) continue;
             // The workspace under the math type the algorithm will run with (it can differ between math types).
             DnnConv(Cudnn.cudnnSetConvolutionMathType(_conv, math), op, key);
             nuint bytes;

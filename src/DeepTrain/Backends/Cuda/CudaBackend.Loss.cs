@@ -24,7 +24,7 @@ public sealed unsafe partial class CudaBackend
     public void SoftmaxCrossEntropy(Tensor logits, Tensor labels, Tensor loss, Tensor? dlogits, Tensor? correct, float scale)
     {
         const string op = "SoftmaxCrossEntropy";
-        // The loss kernels are fp32 (the plans keep logits fp32); 16-bit operands run widened (CudaBackend.Reduced.cs).
+        // The loss kernels are fp32 (the plans keep logits fp32); 16-bit operands run widened (CudaBackend.Precision.cs).
         if (AnyReduced(logits, loss, dlogits, correct))
         {
             OnThisDevice(op, ("logits", logits), ("labels", labels), ("loss", loss), ("dlogits", dlogits), ("correct", correct));

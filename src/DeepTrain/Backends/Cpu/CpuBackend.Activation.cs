@@ -4,10 +4,42 @@ using static DeepTrain.Backends.Cpu.CpuOperands;
 
 namespace DeepTrain.Backends.Cpu;
 
-// PReLU, per channel over (N, C, S) in either layout. Not on the hot path of the built-in models, so
-// plain loops; the slope's gradient is summed in double per channel.
+// Activations: ReLU, LeakyReLU, sigmoid and tanh element-wise (the span kernels are in CpuKernels.Activation.cs), and
+// PReLU with its learned per-channel slope. The CUDA twins are in CudaBackend.Activation.cs and native/src/activation.cu.
 public sealed partial class CpuBackend
 {
+    /// <inheritdoc />
+    public void Activation(ActivationKind kind, float alpha, Tensor x, Tensor y)
+    {
+        if (Reduced(x, y)) { using var h = new Widened(); Activation(kind, alpha, h.In(x), h.Out(y)); return; }
+        F32("Activation", "x", x); F32("Activation", "y", y);
+        SameGeometry("Activation", "x", x, "y", y);
+        long cost = kind is ActivationKind.Sigmoid or ActivationKind.Tanh ? 16 : 1;
+        CpuParallel.For(checked((int)x.Elements), cost, new ActivationBody(kind, alpha, x, y));
+    }
+
+    private readonly struct ActivationBody(ActivationKind kind, float alpha, Tensor x, Tensor y) : IRangeBody
+    {
+        public void Run(int s, int e) => CpuKernels.Activation(kind, alpha, x.AsSpan<float>()[s..e], y.AsSpan<float>()[s..e]);
+    }
+
+    /// <inheritdoc />
+    public void ActivationBackward(ActivationKind kind, float alpha, Tensor y, Tensor dy, Tensor dx, bool accumulate)
+    {
+        if (Reduced(y, dy, dx)) { using var h = new Widened(); ActivationBackward(kind, alpha, h.In(y), h.In(dy), h.Out(dx), accumulate); return; }
+        const string op = "ActivationBackward";
+        F32(op, "y", y); F32(op, "dy", dy); F32(op, "dx", dx);
+        SameGeometry(op, "y", y, "dy", dy);
+        SameGeometry(op, "y", y, "dx", dx);
+        CpuParallel.For(checked((int)y.Elements), 2, new ActivationBackwardBody(kind, alpha, y, dy, dx, accumulate));
+    }
+
+    private readonly struct ActivationBackwardBody(ActivationKind kind, float alpha, Tensor y, Tensor dy, Tensor dx, bool accumulate) : IRangeBody
+    {
+        public void Run(int s, int e)
+            => CpuKernels.ActivationBackward(kind, alpha, y.AsSpan<float>()[s..e], dy.AsSpan<float>()[s..e], dx.AsSpan<float>()[s..e], accumulate);
+    }
+
     /// <inheritdoc />
     public void PReluForward(Tensor x, Tensor alpha, Tensor y)
     {

@@ -1,4 +1,4 @@
-// native/src/copy_channels.cu — channel-range copies with spatial subsampling (ABI v3): concatenation,
+// native/src/join.cu — channel-range copies with spatial subsampling (ABI v3): concatenation,
 // and the option-A shortcut of the CIFAR ResNets (He et al. 2016), which takes every stride-th pixel and
 // pads the extra channels with zeros. The CUDA twins of CpuBackend.CopyChannels / CopyChannelsBackward:
 //

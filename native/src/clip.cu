@@ -1,4 +1,4 @@
-// native/src/norm.cu — clip-by-global-norm on the device (ABI v3), PyTorch's
+// native/src/clip.cu — clip-by-global-norm on the device (ABI v3), PyTorch's
 // torch.nn.utils.clip_grad_norm_(params, max_norm) with its eps = 1e-6, without a host sync:
 //
 //   dt_global_norm_sq_f32:  *out = Σ x²      (call once per buffer into separate outputs, or once over a

@@ -175,7 +175,7 @@ public sealed unsafe partial class CudaBackend
     }
 }
 
-/// <summary>How CudaBackend runs a call with given operand storage types (CudaBackend.Reduced.cs explains the tiers).</summary>
+/// <summary>How CudaBackend runs a call with given operand storage types (CudaBackend.Precision.cs explains the tiers).</summary>
 internal enum StorageRoute
 {
     /// <summary>cuDNN, cuBLAS or the kernel library take the types as they are (or nothing is 16-bit).</summary>
