@@ -69,10 +69,10 @@ public sealed class TrainingRun : IDisposable
         ArgumentNullException.ThrowIfNull(test);
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
         (_o, _fs) = (options, fs);
         try
         {
+            options.Validate();
             // Before anything is built: a run that cannot succeed fails here, not after an epoch (empty sets, a test set
             // of another image size, labels beyond the model's outputs).
             DatasetChecks.EnsureNotEmpty(train, "training set");
