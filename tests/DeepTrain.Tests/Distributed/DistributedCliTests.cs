@@ -8,7 +8,7 @@ namespace DeepTrain.Tests.Distributed;
 
 /// <summary>
 /// <c>mpirun -n 2 deeptrain train</c> on a tiny MNIST-format set: rank 0 alone prints and writes; the checkpoint of the two
-/// ranks then resumes in one process (a checkpoint from N ranks loads in 1).
+/// ranks then resumes in one process, and that one's in two ranks again (checkpoints do not depend on N).
 /// </summary>
 [Collection(nameof(ConsoleCollection))]
 public sealed class DistributedCliTests(ITestOutputHelper output) : IDisposable
@@ -16,7 +16,7 @@ public sealed class DistributedCliTests(ITestOutputHelper output) : IDisposable
     private readonly TempDir _dir = new();
 
     [Fact]
-    public void TwoRankTrain_RankZeroWrites_AndOneProcessResumesIt()
+    public void TwoRankTrain_RankZeroWrites_AndCheckpointsMoveBetweenOneAndTwoRanks()
     {
         if (MpiTools.SkipReason is string why) Assert.Skip(why);
         string data = CliRunner.MakeMnist(_dir, 96, 40), outDir = _dir["run"];
@@ -40,6 +40,14 @@ public sealed class DistributedCliTests(ITestOutputHelper output) : IDisposable
         Assert.True(code == 0, $"resume in one process: exit {code}\n{stdout}\n{stderr}");
         Assert.Contains("resuming after epoch 1", stdout, StringComparison.Ordinal);
         Assert.Equal(2, File.ReadAllLines(Path.Combine(outDir, "metrics.jsonl")).Length);
+
+        // And back: the one-process checkpoint resumes in two ranks.
+        r = MpiTools.MpiRun(2, cli, ["train", .. common, "--threads", "1", "--epochs", "3", "--resume", outDir], TimeSpan.FromSeconds(120));
+        output.WriteLine($"exit {r.ExitCode} after {r.Elapsed.TotalSeconds:F1} s\n{r.StdOut}\n{r.StdErr}");
+        Assert.False(r.TimedOut, "mpirun did not end in time");
+        Assert.True(r.ExitCode == 0, $"two-rank resume: exit {r.ExitCode}:\n{r.StdOut}\n{r.StdErr}");
+        Assert.Equal(1, Count(r.StdOut, "resuming after epoch 2"));
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(outDir, "metrics.jsonl")).Length);
     }
 
     private static int Count(string text, string what) => (text.Length - text.Replace(what, "", StringComparison.Ordinal).Length) / what.Length;
