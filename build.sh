@@ -36,7 +36,8 @@ build() {
 }
 
 # The NuGet packages: DeepTrain.Interop, DeepTrain (with runtimes/linux-x64/native/libdeeptrain_kernels.so when nvcc built
-# it) and the deeptrain command as a .NET tool (DeepTrain.Cli), each with its .snupkg, in $PACKAGE_OUT (artifacts/packages).
+# it), DeepTrain.Hosting (dependency injection for inference), DeepTrain.Onnx (ONNX export)
+# and the deeptrain command as a .NET tool (DeepTrain.Cli), each with its .snupkg, in $PACKAGE_OUT (artifacts/packages).
 # Version 0.1.0-dev from Directory.Build.props; RELEASE=1 drops the suffix.
 pack() {
   need_dotnet
@@ -45,7 +46,7 @@ pack() {
   local version_args=()
   [ "${RELEASE:-}" = 1 ] && version_args=(-p:VersionSuffix=)
   rm -rf "$out"; mkdir -p "$out" || return 1
-  for p in interop/DeepTrain.Interop src/DeepTrain src/DeepTrain.Cli; do
+  for p in interop/DeepTrain.Interop src/DeepTrain src/DeepTrain.Hosting src/DeepTrain.Onnx src/DeepTrain.Cli; do
     log "dotnet pack $p ($CONFIG)"
     dotnet pack "$p" -c "$CONFIG" -o "$out" "${version_args[@]}" -v quiet -nologo -clp:NoSummary || { rm -rf "$out"; return 1; }
   done
@@ -89,9 +90,10 @@ ensure_openmpi() {
 
 test() {
   need_dotnet
-  # Three test projects: the engine's, the bindings' conformance (tests/DeepTrain.Interop.Tests), and the NuGet packages
+  # Four test projects: the engine's, the bindings' conformance (tests/DeepTrain.Interop.Tests), the example service over HTTP
+  # (tests/DeepTrain.Serving.Tests: inference session, dependency injection), and the NuGet packages
   # as a user meets them (tests/DeepTrain.Package.Tests, on the packages this target packs first into artifacts/packages).
-  local projects=(DeepTrain.Tests DeepTrain.Interop.Tests DeepTrain.Package.Tests)
+  local projects=(DeepTrain.Tests DeepTrain.Interop.Tests DeepTrain.Serving.Tests DeepTrain.Package.Tests)
   local p
   log "dotnet build tests ($CONFIG)"
   for p in "${projects[@]}"; do
@@ -234,6 +236,32 @@ device_pack() {
   fi
 }
 
+# The tracked public surfaces (TrackPublicApi): after a deliberate change to a library's public types or members, bring
+# each PublicAPI.Unshipped.txt up to date from the analyzer's own findings (RS0016: a public symbol not listed, added with
+# the exact text the analyzer prints; RS0017: a listed symbol that is gone, removed). Review the diff before committing.
+public_api() {
+  need_dotnet
+  local log=artifacts/public-api-build.log
+  mkdir -p artifacts
+  dotnet build DeepTrain.sln -c "$CONFIG" -v quiet -nologo -p:TreatWarningsAsErrors=false -clp:NoSummary > "$log" 2>&1 || true
+  python3 - "$log" <<'PY'
+import re, sys, os
+found = {}
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    m = re.search(r"(?:warning|error) (RS001[67]): Symbol '(.*?)' is (?:not part of the declared|part of the declared).*\[(.*?\.csproj)\]", line)
+    if m: found.setdefault(os.path.dirname(m.group(3)), {"RS0016": set(), "RS0017": set()})[m.group(1)].add(m.group(2))
+for folder, d in sorted(found.items()):
+    path = os.path.join(folder, "PublicAPI.Unshipped.txt")
+    lines = open(path, encoding="utf-8").read().split("\n")
+    head = [l for l in lines if l.startswith("#")]
+    body = {l for l in lines if l.strip() and not l.startswith("#")}
+    body = (body - d["RS0017"]) | d["RS0016"]
+    open(path, "w", encoding="utf-8").write("\n".join(head + sorted(body, key=lambda l: re.sub(r"^(const|static|override|abstract|virtual|readonly) ", "", l))) + "\n")
+    print(f"{path}: +{len(d['RS0016'])} -{len(d['RS0017'])}")
+PY
+  git --no-pager diff --stat -- '*PublicAPI.*.txt' || true
+}
+
 clean() { rm -rf artifacts native/build; dotnet clean DeepTrain.sln -v quiet >/dev/null || true; }
 
 usage() {
@@ -247,6 +275,7 @@ usage: ./build.sh <target> [args]
   pack     NuGet packages in artifacts/packages/: DeepTrain.Interop, DeepTrain (with the kernel library when nvcc
            built it) and the deeptrain tool (dotnet tool install -g DeepTrain.Cli --add-source artifacts/packages
            --prerelease); RELEASE=1 drops the version's -dev suffix
+  public-api  add new public symbols to each library's PublicAPI.Unshipped.txt (review the diff)
   mpi-deps install Open MPI (openmpi-bin, libopenmpi-dev) when missing, as test does
   bundle   artifacts/deeptrain-bundle.tar.xz: the tests, benchmarks and CLI with a private .NET runtime for a
            Linux x64 GPU machine without the SDK (unpack, then ./device-check.sh RESULTS_DIR)
@@ -265,6 +294,7 @@ case "$target" in
   bench) bench "$@" ;;
   native) build_native ;;
   pack) pack ;;
+  public-api) public_api ;;
   mpi-deps) ensure_openmpi ;;
   bundle) bundle ;;
   device-pack) device_pack ;;

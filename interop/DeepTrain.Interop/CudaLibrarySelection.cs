@@ -8,7 +8,7 @@ namespace DeepTrain.Interop;
 /// <param name="Kind">Where the folder came from.</param>
 /// <param name="Path">The folder; null for <see cref="CudaLibrarySelection.FolderKind.SystemLoader"/>.</param>
 /// <param name="Files">The file names in it (empty for the system loader, whose contents cannot be listed).</param>
-public sealed record CudaLibraryFolder(CudaLibrarySelection.FolderKind Kind, string? Path, IReadOnlyList<string> Files)
+internal sealed record CudaLibraryFolder(CudaLibrarySelection.FolderKind Kind, string? Path, IReadOnlyList<string> Files)
 {
     /// <summary>The CUDA major the cuDNN in this folder was built for, when a pip dist-info says it; null when unknown.</summary>
     public int? CudnnCudaMajor { get; init; }
@@ -27,7 +27,7 @@ public sealed record CudaLibraryFolder(CudaLibrarySelection.FolderKind Kind, str
 /// <param name="File">The file name.</param>
 /// <param name="CudaMajor">The CUDA major the file belongs to, or null when its name does not tell (cuDNN without a dist-info).</param>
 /// <param name="MajorSource">How <paramref name="CudaMajor"/> was learnt: "file name", a dist-info's name, or why it is unknown.</param>
-public readonly record struct PlannedFile(string Library, string? Folder, string File, int? CudaMajor, string MajorSource)
+internal readonly record struct PlannedFile(string Library, string? Folder, string File, int? CudaMajor, string MajorSource)
 {
     /// <summary>A file of the same folder that must load first (<c>libcublasLt.so.N</c> for <c>libcublas.so.N</c>), or null.</summary>
     public string? NeedFirst { get; init; }
@@ -50,7 +50,7 @@ public readonly record struct PlannedFile(string Library, string? Folder, string
 /// <param name="Error">Set when the listed libraries form no one-major set and no mix was allowed: each file and its CUDA major,
 /// and what to do. The loader then loads none of the four.</param>
 /// <param name="Notes">Things worth knowing that are not errors (an NVRTC of another major left out, a mix allowed).</param>
-public sealed record CudaLibraryPlan(int? CudaMajor, string Rule, IReadOnlyDictionary<string, IReadOnlyList<PlannedFile>> Attempts,
+internal sealed record CudaLibraryPlan(int? CudaMajor, string Rule, IReadOnlyDictionary<string, IReadOnlyList<PlannedFile>> Attempts,
     string? Error, IReadOnlyList<string> Notes);
 
 /// <summary>
@@ -87,7 +87,7 @@ public sealed record CudaLibraryPlan(int? CudaMajor, string Rule, IReadOnlyDicti
 /// library is asked of every place newest major first, as before; the post-load check is then the only consistency check.</item>
 /// </list>
 /// </summary>
-public static partial class CudaLibrarySelection
+internal static partial class CudaLibrarySelection
 {
     /// <summary>Where a folder of candidate CUDA libraries came from; the order of the members is the search order
     /// (nested: the bindings' top-level enums are C enums, which the conformance tests compare with the headers).</summary>

@@ -11,7 +11,7 @@ namespace DeepTrain.Interop;
 /// (<c>objdump -T native/build/libdeeptrain_kernels.so</c> built with CUDA 11.8 on Debian 12: GLIBC_2.2.5 up to
 /// GLIBC_2.34, the 2.34 ones exactly those.) The managed code and the CUDA libraries have their own, older floors.
 /// </summary>
-public static unsafe class Glibc
+internal static unsafe class Glibc
 {
     /// <summary>The oldest glibc the kernel library loads on (Debian 12, Ubuntu 22.04, RHEL 9 and newer have it).</summary>
     public const string KernelLibraryFloor = "2.34";

@@ -8,7 +8,7 @@ namespace DeepTrain.Interop;
 /// <see cref="NativeLibraryResolver"/> maps each one to a versioned file (<c>libcudart.so.12</c>,
 /// <c>libcublas.so.12</c>, <c>libcudnn.so.9</c>, ...) found on this machine.
 /// </summary>
-public static class Libraries
+internal static class Libraries
 {
     /// <summary>The CUDA runtime (<c>libcudart.so.13/.12/.11.0</c>, <c>cudart64_*.dll</c>).</summary>
     public const string Cudart = "cudart";

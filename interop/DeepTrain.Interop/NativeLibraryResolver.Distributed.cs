@@ -6,7 +6,7 @@ namespace DeepTrain.Interop;
 // Open MPI and NCCL: each one library with one ABI-versioned file name, found on its own (not part of the CUDA set's
 // one-major plan: libmpi has nothing to do with CUDA, and libnccl.so.2's name carries no CUDA major). Same rules as the
 // rest of the resolver: every attempt goes into the trace, the outcome is cached, nothing throws.
-public static partial class NativeLibraryResolver
+internal static partial class NativeLibraryResolver
 {
     /// <summary>Names folders (a path list) searched first for <c>libmpi.so.40</c>.</summary>
     public const string MpiDirVariable = "DEEPTRAIN_MPI_DIR";

@@ -9,7 +9,7 @@ namespace DeepTrain.Interop;
 /// <param name="Candidate">The file or folder tried; a bare file name means "the system loader's search".</param>
 /// <param name="Loaded">Whether this attempt produced a handle.</param>
 /// <param name="Detail">What happened: "loaded", "not present", or the loader's own error text.</param>
-public readonly record struct LoadAttempt(string Library, string Candidate, bool Loaded, string Detail)
+internal readonly record struct LoadAttempt(string Library, string Candidate, bool Loaded, string Detail)
 {
     /// <inheritdoc/>
     public override string ToString() => $"{Library}: {Candidate}: {Detail}";
@@ -40,7 +40,7 @@ public readonly record struct LoadAttempt(string Library, string Candidate, bool
 /// is cached), and every attempt is kept in <see cref="Trace"/>. <see cref="Load"/> is the one member that throws, with
 /// that trace.</para>
 /// </summary>
-public static partial class NativeLibraryResolver
+internal static partial class NativeLibraryResolver
 {
     /// <summary>Names a folder (or a path list) searched before anything else.</summary>
     public const string LibDirVariable = "DEEPTRAIN_CUDA_LIB_DIR";

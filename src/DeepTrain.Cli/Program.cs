@@ -3,7 +3,7 @@ using DeepTrain.Cli.Commands;
 
 namespace DeepTrain.Cli;
 
-/// <summary>The <c>deeptrain</c> command: info, models, plan, train, eval, lr-find, bench, bench-kernels, plot.</summary>
+/// <summary>The <c>deeptrain</c> command: info, models, plan, train, eval, export, lr-find, bench, bench-kernels, plot.</summary>
 public static class Program
 {
     /// <summary>Parses the command line and runs the command; returns the exit code.</summary>
@@ -21,12 +21,19 @@ public static class Program
             PlanCommand.Create(),
             TrainCommand.Create(),
             EvalCommand.Create(),
+            ExportCommand.Create(),
             LrFindCommand.Create(),
             BenchCommand.Create(),
             BenchKernelsCommand.Create(),
             PlotCommand.Create(),
         };
+        var verbose = new Option<bool>("--verbose")
+        {
+            Description = $"On an error, print the stack trace too (for bug reports; so does {CliErrors.DebugVariable}=1)", Recursive = true,
+        };
+        root.Options.Add(verbose);
         var result = root.Parse(args);
+        CliErrors.ShowStackTrace = result.GetValue(verbose) || Environment.GetEnvironmentVariable(CliErrors.DebugVariable) == "1";
         // A usage error is one "error:" line per bad option and exit code 2; help and --version still win.
         if (result.Errors.Count > 0 && result.Action is not System.CommandLine.Help.HelpAction && !IsVersion(result))
             return OptionChecks.ReportUsageErrors(result);

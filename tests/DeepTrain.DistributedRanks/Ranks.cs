@@ -25,7 +25,7 @@ internal static class Ranks
 
     public static int Run(string mode)
     {
-        CpuParallel.Threads = 1;   // two ranks share the machine's cores
+        CpuBackend.Threads = 1;   // two ranks share the machine's cores
         using var group = ProcessGroup.InitializeMpi(new DistributedOptions { BucketBytes = 1024, Timeout = TimeSpan.FromSeconds(30) });
         _rank = group.Rank;
         Ok("size", group.Size == 2, $"size {group.Size}");

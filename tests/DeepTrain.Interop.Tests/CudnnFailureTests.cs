@@ -8,25 +8,25 @@ namespace DeepTrain.Interop.Tests;
 public sealed class CudnnFailureTests
 {
     [Theory]
-    [InlineData(1002, CudnnFailures.FailureKind.SubLibrary)]     // CUDNN_STATUS_SUBLIBRARY_VERSION_MISMATCH
-    [InlineData(1008, CudnnFailures.FailureKind.SubLibrary)]     // CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED
-    [InlineData(3009, CudnnFailures.FailureKind.SubLibrary)]     // CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE
-    [InlineData(4001, CudnnFailures.FailureKind.Compilation)]    // CUDNN_STATUS_INTERNAL_ERROR_COMPILATION_FAILED
-    [InlineData(3008, CudnnFailures.FailureKind.Compilation)]    // CUDNN_STATUS_NOT_SUPPORTED_RUNTIME_PREREQUISITE_MISSING
-    [InlineData(2000, CudnnFailures.FailureKind.AlgorithmRefused)]
-    [InlineData(2012, CudnnFailures.FailureKind.AlgorithmRefused)]
-    [InlineData(3000, CudnnFailures.FailureKind.AlgorithmRefused)]
-    [InlineData(3013, CudnnFailures.FailureKind.AlgorithmRefused)]
-    [InlineData(5000, CudnnFailures.FailureKind.AlgorithmRefused)]
-    [InlineData(5004, CudnnFailures.FailureKind.AlgorithmRefused)]
-    [InlineData(0, CudnnFailures.FailureKind.None)]
-    [InlineData(1001, CudnnFailures.FailureKind.Fatal)]          // NOT_INITIALIZED
-    [InlineData(1005, CudnnFailures.FailureKind.Fatal)]          // LICENSE_ERROR
-    [InlineData(4000, CudnnFailures.FailureKind.Fatal)]          // INTERNAL_ERROR: generic, another algorithm does not cure it
-    [InlineData(4003, CudnnFailures.FailureKind.Fatal)]          // INTERNAL_ERROR_HOST_ALLOCATION_FAILED
-    [InlineData(4004, CudnnFailures.FailureKind.Fatal)]          // INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED
-    public void Cudnn9_Classification(int status, CudnnFailures.FailureKind kind) =>
-        Assert.Equal(kind, CudnnFailures.Classify((cudnnStatus_t)status, 9));
+    [InlineData(1002, nameof(CudnnFailures.FailureKind.SubLibrary))]     // CUDNN_STATUS_SUBLIBRARY_VERSION_MISMATCH
+    [InlineData(1008, nameof(CudnnFailures.FailureKind.SubLibrary))]     // CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED
+    [InlineData(3009, nameof(CudnnFailures.FailureKind.SubLibrary))]     // CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE
+    [InlineData(4001, nameof(CudnnFailures.FailureKind.Compilation))]    // CUDNN_STATUS_INTERNAL_ERROR_COMPILATION_FAILED
+    [InlineData(3008, nameof(CudnnFailures.FailureKind.Compilation))]    // CUDNN_STATUS_NOT_SUPPORTED_RUNTIME_PREREQUISITE_MISSING
+    [InlineData(2000, nameof(CudnnFailures.FailureKind.AlgorithmRefused))]
+    [InlineData(2012, nameof(CudnnFailures.FailureKind.AlgorithmRefused))]
+    [InlineData(3000, nameof(CudnnFailures.FailureKind.AlgorithmRefused))]
+    [InlineData(3013, nameof(CudnnFailures.FailureKind.AlgorithmRefused))]
+    [InlineData(5000, nameof(CudnnFailures.FailureKind.AlgorithmRefused))]
+    [InlineData(5004, nameof(CudnnFailures.FailureKind.AlgorithmRefused))]
+    [InlineData(0, nameof(CudnnFailures.FailureKind.None))]
+    [InlineData(1001, nameof(CudnnFailures.FailureKind.Fatal))]          // NOT_INITIALIZED
+    [InlineData(1005, nameof(CudnnFailures.FailureKind.Fatal))]          // LICENSE_ERROR
+    [InlineData(4000, nameof(CudnnFailures.FailureKind.Fatal))]          // INTERNAL_ERROR: generic, another algorithm does not cure it
+    [InlineData(4003, nameof(CudnnFailures.FailureKind.Fatal))]          // INTERNAL_ERROR_HOST_ALLOCATION_FAILED
+    [InlineData(4004, nameof(CudnnFailures.FailureKind.Fatal))]          // INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED
+    public void Cudnn9_Classification(int status, string kind) =>
+        Assert.Equal(Enum.Parse<CudnnFailures.FailureKind>(kind), CudnnFailures.Classify((cudnnStatus_t)status, 9));
 
     [Fact]
     public void Cudnn9_TheNamedStatusesHaveTheHeadersNumbers()

@@ -1,6 +1,6 @@
 namespace DeepTrain.Package.Tests;
 
-/// <summary>What ./build.sh pack wrote: three packages with the metadata a NuGet user sees, symbols beside them.</summary>
+/// <summary>What ./build.sh pack wrote: five packages with the metadata a NuGet user sees, symbols beside them.</summary>
 [Trait("Category", "Package")]
 public class PackageContentTests
 {
@@ -9,6 +9,8 @@ public class PackageContentTests
     [Theory]
     [InlineData("DeepTrain.Interop")]
     [InlineData("DeepTrain")]
+    [InlineData("DeepTrain.Hosting")]
+    [InlineData("DeepTrain.Onnx")]
     [InlineData("DeepTrain.Cli")]
     public void EachPackage_HasItsMetadata_ReadmeAndSymbols(string id)
     {
@@ -28,6 +30,8 @@ public class PackageContentTests
     [Theory]
     [InlineData("DeepTrain.Interop")]
     [InlineData("DeepTrain")]
+    [InlineData("DeepTrain.Hosting")]
+    [InlineData("DeepTrain.Onnx")]
     public void Libraries_CarryTheirXmlDocs(string id)
     {
         var entries = PackageFolder.Entries(Folder.Nupkg(id));

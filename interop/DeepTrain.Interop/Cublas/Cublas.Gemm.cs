@@ -5,7 +5,7 @@ namespace DeepTrain.Interop;
 // Section: mixed-precision GEMM. Column-major: C(m×n) = alpha·op(A)(m×k)·op(B)(k×n) + beta·C.
 // alpha/beta point to host scalars (default pointer mode) of the compute type's scalar type (float for 32F).
 #pragma warning disable CA1707
-public static unsafe partial class Cublas
+internal static unsafe partial class Cublas
 {
     /// <summary>GEMM with per-matrix element types and an explicit compute type (<c>CUBLAS_COMPUTE_32F</c> = 68).</summary>
     [LibraryImport(Libraries.Cublas)]

@@ -8,7 +8,7 @@ namespace DeepTrain.Interop;
 /// signatures. Section: handle, stream, workspace, math mode, versions and status text.
 /// </summary>
 #pragma warning disable CA1707
-public static unsafe partial class Cublas
+internal static unsafe partial class Cublas
 {
     /// <summary>Creates a handle on the current device.</summary>
     [LibraryImport(Libraries.Cublas)] public static partial cublasStatus_t cublasCreate_v2(out CublasHandle handle);

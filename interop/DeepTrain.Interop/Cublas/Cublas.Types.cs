@@ -19,7 +19,7 @@ public enum cublasStatus_t
 }
 
 /// <summary>Transpose flag (<c>cublasOperation_t</c>). cuBLAS is column-major: a row-major matrix is its transpose.</summary>
-public enum cublasOperation_t
+internal enum cublasOperation_t
 {
     CUBLAS_OP_N = 0,
     CUBLAS_OP_T = 1,
@@ -27,14 +27,14 @@ public enum cublasOperation_t
 }
 
 /// <summary>GEMM algorithm choice (<c>cublasGemmAlgo_t</c>; the two DeepTrain uses).</summary>
-public enum cublasGemmAlgo_t
+internal enum cublasGemmAlgo_t
 {
     CUBLAS_GEMM_DEFAULT = -1,
     CUBLAS_GEMM_DEFAULT_TENSOR_OP = 99,
 }
 
 /// <summary>Handle-wide math mode (<c>cublasMath_t</c>); the last member is a flag OR-ed onto another.</summary>
-public enum cublasMath_t
+internal enum cublasMath_t
 {
     CUBLAS_DEFAULT_MATH = 0,
     CUBLAS_TENSOR_OP_MATH = 1,
@@ -44,7 +44,7 @@ public enum cublasMath_t
 }
 
 /// <summary>Accumulation type of the <c>*Ex</c> GEMMs (<c>cublasComputeType_t</c>) — not a <see cref="cudaDataType"/>.</summary>
-public enum cublasComputeType_t
+internal enum cublasComputeType_t
 {
     CUBLAS_COMPUTE_16F = 64,
     CUBLAS_COMPUTE_16F_PEDANTIC = 65,

@@ -8,7 +8,7 @@ namespace DeepTrain.Interop;
 /// arenas own that memory, never a finalizer. Section: device management and versions.
 /// </summary>
 #pragma warning disable CA1707
-public static unsafe partial class Cudart
+internal static unsafe partial class Cudart
 {
     /// <summary>Number of visible CUDA devices. Without a driver: <c>cudaErrorInsufficientDriver</c> or <c>cudaErrorNoDevice</c>.</summary>
     [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaGetDeviceCount(out int count);

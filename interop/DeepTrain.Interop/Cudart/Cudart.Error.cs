@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace DeepTrain.Interop;
 
 #pragma warning disable CA1707
-public static unsafe partial class Cudart
+internal static unsafe partial class Cudart
 {
     /// <summary>The enum name of <paramref name="error"/> as a static C string (never freed). Works without a driver.</summary>
     [LibraryImport(Libraries.Cudart)] public static partial byte* cudaGetErrorName(cudaError_t error);

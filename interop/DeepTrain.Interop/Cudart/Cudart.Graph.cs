@@ -11,7 +11,7 @@ namespace DeepTrain.Interop;
 // under the same exported name, so one binding would pass garbage to one of them. cudaGraphInstantiateWithFlags
 // (added in 11.4) has had the same signature in 11.4 through 13.
 #pragma warning disable CA1707
-public static partial class Cudart
+internal static partial class Cudart
 {
     /// <summary>Starts capturing the work issued to <paramref name="stream"/> into a graph.</summary>
     [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaStreamBeginCapture(CudaStream stream, cudaStreamCaptureMode mode);

@@ -5,7 +5,7 @@ namespace DeepTrain.Interop;
 // Section: memory. Device memory is deliberately not a SafeHandle: the engine's arenas and caching pool own it
 // and free it explicitly; a finalizer freeing device memory could run on any thread at any time.
 #pragma warning disable CA1707
-public static unsafe partial class Cudart
+internal static unsafe partial class Cudart
 {
     /// <summary>Allocates <paramref name="size"/> bytes of device memory (synchronising).</summary>
     [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaMalloc(void** devPtr, nuint size);
@@ -24,6 +24,9 @@ public static unsafe partial class Cudart
 
     /// <summary>Sets one pool attribute; <paramref name="value"/> points to an <c>int</c> or a <c>ulong</c> (see <see cref="cudaMemPoolAttr"/>).</summary>
     [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaMemPoolSetAttribute(IntPtr memPool, cudaMemPoolAttr attr, void* value);
+
+    /// <summary>Reads one pool attribute; <paramref name="value"/> points to an <c>int</c> or a <c>ulong</c> (see <see cref="cudaMemPoolAttr"/>).</summary>
+    [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaMemPoolGetAttribute(IntPtr memPool, cudaMemPoolAttr attr, void* value);
 
     /// <summary>Releases pool memory back to the OS until at most <paramref name="minBytesToKeep"/> stay reserved.</summary>
     [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaMemPoolTrimTo(IntPtr memPool, nuint minBytesToKeep);

@@ -4,7 +4,7 @@ namespace DeepTrain.Interop;
 
 // Section: streams and events.
 #pragma warning disable CA1707
-public static partial class Cudart
+internal static partial class Cudart
 {
     /// <summary>Creates a stream (flags: <see cref="cudaStreamDefault"/> or <see cref="cudaStreamNonBlocking"/>).</summary>
     [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaStreamCreateWithFlags(out CudaStream pStream, uint flags);

@@ -136,7 +136,7 @@ public enum cudaError_t
 }
 
 /// <summary>Direction of a copy (<c>enum cudaMemcpyKind</c>).</summary>
-public enum cudaMemcpyKind
+internal enum cudaMemcpyKind
 {
     cudaMemcpyHostToHost = 0,
     cudaMemcpyHostToDevice = 1,
@@ -146,7 +146,7 @@ public enum cudaMemcpyKind
 }
 
 /// <summary>The device attributes DeepTrain queries (<c>enum cudaDeviceAttr</c>; a subset, values from driver_types.h).</summary>
-public enum cudaDeviceAttr
+internal enum cudaDeviceAttr
 {
     cudaDevAttrMaxThreadsPerBlock = 1,
     cudaDevAttrMaxBlockDimX = 2,
@@ -190,7 +190,7 @@ public enum cudaDeviceAttr
 
 /// <summary>Attributes of a stream-ordered memory pool (<c>enum cudaMemPoolAttr</c>). The first three take an
 /// <c>int</c>, the rest a <c>cuuint64_t</c> (pass a pointer to a <c>ulong</c>).</summary>
-public enum cudaMemPoolAttr
+internal enum cudaMemPoolAttr
 {
     cudaMemPoolReuseFollowEventDependencies = 0x1,
     cudaMemPoolReuseAllowOpportunistic = 0x2,
@@ -203,7 +203,7 @@ public enum cudaMemPoolAttr
 }
 
 /// <summary>How a stream capture interacts with other threads (<c>enum cudaStreamCaptureMode</c>).</summary>
-public enum cudaStreamCaptureMode
+internal enum cudaStreamCaptureMode
 {
     cudaStreamCaptureModeGlobal = 0,
     cudaStreamCaptureModeThreadLocal = 1,
@@ -212,14 +212,14 @@ public enum cudaStreamCaptureMode
 
 /// <summary>Flags of <c>cudaGraphInstantiateWithFlags</c> (<c>enum cudaGraphInstantiateFlags</c>; CUDA 11.8 has these two,
 /// CUDA 12 adds Upload = 2 and DeviceLaunch = 4).</summary>
-public enum cudaGraphInstantiateFlags
+internal enum cudaGraphInstantiateFlags
 {
     cudaGraphInstantiateFlagAutoFreeOnLaunch = 1,
     cudaGraphInstantiateFlagUseNodePriority = 8,
 }
 
 /// <summary>Element types shared by cuBLAS and the runtime (<c>cudaDataType</c>, library_types.h).</summary>
-public enum cudaDataType
+internal enum cudaDataType
 {
     CUDA_R_16F = 2,
     CUDA_C_16F = 6,
@@ -238,7 +238,7 @@ public enum cudaDataType
 }
 #pragma warning restore CA1707
 
-public static partial class Cudart
+internal static partial class Cudart
 {
     // #define flags from driver_types.h (CUDA 11.8), checked by the conformance test like enum members.
 

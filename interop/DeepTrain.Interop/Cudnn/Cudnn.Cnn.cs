@@ -8,7 +8,7 @@ namespace DeepTrain.Interop;
 #pragma warning disable CA1707
 
 /// <summary>Forward convolution algorithm (<c>cudnnConvolutionFwdAlgo_t</c>).</summary>
-public enum cudnnConvolutionFwdAlgo_t
+internal enum cudnnConvolutionFwdAlgo_t
 {
     CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM = 0,
     CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM = 1,
@@ -22,7 +22,7 @@ public enum cudnnConvolutionFwdAlgo_t
 }
 
 /// <summary>Backward-filter algorithm (<c>cudnnConvolutionBwdFilterAlgo_t</c>); 0 and 3 are non-deterministic.</summary>
-public enum cudnnConvolutionBwdFilterAlgo_t
+internal enum cudnnConvolutionBwdFilterAlgo_t
 {
     CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 = 0,
     CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1 = 1,
@@ -35,7 +35,7 @@ public enum cudnnConvolutionBwdFilterAlgo_t
 }
 
 /// <summary>Backward-data algorithm (<c>cudnnConvolutionBwdDataAlgo_t</c>); 0 is non-deterministic.</summary>
-public enum cudnnConvolutionBwdDataAlgo_t
+internal enum cudnnConvolutionBwdDataAlgo_t
 {
     CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 = 0,
     CUDNN_CONVOLUTION_BWD_DATA_ALGO_1 = 1,
@@ -49,7 +49,7 @@ public enum cudnnConvolutionBwdDataAlgo_t
 /// <summary>One result of a forward algorithm search (<c>cudnnConvolutionFwdAlgoPerf_t</c>, 48 bytes: algo 0, status 4,
 /// time 8, memory 16, determinism 24, mathType 28, reserved 32).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct cudnnConvolutionFwdAlgoPerf_t
+internal unsafe struct cudnnConvolutionFwdAlgoPerf_t
 {
     /// <summary>The algorithm.</summary>
     public cudnnConvolutionFwdAlgo_t algo;
@@ -69,7 +69,7 @@ public unsafe struct cudnnConvolutionFwdAlgoPerf_t
 
 /// <summary>One result of a backward-data algorithm search (<c>cudnnConvolutionBwdDataAlgoPerf_t</c>, same layout).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct cudnnConvolutionBwdDataAlgoPerf_t
+internal unsafe struct cudnnConvolutionBwdDataAlgoPerf_t
 {
     /// <summary>The algorithm.</summary>
     public cudnnConvolutionBwdDataAlgo_t algo;
@@ -89,7 +89,7 @@ public unsafe struct cudnnConvolutionBwdDataAlgoPerf_t
 
 /// <summary>One result of a backward-filter algorithm search (<c>cudnnConvolutionBwdFilterAlgoPerf_t</c>, same layout).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct cudnnConvolutionBwdFilterAlgoPerf_t
+internal unsafe struct cudnnConvolutionBwdFilterAlgoPerf_t
 {
     /// <summary>The algorithm.</summary>
     public cudnnConvolutionBwdFilterAlgo_t algo;
@@ -107,7 +107,7 @@ public unsafe struct cudnnConvolutionBwdFilterAlgoPerf_t
     public fixed int reserved[3];
 }
 
-public static unsafe partial class Cudnn
+internal static unsafe partial class Cudnn
 {
     // ---- convolution descriptor ----
 

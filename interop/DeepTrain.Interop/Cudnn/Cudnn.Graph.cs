@@ -67,7 +67,7 @@ public enum cudnnStatus_t
 }
 
 /// <summary>Element type of a tensor or filter (<c>cudnnDataType_t</c>).</summary>
-public enum cudnnDataType_t
+internal enum cudnnDataType_t
 {
     CUDNN_DATA_FLOAT = 0,
     CUDNN_DATA_DOUBLE = 1,
@@ -81,7 +81,7 @@ public enum cudnnDataType_t
 }
 
 /// <summary>Whether tensor cores may be used (<c>cudnnMathType_t</c>).</summary>
-public enum cudnnMathType_t
+internal enum cudnnMathType_t
 {
     CUDNN_DEFAULT_MATH = 0,
     CUDNN_TENSOR_OP_MATH = 1,
@@ -90,14 +90,14 @@ public enum cudnnMathType_t
 }
 
 /// <summary>NaN handling of max-pooling and ReLU (<c>cudnnNanPropagation_t</c>).</summary>
-public enum cudnnNanPropagation_t
+internal enum cudnnNanPropagation_t
 {
     CUDNN_NOT_PROPAGATE_NAN = 0,
     CUDNN_PROPAGATE_NAN = 1,
 }
 
 /// <summary>Memory layout of a 4-d tensor or filter (<c>cudnnTensorFormat_t</c>).</summary>
-public enum cudnnTensorFormat_t
+internal enum cudnnTensorFormat_t
 {
     CUDNN_TENSOR_NCHW = 0,
     CUDNN_TENSOR_NHWC = 1,
@@ -105,7 +105,7 @@ public enum cudnnTensorFormat_t
 }
 
 /// <summary>Activation function (<c>cudnnActivationMode_t</c>).</summary>
-public enum cudnnActivationMode_t
+internal enum cudnnActivationMode_t
 {
     CUDNN_ACTIVATION_SIGMOID = 0,
     CUDNN_ACTIVATION_RELU = 1,
@@ -117,14 +117,14 @@ public enum cudnnActivationMode_t
 }
 
 /// <summary>Convolution or cross-correlation (<c>cudnnConvolutionMode_t</c>); deep-learning "convolution" is the latter.</summary>
-public enum cudnnConvolutionMode_t
+internal enum cudnnConvolutionMode_t
 {
     CUDNN_CONVOLUTION = 0,
     CUDNN_CROSS_CORRELATION = 1,
 }
 
 /// <summary>cuDNN's legacy API (cudnn_graph.h, cudnn_ops.h, cudnn_cnn.h), bound by C name. Section: handle, version, errors.</summary>
-public static unsafe partial class Cudnn
+internal static unsafe partial class Cudnn
 {
     /// <summary>Creates a handle on the current device (loads the sub-libraries it needs).</summary>
     [LibraryImport(Libraries.Cudnn)] public static partial cudnnStatus_t cudnnCreate(out CudnnHandle handle);

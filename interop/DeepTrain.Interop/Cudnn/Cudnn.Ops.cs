@@ -9,14 +9,14 @@ namespace DeepTrain.Interop;
 #pragma warning disable CA1707
 
 /// <summary>Whether an algorithm is deterministic (<c>cudnnDeterminism_t</c>).</summary>
-public enum cudnnDeterminism_t
+internal enum cudnnDeterminism_t
 {
     CUDNN_NON_DETERMINISTIC = 0,
     CUDNN_DETERMINISTIC = 1,
 }
 
 /// <summary>Softmax variant (<c>cudnnSoftmaxAlgorithm_t</c>); ACCURATE subtracts the max first, LOG gives log-softmax.</summary>
-public enum cudnnSoftmaxAlgorithm_t
+internal enum cudnnSoftmaxAlgorithm_t
 {
     CUDNN_SOFTMAX_FAST = 0,
     CUDNN_SOFTMAX_ACCURATE = 1,
@@ -24,14 +24,14 @@ public enum cudnnSoftmaxAlgorithm_t
 }
 
 /// <summary>Softmax extent (<c>cudnnSoftmaxMode_t</c>): over C·H·W per sample, or over C per (N, H, W).</summary>
-public enum cudnnSoftmaxMode_t
+internal enum cudnnSoftmaxMode_t
 {
     CUDNN_SOFTMAX_MODE_INSTANCE = 0,
     CUDNN_SOFTMAX_MODE_CHANNEL = 1,
 }
 
 /// <summary>Pooling kind (<c>cudnnPoolingMode_t</c>).</summary>
-public enum cudnnPoolingMode_t
+internal enum cudnnPoolingMode_t
 {
     CUDNN_POOLING_MAX = 0,
     CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING = 1,
@@ -40,7 +40,7 @@ public enum cudnnPoolingMode_t
 }
 
 /// <summary>Batch-norm statistics extent (<c>cudnnBatchNormMode_t</c>); SPATIAL is BatchNorm2d (one value per channel).</summary>
-public enum cudnnBatchNormMode_t
+internal enum cudnnBatchNormMode_t
 {
     CUDNN_BATCHNORM_PER_ACTIVATION = 0,
     CUDNN_BATCHNORM_SPATIAL = 1,
@@ -48,14 +48,14 @@ public enum cudnnBatchNormMode_t
 }
 
 /// <summary>What the batch-norm Ex calls fuse (<c>cudnnBatchNormOps_t</c>).</summary>
-public enum cudnnBatchNormOps_t
+internal enum cudnnBatchNormOps_t
 {
     CUDNN_BATCHNORM_OPS_BN = 0,
     CUDNN_BATCHNORM_OPS_BN_ACTIVATION = 1,
     CUDNN_BATCHNORM_OPS_BN_ADD_ACTIVATION = 2,
 }
 
-public static unsafe partial class Cudnn
+internal static unsafe partial class Cudnn
 {
     // ---- tensor descriptors ----
 

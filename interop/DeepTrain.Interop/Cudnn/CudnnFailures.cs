@@ -17,7 +17,7 @@ namespace DeepTrain.Interop;
 /// and 4xxx holds generic internal and allocation errors, which another algorithm does not cure; those stay fatal, as
 /// they were. cuDNN 8's INTERNAL_ERROR (4) stays fatal for the same reason (8's legacy convolutions never compile at run time).</para>
 /// </remarks>
-public static class CudnnFailures
+internal static class CudnnFailures
 {
     /// <summary>What a failing cuDNN status says about the call, for deciding whether another algorithm is worth a try
     /// (nested: the bindings' top-level enums are C enums, which the conformance tests compare with the headers).</summary>

@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 namespace DeepTrain.Interop;
 
 // The MPI and NCCL statuses, through the same one path as the CUDA ones (Check.cs).
-public static partial class Checks
+internal static partial class Checks
 {
     /// <summary>Throws unless <paramref name="status"/> is <c>MPI_SUCCESS</c>.</summary>
     /// <param name="status">The value an MPI call returned.</param>

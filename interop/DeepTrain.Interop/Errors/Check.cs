@@ -8,7 +8,7 @@ namespace DeepTrain.Interop;
 /// <code>Check(cudnnSetStream(handle, stream));</code>
 /// the call text comes from <see cref="CallerArgumentExpressionAttribute"/>. Success costs one comparison.
 /// </summary>
-public static partial class Checks
+internal static partial class Checks
 {
     /// <summary>Throws unless <paramref name="status"/> is <c>cudaSuccess</c>.</summary>
     /// <param name="status">The status of a CUDA runtime call.</param>

@@ -8,7 +8,7 @@ namespace DeepTrain.Interop;
 /// <c>Check((cudaError_t)…)</c>); pointers are device pointers, counts are 64-bit, and the stream is the
 /// caller's. Flags and the loss scale stay on the device.
 /// </summary>
-public static unsafe partial class Kernels
+internal static unsafe partial class Kernels
 {
     /// <summary>The ABI version these declarations were written against (DT_KERNELS_ABI_VERSION).</summary>
     public const int AbiVersion = 3;

@@ -92,7 +92,7 @@ public enum MpiThreadLevel
 /// the bindings accept only Open MPI.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct MPI_Status
+internal struct MPI_Status
 {
     /// <summary>The rank the message came from.</summary>
     public int MPI_SOURCE;
@@ -112,29 +112,29 @@ public struct MPI_Status
 
 /// <summary>A communicator (<c>MPI_Comm</c>, a <c>struct ompi_communicator_t*</c>).</summary>
 /// <param name="Value">The address; for <c>MPI_COMM_WORLD</c> that of the exported global <c>ompi_mpi_comm_world</c>.</param>
-public readonly record struct MPI_Comm(IntPtr Value);
+internal readonly record struct MPI_Comm(IntPtr Value);
 
 /// <summary>A datatype (<c>MPI_Datatype</c>, a <c>struct ompi_datatype_t*</c>), e.g. <c>&amp;ompi_mpi_float</c>.</summary>
 /// <param name="Value">The address.</param>
-public readonly record struct MPI_Datatype(IntPtr Value);
+internal readonly record struct MPI_Datatype(IntPtr Value);
 
 /// <summary>A reduction operation (<c>MPI_Op</c>, a <c>struct ompi_op_t*</c>), e.g. <c>&amp;ompi_mpi_op_sum</c>.</summary>
 /// <param name="Value">The address.</param>
-public readonly record struct MPI_Op(IntPtr Value);
+internal readonly record struct MPI_Op(IntPtr Value);
 
 /// <summary>An error handler (<c>MPI_Errhandler</c>), e.g. <c>&amp;ompi_mpi_errors_return</c>.</summary>
 /// <param name="Value">The address.</param>
-public readonly record struct MPI_Errhandler(IntPtr Value);
+internal readonly record struct MPI_Errhandler(IntPtr Value);
 
 /// <summary>An info object (<c>MPI_Info</c>); only <c>MPI_INFO_NULL</c> (<c>&amp;ompi_mpi_info_null</c>) is used here.</summary>
 /// <param name="Value">The address.</param>
-public readonly record struct MPI_Info(IntPtr Value);
+internal readonly record struct MPI_Info(IntPtr Value);
 
 /// <summary>
 /// A non-blocking operation (<c>MPI_Request</c>, a <c>struct ompi_request_t*</c>). A completing <c>MPI_Test</c> or
 /// <c>MPI_Wait</c> frees it and sets it to <c>MPI_REQUEST_NULL</c> (<c>&amp;ompi_request_null</c>, not zero).
 /// </summary>
 /// <param name="Value">The address.</param>
-public readonly record struct MPI_Request(IntPtr Value);
+internal readonly record struct MPI_Request(IntPtr Value);
 
 #pragma warning restore CA1707

@@ -12,7 +12,7 @@ namespace DeepTrain.Interop;
 /// <para>Lifetime: <c>MPI_Init_thread</c> once per process, <c>MPI_Finalize</c> once, never re-initialised; the managed
 /// <see cref="MpiRuntime"/> enforces that order.</para>
 /// </summary>
-public static unsafe partial class Mpi
+internal static unsafe partial class Mpi
 {
     /// <summary><c>MPI_IN_PLACE</c>: <c>((void *) 1)</c> in Open MPI's mpi.h (MPICH uses -1); as the send buffer it
     /// means "the receive buffer holds the input".</summary>

@@ -25,7 +25,7 @@ public sealed unsafe class MpiComm
         => (Handle, Rank, Size, LocalRank, LocalSize) = (handle, rank, size, localRank, localSize);
 
     /// <summary>The native communicator.</summary>
-    public MPI_Comm Handle { get; }
+    internal MPI_Comm Handle { get; }
     /// <summary>This process's rank, 0 to <see cref="Size"/> - 1.</summary>
     public int Rank { get; }
     /// <summary>The number of processes.</summary>

@@ -16,7 +16,7 @@ namespace DeepTrain.Interop;
 /// <para>Each address is looked up once, on first use, after the library is loaded; a missing one throws
 /// <see cref="EntryPointNotFoundException"/> naming the symbol (a library that is not Open MPI).</para>
 /// </summary>
-public static class MpiHandles
+internal static class MpiHandles
 {
     /// <summary>The exported global behind each predefined handle this project uses, by its mpi.h name.</summary>
     public static IReadOnlyDictionary<string, string> Symbols { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -97,7 +97,7 @@ public sealed class MpiCommHandle() : SafeHandle(IntPtr.Zero, ownsHandle: true)
     public override bool IsInvalid => handle == IntPtr.Zero || handle == MpiHandles.MPI_COMM_NULL.Value;
 
     /// <summary>The communicator, for passing to <see cref="Mpi"/> calls while this handle is alive.</summary>
-    public MPI_Comm Comm => new(handle);
+    internal MPI_Comm Comm => new(handle);
 
     /// <inheritdoc/>
     protected override bool ReleaseHandle()

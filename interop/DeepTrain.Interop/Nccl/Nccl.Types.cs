@@ -23,7 +23,7 @@ public enum ncclResult_t
 }
 
 /// <summary>The built-in reductions. Values from <c>ncclNumOps</c> up are dynamic operators (ncclRedOpCreatePreMulSum).</summary>
-public enum ncclRedOp_t
+internal enum ncclRedOp_t
 {
     ncclSum = 0,
     ncclProd = 1,
@@ -38,7 +38,7 @@ public enum ncclRedOp_t
 
 /// <summary>Element types. <c>ncclBfloat16</c> exists when the CUDA headers define bf16 (CUDA 11+), and then
 /// <c>ncclNumTypes</c> is 10; every NCCL build for CUDA 11+ has it.</summary>
-public enum ncclDataType_t
+internal enum ncclDataType_t
 {
     ncclInt8 = 0, ncclChar = 0,
     ncclUint8 = 1,
@@ -59,7 +59,7 @@ public enum ncclDataType_t
 /// Passed by value.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct ncclUniqueId
+internal unsafe struct ncclUniqueId
 {
     /// <summary>The id's bytes.</summary>
     public fixed byte @internal[Nccl.NCCL_UNIQUE_ID_BYTES];

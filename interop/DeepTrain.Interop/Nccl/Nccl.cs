@@ -11,7 +11,7 @@ namespace DeepTrain.Interop;
 /// return once enqueued on the stream. Written without a GPU: the declarations are checked against the header text, and
 /// the calls run only in the GPU device check.
 /// </summary>
-public static unsafe partial class Nccl
+internal static unsafe partial class Nccl
 {
     /// <summary><c>NCCL_UNIQUE_ID_BYTES</c>: the size of an <see cref="ncclUniqueId"/>.</summary>
     public const int NCCL_UNIQUE_ID_BYTES = 128;

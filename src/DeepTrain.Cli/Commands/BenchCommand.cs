@@ -68,7 +68,7 @@ internal static class BenchCommand
         if (a.Warmup < 0) throw new ArgumentException($"--warmup must be ≥ 0, got {a.Warmup}");
         var precision = PrecisionInfo.Parse(a.Precision);
         var layout = ParseLayout(a.Layout);
-        if (a.Threads is { } t) CpuParallel.Threads = t;
+        if (a.Threads is { } t) CpuBackend.Threads = t;
         using var backend = BackendFactory.Create(Tensors.Device.Parse(a.Device));
         var graph = BuildModel(a.Model, a.Input, a.Classes);
         using var model = new Model(graph, backend, 1);

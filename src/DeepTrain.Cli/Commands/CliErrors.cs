@@ -4,10 +4,20 @@ namespace DeepTrain.Cli.Commands;
 
 /// <summary>
 /// Turns the engine's expected failures (bad model, bad data, bad checkpoint, bad shape) into one line on
-/// stderr and exit code 1; anything unexpected keeps its stack trace.
+/// stderr and exit code 1; anything unexpected keeps its stack trace. <c>--verbose</c> or <c>DEEPTRAIN_DEBUG=1</c> adds the
+/// stack trace of an expected failure too, for a bug report.
 /// </summary>
 internal static partial class CliErrors
 {
+    /// <summary>The environment variable that, set to 1, shows stack traces as <c>--verbose</c> does.</summary>
+    internal const string DebugVariable = "DEEPTRAIN_DEBUG";
+
+    /// <summary>Whether an expected failure's stack trace follows its <c>error:</c> line (set per command line by <c>Program.Main</c>).</summary>
+    internal static bool ShowStackTrace { get; set; }
+
+    /// <summary>Prints a <c>warning:</c> line for a library warning, in the command's words.</summary>
+    public static void Warn(string message) => Console.Error.WriteLine($"warning: {ToFlags(message)}");
+
     /// <summary>Runs <paramref name="body"/>, reporting expected failures as "error: …".</summary>
     public static int Run(Func<int> body)
     {
@@ -20,6 +30,7 @@ internal static partial class CliErrors
             // ArgumentException appends " (Parameter 'x')" to its message: the text already names the argument.
             string message = e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message;
             Console.Error.WriteLine($"error: {ToFlags(message)}");
+            if (ShowStackTrace) Console.Error.WriteLine(e);
             return 1;
         }
     }
@@ -31,11 +42,12 @@ internal static partial class CliErrors
     internal static string ToFlags(string message) => ApiName().Replace(message, m =>
         s_flags.TryGetValue(m.Groups[1].Value, out var flag) ? (m.Groups[2].Success ? flag + " " : flag) : m.Value);
 
-    [GeneratedRegex(@"\b((?:FitOptions|OptimizerOptions|ScheduleOptions|AugmentationOptions|Trainer)\.\w+)( = )?")]
+    [GeneratedRegex(@"\b((?:FitOptions|OptimizerOptions|ScheduleOptions|AugmentationOptions|OnnxExportOptions|Trainer)\.\w+)( = )?")]
     private static partial Regex ApiName();
 
     private static readonly Dictionary<string, string> s_flags = new()
     {
+        ["OnnxExportOptions.Opset"] = "--opset", ["OnnxExportOptions.FoldBatchNorm"] = "--no-fold-bn",
         ["FitOptions.Epochs"] = "--epochs", ["FitOptions.BatchSize"] = "--batch-size", ["FitOptions.EvalBatchSize"] = "--eval-batch-size",
         ["FitOptions.Seed"] = "--seed", ["FitOptions.AccumulationSteps"] = "--accumulate", ["FitOptions.ValidationSamples"] = "--val-split",
         ["FitOptions.EarlyStoppingPatience"] = "--early-stop", ["FitOptions.PreciseBatchNormBatches"] = "--precise-bn",

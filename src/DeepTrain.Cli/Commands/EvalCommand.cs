@@ -3,6 +3,7 @@ using System.Globalization;
 using DeepTrain.Backends;
 using DeepTrain.Checkpoints;
 using DeepTrain.Data;
+using DeepTrain.Inference;
 using DeepTrain.Modeling;
 using DeepTrain.Losses;
 using DeepTrain.Tensors;
@@ -49,22 +50,27 @@ internal static class EvalCommand
             throw new ArgumentException($"checkpoint '{path}' holds model '{info.Model.Name}', not '{modelName}' (--model is for checkpoints that do not record their model)");
         if (info.InputShape != Shape.Of(test.Channels, test.Height, test.Width) || info.Classes != test.Classes)
             throw new ArgumentException($"checkpoint '{path}' takes {info.InputShape} images in {info.Classes} classes; '{test.Name}' has {Shape.Of(test.Channels, test.Height, test.Width)} images in {test.Classes} classes");
+        if (NonFiniteTensor.Describe($"checkpoint '{path}'", ModelCheckpoint.FindNonFinite(path)) is { } nonFinite)
+            CliErrors.Warn(nonFinite + "; its outputs will not be meaningful");
         var normalization = info.Normalization ?? LegacyNormalization(path, dataName, dataDir);
-        using var backend = BackendFactory.Create(Tensors.Device.Parse(deviceText));
-        using var model = info.CreateModel(backend);
-        var graph = model.Graph;
+        var device = Tensors.Device.Parse(deviceText);
         using var loader = new DataLoader(test, batch, shuffle: false, normalization, null, 0, dropLast: false);
-        using var evaluator = new Evaluator(model, new CrossEntropyLoss(), batch);
         var report = new ClassificationReport(test.Classes, test.ClassNames);
         if (tta.Views == 1)
         {
-            var (loss, acc) = evaluator.Evaluate(loader, report);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{graph.Name} on {test.Name} ({test.Count:N0} images): loss {loss:F4}, accuracy {acc * 100:F2}%"));
+            // Forward-only: a session's plans hold no loss or gradient buffers, and its model no gradient memory.
+            using var session = InferenceSession.Load(path, new InferenceSessionOptions { Device = device, MaxBatchSize = batch, PlanBatchSizes = [batch], MaxConcurrency = 1 },
+                new CheckpointLoadOptions { Model = info.Model.Name, InputShape = info.InputShape, Classes = info.Classes, ClassNames = info.ClassNames });
+            var (loss, acc) = SessionEvaluation.Evaluate(session, loader, report);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{session.ModelName} on {test.Name} ({test.Count:N0} images): loss {loss:F4}, accuracy {acc * 100:F2}%"));
         }
         else
         {
+            using var backend = BackendFactory.Create(device);
+            using var model = info.CreateModel(backend);
+            using var evaluator = new Evaluator(model, new CrossEntropyLoss(), batch);
             var m = evaluator.EvaluateWithTta(loader, tta, report);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{graph.Name} on {test.Name} ({test.Count:N0} images): loss {m.PlainLoss:F4}, accuracy {m.PlainAccuracy * 100:F2}% without TTA"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{model.Name} on {test.Name} ({test.Count:N0} images): loss {m.PlainLoss:F4}, accuracy {m.PlainAccuracy * 100:F2}% without TTA"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"with TTA {ttaText} ({m.Views} views, mean softmax): loss {m.Loss:F4}, accuracy {m.Accuracy * 100:F2}% (the report below uses these predictions)"));
         }
         Console.WriteLine();

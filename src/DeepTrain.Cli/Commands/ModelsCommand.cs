@@ -27,6 +27,12 @@ internal static class ModelsCommand
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{m.Name,-20} {$"{c}x{m.DefaultSize}x{m.DefaultSize}",-10} {k,7} {p,12:N0} {b,9:N0} {m.Training.LearningRate,6:G3} {m.Training.Schedule,-10}  {m.Description}"));
         }
+        // Where each default comes from, after a blank line (benchmarks/defaults_sweep.sh reads the names above it).
+        Console.WriteLine();
+        Console.WriteLine("training defaults (used unless --lr / --schedule are given; benchmarks/defaults_sweep.sh checks them):");
+        foreach (var group in ModelZoo.All.GroupBy(m => m.Training))
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  lr {group.Key.LearningRate:G3} {group.Key.Schedule}: {group.Key.Reason} ({string.Join(", ", group.Select(m => m.Name))})"));
         return 0;
     }
 }

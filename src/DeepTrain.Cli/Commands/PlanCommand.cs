@@ -1,5 +1,6 @@
 using System.CommandLine;
 using DeepTrain.Backends.Cpu;
+using DeepTrain.Inference;
 using DeepTrain.Modeling;
 using DeepTrain.Mixed;
 using static DeepTrain.Cli.Commands.CommonOptions;
@@ -18,14 +19,15 @@ internal static class PlanCommand
         var layout = Layout();
         var eval = new Option<bool>("--eval") { Description = "Plan inference instead of training" };
         var precision = new Option<string>("--precision") { Description = "fp32, fp16 or bf16: 16-bit plans store activations and their gradients in half the bytes", DefaultValueFactory = _ => "fp32" };
+        var concurrency = new Option<int>("--concurrency") { Description = "With --eval: execution contexts of an inference session (requests computing at once)", DefaultValueFactory = _ => 4 };
         var stateCopies = new Option<int>("--optimizer-state") { Description = "Parameter-sized optimizer buffers (SGD with momentum: 1, Adam: 2)", DefaultValueFactory = _ => 1 };
         var cmd = new Command("plan", "Print the memory plan: parameters, gradients, optimizer state, activations (arena), workspace, peak")
-            { model, batch, input, classes, layout, eval, stateCopies, precision };
-        cmd.SetAction(r => CliErrors.Run(() => Run(r.GetValue(model)!, r.GetValue(batch), r.GetValue(input), r.GetValue(classes), r.GetValue(layout)!, r.GetValue(eval), r.GetValue(stateCopies), r.GetValue(precision)!)));
+            { model, batch, input, classes, layout, eval, stateCopies, precision, concurrency };
+        cmd.SetAction(r => CliErrors.Run(() => Run(r.GetValue(model)!, r.GetValue(batch), r.GetValue(input), r.GetValue(classes), r.GetValue(layout)!, r.GetValue(eval), r.GetValue(stateCopies), r.GetValue(precision)!, r.GetValue(concurrency))));
         return cmd;
     }
 
-    private static int Run(string modelName, int batch, string? input, int? classes, string layout, bool eval, int stateCopies, string precisionName)
+    private static int Run(string modelName, int batch, string? input, int? classes, string layout, bool eval, int stateCopies, string precisionName, int concurrency)
     {
         var precision = PrecisionInfo.Parse(precisionName);
         var graph = BuildModel(modelName, input, classes);
@@ -45,6 +47,14 @@ internal static class PlanCommand
         Row("input", r.Input);
         Row("workspace", r.Workspace, "largest convolution scratch (cpu backend)");
         Row("peak", r.Peak);
+        if (!eval) return 0;
+        // What an InferenceSession at this largest batch holds: the weights once, one arena per context for its largest plan.
+        var s = InferenceMemoryReport.For(graph, new InferenceSessionOptions
+            { MaxBatchSize = batch, MaxConcurrency = concurrency, Layout = plan.Layout, Precision = precision }, cpu);
+        Console.WriteLine($"inference session: plan sizes {string.Join(", ", s.PlanSizes)} (a request pads up to the next), {s.Contexts} context(s) at most");
+        Row("weights", s.Weights + s.WorkingCopy, "parameters and buffers, once, shared read-only");
+        Row("per context", s.ContextBytes, "one arena for the largest plan, input, workspace");
+        Row("session bound", s.Total, $"weights + {s.Contexts} × per context");
         return 0;
     }
 }

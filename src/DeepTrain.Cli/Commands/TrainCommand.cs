@@ -39,7 +39,7 @@ internal static class TrainCommand
         var fit = o.ToFitOptions(r);
         var distributed = o.ToDistributedOptions(r);
         string model = r.GetValue(o.Model)!, data = r.GetValue(o.Data)!;
-        if (r.GetValue(o.Threads) is { } t) CpuParallel.Threads = t;
+        if (r.GetValue(o.Threads) is { } t) CpuBackend.Threads = t;
         // Under mpirun/srun with more than one rank: MPI, this rank's GPU, and only rank 0 prints (errors still reach stderr).
         // A plain run never loads MPI.
         using var group = ProcessGroup.FromLaunch(distributed);
@@ -52,6 +52,7 @@ internal static class TrainCommand
         using var run = new TrainingRun(graph, train, test, backend, fit, group);
         run.Trainer.StatisticsReport = (step, text) => Console.WriteLine($"statistics before step {step}:\n{text}");
         if (run.InitReport is { } init) Console.WriteLine($"{fit.InitFrom}: {init}");
+        foreach (var warning in run.Warnings) CliErrors.Warn(warning);
         var (p, _) = Modeling.Model.Count(graph);
         var (opt, sched, trainer) = (fit.Optimizer, run.Schedule, run.Trainer);
         Console.WriteLine($"{graph.Name}: {p:N0} parameters | {run.Train.Name}: {run.Train.Count:N0} train / {test.Count:N0} test, {train.Channels}x{train.Height}x{train.Width}, {train.Classes} classes");

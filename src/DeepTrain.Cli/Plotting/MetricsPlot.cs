@@ -75,7 +75,7 @@ internal static class MetricsPlot
     {
         ArgumentNullException.ThrowIfNull(rows);
         if (width < 320 || height < 200) throw new ArgumentOutOfRangeException(nameof(width), $"metrics plot: {width}x{height} is too small, expected at least 320x200");
-        var r = new Raster(width, height);
+        using var r = new Raster(width, height);
         r.Text(12, 10, string.IsNullOrEmpty(title) ? "training curves" : title, Ink, scale: 2);
         static double Err(double acc) => double.IsFinite(acc) ? 100 * (1 - acc) : double.NaN;
         var loss = new (string, Rgb, double[])[]

@@ -17,11 +17,14 @@ internal readonly record struct Rgb(byte R, byte G, byte B)
 /// <summary>
 /// A white RGB canvas with the few primitives a line chart needs: rectangles, anti-aliased lines (Xiaolin
 /// Wu's algorithm, drawn thick by offsetting), square markers and text in <see cref="BitmapFont"/>.
-/// Coordinates are pixels from the top-left corner; anything outside the canvas is clipped.
+/// Coordinates are pixels from the top-left corner; anything outside the canvas is clipped. Its pixels are rented
+/// from the shared array pool and returned on dispose: <c>deeptrain train</c> redraws a 1.2 MB canvas every epoch, and
+/// a fresh one each time was garbage on the large-object heap that kept RSS rising between collections.
 /// </summary>
-internal sealed class Raster
+internal sealed class Raster : IDisposable
 {
-    private readonly byte[] _rgb;
+    private byte[] _rgb;
+    private readonly int _length;
 
     /// <summary>Creates a white canvas.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A size is below 1.</exception>
@@ -30,8 +33,17 @@ internal sealed class Raster
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
         (Width, Height) = (width, height);
-        _rgb = new byte[width * height * 3];
-        _rgb.AsSpan().Fill(255);
+        _length = checked(width * height * 3);
+        _rgb = System.Buffers.ArrayPool<byte>.Shared.Rent(_length);
+        _rgb.AsSpan(0, _length).Fill(255);
+    }
+
+    /// <summary>Returns the pixels to the pool; the canvas must not be used after.</summary>
+    public void Dispose()
+    {
+        if (_rgb.Length == 0) return;
+        System.Buffers.ArrayPool<byte>.Shared.Return(_rgb);
+        _rgb = [];
     }
 
     /// <summary>Width in pixels.</summary>
@@ -39,7 +51,7 @@ internal sealed class Raster
     /// <summary>Height in pixels.</summary>
     public int Height { get; }
     /// <summary>The pixels, rows top to bottom, R, G, B per pixel.</summary>
-    public ReadOnlySpan<byte> Pixels => _rgb;
+    public ReadOnlySpan<byte> Pixels => _rgb.AsSpan(0, _length);
 
     /// <summary>The colour at (x, y).</summary>
     public Rgb this[int x, int y]
@@ -137,5 +149,5 @@ internal sealed class Raster
     }
 
     /// <summary>Encodes the canvas as a PNG file.</summary>
-    public byte[] ToPng() => PngEncoder.Encode(_rgb, Width, Height);
+    public byte[] ToPng() => PngEncoder.Encode(Pixels, Width, Height);
 }

@@ -24,6 +24,12 @@ internal static class LittleEndian
         return values;
     }
 
+    /// <summary>Makes host-order elements of <paramref name="size"/> bytes little-endian, in place.</summary>
+    public static void InPlace(Span<byte> bytes, int size)
+    {
+        if (!BitConverter.IsLittleEndian) ReverseEach(bytes, size);
+    }
+
     private static void ReverseEach(Span<byte> bytes, int size)
     {
         for (int i = 0; i + size <= bytes.Length; i += size) bytes.Slice(i, size).Reverse();

@@ -34,6 +34,25 @@ public static class DatasetChecks
         }
     }
 
+    /// <summary>
+    /// Ensures <paramref name="set"/>'s images have the per-sample shape (C, H, W) a model takes. The built-in models are
+    /// built square from the image height, so a set of non-square images is named as such.
+    /// </summary>
+    /// <param name="set">The data set.</param>
+    /// <param name="role">How to call it in the message: "training set", "test set".</param>
+    /// <param name="model">The model's name.</param>
+    /// <param name="input">The model's per-sample input shape, (C, H, W); a model that takes something else than images is not checked.</param>
+    /// <exception cref="InvalidDatasetException">The shapes differ; the message names the model, the set and both shapes.</exception>
+    public static void EnsureFitsModel(Dataset set, string role, string model, Tensors.Shape input)
+    {
+        ArgumentNullException.ThrowIfNull(set);
+        if (input.Rank != 3) return;
+        var d = input.Dims;
+        if ((set.Channels, set.Height, set.Width) == (d[0], d[1], d[2])) return;
+        string square = set.Height != set.Width && d[1] == d[2] ? $" (model '{model}' takes square images; these are {set.Height} high and {set.Width} wide)" : "";
+        throw new InvalidDatasetException(set.Name, $"{role} '{set.Name}' has images of {Shape(set)}, but model '{model}' takes {d[0]}×{d[1]}×{d[2]}{square}");
+    }
+
     /// <summary>Ensures <paramref name="set"/> holds at least one image.</summary>
     /// <param name="set">The data set.</param>
     /// <param name="role">How to call it in the message: "training set", "test set", "validation set".</param>

@@ -5,7 +5,7 @@ namespace DeepTrain.Memory;
 /// so tests can prove that disposing a model, plan or backend leaves zero bytes outstanding, and
 /// so leaks found by finalizers are reported instead of silently freed.
 /// </summary>
-public static class MemoryTracker
+internal static class MemoryTracker
 {
     private static long s_hostBytes, s_hostAllocations, s_deviceBytes, s_deviceAllocations, s_leaks;
 

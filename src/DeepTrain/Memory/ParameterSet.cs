@@ -6,7 +6,20 @@ using DeepTrain.Utils;
 namespace DeepTrain.Memory;
 
 /// <summary>A trainable tensor of a model: its PyTorch-style name, its value and gradient views, and whether it decays.</summary>
-public sealed record ParameterEntry(string Name, Layer Layer, int Index, ParamSpec Spec, Tensor Value, Tensor Grad, long Offset);
+public sealed record ParameterEntry(string Name, Layer Layer, int Index, ParamSpec Spec, Tensor Value, long Offset)
+{
+    private readonly Tensor? _grad;
+
+    internal ParameterEntry(string name, Layer layer, int index, ParamSpec spec, Tensor value, Tensor? grad, long offset)
+        : this(name, layer, index, spec, value, offset) => _grad = grad;
+
+    /// <summary>The gradient view (in the set's flat gradient allocation).</summary>
+    /// <exception cref="InvalidOperationException">The set was made without gradients (a forward-only model).</exception>
+    public Tensor Grad => _grad ?? throw new InvalidOperationException($"parameter '{Name}' has no gradient: its model is forward-only (made for inference)");
+
+    /// <summary>Whether <see cref="Grad"/> exists.</summary>
+    public bool HasGrad => _grad is not null;
+}
 
 /// <summary>A non-trainable state tensor (batch-norm running statistics).</summary>
 public sealed record BufferEntry(string Name, Layer Layer, int Index, BufferSpec Spec, Tensor Value);
@@ -22,9 +35,14 @@ public sealed record BufferEntry(string Name, Layer Layer, int Index, BufferSpec
 public sealed class ParameterSet : IDisposable
 {
     private const int AlignFloats = 64;   // 256 bytes
-    private readonly DeviceBuffer _values, _grads, _buffers;
+    private readonly DeviceBuffer _values, _buffers;
+    private readonly DeviceBuffer? _grads;
 
-    internal ParameterSet(IBackend backend, IReadOnlyList<Layer> layers, IReadOnlyList<ParameterGroupRule>? rules = null)
+    /// <param name="backend">Where the memory lives.</param>
+    /// <param name="layers">The layers, in graph order.</param>
+    /// <param name="rules">Parameter groups by name prefix.</param>
+    /// <param name="gradients">False for a forward-only set (inference): no gradient allocation at all.</param>
+    internal ParameterSet(IBackend backend, IReadOnlyList<Layer> layers, IReadOnlyList<ParameterGroupRule>? rules = null, bool gradients = true)
     {
         Backend = backend;
         rules ??= [];
@@ -65,9 +83,9 @@ public sealed class ParameterSet : IDisposable
         Groups = groups;
         TotalFloats = offset;
         _values = backend.Allocate(Math.Max(offset, 1) * 4);
-        _grads = backend.Allocate(Math.Max(offset, 1) * 4);
+        _grads = gradients ? backend.Allocate(Math.Max(offset, 1) * 4) : null;
         Entries = layoutList.Select(e => new ParameterEntry($"{e.L.Name}.{e.S.Name}", e.L, e.I, e.S,
-            new Tensor(_values, e.Off * 4, e.S.Shape), new Tensor(_grads, e.Off * 4, e.S.Shape), e.Off)).ToList();
+            new Tensor(_values, e.Off * 4, e.S.Shape), _grads is null ? null : new Tensor(_grads, e.Off * 4, e.S.Shape), e.Off)).ToList();
 
         long boff = 0;
         var bufList = new List<(Layer, int, BufferSpec, long)>();
@@ -127,8 +145,10 @@ public sealed class ParameterSet : IDisposable
     public long BufferFloats { get; }
     /// <summary>Bytes of parameter values.</summary>
     public long ValueBytes => _values.Bytes;
-    /// <summary>Bytes of gradients.</summary>
-    public long GradBytes => _grads.Bytes;
+    /// <summary>Bytes of gradients (0 in a forward-only set).</summary>
+    public long GradBytes => _grads?.Bytes ?? 0;
+    /// <summary>Whether the set has gradients (false for a forward-only model made for inference).</summary>
+    public bool HasGradients => _grads is not null;
     /// <summary>Bytes of buffers.</summary>
     public long BufferBytes => _buffers.Bytes;
 
@@ -137,7 +157,10 @@ public sealed class ParameterSet : IDisposable
     /// <summary>All parameter values as one flat fp32 tensor (made once: a training step allocates no views).</summary>
     public Tensor AllValues => _allValues ??= new(_values, 0, Shape.Of(checked((int)TotalFloats)));
     /// <summary>All gradients as one flat fp32 tensor (made once).</summary>
-    public Tensor AllGrads => _allGrads ??= new(_grads, 0, Shape.Of(checked((int)TotalFloats)));
+    /// <exception cref="InvalidOperationException">The set has no gradients (forward-only).</exception>
+    public Tensor AllGrads => _allGrads ??= new(Grads(), 0, Shape.Of(checked((int)TotalFloats)));
+
+    private DeviceBuffer Grads() => _grads ?? throw new InvalidOperationException("this model is forward-only (made for inference): it has no gradients");
 
     private Tensor? _allBuffers;
 
@@ -149,7 +172,7 @@ public sealed class ParameterSet : IDisposable
     public (Tensor Values, Tensor Grads) View(ParameterGroup g)
     {
         var shape = Shape.Of(checked((int)g.Count));
-        return (new Tensor(_values, g.Start * 4, shape), new Tensor(_grads, g.Start * 4, shape));
+        return (new Tensor(_values, g.Start * 4, shape), new Tensor(Grads(), g.Start * 4, shape));
     }
 
     private DeviceBuffer? _working;
@@ -228,7 +251,7 @@ public sealed class ParameterSet : IDisposable
     public void Dispose()
     {
         _values.Dispose();
-        _grads.Dispose();
+        _grads?.Dispose();
         _buffers.Dispose();
         _working?.Dispose();
     }

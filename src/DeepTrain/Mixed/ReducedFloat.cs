@@ -8,7 +8,7 @@ namespace DeepTrain.Mixed;
 /// <c>__float2half_rn</c> / <c>__float2bfloat16_rn</c> (round to nearest, ties to even) and their exact
 /// widenings. fp16 goes through <see cref="Half"/>, whose narrowing is IEEE round-to-nearest-even.
 /// </summary>
-public static class ReducedFloat
+internal static class ReducedFloat
 {
     /// <summary>
     /// The bfloat16 nearest to <paramref name="x"/> (ties to even), as its 16 bits: the top half of the binary32

@@ -33,6 +33,22 @@ public sealed class Model : IDisposable
         Parameters.Initialize(seed);
     }
 
+    /// <summary>
+    /// A forward-only model (inference): its parameter set has no gradient allocation, and only evaluation and
+    /// forward-only plans compile. The parameters start initialised from seed 0; load weights before use.
+    /// </summary>
+    internal static Model ForwardOnly(ModelGraph graph, IBackend backend) => new(graph, backend, gradients: false);
+
+    private Model(ModelGraph graph, IBackend backend, bool gradients)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        ArgumentNullException.ThrowIfNull(backend);
+        Graph = graph;
+        Backend = backend;
+        Parameters = new ParameterSet(backend, graph.Nodes.Select(n => n.Layer).ToArray(), null, gradients);
+        Parameters.Initialize(0);
+    }
+
     /// <summary>The layer graph.</summary>
     public ModelGraph Graph { get; }
     /// <summary>The backend every plan of this model computes on.</summary>
@@ -51,14 +67,28 @@ public sealed class Model : IDisposable
     /// <exception cref="NotSupportedException">The backend cannot run this precision (the message says why).</exception>
     /// <exception cref="InvalidOperationException">Another plan of this model uses another 16-bit precision.</exception>
     /// <exception cref="InsufficientMemoryForPlanException">The plan's activation arena and input need more memory than the backend reports available; nothing was allocated.</exception>
+    /// <exception cref="InvalidOperationException">A training plan of a forward-only model (it has no gradients).</exception>
     public Plan Compile(int batchSize, bool training, Loss loss, Layout layout = Layout.NCHW, Precision precision = Precision.Float32)
     {
+        ArgumentNullException.ThrowIfNull(loss);
+        if (training && !Parameters.HasGradients)
+            throw new InvalidOperationException($"model '{Name}' is forward-only (made for inference): it has no gradients, so it compiles no training plan");
+        return new Plan(this, PlanMemory(batchSize, training, layout, precision), loss, Backend);
+    }
+
+    /// <summary>
+    /// The memory plan of a plan about to be compiled, after the checks <see cref="Compile(int, bool, Loss, Layout, Precision)"/>
+    /// makes (precision supported, the plan fits), with the 16-bit working copy made when needed. Inference contexts call it
+    /// for each plan size, then build forward-only plans over one shared arena.
+    /// </summary>
+    internal MemoryPlan PlanMemory(int batchSize, bool training, Layout layout, Precision precision)
+    {
         if (!Backend.SupportsPrecision(precision, out string reason))
-            throw new NotSupportedException($"model '{Name}': {Backend.Description} cannot train at {precision.Name()}: {reason}");
+            throw new NotSupportedException($"model '{Name}': {Backend.Description} cannot {(training ? "train" : "run")} at {precision.Name()}: {reason}");
         var memory = Planner.Build(Graph, batchSize, training, layout, precision);
         EnsureFits(memory, batchSize);
         if (precision != Precision.Float32) Parameters.EnsureWorkingCopy(precision.ActivationDType());
-        return new Plan(this, memory, loss);
+        return memory;
     }
 
     /// <summary>

@@ -102,7 +102,12 @@ public sealed record CheckpointInfo
     /// <exception cref="CheckpointMetadataException">The model the metadata describes does not fit the file's tensors (the message names the tensor).</exception>
     /// <exception cref="CheckpointFormatException">The file is not valid safetensors (it changed since <see cref="Read"/>).</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public Model CreateModel(IBackend backend)
+    public Model CreateModel(IBackend backend) => Build(backend, forwardOnly: false);
+
+    /// <summary><see cref="CreateModel(IBackend)"/> without gradient memory: a forward-only model for inference.</summary>
+    internal Model CreateForwardOnlyModel(IBackend backend) => Build(backend, forwardOnly: true);
+
+    private Model Build(IBackend backend, bool forwardOnly)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ModelGraph graph;
@@ -111,7 +116,7 @@ public sealed record CheckpointInfo
         {
             throw new CheckpointMetadataException(Path, ModelArgsKey, $"checkpoint '{Path}': model '{Model.Name}' cannot be built from {ModelArgsKey} {ArgsJson(Model)}: {e.Message}", inner: e);
         }
-        var model = new Model(graph, backend);
+        var model = forwardOnly ? Modeling.Model.ForwardOnly(graph, backend) : new Model(graph, backend);
         try
         {
             ModelCheckpoint.Load(model, Path);

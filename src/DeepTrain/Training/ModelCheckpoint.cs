@@ -53,14 +53,16 @@ public static class ModelCheckpoint
     }
 
     /// <summary>The tensors and metadata <see cref="Save"/> writes.</summary>
+    /// <remarks><paramref name="staging"/> holds the host copies across calls (a run's commits); null: fresh ones.</remarks>
     internal static (List<NamedArray> Arrays, Dictionary<string, string> Metadata) Contents(Model model, IReadOnlyDictionary<string, string>? metadata, long steps,
-        CheckpointDescription? description = null)
+        CheckpointDescription? description = null, CheckpointStaging? staging = null)
     {
+        staging ??= new CheckpointStaging();
         var arrays = new List<NamedArray>();
         foreach (var p in model.Parameters.InGraphOrder)
-            arrays.Add(NamedArray.FromFloat32(p.Name, Download(model, p.Value), p.Value.Shape.Dims));
+            arrays.Add(staging.Float32(model.Backend, p.Name, p.Value));
         foreach (var b in model.Parameters.Buffers)
-            arrays.Add(NamedArray.FromFloat32(b.Name, Download(model, b.Value), b.Value.Shape.Dims));
+            arrays.Add(staging.Float32(model.Backend, b.Name, b.Value));
         foreach (var n in model.Graph.Nodes)
             if (n.Layer is BatchNorm)
                 arrays.Add(NamedArray.FromInt64($"{n.Layer.Name}.{BatchesTracked}", [steps]));
@@ -131,24 +133,33 @@ public static class ModelCheckpoint
         foreach (var b in model.Parameters.Buffers) Try(b.Name, b.Value);
         model.Parameters.SyncWorkingCopy();
         var unexpected = file.Names.Where(n => !known.Contains(n) && !n.EndsWith("." + BatchesTracked, StringComparison.Ordinal)).ToList();
-        return new LoadReport(matched, missing, unexpected, mismatched);
+        var nonFinite = matched.Select(n => NonFiniteTensor.Count(file, n)).OfType<NonFiniteTensor>().ToList();
+        return new LoadReport(matched, missing, unexpected, mismatched) { NonFinite = nonFinite };
+    }
+
+    /// <summary>
+    /// The floating-point tensors of <paramref name="path"/> that hold NaN or infinite values, in file order: a diverged
+    /// run's weights load without error but predict nothing, so a caller warns about them (<c>deeptrain eval</c> does).
+    /// </summary>
+    /// <exception cref="CheckpointFormatException">The file is not valid safetensors.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    public static IReadOnlyList<NonFiniteTensor> FindNonFinite(string path)
+    {
+        var file = Safetensors.Load(path);
+        return file.Names.Select(n => NonFiniteTensor.Count(file, n)).OfType<NonFiniteTensor>().ToList();
     }
 
     /// <summary>The checkpoint's metadata (model, data set, epoch, …) without loading tensors into a model.</summary>
     /// <exception cref="CheckpointFormatException">The file is not valid safetensors.</exception>
     public static IReadOnlyDictionary<string, string> ReadMetadata(string path) => Safetensors.Load(path).Metadata;
-
-    private static float[] Download(Model model, Tensors.Tensor t)
-    {
-        var a = new float[t.Elements];
-        model.Backend.CopyToHost<float>(t, a);
-        return a;
-    }
 }
 
 /// <summary>What <see cref="ModelCheckpoint.LoadMatching"/> loaded and what it did not.</summary>
 public sealed record LoadReport(IReadOnlyList<string> Matched, IReadOnlyList<string> Missing, IReadOnlyList<string> Unexpected, IReadOnlyList<string> ShapeMismatched)
 {
+    /// <summary>The loaded tensors that hold NaN or infinite values (a diverged run's weights); empty when all are finite.</summary>
+    public IReadOnlyList<NonFiniteTensor> NonFinite { get; init; } = [];
+
     /// <inheritdoc />
     public override string ToString()
     {

@@ -30,11 +30,14 @@ public sealed class TrainingRun : IDisposable
     private readonly List<string> _rows = [];
     private readonly ICheckpointFileSystem _fs;
     private readonly List<IDisposable> _owned = [];
+    private readonly List<string> _warnings = [];
+    private readonly CheckpointStaging _staging = new();   // host copies reused by every commit, so RSS stays flat
 
     /// <summary>Prepares a run of <paramref name="graph"/> on <paramref name="train"/>, evaluated on <paramref name="test"/>; resumes when <see cref="FitOptions.ResumeFrom"/> is set.</summary>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentException">An option is out of range for the data (the message names the <see cref="FitOptions"/> property).</exception>
-    /// <exception cref="InvalidDatasetException">A data set is empty, the test set's images differ in shape from the training set's, or a label is beyond the model's outputs.</exception>
+    /// <exception cref="ArgumentException">An option is out of range for the data (the message names the <see cref="FitOptions"/> property), or <see cref="FitOptions.ResumeFrom"/> names a file rather than a run's folder.</exception>
+    /// <exception cref="InvalidDatasetException">A data set is empty, the test set's images differ in shape from the training set's or the training set's from the model's input, or a label is beyond the model's outputs.</exception>
+    /// <exception cref="IOException">The output folder cannot be created (the message says why).</exception>
     /// <exception cref="InvalidOperationException">The output folder holds another run's checkpoint and <see cref="FitOptions.Overwrite"/> is off, or the resumed run is already complete.</exception>
     /// <exception cref="FileNotFoundException">The resumed set lacks a file.</exception>
     /// <exception cref="CheckpointMismatchException">The resumed set's files disagree, or belong to another model, optimizer or precision.</exception>
@@ -73,6 +76,8 @@ public sealed class TrainingRun : IDisposable
         try
         {
             options.Validate();
+            if (options.ResumeFrom is { } resumeFrom && File.Exists(resumeFrom))
+                throw new ArgumentException($"FitOptions.ResumeFrom '{resumeFrom}' is a file; expected the run's folder, e.g. FitOptions.ResumeFrom = {Path.GetDirectoryName(Path.GetFullPath(resumeFrom))}", nameof(options));
             // Before anything is built: a run that cannot succeed fails here, not after an epoch (empty sets, a test set
             // of another image size, labels beyond the model's outputs).
             DatasetChecks.EnsureNotEmpty(train, "training set");
@@ -81,6 +86,7 @@ public sealed class TrainingRun : IDisposable
             Dataset? val = null;
             if (options.ValidationSamples > 0) (train, val) = train.Split(options.ValidationSamples, options.Seed);
             DatasetChecks.EnsureCompatible(train, val, test, classes: graph.OutputShape.Elements is var k and <= int.MaxValue ? (int)k : null);
+            DatasetChecks.EnsureFitsModel(train, "training set", graph.Name, graph.InputShape);
             var aug = options.Augmentation;
             if ((long)options.OverfitBatches * options.BatchSize > train.Count)
                 throw new ArgumentOutOfRangeException(nameof(options), $"FitOptions.OverfitBatches must be in [0, {train.Count / options.BatchSize}] at batch size {options.BatchSize}, got {options.OverfitBatches}");
@@ -111,7 +117,12 @@ public sealed class TrainingRun : IDisposable
             Trainer.SyncEvery = options.SyncEvery is > 0 and var n ? n : Trainer.DefaultSyncEvery;
             Trainer.StatisticsEvery = options.StatisticsEvery;
             Trainer.CumulativeBatchNorm = options.CumulativeBatchNorm;
-            if (options.InitFrom is not null) InitReport = ModelCheckpoint.LoadMatching(Model, options.InitFrom);
+            if (options.InitFrom is not null)
+            {
+                InitReport = ModelCheckpoint.LoadMatching(Model, options.InitFrom);
+                if (NonFiniteTensor.Describe($"FitOptions.InitFrom '{options.InitFrom}'", InitReport.NonFinite) is { } bad)
+                    _warnings.Add(bad + "; training from it gives a NaN loss");
+            }
 
             string? outDir = options.OutputDirectory ?? options.ResumeFrom;
             if (options.ResumeFrom is not null)
@@ -120,6 +131,7 @@ public sealed class TrainingRun : IDisposable
                 from.Recover();
                 (StartEpoch, var rows) = from.Verify();
                 TrainingState.Load(from.Folder, Model, Optimizer, Trainer);
+                _warnings.AddRange(ResumeDifferences.Find(from.Folder, ModelCheckpoint.ReadMetadata(Path.Combine(from.Folder, TrainingState.StateFile)), options));
                 if (StartEpoch >= options.Epochs)
                     throw new InvalidOperationException($"FitOptions.ResumeFrom '{options.ResumeFrom}': that run already completed {StartEpoch} epochs; ask for more with FitOptions.Epochs");
                 _rows.AddRange(rows);
@@ -131,6 +143,12 @@ public sealed class TrainingRun : IDisposable
                 if (!same)
                 {
                     if (File.Exists(_out.Folder)) throw new ArgumentException($"FitOptions.OutputDirectory '{outDir}' is a file, not a folder", nameof(options));
+                    // Now, not after the first epoch: a folder that cannot be made (read-only, /proc) fails before training.
+                    try { Directory.CreateDirectory(_out.Folder); }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        throw new IOException($"cannot create the output folder '{outDir}' (FitOptions.OutputDirectory): {e.Message}", e);
+                    }
                     _out.Recover();
                     if (_out.HasAny() && !options.Overwrite)
                         throw new InvalidOperationException($"FitOptions.OutputDirectory '{outDir}' already holds another run's checkpoint; set FitOptions.Overwrite to replace it, FitOptions.ResumeFrom to continue it, or choose another folder");
@@ -182,6 +200,12 @@ public sealed class TrainingRun : IDisposable
     public int StartEpoch { get; }
     /// <summary>What <see cref="FitOptions.InitFrom"/> loaded, or null.</summary>
     public LoadReport? InitReport { get; }
+    /// <summary>
+    /// What the run does that the caller may not intend, found while preparing it: an <see cref="FitOptions.InitFrom"/>
+    /// checkpoint with NaN or infinite weights, a <see cref="FitOptions.ResumeFrom"/> with another seed or batch size than
+    /// the resumed run's (it then no longer repeats the uninterrupted run). One sentence each; the run goes ahead.
+    /// </summary>
+    public IReadOnlyList<string> Warnings => _warnings;
     /// <summary>The folder the checkpoint set is written to, or null.</summary>
     public string? OutputDirectory => _out?.Folder;
     /// <summary>Steps per epoch.</summary>
@@ -291,11 +315,12 @@ public sealed class TrainingRun : IDisposable
         var meta = new Dictionary<string, string>(_o.Metadata ?? new Dictionary<string, string>())
         {
             ["epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
-            ["test_acc"] = testAcc.ToString("F4", CultureInfo.InvariantCulture), ["seed"] = _o.Seed.ToString(CultureInfo.InvariantCulture),
+            ["test_acc"] = testAcc.ToString("F4", CultureInfo.InvariantCulture), [ResumeDifferences.SeedKey] = _o.Seed.ToString(CultureInfo.InvariantCulture),
+            [ResumeDifferences.BatchSizeKey] = _o.BatchSize.ToString(CultureInfo.InvariantCulture),
         };
         // The model file describes itself (CheckpointInfo): whoever loads it needs the normalisation, not the training set.
         var description = new CheckpointDescription(Normalization, Train.ClassNames, _o.Layout, _o.Precision);
-        var (m, s) = TrainingState.Contents(Model, Optimizer, Trainer, epoch, meta, description);
+        var (m, s) = TrainingState.Contents(Model, Optimizer, Trainer, epoch, meta, description, _staging);
         _out.Commit(epoch,
         [
             (TrainingState.ModelFile, Safetensors.Writer(m.Arrays, m.Metadata)),

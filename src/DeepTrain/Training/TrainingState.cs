@@ -34,17 +34,15 @@ public static class TrainingState
 
     /// <summary>The tensors and metadata of <see cref="ModelFile"/> and <see cref="StateFile"/> after <paramref name="epoch"/> epochs.</summary>
     internal static ((List<NamedArray> Arrays, Dictionary<string, string> Metadata) Model, (List<NamedArray> Arrays, Dictionary<string, string> Metadata) State)
-        Contents(Model model, Optimizer optimizer, Trainer trainer, int epoch, IReadOnlyDictionary<string, string>? metadata, CheckpointDescription? description = null)
+        Contents(Model model, Optimizer optimizer, Trainer trainer, int epoch, IReadOnlyDictionary<string, string>? metadata, CheckpointDescription? description = null,
+            CheckpointStaging? staging = null)
     {
+        staging ??= new CheckpointStaging();
         var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["epoch"] = Str(epoch) };
-        var modelContents = ModelCheckpoint.Contents(model, meta, optimizer.Steps, description ?? new CheckpointDescription(Layout: trainer.Layout, Precision: trainer.Precision));
+        var modelContents = ModelCheckpoint.Contents(model, meta, optimizer.Steps, description ?? new CheckpointDescription(Layout: trainer.Layout, Precision: trainer.Precision), staging);
         var arrays = new List<NamedArray>();
         foreach (var (name, value) in optimizer.State)
-        {
-            var host = new float[value.Elements];
-            model.Backend.CopyToHost<float>(value, host);
-            arrays.Add(NamedArray.FromFloat32("optimizer." + name, host, value.Shape.Dims));
-        }
+            arrays.Add(staging.Float32(model.Backend, "optimizer." + name, value));
         var state = new Dictionary<string, string>(meta)
         {
             ["optimizer"] = optimizer.GetType().Name,
@@ -66,7 +64,8 @@ public static class TrainingState
 
     /// <summary>Restores model, optimizer and counters from <paramref name="dir"/>; returns the completed epochs.</summary>
     /// <exception cref="FileNotFoundException">A file is missing.</exception>
-    /// <exception cref="CheckpointMismatchException">The checkpoint belongs to another model or optimizer (the message says which tensor or setting).</exception>
+    /// <exception cref="CheckpointMismatchException">The checkpoint belongs to another model or optimizer (the message says which tensor or setting), or lacks an entry of a training state.</exception>
+    /// <exception cref="CheckpointMetadataException">An entry of the training state holds a value that does not parse (the message names the file, the key and the value).</exception>
     public static int Load(string dir, Model model, Optimizer optimizer, Trainer trainer)
     {
         string modelPath = Path.Combine(dir, ModelFile), statePath = Path.Combine(dir, StateFile);
@@ -85,7 +84,7 @@ public static class TrainingState
         {
             if (!file.Metadata.TryGetValue("loss_scale", out var scaleText))
                 throw new CheckpointMismatchException(statePath, "loss_scale", $"checkpoint '{statePath}' was trained without loss scaling; resume it with FitOptions.LossScaling = off");
-            scalerFields = new LossScalerState.Fields(float.Parse(scaleText, CultureInfo.InvariantCulture), (int)Long(file, "loss_scale_growth_tracker"), 0, Long(file, "loss_scale_steps"));
+            scalerFields = new LossScalerState.Fields(Float(file, "loss_scale"), (int)Long(file, "loss_scale_growth_tracker"), 0, Long(file, "loss_scale_steps"));
         }
         var copies = new List<(float[], Tensors.Tensor)>();
         foreach (var (name, value) in optimizer.State)
@@ -97,7 +96,7 @@ public static class TrainingState
         foreach (var (data, dst) in copies) model.Backend.CopyFromHost<float>(data, dst);
         optimizer.RestoreSteps(Long(file, "optimizer_steps"));
         if (scalerFields is { } sf) trainer.Scaler!.Restore(sf);
-        optimizer.Momentum = float.Parse(file.Metadata["momentum"], CultureInfo.InvariantCulture);
+        optimizer.Momentum = Float(file, "momentum");
         trainer.GlobalStep = Long(file, "global_step");
         trainer.TrainPlan.State.Iteration = Long(file, "iteration");
         return (int)Long(file, "epoch");
@@ -106,6 +105,14 @@ public static class TrainingState
     private static string Str(long v) => v.ToString(CultureInfo.InvariantCulture);
 
     private static long Long(SafetensorsFile f, string key)
-        => f.Metadata.TryGetValue(key, out var s) && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v) ? v
-           : throw new CheckpointMismatchException(f.Path, key, $"checkpoint '{f.Path}' lacks the '{key}' entry of a training state");
+        => long.TryParse(Entry(f, key), NumberStyles.Integer, CultureInfo.InvariantCulture, out long v) ? v : throw BadValue(f, key, "a whole number");
+
+    private static float Float(SafetensorsFile f, string key)
+        => float.TryParse(Entry(f, key), NumberStyles.Float, CultureInfo.InvariantCulture, out float v) && float.IsFinite(v) ? v : throw BadValue(f, key, "a number");
+
+    private static string Entry(SafetensorsFile f, string key) => f.Metadata.TryGetValue(key, out var s) ? s
+        : throw new CheckpointMismatchException(f.Path, key, $"checkpoint '{f.Path}' lacks the '{key}' entry of a training state");
+
+    private static CheckpointMetadataException BadValue(SafetensorsFile f, string key, string expected)
+        => new(f.Path, key, $"checkpoint '{f.Path}': '{key}' is '{f.Metadata[key]}', expected {expected}");
 }

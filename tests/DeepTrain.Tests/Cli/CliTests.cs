@@ -31,6 +31,21 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void Models_NamesEveryModelsDefaults_WithWhereTheyComeFrom()
+    {
+        var (code, output, _) = Run("models");
+        Assert.Equal(0, code);
+        var lines = output.ReplaceLineEndings("\n").Split('\n');
+        var defaults = lines.SkipWhile(l => !l.StartsWith("training defaults", StringComparison.Ordinal)).Skip(1).Where(l => l.Length > 0).ToList();
+        foreach (var m in DeepTrain.Zoo.ModelZoo.All)
+        {
+            var line = Assert.Single(defaults, l => l.TrimEnd(')').Split('(').Last().Split(", ").Contains(m.Name));
+            Assert.Contains($"{m.Training.Reason} (", line);
+        }
+        Assert.StartsWith("  lr 0.01 one-cycle: Caffe's LeNet rate", Assert.Single(defaults, l => l.Contains("lenet5")));
+    }
+
+    [Fact]
     public void Plan_PrintsEveryPart_AndThePeak()
     {
         var (code, output, _) = Run("plan", "--model", "resnet20", "--batch-size", "8", "--input", "1x28x28");

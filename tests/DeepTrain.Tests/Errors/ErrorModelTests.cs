@@ -11,7 +11,7 @@ namespace DeepTrain.Tests.Errors;
 /// </summary>
 public class ErrorModelTests
 {
-    private static readonly Assembly[] Libraries = [typeof(LayerShapeException).Assembly, typeof(CudaException).Assembly];
+    private static readonly Assembly[] Libraries = [typeof(LayerShapeException).Assembly, typeof(CudaException).Assembly, typeof(DeepTrain.Onnx.OnnxExportException).Assembly];
 
     public static TheoryData<string> ExceptionTypes()
     {

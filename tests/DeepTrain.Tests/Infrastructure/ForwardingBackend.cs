@@ -19,6 +19,7 @@ public abstract class ForwardingBackend(IBackend inner) : IBackend
     public virtual Device Device => Inner.Device;
     public virtual string Description => Inner.Description;
     public virtual long LiveBytes => Inner.LiveBytes;
+    public virtual long? AvailableMemoryBytes => Inner.AvailableMemoryBytes;
     public virtual DeviceBuffer Allocate(long bytes) => Inner.Allocate(bytes);
     public virtual void CopyFromHost<T>(ReadOnlySpan<T> src, Tensor dst) where T : unmanaged => Inner.CopyFromHost<T>(src, dst);
     public virtual void CopyToHost<T>(Tensor src, Span<T> dst) where T : unmanaged => Inner.CopyToHost<T>(src, dst);

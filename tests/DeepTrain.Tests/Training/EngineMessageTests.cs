@@ -29,6 +29,7 @@ public partial class EngineMessageTests
     [Theory]
     [InlineData("DeepTrain")]
     [InlineData("DeepTrain.Interop")]
+    [InlineData("DeepTrain.Onnx")]
     public void NoLibraryLiteral_NamesACommandLineFlag(string assemblyName)
     {
         var assembly = System.Reflection.Assembly.Load(assemblyName);

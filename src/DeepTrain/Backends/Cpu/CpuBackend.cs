@@ -7,11 +7,23 @@ namespace DeepTrain.Backends.Cpu;
 
 /// <summary>
 /// The managed reference backend: every operation in fp32 on host memory, vectorised with
-/// System.Runtime.Intrinsics and multi-threaded through <see cref="CpuParallel"/>. One partial
-/// file per operation family (Conv, Elementwise, Norm, Pool, Loss, Optim).
+/// System.Runtime.Intrinsics and multi-threaded on one process-wide worker pool (<see cref="Threads"/>). One partial
+/// file per operation family (docs/architecture.md, "The family map").
 /// </summary>
 public sealed partial class CpuBackend : IBackend
 {
+    /// <summary>
+    /// Threads every CPU backend in the process uses (default: the processor count; PyTorch's
+    /// <c>torch.set_num_threads</c>). Results are bit-reproducible for a given count. Set it before work starts;
+    /// changing it while an operation runs is not supported.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is below 1.</exception>
+    public static int Threads
+    {
+        get => CpuParallel.Threads;
+        set => CpuParallel.Threads = value;
+    }
+
     /// <inheritdoc />
     public Device Device => Device.Cpu;
 

@@ -6,7 +6,7 @@ using DeepTrain.Utils;
 namespace DeepTrain.Backends.Cpu;
 
 // Activation span kernels: f(x) and dy·f′ from the forward output, Vector256 bodies with scalar tails through VectorLoops.
-public static partial class CpuKernels
+internal static partial class CpuKernels
 {
     /// <summary>y = f(x) for <paramref name="kind"/>; <paramref name="alpha"/> is LeakyReLU's negative slope.</summary>
     /// <exception cref="ArgumentException">The spans differ in length.</exception>

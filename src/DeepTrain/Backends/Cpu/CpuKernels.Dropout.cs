@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 
 namespace DeepTrain.Backends.Cpu;
 
-public static partial class CpuKernels
+internal static partial class CpuKernels
 {
     /// <summary>The SplitMix64 golden-ratio increment, ⌊2^64/φ⌋.</summary>
     public const ulong DropoutGamma = 0x9E3779B97F4A7C15UL;

@@ -11,7 +11,7 @@ namespace DeepTrain.Backends.Cpu;
 /// input (in-place) but must not partially overlap one. This file: element-wise arithmetic and the
 /// activations (PyTorch's torch.add, torch.relu, F.leaky_relu, torch.sigmoid, torch.tanh).
 /// </summary>
-public static partial class CpuKernels
+internal static partial class CpuKernels
 {
     /// <summary>y[i] = α·x[i] + β·y[i]; when β = 0, y is not read (so stale NaN in y cannot leak, as in cuDNN).</summary>
     /// <exception cref="ArgumentException">The spans differ in length.</exception>

@@ -1,6 +1,6 @@
 namespace DeepTrain.Backends.Cpu;
 
-public static partial class CpuKernels
+internal static partial class CpuKernels
 {
     private const int TransposeTile = 32;
 

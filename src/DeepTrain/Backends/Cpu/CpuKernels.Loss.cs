@@ -8,7 +8,7 @@ namespace DeepTrain.Backends.Cpu;
 // MSE (F.mse_loss) and BCE-with-logits (F.binary_cross_entropy_with_logits). Each returns its loss sum
 // in double and, when given a gradient span, writes the gradient in the same pass; the gradient may be
 // the same span as the input (in-place). The caller divides by the count and sets the gradient scale.
-public static partial class CpuKernels
+internal static partial class CpuKernels
 {
     /// <summary>
     /// One row of softmax cross-entropy with m = max z, s = Σ e^(z − m):

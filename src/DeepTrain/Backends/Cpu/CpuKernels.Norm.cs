@@ -12,7 +12,7 @@ namespace DeepTrain.Backends.Cpu;
 //              dx = a·(dy − dβ/M − x̂·dγ/M) = a·dy + cX·(x − μ) + c0,  cX = −a·invstd·dγ/M,  c0 = −a·dβ/M
 // "Plane" kernels take one contiguous (n, c) plane of an NCHW tensor with scalar channel constants;
 // "Row" kernels take one (n, h, w) row of C channels of a channels-last tensor with per-channel spans.
-public static partial class CpuKernels
+internal static partial class CpuKernels
 {
     private const int SumBlock = 4096;
 

@@ -12,7 +12,7 @@ namespace DeepTrain.Backends.Cpu;
 //   d = d + μ·b if Nesterov else b    (only when μ ≠ 0; with μ = 0 there is no buffer)
 //   w = w − lr·d
 // g itself is not modified.
-public static partial class CpuKernels
+internal static partial class CpuKernels
 {
     /// <summary>One SGD step over flat spans; see the file header for the update. <paramref name="momentum"/> is unused when μ = 0.</summary>
     /// <exception cref="ArgumentException">The spans differ in length.</exception>

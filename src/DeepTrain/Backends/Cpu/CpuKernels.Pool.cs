@@ -8,7 +8,7 @@ namespace DeepTrain.Backends.Cpu;
 //               wins (PyTorch: `if (val > maxval || isnan(val))`), so the gradient goes there.
 //   average:    y = Σ window / d with d = kH·kW (count_include_pad=True; the window clipped to the padded
 //               input, which in floor mode is always the full kernel) or d = the in-bounds count (False).
-public static partial class CpuKernels
+internal static partial class CpuKernels
 {
     /// <summary>y = pool(x) over one plane; see the file header for the window and tie rules.</summary>
     /// <exception cref="ArgumentException">A span is too short for its plane.</exception>

@@ -9,7 +9,7 @@ namespace DeepTrain.Backends.Cpu;
 /// Implemented by small structs that hold the loop's operands as fields, so a call site passes its state
 /// without a capturing closure and <see cref="CpuParallel.For{TBody}"/> allocates nothing.
 /// </remarks>
-public interface IRangeBody
+internal interface IRangeBody
 {
     /// <summary>Processes the items [<paramref name="start"/>, <paramref name="end"/>).</summary>
     void Run(int start, int end);
@@ -27,7 +27,7 @@ public interface IRangeBody
 /// and then block. A call made from inside a running body, or while another thread's job holds the pool,
 /// runs inline on its own thread: nesting cannot deadlock and concurrent callers stay correct.
 /// </remarks>
-public static unsafe class CpuParallel
+internal static unsafe class CpuParallel
 {
     private static int s_threads = Environment.ProcessorCount;
 

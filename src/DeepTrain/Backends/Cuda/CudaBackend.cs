@@ -150,6 +150,33 @@ public sealed unsafe partial class CudaBackend : IBackend
     /// <summary>Bytes of the backend's own scratch (the grow-only workspace and cuBLAS's workspace), not counted in <see cref="LiveBytes"/>.</summary>
     public long ScratchBytes => _workspaceBytes + CublasWorkspaceBytes;
 
+    /// <inheritdoc />
+    /// <remarks>
+    /// <c>cudaMemGetInfo</c>'s free bytes plus what the default memory pool holds idle (<see cref="DeviceMemoryFigure"/>),
+    /// read now: <see cref="Modeling.Model.Compile"/> asks before it allocates a plan's arena, after the parameters,
+    /// gradients and optimizer state already took theirs. Test seam: <see cref="MemoryFigureOverride"/>.
+    /// </remarks>
+    /// <exception cref="CudaException">The runtime call fails.</exception>
+    public long? AvailableMemoryBytes => ReadMemoryFigure().Available;
+
+    /// <summary>Tests only: replaces the device's figures (the GPU check injects a small free figure to see a plan refused).</summary>
+    internal Func<DeviceMemoryFigure>? MemoryFigureOverride { get; set; }
+
+    internal DeviceMemoryFigure ReadMemoryFigure()
+    {
+        if (MemoryFigureOverride is { } injected) return injected();
+        Enter();
+        Check(Cudart.cudaMemGetInfo(out nuint free, out nuint total));
+        ulong reserved = 0, used = 0;
+        if (_poolsSupported)
+        {
+            Check(Cudart.cudaDeviceGetDefaultMemPool(out IntPtr pool, _options.DeviceIndex));
+            Check(Cudart.cudaMemPoolGetAttribute(pool, cudaMemPoolAttr.cudaMemPoolAttrReservedMemCurrent, &reserved));
+            Check(Cudart.cudaMemPoolGetAttribute(pool, cudaMemPoolAttr.cudaMemPoolAttrUsedMemCurrent, &used));
+        }
+        return new DeviceMemoryFigure(free, total, reserved, used);
+    }
+
     /// <summary>The stream every operation of this backend is queued on.</summary>
     public CudaStream Stream => _stream;
 

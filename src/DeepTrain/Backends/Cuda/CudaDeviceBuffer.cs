@@ -11,7 +11,7 @@ namespace DeepTrain.Backends.Cuda;
 /// A finalizer never frees device memory — it could run on any thread, after the context is gone — it only counts the leak
 /// (<see cref="MemoryTracker.Leaks"/> and <see cref="CudaBackend.LeakedBuffers"/>).
 /// </summary>
-public sealed unsafe class CudaDeviceBuffer : DeviceBuffer
+internal sealed unsafe class CudaDeviceBuffer : DeviceBuffer
 {
     private readonly CudaBackend _owner;
     private nint _ptr;

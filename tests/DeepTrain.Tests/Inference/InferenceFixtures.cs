@@ -1,0 +1,32 @@
+using DeepTrain.Backends.Cpu;
+using DeepTrain.Data;
+using DeepTrain.Modeling;
+using DeepTrain.Tests.Infrastructure;
+using DeepTrain.Training;
+using DeepTrain.Zoo;
+
+namespace DeepTrain.Tests.Inference;
+
+/// <summary>A small batch-normalised ResNet (1×8×8 in, 4 classes) with seeded weights, and inputs for it.</summary>
+internal static class InferenceFixtures
+{
+    public static readonly ModelSpec Spec = new("resnet20", 1, 4, 8);
+    public const int Sample = 64, Classes = 4;
+    public static readonly string[] Names = ["zero", "one", "two", "three"];
+
+    public static Model Model(CpuBackend backend) => new(ModelZoo.Create(Spec), backend, seed: 7);
+
+    /// <summary>n samples of seeded normal floats.</summary>
+    public static float[] Inputs(int seed, int n) => TestData.Normal(seed, n, 1, 8, 8);
+
+    /// <summary>A checkpoint of <see cref="Model"/> with class names and a normalisation, in a fresh temporary folder.</summary>
+    public static string Checkpoint()
+    {
+        string dir = Directory.CreateTempSubdirectory("deeptrain-inference-").FullName;
+        string path = Path.Combine(dir, "model.safetensors");
+        using var b = new CpuBackend();
+        using var m = Model(b);
+        ModelCheckpoint.Save(m, path, description: new CheckpointDescription(new Normalization([0.5f], [0.25f]), Names));
+        return path;
+    }
+}
