@@ -31,6 +31,17 @@ public sealed record CudaVersions(int? Runtime, int? Driver, int DeviceCount, in
 /// <param name="Versions">Everything found along the way.</param>
 public sealed record CudaAvailability(bool IsAvailable, string Reason, CudaVersions Versions)
 {
+    /// <summary>
+    /// Where DeepTrain's CUDA kernel library (<c>libdeeptrain_kernels.so</c>) loads from in this process — beside the app in
+    /// <c>runtimes/linux-x64/native/</c> when the package carried it — or null when it cannot be loaded (the CPU backend
+    /// needs none). Loading it needs no GPU. Never throws.
+    /// </summary>
+    public static string? KernelLibraryLocation()
+    {
+        try { return NativeLibraryResolver.TryLoad(Libraries.Kernels, out string where) ? where : null; }
+        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException or IOException or UnauthorizedAccessException) { return null; }
+    }
+
     /// <summary>Probes the machine. Safe to call anywhere, any number of times; never throws.</summary>
     /// <returns>The result; <see cref="Reason"/> names the missing piece when <see cref="IsAvailable"/> is false.</returns>
     public static CudaAvailability Probe()

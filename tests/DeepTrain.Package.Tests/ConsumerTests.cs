@@ -54,7 +54,7 @@ public partial class ConsumerTests (ITestOutputHelper output) : IDisposable
             static class KernelProbe
             {
                 [ModuleInitializer]
-                internal static void Report() => Console.WriteLine(NativeLibraryResolver.TryLoad(Libraries.Kernels, out string where)
+                internal static void Report() => Console.WriteLine(CudaAvailability.KernelLibraryLocation() is { } where
                     ? $"kernels: {where}" : "kernels: not loaded");
             }
             """);

@@ -54,7 +54,7 @@ internal static partial class CliErrors
         ["FitOptions.CumulativeBatchNorm"] = "--bn-average cumulative", ["FitOptions.OverfitBatches"] = "--overfit-batches", ["FitOptions.Layout"] = "--layout",
         ["FitOptions.Precision"] = "--precision", ["FitOptions.LossScaling"] = "--loss-scale", ["FitOptions.ClipGradNorm"] = "--clip-grad-norm",
         ["FitOptions.SyncEvery"] = "--log-every", ["FitOptions.StatisticsEvery"] = "--stats-every", ["FitOptions.InitFrom"] = "--init-from",
-        ["FitOptions.ResumeFrom"] = "--resume", ["FitOptions.OutputDirectory"] = "--out", ["FitOptions.Overwrite"] = "--overwrite",
+        ["FitOptions.ResumeFrom"] = "--resume", ["DistributedOptions.BucketBytes"] = "--bucket-mb", ["DistributedOptions.Timeout"] = "--collective-timeout", ["FitOptions.OutputDirectory"] = "--out", ["FitOptions.Overwrite"] = "--overwrite",
         ["OptimizerOptions.Name"] = "--optimizer", ["OptimizerOptions.LearningRate"] = "--lr", ["OptimizerOptions.Momentum"] = "--momentum",
         ["OptimizerOptions.WeightDecay"] = "--weight-decay", ["OptimizerOptions.Nesterov"] = "--nesterov", ["OptimizerOptions.MomentumForm"] = "--momentum-form",
         ["OptimizerOptions.L1"] = "--l1", ["OptimizerOptions.L2"] = "--l2",

@@ -56,6 +56,9 @@ internal sealed class TrainCliOptions
     public readonly Option<string?> LossScale = new Option<string?>("--loss-scale") { Description = "dynamic (GradScaler: 2^16, ×2 per 2000 clean steps, ×0.5 and skip on overflow), static:S, or off; default dynamic for fp16, off otherwise" };
     public readonly Option<float?> ClipNorm = new Option<float?>("--clip-grad-norm") { Description = "Clip the gradients' global L2 norm to MAX after unscaling (torch.nn.utils.clip_grad_norm_)" };
     public readonly Option<bool> DetectAnomaly = new Option<bool>("--detect-anomaly") { Description = "Read the loss back after every step (Trainer.SyncEvery = 1), so a NaN/∞ loss stops the run at that very step, before its update, naming the first non-finite layer; slower on a GPU. Otherwise the loss reaches the host every --log-every steps (default 20)" };
+    public readonly Option<double> BucketMb = new Option<double>("--bucket-mb") { Description = "Under mpirun/srun: gradient megabytes (MiB) per all-reduce bucket, filled in reverse layer order (PyTorch DDP's bucket_cap_mb)", DefaultValueFactory = _ => 25.0 };
+    public readonly Option<bool> NoOverlap = new("--no-overlap") { Description = "Under mpirun/srun: all-reduce the gradients only after backward instead of overlapping each bucket with it (for measuring what overlap saves)" };
+    public readonly Option<double> CollectiveTimeout = new Option<double>("--collective-timeout") { Description = "Under mpirun/srun: seconds a collective may wait for the other ranks before the job is aborted naming the rank", DefaultValueFactory = _ => 300.0 };
     public readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace the checkpoint of another run in the --out folder (without it, such a folder is refused)" };
 
     public TrainCliOptions()
@@ -110,6 +113,9 @@ internal sealed class TrainCliOptions
         cmd.Options.Add(ClipNorm);
         cmd.Options.Add(DetectAnomaly);
         cmd.Options.Add(Overwrite);
+        cmd.Options.Add(BucketMb);
+        cmd.Options.Add(NoOverlap);
+        cmd.Options.Add(CollectiveTimeout);
         Augmentation.AddTo(cmd);
     }
 
@@ -119,6 +125,19 @@ internal sealed class TrainCliOptions
     /// </summary>
     /// <exception cref="ArgumentException">A value out of range.</exception>
     /// <exception cref="FormatException">--lr-scale, --layout, --precision or --loss-scale is not valid.</exception>
+    /// <summary>The data-parallel options (used only when launched by mpirun or srun).</summary>
+    /// <exception cref="ArgumentException">--bucket-mb or --collective-timeout is not positive.</exception>
+    public Distributed.DistributedOptions ToDistributedOptions(ParseResult r)
+    {
+        double mb = r.GetValue(BucketMb), timeout = r.GetValue(CollectiveTimeout);
+        if (!(mb > 0) || double.IsInfinity(mb)) throw new ArgumentException($"--bucket-mb must be a positive number of MiB, got {mb}");
+        if (!(timeout > 0) || double.IsInfinity(timeout)) throw new ArgumentException($"--collective-timeout must be a positive number of seconds, got {timeout}");
+        return new Distributed.DistributedOptions
+        {
+            BucketBytes = Math.Max(sizeof(float), (long)(mb * (1 << 20))), OverlapWithBackward = !r.GetValue(NoOverlap), Timeout = TimeSpan.FromSeconds(timeout),
+        };
+    }
+
     public FitOptions ToFitOptions(ParseResult r)
     {
         if (r.GetValue(Threads) is < 1) throw new ArgumentException($"--threads must be ≥ 1, got {r.GetValue(Threads)}");

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using DeepTrain.Backends;
 using DeepTrain.Backends.Cpu;
 using DeepTrain.Data;
+using DeepTrain.Distributed;
 using DeepTrain.Mixed;
 using DeepTrain.Optim;
 using DeepTrain.Training;
@@ -36,19 +37,27 @@ internal static class TrainCommand
     private static int Run(ParseResult r, TrainCliOptions o)
     {
         var fit = o.ToFitOptions(r);
+        var distributed = o.ToDistributedOptions(r);
         string model = r.GetValue(o.Model)!, data = r.GetValue(o.Data)!;
         if (r.GetValue(o.Threads) is { } t) CpuBackend.Threads = t;
-        using var backend = BackendFactory.Create(Tensors.Device.Parse(r.GetValue(o.Device)!));
+        // Under mpirun/srun with more than one rank: MPI, this rank's GPU, and only rank 0 prints (errors still reach stderr).
+        // A plain run never loads MPI.
+        using var group = ProcessGroup.FromLaunch(distributed);
+        if (group is { IsMain: false }) Console.SetOut(TextWriter.Null);
+        var device = Tensors.Device.Parse(r.GetValue(o.Device)!);
+        using var backend = BackendFactory.Create(group?.DeviceFor(device) ?? device);
         var train = DatasetCatalog.Load(data, r.GetValue(o.DataDir), train: true);
         var test = DatasetCatalog.Load(data, r.GetValue(o.DataDir), train: false);
         var graph = Zoo.ModelZoo.Create(model, train.Channels, train.Classes, train.Height);
-        using var run = new TrainingRun(graph, train, test, backend, fit);
+        using var run = new TrainingRun(graph, train, test, backend, fit, group);
         run.Trainer.StatisticsReport = (step, text) => Console.WriteLine($"statistics before step {step}:\n{text}");
         if (run.InitReport is { } init) Console.WriteLine($"{fit.InitFrom}: {init}");
         foreach (var warning in run.Warnings) CliErrors.Warn(warning);
         var (p, _) = Modeling.Model.Count(graph);
         var (opt, sched, trainer) = (fit.Optimizer, run.Schedule, run.Trainer);
         Console.WriteLine($"{graph.Name}: {p:N0} parameters | {run.Train.Name}: {run.Train.Count:N0} train / {test.Count:N0} test, {train.Channels}x{train.Height}x{train.Width}, {train.Classes} classes");
+        if (group is not null)
+            Console.WriteLine($"data parallel: {group.Size} ranks ({group.LocalSize} on this machine), {run.StepsPerEpoch} steps of {fit.BatchSize} per rank = global batch {fit.BatchSize * group.Size}; gradient buckets {distributed.BucketBytes / (1 << 20):0.##} MiB{(distributed.OverlapWithBackward ? " overlapping backward" : " after backward")}");
         Console.WriteLine($"{backend.Description} | batch {fit.BatchSize} | {opt.Name} momentum/β1 {opt.Momentum} wd {opt.WeightDecay}{(run.Optimizer.Penalty is { } pen ? $" penalty {pen}" : "")}{(opt.Nesterov ? " nesterov" : "")} | {fit.Precision.Name()}{(trainer.Scaler is { } sc ? $", loss scale {sc.Options}" : "")}{(fit.ClipGradNorm is { } cg ? $", clip norm {cg}" : "")} | {sched} | augment {(run.Augmentation?.ToString() ?? "off")} | seed {fit.Seed}");
         Console.WriteLine($"{"epoch",5} {"train loss",10} {"train acc",9} {"test loss",9} {"test acc",8} {"lr",9} {"seconds",8} {"images/s",9}");
         if (run.StartEpoch > 0) Console.WriteLine($"resuming after epoch {run.StartEpoch} (step {trainer.GlobalStep}) from {fit.ResumeFrom}");
@@ -86,6 +95,12 @@ internal static class TrainCommand
         string metricsPath = Path.Combine(fit.OutputDirectory!, "metrics.jsonl"), ckptPath = Path.Combine(fit.OutputDirectory!, "model.safetensors");
         if (result.StoppedEarly)
             Console.WriteLine($"early stop: the validation loss has not improved for {fit.EarlyStoppingPatience} epoch(s) (best {result.BestValidationLoss:F4})");
+        if (group is not null)
+        {
+            double waited = run.Trainer.CommunicationWait.TotalSeconds;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"communication: rank 0 waited {waited:F2} s for gradient all-reduces after backward, {waited / Math.Max(printer.TrainSeconds, 1e-9) * 100:F1}% of its {printer.TrainSeconds:F1} s of training steps"));
+        }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"done: {result.EpochsRun} epochs in {result.Seconds:F0} s; final test accuracy {result.Last!.TestAcc * 100:F2}% (best {result.BestTestAccuracy * 100:F2}%); {metricsPath}; {ckptPath}"));
         return 0;

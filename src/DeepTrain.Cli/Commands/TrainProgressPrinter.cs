@@ -51,9 +51,14 @@ internal sealed class TrainProgressPrinter(TrainingRun run, int logEvery) : IPro
         else Epoch(p);
     }
 
+    /// <summary>Seconds of training steps over the epochs run (evaluation and checkpoints excluded).</summary>
+    public double TrainSeconds { get; private set; }
+    private double _epochStepSeconds;
+
     private void Step(TrainingProgress p)
     {
         var s = p.Step;
+        _epochStepSeconds = s.Seconds;
         // The course notes' first sanity check: with small random weights the softmax is nearly
         // uniform, so the first loss should be close to ln(classes).
         if (p.GlobalStep == 1 && run.StartEpoch == 0)
@@ -86,6 +91,8 @@ internal sealed class TrainProgressPrinter(TrainingRun run, int logEvery) : IPro
             $"{m.Epoch,5} {m.TrainLoss,10:F4} {m.TrainAcc * 100,8:F2}% {m.TestLoss,9:F4} {m.TestAcc * 100,7:F2}% {(float)m.Lr,9:0.00e+00} {m.Seconds,8:F1} {m.ImagesPerSec,9:F0}{(m.ValidationLoss is { } vl ? $"   val loss {vl:F4} val acc {m.ValidationAccuracy * 100:F2}%" : "")}{(m.LossScale is { } ls ? $"   loss scale {ls:G} ({m.SkippedSteps} skipped)" : "")}"));
         if (p.MetricsPath is { } path) MetricsPlot.WriteBeside(path);   // metrics.png, redrawn atomically after every epoch
         LastEpoch = p.Epoch;
+        TrainSeconds += _epochStepSeconds;
+        _epochStepSeconds = 0;
         AfterEpoch?.Invoke(p.Epoch);
     }
 

@@ -48,12 +48,14 @@ public sealed class DataLoader : IDisposable
     /// <param name="dropLast">Drop a final partial batch instead of padding it.</param>
     /// <param name="workers">Worker threads; 0 prepares batches on the consumer's thread.</param>
     /// <param name="prefetch">Batches prepared ahead of the current one (at least 1).</param>
+    /// <param name="shard">This rank's share of each epoch in a data-parallel job (<see cref="DatasetShard"/>), or null for all of it.</param>
     /// <exception cref="ArgumentNullException">The dataset or the normalisation is null.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">batchSize or prefetch is not positive, workers is negative, or an augmentation value is outside its range (<see cref="AugmentationOptions.Validate"/>).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">batchSize or prefetch is not positive, workers is negative, the shard is invalid, or an augmentation value is outside its range (<see cref="AugmentationOptions.Validate"/>).</exception>
     /// <exception cref="ArgumentException">The normalisation's channel count differs from the dataset's, or the augmentation does not suit the images (saturation on non-RGB data).</exception>
     public DataLoader(Dataset dataset, int batchSize, bool shuffle, Normalization normalization, AugmentationOptions? augmentation,
-        ulong seed, bool dropLast = false, int workers = 2, int prefetch = 2)
+        ulong seed, bool dropLast = false, int workers = 2, int prefetch = 2, DatasetShard? shard = null)
     {
+        shard?.Validate();
         ArgumentNullException.ThrowIfNull(dataset);
         ArgumentNullException.ThrowIfNull(normalization);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
@@ -73,7 +75,9 @@ public sealed class DataLoader : IDisposable
         DropLast = dropLast;
         Workers = workers;
         Prefetch = prefetch;
-        BatchesPerEpoch = dropLast ? dataset.Count / batchSize : (dataset.Count + batchSize - 1) / batchSize;
+        Shard = shard;
+        Samples = shard is { } sh ? sh.Length(dataset.Count, equal: dropLast) : dataset.Count;
+        BatchesPerEpoch = dropLast ? Samples / batchSize : (Samples + batchSize - 1) / batchSize;
         _ring = new Batch[prefetch + 2];
         bool mixing = augmentation is { HasCutMix: true };
         for (int i = 0; i < _ring.Length; i++) _ring[i] = new Batch(batchSize, dataset.Channels, dataset.Height, dataset.Width, mixing);
@@ -84,6 +88,10 @@ public sealed class DataLoader : IDisposable
 
     /// <summary>The images.</summary>
     public Dataset Dataset { get; }
+    /// <summary>This rank's share of each epoch, or null for all of it.</summary>
+    public DatasetShard? Shard { get; }
+    /// <summary>Samples an epoch draws from (the shard's length, or the whole set).</summary>
+    public int Samples { get; }
     /// <summary>Images per batch.</summary>
     public int BatchSize { get; }
     /// <summary>Whether each epoch is shuffled.</summary>
@@ -232,11 +240,13 @@ public sealed class DataLoader : IDisposable
     {
         var ds = Dataset;
         int s = ds.SampleSize, start = k * BatchSize;
-        int count = Math.Min(BatchSize, ds.Count - start);
+        int count = Math.Min(BatchSize, Samples - start);
+        var shard = Shard;
         var aug = Augmentation;
         for (int i = 0; i < count; i++)
         {
-            int position = start + i, index = _order[position];
+            // A shard's i-th sample sits at a global position of the epoch's permutation, which also seeds its augmentation.
+            int position = shard is { } sh ? sh.GlobalPosition(start + i) : start + i, index = _order[position];
             var src = ds.Pixels.AsSpan(index * s, s);
             var dst = batch.Images.AsSpan(i * s, s);
             batch.Labels[i] = ds.Labels[index];

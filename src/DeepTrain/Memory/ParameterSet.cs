@@ -162,6 +162,12 @@ public sealed class ParameterSet : IDisposable
 
     private DeviceBuffer Grads() => _grads ?? throw new InvalidOperationException("this model is forward-only (made for inference): it has no gradients");
 
+    private Tensor? _allBuffers;
+
+    /// <summary>All buffers (running statistics) as one flat fp32 tensor, padding included (made once; data parallelism
+    /// broadcasts and averages it in one call).</summary>
+    internal Tensor AllBuffers => _allBuffers ??= new(_buffers, 0, Shape.Of(checked((int)Math.Max(BufferFloats, 1))));
+
     /// <summary>Views of group <paramref name="g"/>'s values and gradients.</summary>
     public (Tensor Values, Tensor Grads) View(ParameterGroup g)
     {

@@ -211,9 +211,17 @@ public sealed class Plan : IDisposable
     {
         if (!Memory.Training) throw new InvalidOperationException($"model '{Model.Name}': Backward on an evaluation plan; compile with training: true");
         var steps = _steps;
-        if (Profile is { } prof) { for (int i = steps.Length - 1; i >= 0; i--) prof.Time(steps[i], forward: false); return; }
+        var after = AfterBackwardStep;
+        if (Profile is { } prof) { for (int i = steps.Length - 1; i >= 0; i--) { prof.Time(steps[i], forward: false); after?.Invoke(i, steps[i].Layer); } return; }
+        if (after is not null) { for (int i = steps.Length - 1; i >= 0; i--) { steps[i].Layer.Backward(steps[i]); after(i, steps[i].Layer); } return; }
         for (int i = steps.Length - 1; i >= 0; i--) steps[i].Layer.Backward(steps[i]);
     }
+
+    /// <summary>
+    /// Called after each layer's backward with its step index and layer, when that layer's parameter gradients are final
+    /// (data parallelism starts a bucket's all-reduce there). Null, the default, costs nothing.
+    /// </summary>
+    internal Action<int, Layer>? AfterBackwardStep { get; set; }
 
     /// <summary>
     /// Forward, loss and backward for the batch in <see cref="Input"/> and <see cref="Target"/>, with the loss gradient

@@ -43,6 +43,14 @@ public sealed class Evaluator : IDisposable
     /// <param name="report">When given, every prediction is added to it (confusion matrix, precision, recall, ROC AUC).</param>
     public (double Loss, double Accuracy) Evaluate(DataLoader loader, ClassificationReport? report = null)
     {
+        var (lossSum, correct, images) = Sums(loader, report);
+        return (images > 0 ? lossSum / images : double.NaN, images > 0 ? correct / images : double.NaN);
+    }
+
+    /// <summary>The sums behind <see cref="Evaluate"/> (loss times samples, correct predictions, samples), which ranks
+    /// holding shards of one set add up exactly before dividing.</summary>
+    internal (double LossSum, double Correct, long Images) Sums(DataLoader loader, ClassificationReport? report = null)
+    {
         double lossSum = 0, correct = 0;
         long images = 0;
         float[]? logits = null;
@@ -69,7 +77,7 @@ public sealed class Evaluator : IDisposable
                 first += n;
             }
         }
-        return (images > 0 ? lossSum / images : double.NaN, images > 0 ? correct / images : double.NaN);
+        return (lossSum, correct, images);
     }
 
     /// <summary>

@@ -178,6 +178,7 @@ public sealed partial class Trainer : IDisposable
                 PlanInput.Load(_model.Backend, _loss, _train, batch, k * _train.BatchSize);
                 if (CumulativeBatchNorm) foreach (var bn in _norms) bn.Momentum = 1.0 / (_train.State.Iteration + 1);
                 _train.State.AccumulateParamGrads = k > 0;
+                ArmGradientBuckets(k == _accumulation - 1);
                 if (batch.IsMixed) _cutMix.Run(_train, batch, k * _train.BatchSize, 1f / _accumulation, Scaler?.State);
                 else _train.TrainStep(1f / _accumulation, Scaler?.State);
                 window.RecordMicroStep();
@@ -225,6 +226,7 @@ public sealed partial class Trainer : IDisposable
         for (int k = 0; k < _accumulation; k++)
         {
             _train.State.AccumulateParamGrads = k > 0;
+            ArmGradientBuckets(k == _accumulation - 1);
             _train.TrainStep(1f / _accumulation, Scaler?.State);
         }
         _train.State.AccumulateParamGrads = false;
@@ -234,7 +236,13 @@ public sealed partial class Trainer : IDisposable
     /// <summary>The end of every step: unscale (raising the found-inf flag), clip, the optimizer step (a no-op when the flag is set), the scale update.</summary>
     private void ApplyGradients()
     {
+        if (_parallel is not null)
+        {
+            _train.AfterBackwardStep = null;
+            _parallel.Buckets.Finish();   // the averaged gradients, before anything reads them
+        }
         Scaler?.Unscale(_model.Parameters);
+        if (_parallel is not null && Scaler is not null) _parallel.CombineFoundInf(Scaler.State);
         Clipper?.Clip(_model.Parameters);
         _optimizer.Step();
         Scaler?.Update();
@@ -267,6 +275,7 @@ public sealed partial class Trainer : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        _parallel?.Dispose();
         _evaluator.Dispose();
         _cutMix.Dispose();
         _window?.Dispose();

@@ -4,6 +4,7 @@ using System.Text.Json;
 using DeepTrain.Backends;
 using DeepTrain.Checkpoints;
 using DeepTrain.Data;
+using DeepTrain.Distributed;
 using DeepTrain.Modeling;
 using DeepTrain.Losses;
 using DeepTrain.Mixed;
@@ -41,19 +42,40 @@ public sealed class TrainingRun : IDisposable
     /// <exception cref="FileNotFoundException">The resumed set lacks a file.</exception>
     /// <exception cref="CheckpointMismatchException">The resumed set's files disagree, or belong to another model, optimizer or precision.</exception>
     public TrainingRun(ModelGraph graph, Dataset train, Dataset test, IBackend backend, FitOptions options)
-        : this(graph, train, test, backend, options, DiskCheckpointFileSystem.Instance) { }
+        : this(graph, train, test, backend, options, null, DiskCheckpointFileSystem.Instance) { }
+
+    /// <summary>
+    /// Prepares one rank's part of a data-parallel run over <paramref name="group"/> (null or a group of one: a plain run).
+    /// Each rank trains on its <see cref="DatasetShard"/> of every epoch with <see cref="FitOptions.BatchSize"/> samples per
+    /// step (the global batch is that times the group's size), gradients are averaged across ranks, evaluation is sharded and
+    /// its counts summed, and rank 0 alone writes the checkpoint set; the model is the same on every rank, so a checkpoint
+    /// from N ranks loads in one and vice versa. When <see cref="DistributedOptions.AbortOnFailure"/> is on, a failure on any
+    /// rank, here or in <see cref="Fit"/>, is reported with its rank and ends the whole job.
+    /// </summary>
+    /// <exception cref="ArgumentNullException">An argument other than group is null.</exception>
+    /// <exception cref="ArgumentException">An option is out of range for the data (the message names the <see cref="FitOptions"/> property).</exception>
+    /// <exception cref="InvalidDatasetException">As for a plain run.</exception>
+    /// <exception cref="InvalidOperationException">As for a plain run.</exception>
+    /// <exception cref="CheckpointMismatchException">The resumed set does not match.</exception>
+    /// <exception cref="CollectiveTimeoutException">Another rank did not join within <see cref="DistributedOptions.Timeout"/> (and AbortOnFailure is off).</exception>
+    public TrainingRun(ModelGraph graph, Dataset train, Dataset test, IBackend backend, FitOptions options, ProcessGroup? group)
+        : this(graph, train, test, backend, options, group, DiskCheckpointFileSystem.Instance) { }
 
     internal TrainingRun(ModelGraph graph, Dataset train, Dataset test, IBackend backend, FitOptions options, ICheckpointFileSystem fs)
+        : this(graph, train, test, backend, options, null, fs) { }
+
+    internal TrainingRun(ModelGraph graph, Dataset train, Dataset test, IBackend backend, FitOptions options, ProcessGroup? group, ICheckpointFileSystem fs)
     {
+        _group = group is { Size: > 1 } ? group : null;
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(test);
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
         (_o, _fs) = (options, fs);
         try
         {
+            options.Validate();
             if (options.ResumeFrom is { } resumeFrom && File.Exists(resumeFrom))
                 throw new ArgumentException($"FitOptions.ResumeFrom '{resumeFrom}' is a file; expected the run's folder, e.g. FitOptions.ResumeFrom = {Path.GetDirectoryName(Path.GetFullPath(resumeFrom))}", nameof(options));
             // Before anything is built: a run that cannot succeed fails here, not after an epoch (empty sets, a test set
@@ -75,11 +97,14 @@ public sealed class TrainingRun : IDisposable
             }
             (Train, Validation, Test, Augmentation) = (train, val, test, aug);
             Normalization = Normalization.FromDataset(train);
-            _trainLoader = Own(new DataLoader(train, options.BatchSize, shuffle: true, Normalization, aug, options.Seed, dropLast: true));
-            _testLoader = Own(new DataLoader(test, options.EvalBatchSize, shuffle: false, Normalization, null, options.Seed, dropLast: false));
-            _valLoader = val is null ? null : Own(new DataLoader(val, options.EvalBatchSize, shuffle: false, Normalization, null, options.Seed, dropLast: false));
+            DatasetShard? shard = _group is { } g ? new DatasetShard(g.Rank, g.Size) : null;
+            _trainLoader = Own(new DataLoader(train, options.BatchSize, shuffle: true, Normalization, aug, options.Seed, dropLast: true, shard: shard));
+            _testLoader = Own(new DataLoader(test, options.EvalBatchSize, shuffle: false, Normalization, null, options.Seed, dropLast: false, shard: shard));
+            _valLoader = val is null ? null : Own(new DataLoader(val, options.EvalBatchSize, shuffle: false, Normalization, null, options.Seed, dropLast: false, shard: shard));
             if (_trainLoader.BatchesPerEpoch == 0)
-                throw new ArgumentOutOfRangeException(nameof(options), $"FitOptions.BatchSize {options.BatchSize} is larger than the training set ({train.Count} samples)");
+                throw new ArgumentOutOfRangeException(nameof(options), _group is null
+                    ? $"FitOptions.BatchSize {options.BatchSize} is larger than the training set ({train.Count} samples)"
+                    : $"FitOptions.BatchSize {options.BatchSize} is larger than one rank's shard ({_trainLoader.Samples} of {train.Count} samples over {_group.Size} ranks)");
 
             Model = Own(new Model(graph, backend, options.Seed, options.ParameterGroups));
             Optimizer = Own(OptimizerFactory.Create(options.Optimizer, Model.Parameters));
@@ -129,13 +154,25 @@ public sealed class TrainingRun : IDisposable
                         throw new InvalidOperationException($"FitOptions.OutputDirectory '{outDir}' already holds another run's checkpoint; set FitOptions.Overwrite to replace it, FitOptions.ResumeFrom to continue it, or choose another folder");
                 }
             }
+            if (_group is not null) Trainer.Distribute(_group);   // after any checkpoint was loaded: rank 0's state everywhere
         }
-        catch
+        catch (Exception e)
         {
             Dispose();
+            // Bad input on one rank stops all of them: the others would wait in the broadcast.
+            if (_group is { Options.AbortOnFailure: true }) AbortJob(e);
             throw;
         }
     }
+
+    private readonly ProcessGroup? _group;
+
+    /// <summary>Reports <paramref name="e"/> with this rank and ends every rank of the job (MPI_Abort).</summary>
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void AbortJob(Exception e) => _group!.Abort($"{e.GetType().Name}: {e.Message}");
+
+    /// <summary>Whether this process writes the checkpoint set (a plain run, or rank 0).</summary>
+    public bool WritesCheckpoints => _group is null || _group.IsMain;
 
     private T Own<T>(T d) where T : IDisposable { _owned.Add(d); return d; }
 
@@ -184,8 +221,16 @@ public sealed class TrainingRun : IDisposable
     /// <exception cref="IOException">A checkpoint could not be saved; the message says why, and the previous set is kept.</exception>
     public FitResult Fit(IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
     {
+        if (_group is null || !_group.Options.AbortOnFailure) return FitRanks(progress, cancel);
+        // A cancelled run is not a failure: every rank got the signal (mpirun forwards it) and stops at a step boundary.
+        try { return FitRanks(progress, cancel); }
+        catch (Exception e) when (e is not OperationCanceledException) { AbortJob(e); throw; }
+    }
+
+    private FitResult FitRanks(IProgress<TrainingProgress>? progress, CancellationToken cancel)
+    {
         var wall = Stopwatch.StartNew();
-        if (_out is not null) Directory.CreateDirectory(_out.Folder);
+        if (_out is not null && WritesCheckpoints) Directory.CreateDirectory(_out.Folder);
         double best = 0, bestVal = double.PositiveInfinity;
         int sinceBest = 0, epochsRun = 0, epochs = _o.Epochs;
         bool stopped = false;
@@ -196,8 +241,10 @@ public sealed class TrainingRun : IDisposable
                 progress is null ? null : s => progress.Report(new TrainingProgress(TrainingPhase.Step, epoch, epochs, Trainer.GlobalStep) { Step = s }), cancel);
             var evalStart = Stopwatch.StartNew();
             if (_o.PreciseBatchNormBatches > 0) Trainer.RecomputeBatchNormStatistics(_trainLoader, _o.PreciseBatchNormBatches, epoch - 1);
-            var (testLoss, testAcc) = Evaluator.Evaluate(_testLoader);
-            var (valLoss, valAcc) = _valLoader is null ? (double.NaN, double.NaN) : Evaluator.Evaluate(_valLoader);
+            Trainer.Parallel?.AverageBuffers();   // every rank evaluates and saves the same running statistics
+            if (Trainer.Parallel is { } dp) r = SumTrainFigures(dp, r);
+            var (testLoss, testAcc) = Evaluate(_testLoader);
+            var (valLoss, valAcc) = _valLoader is null ? (double.NaN, double.NaN) : Evaluate(_valLoader);
             double seconds = r.Seconds + evalStart.Elapsed.TotalSeconds;
             float lr = Optimizer.LearningRate;
             last = new EpochMetrics(epoch, r.Loss, r.Accuracy, testLoss, testAcc, lr, seconds, r.Images / r.Seconds)
@@ -212,7 +259,7 @@ public sealed class TrainingRun : IDisposable
             epochsRun = epoch - StartEpoch;
             progress?.Report(new TrainingProgress(TrainingPhase.Epoch, epoch, epochs, Trainer.GlobalStep)
             {
-                Metrics = last, MetricsPath = _out is null ? null : Path.Combine(_out.Folder, CheckpointSet.MetricsFile),
+                Metrics = last, MetricsPath = _out is null || !WritesCheckpoints ? null : Path.Combine(_out.Folder, CheckpointSet.MetricsFile),
             });
             // Early stopping on the validation loss: patience counts epochs without a new minimum.
             if (_valLoader is not null)
@@ -222,6 +269,24 @@ public sealed class TrainingRun : IDisposable
             }
         }
         return new FitResult(epochsRun, last, best, stopped, bestVal, wall.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Evaluation over this rank's shard, the sums added over ranks before dividing (exact counts).</summary>
+    private (double Loss, double Accuracy) Evaluate(DataLoader loader)
+    {
+        if (Trainer.Parallel is not { } dp) return Evaluator.Evaluate(loader);
+        var (lossSum, correct, images) = Evaluator.Sums(loader);
+        Span<double> sums = [lossSum, correct, images];
+        dp.Sum(sums);
+        return (sums[2] > 0 ? sums[0] / sums[2] : double.NaN, sums[2] > 0 ? sums[1] / sums[2] : double.NaN);
+    }
+
+    /// <summary>The epoch's training loss and accuracy over every rank's images (this rank's seconds).</summary>
+    private static (double Loss, double Accuracy, long Images, double Seconds) SumTrainFigures(Distributed.DataParallel dp, (double Loss, double Accuracy, long Images, double Seconds) r)
+    {
+        Span<double> sums = [double.IsNaN(r.Loss) ? 0 : r.Loss * r.Images, double.IsNaN(r.Accuracy) ? 0 : r.Accuracy * r.Images, r.Images];
+        dp.Sum(sums);
+        return (sums[2] > 0 ? sums[0] / sums[2] : double.NaN, sums[2] > 0 ? sums[1] / sums[2] : double.NaN, (long)sums[2], r.Seconds);
     }
 
     /// <summary><see cref="Fit"/> on a thread-pool thread.</summary>
@@ -246,7 +311,7 @@ public sealed class TrainingRun : IDisposable
     /// <summary>Commits the model, the training state and the metrics rows up to <paramref name="epoch"/> as one set.</summary>
     private void Commit(int epoch, double testAcc)
     {
-        if (_out is null) return;
+        if (_out is null || !WritesCheckpoints) return;
         var meta = new Dictionary<string, string>(_o.Metadata ?? new Dictionary<string, string>())
         {
             ["epoch"] = epoch.ToString(CultureInfo.InvariantCulture),

@@ -1,5 +1,6 @@
 using DeepTrain.Backends.Cpu;
 using DeepTrain.Data;
+using DeepTrain.Inference;
 using DeepTrain.Modeling;
 using DeepTrain.Losses;
 using DeepTrain.Zoo;
@@ -19,14 +20,12 @@ using var sgd = new SGD(model.Parameters, lr: 0.1f, momentum: 0.9f);
 using var trainer = new Trainer(model, sgd, new ConstantLr(0.1f), new CrossEntropyLoss(), batchSize: 20);
 using var loader = new DataLoader(data, batchSize: 20, shuffle: true, Normalization.Identity(1), augmentation: null, seed: 1);
 var (loss, accuracy, _, _) = trainer.TrainEpoch(loader, epoch: 0);
-ModelCheckpoint.Save(model, "bands.safetensors");
+ModelCheckpoint.Save(model, "bands.safetensors", description: new CheckpointDescription(Normalization.Identity(1)));
 
-// Load it into a fresh model and predict one image (pixels / 255: Normalization.Identity's input).
-using var loaded = new Model(ModelZoo.Create("mlp", inChannels: 1, classes: 3, size: 8), backend);
-ModelCheckpoint.Load(loaded, "bands.safetensors");
-using var predict = loaded.Compile(batchSize: 1, training: false, new CrossEntropyLoss());
-backend.CopyFromHost<float>(data.Image(5).ToArray().Select(p => p / 255f).ToArray(), predict.Input);
-predict.Forward();
-var logits = new float[3];
-backend.CopyToHost<float>(predict.Output, logits);
+// Serve it: the checkpoint names its model, arguments and input normalisation, so one call loads it, without the data.
+using var session = InferenceSession.Load("bands.safetensors");
+var x = new float[session.SampleSize];
+session.Normalize(data.Image(5), x);
+var logits = new float[session.Classes];
+session.Run(x, logits);
 Console.WriteLine($"epoch 1: loss {loss:F3}, accuracy {accuracy:P1}; image 5 is class {labels[5]}, predicted {Array.IndexOf(logits, logits.Max())}");

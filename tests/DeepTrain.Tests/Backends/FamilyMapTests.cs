@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using DeepTrain.Tests.Infrastructure;
 using Xunit;
 
 namespace DeepTrain.Tests.Backends;
@@ -13,7 +14,7 @@ public partial class FamilyMapTests
     /// <summary>Files beside the families: precision support, the SIMD loops, the ABI version.</summary>
     private static readonly string[] CpuExtras = ["Precision"], CudaExtras = ["Precision"], KernelExtras = ["Vectorized"], NativeExtras = ["version"];
 
-    private static string Root { get; } = FindRoot();
+    private static string Root => RepoPaths.Root;
     private static string Backends => Path.Combine(Root, "src", "DeepTrain", "Backends");
 
     private static Dictionary<string, List<string>> Sections()
@@ -83,12 +84,6 @@ public partial class FamilyMapTests
 
     private static string Snake(string family) => Words().Replace(family, "$1_$2").ToLowerInvariant();
 
-    private static string FindRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "DeepTrain.sln"))) return d.FullName;
-        throw new InvalidOperationException("DeepTrain.sln not found above " + AppContext.BaseDirectory);
-    }
 
     [GeneratedRegex(@"^\s+// ---- (\w+)\b")]
     private static partial Regex SectionHeader();

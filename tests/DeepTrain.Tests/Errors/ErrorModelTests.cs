@@ -1,6 +1,7 @@
 using System.Reflection;
 using DeepTrain.Interop;
 using DeepTrain.Layers;
+using DeepTrain.Tests.Infrastructure;
 using Xunit;
 
 namespace DeepTrain.Tests.Errors;
@@ -36,7 +37,7 @@ public class ErrorModelTests
     {
         var type = Type.GetType(typeName, throwOnError: true)!;
         string name = type.Name.Split('`')[0];
-        var files = Directory.EnumerateFiles(RepoRoot(), name + ".cs", SearchOption.AllDirectories)
+        var files = Directory.EnumerateFiles(RepoPaths.Root, name + ".cs", SearchOption.AllDirectories)
             .Where(f => f.Contains($"{Path.DirectorySeparatorChar}src{Path.DirectorySeparatorChar}") || f.Contains($"{Path.DirectorySeparatorChar}interop{Path.DirectorySeparatorChar}"))
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}"));
         Assert.True(files.Any(), $"{type.FullName} is not declared in a file named {name}.cs");
@@ -46,12 +47,5 @@ public class ErrorModelTests
     public void TheRoot_CannotBeThrownBare()
     {
         Assert.True(typeof(DeepTrainException).IsAbstract);
-    }
-
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "DeepTrain.sln"))) return d.FullName;
-        throw new InvalidOperationException("DeepTrain.sln not found above " + AppContext.BaseDirectory);
     }
 }
