@@ -9,10 +9,12 @@
 # OpenBLAS from Debian's libopenblas0-openmp unpacked onto LD_LIBRARY_PATH, MALLOC_TRIM_THRESHOLD_=1073741824
 # MALLOC_MMAP_THRESHOLD_=33554432, and OMP_WAIT_POLICY=PASSIVE: on a shared machine its spinning OpenMP workers otherwise
 # lose their time slices, 2.7 ms against 49 ms p50 for ResNet-20 at batch 1 when measured here); "pytorch-as-installed"
-# as apt installs it.
+# as apt installs it, at batch 1 of the CIFAR ResNets only (measured here it took 0.4 s a pass at batch 1 and 1.8 s at batch
+# 64 for ResNet-20: at every configuration it would take most of the run).
 # Then concurrency (CLIENTS threads sending one-sample requests to one shared session: DeepTrain without and with dynamic
 # batching, ONNX Runtime's session) and a per-layer-kind profile of DeepTrain's forward, as compiled and as folded.
 # Usage: bash benchmarks/cpu_inference_vs_onnxruntime.sh [rounds=3] [iters=20] [threads=2] [clients=8]
+# MODELS (default "resnet20 resnet56 resnet50") picks the latency configurations; the concurrency and profile parts always run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -32,12 +34,15 @@ dotnet build benchmarks/InferenceBench -c Release -v quiet -nologo -clp:NoSummar
 BIN=benchmarks/InferenceBench/bin/Release/net10.0/InferenceBench
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 TUNED="env LD_LIBRARY_PATH=$LIB MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_MMAP_THRESHOLD_=33554432 OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=PASSIVE $PY"
-latency() { "$BIN" latency "$1" "$2" "$3" "$THREADS" "$ROUNDS" "$4" "$5" --torch "pytorch=$TUNED" --torch "pytorch-as-installed=$PY"; }
-for b in 1 8 64; do latency resnet20 1x28x28 "$b" "$ITERS" 3; done
-for b in 1 8 64; do latency resnet56 3x32x32 "$b" "$ITERS" 3; done
+MODELS=${MODELS:-resnet20 resnet56 resnet50}
+latency() {
+  local plain=(); [ "$3" = 1 ] && [ "$1" != resnet50 ] && plain=(--torch "pytorch-as-installed=$PY")
+  "$BIN" latency "$1" "$2" "$3" "$THREADS" "$ROUNDS" "$4" "$5" --torch "pytorch=$TUNED" "${plain[@]}"
+}
+case " $MODELS " in *" resnet20 "*) for b in 1 8 64; do latency resnet20 1x28x28 "$b" "$ITERS" 3; done ;; esac
+case " $MODELS " in *" resnet56 "*) for b in 1 8 64; do latency resnet56 3x32x32 "$b" "$ITERS" 3; done ;; esac
 # ResNet-50 at 224x224 is ~4 GFLOP an image: few passes keep the run near ten minutes on two shared cores.
-latency resnet50 3x224x224 1 "$(( ITERS / 3 > 3 ? ITERS / 3 : 3 ))" 1
-latency resnet50 3x224x224 16 3 1
+case " $MODELS " in *" resnet50 "*) latency resnet50 3x224x224 1 "$(( ITERS / 3 > 3 ? ITERS / 3 : 3 ))" 1; latency resnet50 3x224x224 16 3 1 ;; esac
 for m in "resnet20 1x28x28" "resnet56 3x32x32"; do
   # shellcheck disable=SC2086
   "$BIN" concurrency $m "$CLIENTS" "$THREADS" "$ROUNDS" 25
