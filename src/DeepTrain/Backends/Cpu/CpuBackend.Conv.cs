@@ -21,14 +21,12 @@ namespace DeepTrain.Backends.Cpu;
 // Tensors are addressed through their element strides, so NCHW and NHWC run the same code (the GEMM
 // takes any strides, and turns a channels-last output into the transposed product itself).
 // Threads split the batch into contiguous runs of images; each thread owns its im2col buffer and,
-// for the filter gradient, a private dw that is added into the result once at the end. A forward pass with
-// fewer images than threads (batch-1 inference) splits each image's GEMM over blocks of output columns
-// (pixels) instead, so every thread works; each output element is computed the same way either way.
+// for the filter gradient, a private dw that is added into the result at the end, run after run in image order. A
+// forward pass with fewer images than threads (batch-1 inference) splits each large image's GEMM over blocks of output
+// columns (pixels) instead; each output element is computed the same way either way.
 // Inference fuses ReLU into the forward epilogue (y = max(conv + bias, 0), Conv2dForward's relu overload).
 public sealed partial class CpuBackend
 {
-    private static readonly Lock s_filterReduceGate = new();
-
     /// <summary>The smallest per-image, per-group forward product (flops) that a batch smaller than the thread count splits over columns.</summary>
     internal const long SplitColumnsMinFlops = 16L << 20;
 
@@ -345,20 +343,42 @@ public sealed partial class CpuBackend
                 offs = (int*)CpuScratch.Current.Get(CpuScratch.Slot.Offsets, g.Crs);
                 ph.RowOffsets(offs);
             }
-            int first = 1;     // cleared by the first run to reduce into dw
-            CpuParallel.For(g.N, g.FlopsPerImage, new BackwardFilterBody(g, xv, dyv, ph, dwp, offs, wElems, implicitIm2Col, accumulate, &first));
+            int turn = 0;      // the first image of the run whose turn it is to reduce into dw
+            CpuParallel.For(g.N, g.FlopsPerImage, new BackwardFilterBody(g, xv, dyv, ph, dwp, offs, wElems, implicitIm2Col, accumulate, &turn));
         }
         if (dbias is not null) BiasGradient(dyv, g, (float*)dbias.Pointer, accumulate);
     }
 
     /// <summary>
     /// Backward filter over the images [start, end) into this thread's private partial, then reduced into dw:
-    /// see <see cref="Conv2dBackwardFilter"/>. <paramref name="first"/> is 1 until the first run has reduced.
+    /// see <see cref="Conv2dBackwardFilter"/>. The runs reduce in the order of their images (<paramref name="turn"/> holds
+    /// the first image of the run whose turn it is), so dw = ((dw +) p₀ + p₁) + … rounds the same way however the runs
+    /// finish: a CPU run repeats bit for bit for a given thread count, with or without accumulation. Runs are claimed in
+    /// that order too (CpuParallel), so a run waits only for one already running on another thread, or done inline.
     /// </summary>
     private readonly unsafe struct BackwardFilterBody(ConvGeom g, View4 xv, View4 dyv, CpuIm2Col.Phases ph, float* dwp, int* offs,
-        int wElems, bool implicitIm2Col, bool accumulate, int* first) : IRangeBody
+        int wElems, bool implicitIm2Col, bool accumulate, int* turn) : IRangeBody
     {
         public void Run(int start, int end)
+        {
+            bool computed = false;
+            float* part = null;
+            try
+            {
+                part = Compute(start, end);
+                computed = true;
+            }
+            finally
+            {
+                // A run that threw still passes the turn on, so the others finish and For rethrows its exception.
+                var spin = new SpinWait();
+                while (Volatile.Read(ref *turn) != start) spin.SpinOnce();
+                try { if (computed) Reduce(part, set: start == 0 && !accumulate); }
+                finally { Volatile.Write(ref *turn, end); }
+            }
+        }
+
+        private float* Compute(int start, int end)
         {
             int wp = ph.Wq, pp = ph.Columns;
             var scratch = CpuScratch.Current;
@@ -401,25 +421,24 @@ public sealed partial class CpuBackend
                     CpuGemm.Sgemm(g.Kg, g.Crs, g.P, 1f, dyg, dyv.C, dyv.W, bmat, rsB, csB, beta, part + (nint)gi * g.Kg * g.Crs, g.Crs, 1);
                 }
             }
-            // Reduce: the first run to finish sets (or adds to) dw, the others add. One job runs at a time
-            // per calling thread, and concurrent callers reduce into different dw, so one static gate suffices.
-            lock (s_filterReduceGate)
+            return part;
+        }
+
+        /// <summary>dw = part (<paramref name="set"/>) or dw += part, transposing the implicit path's (Crs, Kg) partial.</summary>
+        private void Reduce(float* part, bool set)
+        {
+            if (implicitIm2Col)
             {
-                bool set = *first != 0 && !accumulate;
-                if (implicitIm2Col)
+                for (int gi = 0; gi < g.G; gi++)
                 {
-                    for (int gi = 0; gi < g.G; gi++)
-                    {
-                        float* pg = part + (nint)gi * g.Kg * g.Crs, dg = dwp + (nint)gi * g.Kg * g.Crs;
-                        for (int k = 0; k < g.Kg; k++)
-                            for (int i = 0; i < g.Crs; i++)
-                                dg[k * g.Crs + i] = set ? pg[i * g.Kg + k] : dg[k * g.Crs + i] + pg[i * g.Kg + k];
-                    }
+                    float* pg = part + (nint)gi * g.Kg * g.Crs, dg = dwp + (nint)gi * g.Kg * g.Crs;
+                    for (int k = 0; k < g.Kg; k++)
+                        for (int i = 0; i < g.Crs; i++)
+                            dg[k * g.Crs + i] = set ? pg[i * g.Kg + k] : dg[k * g.Crs + i] + pg[i * g.Kg + k];
                 }
-                else if (set) new ReadOnlySpan<float>(part, wElems).CopyTo(new Span<float>(dwp, wElems));
-                else CpuIm2Col.AddInto(dwp, part, wElems);
-                *first = 0;
             }
+            else if (set) new ReadOnlySpan<float>(part, wElems).CopyTo(new Span<float>(dwp, wElems));
+            else CpuIm2Col.AddInto(dwp, part, wElems);
         }
     }
 
