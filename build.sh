@@ -148,7 +148,7 @@ bundle() {
   need_dotnet
   local stage="$ROOT/artifacts/bundle" name=deeptrain-bundle
   local out="$ROOT/artifacts/bundle/deeptrain-bundle" objs="$ROOT/artifacts/bundle-build" archive="$ROOT/artifacts/deeptrain-bundle.tar.xz"
-  local apps=(src/DeepTrain.Cli tests/DeepTrain.Tests tests/DeepTrain.Interop.Tests benchmarks/DeepTrain.Benchmarks)
+  local apps=(src/DeepTrain.Cli tests/DeepTrain.Tests tests/DeepTrain.Interop.Tests benchmarks/DeepTrain.Benchmarks benchmarks/InferenceBench)
   rm -rf "$stage" "$archive"; mkdir -p "$out/apps"
   local a
   for a in "${apps[@]}"; do

@@ -28,6 +28,10 @@
 #                unscale GB/s vs a device copy and torch.optim.AdamW(fused=True)); peak memory of each side  20 / 75 each
 #   memcheck:    compute-sanitizer memcheck over the kernel tests                               30 / 120
 #   acceptance:  fp16 ResNet-20 on the Fashion-MNIST subset against fp32 (trait GpuAcceptance)  60 / 180
+#   inference:   DeepTrain's InferenceSession against PyTorch eager (torch.no_grad) on cuda, the issue-11 configurations
+#                (benchmarks/InferenceBench latency: ResNet-20 1x28x28 and ResNet-56 3x32x32 at batch 1, 8, 64, ResNet-50
+#                3x224x224 at 1 and 16), sides alternating over INFER_ROUNDS rounds of INFER_ITERS passes; last, with
+#                what the budget has left (ONNX Runtime's CUDA provider is not on that machine: no ORT side)  30 / 150
 # Stages run only when named in DEVICE_CHECK_STAGES: bench-r20-fp32-nchw, bench-r20-fp32-nhwc, bench-r50-fp32-nhwc
 # (the other pairs of gpu_vs_pytorch.sh) and profile (`deeptrain bench --profile`: time per layer kind, ResNet-50
 # fp16 NHWC b256). With a large budget and every stage named, this is the whole GPU suite for a machine of your own:
@@ -36,19 +40,21 @@
 # separated by spaces), DEVICE_CHECK_CAP_<stage> and DEVICE_CHECK_NEED_<stage> (seconds; '-' in a name becomes '_'),
 # DEVICE_CHECK_PACK (default <tree>/artifacts/device-pack), DEVICE_CHECK_DATA (a folder holding fashion-mnist/;
 # default the pack's datasets/), DEVICE_CHECK_WORK (scratch; default $TMPDIR/deeptrain-device-check), BENCH_STEPS
-# (default 50), BENCH_WARMUP (default 10).
+# (default 50), BENCH_WARMUP (default 10), INFER_ROUNDS (default 3), INFER_ITERS (default 30).
 # Exit status: 0 when every stage ran and passed; 1 when one failed, timed out, found no GPU or was skipped for the
 # budget; 2 when the bundle or OUT_DIR is unusable.
 set -uo pipefail
 START=$(date +%s)
 HERE=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 BUDGET_S=${DEVICE_CHECK_BUDGET_S:-480}
-DEFAULT_STAGES="env conformance tests bench-r50-fp16-nhwc bench-r56-fp16-nhwc bench-r50-fp32-nchw bench-kernels memcheck acceptance"
-ALL_STAGES="env conformance tests bench-r50-fp16-nhwc bench-r56-fp16-nhwc bench-r50-fp32-nchw bench-kernels bench-r20-fp32-nchw bench-r20-fp32-nhwc bench-r50-fp32-nhwc profile memcheck acceptance"
+DEFAULT_STAGES="env conformance tests bench-r50-fp16-nhwc bench-r56-fp16-nhwc bench-r50-fp32-nchw bench-kernels memcheck acceptance inference"
+ALL_STAGES="env conformance tests bench-r50-fp16-nhwc bench-r56-fp16-nhwc bench-r50-fp32-nchw bench-kernels bench-r20-fp32-nchw bench-r20-fp32-nhwc bench-r50-fp32-nhwc profile memcheck acceptance inference"
 [ "${1:-}" = --list-all ] && { echo "$ALL_STAGES"; exit 0; }
 STAGES=${DEVICE_CHECK_STAGES:-$DEFAULT_STAGES}
 BENCH_STEPS=${BENCH_STEPS:-50}
 BENCH_WARMUP=${BENCH_WARMUP:-10}
+INFER_ROUNDS=${INFER_ROUNDS:-3}
+INFER_ITERS=${INFER_ITERS:-30}
 SANITIZER_ERROR_RC=86   # memcheck's exit status when it found an error, told apart from the tests' own
 ACCEPTANCE_TRAIT="Category=GpuAcceptance"
 TOOLING_TRAIT="Category=Tooling"   # tests of the project's scripts (this one included): CI's business, not the GPU's
@@ -274,6 +280,25 @@ stage_acceptance() {
   [ -n "$said" ] && NOTE[$CUR]="$said; ${NOTE[$CUR]}"
 }
 
+# The inference pairs on cuda, one InferenceBench run per configuration (each checks PyTorch's logits against DeepTrain's
+# first); their summary lines go to summary.txt. A configuration that fails is noted and the next still runs.
+stage_inference() {
+  local app=$BUNDLE/apps/InferenceBench/InferenceBench failed="" ran=0 rc=0 cfg
+  : >"$LOGS/inference-summary.txt"
+  for cfg in "resnet20 1x28x28 1" "resnet20 1x28x28 8" "resnet20 1x28x28 64" "resnet56 3x32x32 1" "resnet56 3x32x32 8" \
+             "resnet56 3x32x32 64" "resnet50 3x224x224 1" "resnet50 3x224x224 16"; do
+    # shellcheck disable=SC2086
+    set -- $cfg
+    run_cmd inference.log "$app" latency "$1" "$2" "$3" 4 "$INFER_ROUNDS" "$INFER_ITERS" 5 --device cuda --torch "pytorch=${PY:-python3}"
+    rc=$?
+    grep -E '^(summary|check) ' "$LOGS/inference.log" | tail -n +1 >"$LOGS/inference-summary.txt.tmp" && mv -f "$LOGS/inference-summary.txt.tmp" "$LOGS/inference-summary.txt"
+    [ "$rc" = 124 ] || [ "$rc" = 137 ] && break
+    if [ "$rc" = 0 ]; then ran=$((ran + 1)); else failed="$failed ${1}b$3"; fi
+  done
+  command_verdict "$rc" "failed:${failed:- none}; $(grep -m1 -iE 'error|exception' "$LOGS/inference.log" | cut -c1-160)" "$ran configurations; summary lines below"
+  if [ "${VERDICT[$CUR]}" = ok ] && [ -n "$failed" ]; then VERDICT[$CUR]=$([ "$GPU" = no ] && echo NO-GPU || echo FAILED); NOTE[$CUR]="failed:$failed"; fi
+}
+
 # The four result files, rewritten whole each time (a run cut off keeps the last complete set).
 write_outputs() {
   local running=${1:-}
@@ -286,6 +311,7 @@ write_outputs() {
     for s in "${ORDERED[@]}"; do n=${NOTE[$s]:-}; printf '%-22s %-9s %6s  %s\n' "$s" "${VERDICT[$s]:-?}" "${SECS[$s]:--}" "${n:0:400}"; done
     if [ -f "$LOGS/tests-table.txt" ]; then echo; echo "tests:"; cat "$LOGS/tests-table.txt"; fi
     if [ -f "$LOGS/bench/summary.txt" ]; then echo; echo "benchmarks (benchmarks/gpu_vs_pytorch.sh):"; cat "$LOGS/bench/summary.txt"; fi
+    if [ -s "$LOGS/inference-summary.txt" ]; then echo; echo "inference on cuda (benchmarks/InferenceBench):"; cat "$LOGS/inference-summary.txt"; fi
   } >"$OUT_DIR/summary.txt.tmp" 2>&1
   mv -f "$OUT_DIR/summary.txt.tmp" "$OUT_DIR/summary.txt"
   {
@@ -307,7 +333,7 @@ trap on_signal INT TERM
 defaults() {   # stage -> "need cap"
   case $1 in
     env) echo "5 45" ;; conformance) echo "15 60" ;; tests) echo "45 210" ;;
-    bench-*) echo "20 75" ;; profile) echo "20 60" ;; memcheck) echo "30 120" ;; acceptance) echo "60 180" ;;
+    bench-*) echo "20 75" ;; profile) echo "20 60" ;; memcheck) echo "30 120" ;; acceptance) echo "60 180" ;; inference) echo "30 150" ;;
   esac
 }
 

@@ -1,63 +1,45 @@
-// One process, both sides, the same weights: a zoo model (seeded) runs DeepTrain's evaluation plan (Model.Compile(training:
-// false), until InferenceSession lands) and ONNX Runtime on its export (graph optimisation all, intra-op threads = the
-// same count, inter-op 1). Sides alternate every round; each round times ITERS forward passes after WARMUP; prints each
-// round's p50/p99 latency and throughput per side, and the ratio of medians.
-// Usage: InferenceBench <model> <CxHxW> <batch> <threads> <rounds> <iters> <warmup>
-using System.Diagnostics;
+// Inference latency and throughput, one process, the same weights on every side: a zoo model (seeded) saved as a checkpoint
+// and exported to ONNX; DeepTrain serves the checkpoint with InferenceSession (InferenceSession.Load, layers fused), ONNX
+// Runtime runs the export (CPU provider, ORT_ENABLE_ALL, intra-op threads = the same count, inter-op 1), and each --torch
+// side runs PyTorch eager on the checkpoint in a child process. Sides alternate every round (the order rotates); prints each
+// round per side, every round's ratio against DeepTrain, and the medians.
+//   latency     <model> <CxHxW> <batch> <threads> <rounds> <iters> <warmup> [options]
+//   concurrency <model> <CxHxW> <clients> <threads> <rounds> <requests per client> [options]
+//   profile     <model> <CxHxW> <batch> <threads> <iters>      per layer kind, the evaluation plan as compiled and as folded
+// options: --device cpu|cuda (ONNX Runtime only on the CPU), --torch LABEL=COMMAND (a Python that has torch, its environment
+// in front, e.g. "pytorch=env LD_LIBRARY_PATH=/x /usr/bin/python3"; repeatable), --unfused (also DeepTrain without fusion)
 using System.Globalization;
-using DeepTrain.Backends;
 using DeepTrain.Backends.Cpu;
-using DeepTrain.Losses;
-using DeepTrain.Modeling;
-using DeepTrain.Onnx;
-using DeepTrain.Zoo;
-using Ort = Microsoft.ML.OnnxRuntime;
+using DeepTrain.InferenceBench;
+using DeepTrain.Tensors;
 
 var inv = CultureInfo.InvariantCulture;
-string name = args[0];
-int[] chw = Array.ConvertAll(args[1].Split('x'), int.Parse);
-int batch = int.Parse(args[2], inv), threads = int.Parse(args[3], inv), rounds = int.Parse(args[4], inv), iters = int.Parse(args[5], inv), warmup = int.Parse(args[6], inv);
+CultureInfo.DefaultThreadCurrentCulture = inv;
+Thread.CurrentThread.CurrentCulture = inv;
+if (args.Length < 6) { Console.Error.WriteLine("usage: InferenceBench latency|concurrency|profile <model> <CxHxW> <batch|clients> <threads> ... (see Program.cs)"); return 2; }
+string mode = args[0];
+var positional = args.Skip(1).TakeWhile(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
+var options = args.Skip(1 + positional.Length).ToArray();
+string Option(string name, string fallback) { int i = Array.IndexOf(options, name); return i >= 0 && i + 1 < options.Length ? options[i + 1] : fallback; }
+var torch = options.Select((o, i) => (o, i)).Where(t => t.o == "--torch" && t.i + 1 < options.Length)
+    .Select(t => options[t.i + 1].Split('=', 2)).Select(kv => (Label: kv[0], Command: kv[1])).ToArray();
+var device = Device.Parse(Option("--device", "cpu"));
+int threads = int.Parse(positional[3], inv);
 CpuBackend.Threads = threads;
-var info = ModelZoo.Find(name);
-using var backend = BackendFactory.Create(DeepTrain.Tensors.Device.Cpu);
-using var model = new Model(ModelZoo.Create(new ModelSpec(info.Name, chw[0], info.DefaultClasses, chw[1])), backend, seed: 1);
-using var plan = model.Compile(batch, training: false, new CrossEntropyLoss());
-var x = new float[plan.Input.Elements];
-var rng = new Random(2);
-for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
-backend.CopyFromHost<float>(x, plan.Input);
-var y = new float[plan.Output.Elements];
-
-using var ms = new MemoryStream();
-OnnxExporter.Export(model, ms);
-using var so = new Ort.SessionOptions { GraphOptimizationLevel = Ort.GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads, InterOpNumThreads = 1 };
-using var session = new Ort.InferenceSession(ms.ToArray(), so);
-using var input = Ort.OrtValue.CreateTensorValueFromMemory(x, [batch, chw[0], chw[1], chw[2]]);
-using var output = Ort.OrtValue.CreateTensorValueFromMemory(y, [batch, info.DefaultClasses]);
-using var run = new Ort.RunOptions();
-string[] inNames = [OnnxExporter.InputName], outNames = [OnnxExporter.OutputName];
-
-void DeepTrainOnce() { backend.CopyFromHost<float>(x, plan.Input); plan.Forward(); backend.CopyToHost<float>(plan.Output, y); }
-void OrtOnce() => session.Run(run, inNames, [input], outNames, [output]);
-
-Console.WriteLine($"config: {info.Name} input {args[1]} batch {batch}; deeptrain: CpuBackend, CpuBackend.Threads {threads}, evaluation plan (fp32, NCHW); "
-    + $"onnxruntime {typeof(Ort.InferenceSession).Assembly.GetName().Version}: CPU provider, intra-op {threads}, inter-op 1, ORT_ENABLE_ALL, opset 17, BN folded");
-var p50 = new Dictionary<string, List<double>> { ["deeptrain"] = [], ["onnxruntime"] = [] };
-var tput = new Dictionary<string, List<double>> { ["deeptrain"] = [], ["onnxruntime"] = [] };
-for (int r = 1; r <= rounds; r++)
+using var workload = new Workload(positional[0], positional[1], int.Parse(positional[2], inv), threads, device);
+Console.WriteLine($"machine: {Environment.ProcessorCount} CPUs, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; device {device}");
+switch (mode)
 {
-    var order = r % 2 == 1 ? new[] { ("deeptrain", (Action)DeepTrainOnce), ("onnxruntime", OrtOnce) } : new[] { ("onnxruntime", (Action)OrtOnce), ("deeptrain", DeepTrainOnce) };
-    foreach (var (side, once) in order)
-    {
-        for (int i = 0; i < warmup; i++) once();
-        var ms2 = new double[iters];
-        for (int i = 0; i < iters; i++) { long t0 = Stopwatch.GetTimestamp(); once(); ms2[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds; }
-        Array.Sort(ms2);
-        double m50 = ms2[(iters - 1) / 2], m99 = ms2[Math.Min(iters - 1, (int)Math.Ceiling(0.99 * iters) - 1)], ips = batch * 1000.0 * iters / ms2.Sum();
-        p50[side].Add(m50); tput[side].Add(ips);
-        Console.WriteLine(string.Create(inv, $"round {r} {side,-11}: p50 {m50:F3} ms, p99 {m99:F3} ms, {ips:F1} images/s"));
-    }
+    case "latency":
+        LatencyMode.Run(workload, int.Parse(positional[4], inv), int.Parse(positional[5], inv), int.Parse(positional[6], inv), torch, options.Contains("--unfused"));
+        return 0;
+    case "concurrency":
+        ConcurrencyMode.Run(workload, int.Parse(positional[4], inv), int.Parse(positional[5], inv));
+        return 0;
+    case "profile":
+        ProfileMode.Run(workload, int.Parse(positional[4], inv));
+        return 0;
+    default:
+        Console.Error.WriteLine($"unknown mode '{mode}'; expected latency, concurrency or profile");
+        return 2;
 }
-double Median(List<double> v) { var s = v.Order().ToArray(); return s[(s.Length - 1) / 2]; }
-Console.WriteLine(string.Create(inv, $"summary {info.Name} {args[1]} batch {batch}: median p50 deeptrain {Median(p50["deeptrain"]):F3} ms, onnxruntime {Median(p50["onnxruntime"]):F3} ms; "
-    + $"median images/s deeptrain {Median(tput["deeptrain"]):F1}, onnxruntime {Median(tput["onnxruntime"]):F1}; ratio (deeptrain / onnxruntime) throughput {Median(tput["deeptrain"]) / Median(tput["onnxruntime"]):F2}"));

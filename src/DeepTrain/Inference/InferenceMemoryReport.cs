@@ -28,6 +28,8 @@ public sealed record InferenceMemoryReport(long Weights, long WorkingCopy, long 
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(options);
         var sizes = options.ResolvePlanSizes();
+        // A fusing session plans (and holds weights for) the folded graph.
+        if (options.FuseLayers && InferenceFusion.Applies(graph)) graph = InferenceFusion.RewriteGraph(graph).Graph;
         var layout = options.Layout ?? Layout.NCHW;
         var memories = sizes.Select(n => Planner.Build(graph, n, training: false, layout, options.Precision)).ToArray();
         var (pf, bf) = ParameterSet.PlannedFloats(graph.Nodes.Select(n => n.Layer));

@@ -26,8 +26,8 @@ namespace DeepTrain.Inference;
 /// </remarks>
 public sealed class InferenceSession : IDisposable
 {
-    private readonly Model _model;
-    private readonly bool _ownsModel;
+    private readonly Model _model;            // what the contexts run: the folded copy when layers are fused, else the given model
+    private readonly bool _ownsModel, _ownsFolded;
     private readonly int[] _sizes;
     private readonly SemaphoreSlim _slots;
     private readonly ObjectPool<InferenceContext> _pool;
@@ -60,6 +60,14 @@ public sealed class InferenceSession : IDisposable
         if (normalization is not null && model.Graph.InputShape.Rank == 3 && normalization.Channels != model.Graph.InputShape[0])
             throw new ArgumentException($"normalisation of {normalization.Channels} channels for model '{model.Name}' taking {model.Graph.InputShape[0]}", nameof(normalization));
         (_model, _ownsModel, Options, Normalization) = (model, ownsModel, options, normalization);
+        if (options.FuseLayers && InferenceFusion.Applies(model.Graph))
+        {
+            // Weights once: a loaded session keeps only the folded copy (its backend stays, the session disposes it).
+            _model = InferenceFusion.Fold(model);
+            _ownsFolded = true;
+            if (ownsModel) model.Dispose();
+            model = _model;
+        }
         _names = classNames?.ToArray() ?? Enumerable.Range(0, output[0]).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         Layout = options.Layout ?? Layout.NCHW;
         SampleSize = checked((int)model.Graph.InputShape.Elements);
@@ -72,7 +80,12 @@ public sealed class InferenceSession : IDisposable
         _pool = new DefaultObjectPoolProvider { MaximumRetained = options.MaxConcurrency }.Create(policy);
         _slots = new SemaphoreSlim(options.MaxConcurrency, options.MaxConcurrency);
         // One context now: the plans compile (and a plan too large for the memory fails) here, not in the first request.
-        _pool.Return(_pool.Get());
+        try { _pool.Return(_pool.Get()); }
+        catch
+        {
+            if (_ownsFolded) _model.Dispose();
+            throw;
+        }
         if (options.DynamicBatching is { } batching)
             _batcher = new DynamicBatcher(this, batching.MaxBatchSize ?? options.MaxBatchSize, batching.MaxDelay);
     }
@@ -281,9 +294,10 @@ public sealed class InferenceSession : IDisposable
         for (int i = 0; i < Options.MaxConcurrency; i++) _slots.Wait();
         (_pool as IDisposable)?.Dispose();
         _slots.Dispose();
-        if (!_ownsModel) return;
         var backend = _model.Backend;
-        _model.Dispose();
+        if (_ownsFolded) _model.Dispose();
+        if (!_ownsModel) return;
+        if (!_ownsFolded) _model.Dispose();
         backend.Dispose();
     }
 }

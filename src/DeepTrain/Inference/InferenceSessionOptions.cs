@@ -38,6 +38,14 @@ public sealed record InferenceSessionOptions
     /// <summary>Logits or probabilities (default logits).</summary>
     public InferenceOutput Output { get; init; } = InferenceOutput.Logits;
 
+    /// <summary>
+    /// Fold each batch norm into the convolution before it and apply a ReLU that follows a convolution in the convolution's
+    /// epilogue (default true), as ONNX Runtime and PyTorch's inference optimisers do. The session then serves a folded copy of
+    /// the weights (a session made from a model holds that copy beside the model's; a loaded session keeps only the copy); the
+    /// logits differ from the unfolded evaluation plan's by rounding only. False: the model's layers run as they are.
+    /// </summary>
+    public bool FuseLayers { get; init; } = true;
+
     /// <summary>Coalesce concurrent small requests into one forward pass; null (default): every request runs on its own.</summary>
     public DynamicBatchingOptions? DynamicBatching { get; init; }
 

@@ -67,12 +67,26 @@ public sealed class Conv2d : Layer
         return Shape.Of(x.N, OutChannels, oh, ow);
     }
 
+    /// <summary>
+    /// Set only on the folded convolutions of an inference model (<see cref="Inference.InferenceFusion"/>): the layer also applies
+    /// ReLU to its output, in the convolution's epilogue on the CPU, as a second in-place pass elsewhere.
+    /// </summary>
+    internal bool FusedRelu { get; init; }
+
     /// <inheritdoc />
-    public override void Forward(Step s) => s.Backend.Conv2dForward(s.In(0), s.Param(0), HasBias ? s.Param(1) : null, s.Out(), Spec);
+    public override void Forward(Step s)
+    {
+        var bias = HasBias ? s.Param(1) : null;
+        if (!FusedRelu) { s.Backend.Conv2dForward(s.In(0), s.Param(0), bias, s.Out(), Spec); return; }
+        if (s.Backend is Backends.Cpu.CpuBackend cpu) { cpu.Conv2dForward(s.In(0), s.Param(0), bias, s.Out(), Spec, relu: true); return; }
+        s.Backend.Conv2dForward(s.In(0), s.Param(0), bias, s.Out(), Spec);
+        s.Backend.Activation(ActivationKind.Relu, 0f, s.Out(), s.Out());
+    }
 
     /// <inheritdoc />
     public override void Backward(Step s)
     {
+        if (FusedRelu) throw new InvalidOperationException($"Conv2d '{Name}': a convolution fused with its ReLU for inference has no backward");
         s.Backend.Conv2dBackwardFilter(s.In(0), s.GradOut(), s.Grad(0), HasBias ? s.Grad(1) : null, Spec, s.AccumulateParamGrads);
         if (s.GradIn(0) is { } dx) s.Backend.Conv2dBackwardData(s.GradOut(), s.Param(0), dx, Spec, s.AccumulateGradIn(0));
     }

@@ -54,6 +54,7 @@ public sealed partial class DeviceCheckScriptTests : IDisposable
             """;
         Script("apps/DeepTrain.Tests/DeepTrain.Tests", runner);
         Script("apps/DeepTrain.Interop.Tests/DeepTrain.Interop.Tests", runner);
+        Script("apps/InferenceBench/InferenceBench", "echo \"error: CUDA unavailable: stub machine has no GPU\" >&2; exit 1");
         Script("benchmarks/reference/pytorch_gpu_train.py", "import sys\nsys.exit('error: stub torch sees no CUDA device')", python: true);
         Script("benchmarks/reference/pytorch_fused_adamw.py", "import sys\nsys.exit('error: stub torch sees no CUDA device')", python: true);
         Script("stub-bin/compute-sanitizer", """
@@ -109,7 +110,7 @@ public sealed partial class DeviceCheckScriptTests : IDisposable
     }
 
     private static readonly string[] Stages =
-        ["env", "conformance", "tests", "bench-r50-fp16-nhwc", "bench-r56-fp16-nhwc", "bench-r50-fp32-nchw", "bench-kernels", "memcheck", "acceptance"];
+        ["env", "conformance", "tests", "bench-r50-fp16-nhwc", "bench-r56-fp16-nhwc", "bench-r50-fp32-nchw", "bench-kernels", "memcheck", "acceptance", "inference"];
 
     [GeneratedRegex(@"^[A-Za-z0-9._-]+$")]
     private static partial Regex PlainName();

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using ConvGeom = DeepTrain.Backends.ConvGeometry;
 using DeepTrain.Tensors;
 using DeepTrain.Utils;
@@ -20,10 +21,14 @@ namespace DeepTrain.Backends.Cpu;
 // Tensors are addressed through their element strides, so NCHW and NHWC run the same code (the GEMM
 // takes any strides, and turns a channels-last output into the transposed product itself).
 // Threads split the batch into contiguous runs of images; each thread owns its im2col buffer and,
-// for the filter gradient, a private dw that is added into the result once at the end.
+// for the filter gradient, a private dw that is added into the result at the end, run after run in image order. A
+// forward pass with fewer images than threads (batch-1 inference) splits each large image's GEMM over blocks of output
+// columns (pixels) instead; each output element is computed the same way either way.
+// Inference fuses ReLU into the forward epilogue (y = max(conv + bias, 0), Conv2dForward's relu overload).
 public sealed partial class CpuBackend
 {
-    private static readonly Lock s_filterReduceGate = new();
+    /// <summary>The smallest per-image, per-group forward product (flops) that a batch smaller than the thread count splits over columns.</summary>
+    internal const long SplitColumnsMinFlops = 16L << 20;
 
     /// <summary>A tensor's base pointer and (N, C, H, W) element strides.</summary>
     private readonly unsafe struct View4(float* p, nint n, nint c, nint h, nint w)
@@ -48,9 +53,15 @@ public sealed partial class CpuBackend
     }
 
     /// <inheritdoc />
-    public unsafe void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec)
+    public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec) => Conv2dForward(x, w, bias, y, spec, relu: false);
+
+    /// <summary>
+    /// <see cref="Conv2dForward(Tensor, Tensor, Tensor?, Tensor, ConvSpec)"/> followed, when <paramref name="relu"/> is set, by
+    /// y = max(y, 0) in the same pass over the output (the fused epilogue of an inference plan's Conv2d → ReLU).
+    /// </summary>
+    internal unsafe void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec, bool relu)
     {
-        if (Reduced(x, w, bias, y)) { using var h = new Widened(); Conv2dForward(h.In(x), h.In(w), h.In(bias), h.Out(y), spec); return; }
+        if (Reduced(x, w, bias, y)) { using var h = new Widened(); Conv2dForward(h.In(x), h.In(w), h.In(bias), h.Out(y), spec, relu); return; }
         const string op = "Conv2dForward";
         CheckConvTensors(op, x, "x", w, "w", y, "y");
         var g = new ConvGeom(op, x.Shape, w.Shape, y.Shape, spec);
@@ -81,12 +92,16 @@ public sealed partial class CpuBackend
             ph.RowOffsets(offs);
         }
 
-        CpuParallel.For(g.N, g.FlopsPerImage, new ForwardBody(g, xv, yv, ph, wp, pw, offs, bp, perGroup, implicitIm2Col, packed));
+        // Fewer images than threads: split each image's product over output columns instead (packed weights only), when the
+        // product is large enough that waking the workers pays (measured: the 3.9 MFLOP convolutions of a batch-1 CIFAR ResNet
+        // ran slower split than on one thread on a loaded two-core machine; ResNet-50's at 224×224 are 100+ MFLOP).
+        bool splitColumns = packed && g.N < CpuParallel.Threads && g.FlopsPerImage / g.G >= SplitColumnsMinFlops;
+        CpuParallel.For(g.N, g.FlopsPerImage, new ForwardBody(g, xv, yv, ph, wp, pw, offs, bp, perGroup, implicitIm2Col, packed, splitColumns, relu));
     }
 
-    /// <summary>Forward over the images [start, end): see <see cref="Conv2dForward"/>.</summary>
+    /// <summary>Forward over the images [start, end): see <see cref="Conv2dForward(Tensor, Tensor, Tensor?, Tensor, ConvSpec, bool)"/>.</summary>
     private readonly unsafe struct ForwardBody(ConvGeom g, View4 xv, View4 yv, CpuIm2Col.Phases ph, float* wp, float* pw, int* offs, float* bp,
-        long perGroup, bool implicitIm2Col, bool packed) : IRangeBody
+        long perGroup, bool implicitIm2Col, bool packed, bool splitColumns, bool relu) : IRangeBody
     {
         public void Run(int start, int end)
         {
@@ -100,7 +115,7 @@ public sealed partial class CpuBackend
                     float* yg = yn + (nint)gi * g.Kg * yv.C;
                     if (implicitIm2Col)
                     {
-                        ImplicitConvImage(xg, xv, ph, g.Kg, pw + gi * perGroup, offs, yg, yv, 0f, bp == null ? null : bp + gi * g.Kg);
+                        ImplicitConvImage(xg, xv, ph, g.Kg, pw + gi * perGroup, offs, yg, yv, 0f, bp == null ? null : bp + gi * g.Kg, splitColumns, relu);
                         continue;
                     }
                     // col (Crs, P): x itself for a pointwise conv (p = h·W + w sits at p·sW in both layouts).
@@ -112,11 +127,11 @@ public sealed partial class CpuBackend
                         bmat = col; rsB = g.P; csB = 1;
                     }
                     if (packed)
-                        CpuGemm.SgemmPackedA(g.Kg, g.P, g.Crs, 1f, pw + gi * perGroup, bmat, rsB, csB, 0f, yg, yv.C, yv.W);
+                        PackedProduct(g.Kg, g.P, g.Crs, pw + gi * perGroup, bmat, rsB, csB, null, 0f, yg, yv.C, yv.W, splitColumns);
                     else
                         CpuGemm.Sgemm(g.Kg, g.P, g.Crs, 1f, wp + (nint)gi * g.Kg * g.Crs, g.Crs, 1, bmat, rsB, csB, 0f, yg, yv.C, yv.W);
                 }
-                if (bp != null && !implicitIm2Col) AddChannelBias(yn, yv, g.K, g.P, bp);
+                if ((bp != null || relu) && !implicitIm2Col) AddChannelBias(yn, yv, g.K, g.P, bp, relu);
             }
         }
     }
@@ -127,7 +142,7 @@ public sealed partial class CpuBackend
     /// The product is formed over the phase-plane width Wq into a per-thread buffer, then its valid columns are stored.
     /// </summary>
     private static unsafe void ImplicitConvImage(float* src, View4 sv, in CpuIm2Col.Phases ph,
-        int kout, float* packedW, int* offs, float* dst, View4 dv, float beta, float* bias)
+        int kout, float* packedW, int* offs, float* dst, View4 dv, float beta, float* bias, bool splitColumns = false, bool relu = false)
     {
         int oh = ph.OH, ow = ph.OW, wp = ph.Wq, pp = ph.Columns;
         var scratch = CpuScratch.Current;
@@ -135,7 +150,7 @@ public sealed partial class CpuBackend
         ph.Pad(src, sv.C, sv.H, sv.W, xp);
         float* t = scratch.Get(CpuScratch.Slot.Output, (long)kout * pp);
         // t (kout, OH·Wq) = W · col, col row i = xp[offs[i] ..]
-        CpuGemm.SgemmPackedA(kout, pp, ph.C * ph.R * ph.S, 1f, packedW, xp, 0, 1, offs, 0f, t, pp, 1);
+        PackedProduct(kout, pp, ph.C * ph.R * ph.S, packedW, xp, 0, 1, offs, 0f, t, pp, 1, splitColumns);
         for (int k = 0; k < kout; k++)
         {
             float b = bias == null ? 0f : bias[k];
@@ -143,26 +158,64 @@ public sealed partial class CpuBackend
             {
                 float* row = t + (nint)k * pp + y * wp;
                 float* d = dst + k * dv.C + y * dv.H;
-                if (dv.W == 1 && beta == 0f && b == 0f) CpuIm2Col.Copy(d, row, ow);
-                else if (dv.W == 1 && beta == 1f && b == 0f) CpuIm2Col.AddInto(d, row, ow);
+                if (dv.W == 1 && beta == 0f && b == 0f && !relu) CpuIm2Col.Copy(d, row, ow);
+                else if (dv.W == 1 && beta == 1f && b == 0f && !relu) CpuIm2Col.AddInto(d, row, ow);
+                else if (dv.W == 1 && beta == 0f) BiasStore(d, row, ow, b, relu);
                 else
                     for (int x = 0; x < ow; x++)
                     {
                         float v = row[x] + b;
-                        d[x * dv.W] = beta == 0f ? v : v + beta * d[x * dv.W];
+                        v = beta == 0f ? v : v + beta * d[x * dv.W];
+                        d[x * dv.W] = relu ? MathF.Max(v, 0f) : v;
                     }
             }
         }
     }
 
-    /// <summary>y[k, p] += bias[k] for one image.</summary>
-    private static unsafe void AddChannelBias(float* yn, View4 yv, int k, int p, float* bias)
+    /// <summary>y[k, p] += bias[k] (bias null: 0) for one image, then y = max(y, 0) when <paramref name="relu"/> is set.</summary>
+    private static unsafe void AddChannelBias(float* yn, View4 yv, int k, int p, float* bias, bool relu = false)
     {
         for (int ki = 0; ki < k; ki++)
         {
-            float b = bias[ki];
+            float b = bias == null ? 0f : bias[ki];
             float* row = yn + ki * yv.C;
-            for (int i = 0; i < p; i++) row[i * yv.W] += b;
+            if (yv.W == 1) { BiasStore(row, row, p, b, relu); continue; }
+            for (int i = 0; i < p; i++) row[i * yv.W] = relu ? MathF.Max(row[i * yv.W] + b, 0f) : row[i * yv.W] + b;
+        }
+    }
+
+    /// <summary>dst[i] = src[i] + b, then max(·, 0) when <paramref name="relu"/> is set (dst may equal src).</summary>
+    private static unsafe void BiasStore(float* dst, float* src, int n, float b, bool relu)
+    {
+        int i = 0;
+        var vb = Vector256.Create(b);
+        if (relu)
+            for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Max(Vector256.Load(src + i) + vb, Vector256<float>.Zero), dst + i);
+        else
+            for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Load(src + i) + vb, dst + i);
+        for (; i < n; i++) dst[i] = relu ? MathF.Max(src[i] + b, 0f) : src[i] + b;
+    }
+
+    /// <summary>
+    /// C (m, n) = packedA · B + β·C (<see cref="CpuGemm.SgemmPackedA(int, int, int, float, float*, float*, nint, nint, int*, float, float*, nint, nint)"/>),
+    /// on this thread or, when <paramref name="splitColumns"/> is set, over blocks of NR columns on the pool's threads.
+    /// </summary>
+    private static unsafe void PackedProduct(int m, int n, int k, float* packedA, float* b, nint rsB, nint csB, int* offs,
+        float beta, float* c, nint rsC, nint csC, bool splitColumns)
+    {
+        if (!splitColumns) { CpuGemm.SgemmPackedA(m, n, k, 1f, packedA, b, rsB, csB, offs, beta, c, rsC, csC); return; }
+        int blocks = (n + CpuGemm.NR - 1) / CpuGemm.NR;
+        CpuParallel.For(blocks, 2L * m * k * CpuGemm.NR, new ColumnBody(m, n, k, packedA, b, rsB, csB, offs, beta, c, rsC, csC));
+    }
+
+    /// <summary>Columns [start·NR, end·NR) of <see cref="PackedProduct"/>: B and C shifted by the first column.</summary>
+    private readonly unsafe struct ColumnBody(int m, int n, int k, float* packedA, float* b, nint rsB, nint csB, int* offs,
+        float beta, float* c, nint rsC, nint csC) : IRangeBody
+    {
+        public void Run(int start, int end)
+        {
+            int j0 = start * CpuGemm.NR, j1 = Math.Min(n, end * CpuGemm.NR);
+            CpuGemm.SgemmPackedA(m, j1 - j0, k, 1f, packedA, b + j0 * csB, rsB, csB, offs, beta, c + j0 * csC, rsC, csC);
         }
     }
 
@@ -290,20 +343,42 @@ public sealed partial class CpuBackend
                 offs = (int*)CpuScratch.Current.Get(CpuScratch.Slot.Offsets, g.Crs);
                 ph.RowOffsets(offs);
             }
-            int first = 1;     // cleared by the first run to reduce into dw
-            CpuParallel.For(g.N, g.FlopsPerImage, new BackwardFilterBody(g, xv, dyv, ph, dwp, offs, wElems, implicitIm2Col, accumulate, &first));
+            int turn = 0;      // the first image of the run whose turn it is to reduce into dw
+            CpuParallel.For(g.N, g.FlopsPerImage, new BackwardFilterBody(g, xv, dyv, ph, dwp, offs, wElems, implicitIm2Col, accumulate, &turn));
         }
         if (dbias is not null) BiasGradient(dyv, g, (float*)dbias.Pointer, accumulate);
     }
 
     /// <summary>
     /// Backward filter over the images [start, end) into this thread's private partial, then reduced into dw:
-    /// see <see cref="Conv2dBackwardFilter"/>. <paramref name="first"/> is 1 until the first run has reduced.
+    /// see <see cref="Conv2dBackwardFilter"/>. The runs reduce in the order of their images (<paramref name="turn"/> holds
+    /// the first image of the run whose turn it is), so dw = ((dw +) p₀ + p₁) + … rounds the same way however the runs
+    /// finish: a CPU run repeats bit for bit for a given thread count, with or without accumulation. Runs are claimed in
+    /// that order too (CpuParallel), so a run waits only for one already running on another thread, or done inline.
     /// </summary>
     private readonly unsafe struct BackwardFilterBody(ConvGeom g, View4 xv, View4 dyv, CpuIm2Col.Phases ph, float* dwp, int* offs,
-        int wElems, bool implicitIm2Col, bool accumulate, int* first) : IRangeBody
+        int wElems, bool implicitIm2Col, bool accumulate, int* turn) : IRangeBody
     {
         public void Run(int start, int end)
+        {
+            bool computed = false;
+            float* part = null;
+            try
+            {
+                part = Compute(start, end);
+                computed = true;
+            }
+            finally
+            {
+                // A run that threw still passes the turn on, so the others finish and For rethrows its exception.
+                var spin = new SpinWait();
+                while (Volatile.Read(ref *turn) != start) spin.SpinOnce();
+                try { if (computed) Reduce(part, set: start == 0 && !accumulate); }
+                finally { Volatile.Write(ref *turn, end); }
+            }
+        }
+
+        private float* Compute(int start, int end)
         {
             int wp = ph.Wq, pp = ph.Columns;
             var scratch = CpuScratch.Current;
@@ -346,25 +421,24 @@ public sealed partial class CpuBackend
                     CpuGemm.Sgemm(g.Kg, g.Crs, g.P, 1f, dyg, dyv.C, dyv.W, bmat, rsB, csB, beta, part + (nint)gi * g.Kg * g.Crs, g.Crs, 1);
                 }
             }
-            // Reduce: the first run to finish sets (or adds to) dw, the others add. One job runs at a time
-            // per calling thread, and concurrent callers reduce into different dw, so one static gate suffices.
-            lock (s_filterReduceGate)
+            return part;
+        }
+
+        /// <summary>dw = part (<paramref name="set"/>) or dw += part, transposing the implicit path's (Crs, Kg) partial.</summary>
+        private void Reduce(float* part, bool set)
+        {
+            if (implicitIm2Col)
             {
-                bool set = *first != 0 && !accumulate;
-                if (implicitIm2Col)
+                for (int gi = 0; gi < g.G; gi++)
                 {
-                    for (int gi = 0; gi < g.G; gi++)
-                    {
-                        float* pg = part + (nint)gi * g.Kg * g.Crs, dg = dwp + (nint)gi * g.Kg * g.Crs;
-                        for (int k = 0; k < g.Kg; k++)
-                            for (int i = 0; i < g.Crs; i++)
-                                dg[k * g.Crs + i] = set ? pg[i * g.Kg + k] : dg[k * g.Crs + i] + pg[i * g.Kg + k];
-                    }
+                    float* pg = part + (nint)gi * g.Kg * g.Crs, dg = dwp + (nint)gi * g.Kg * g.Crs;
+                    for (int k = 0; k < g.Kg; k++)
+                        for (int i = 0; i < g.Crs; i++)
+                            dg[k * g.Crs + i] = set ? pg[i * g.Kg + k] : dg[k * g.Crs + i] + pg[i * g.Kg + k];
                 }
-                else if (set) new ReadOnlySpan<float>(part, wElems).CopyTo(new Span<float>(dwp, wElems));
-                else CpuIm2Col.AddInto(dwp, part, wElems);
-                *first = 0;
             }
+            else if (set) new ReadOnlySpan<float>(part, wElems).CopyTo(new Span<float>(dwp, wElems));
+            else CpuIm2Col.AddInto(dwp, part, wElems);
         }
     }
 

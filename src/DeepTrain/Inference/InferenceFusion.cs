@@ -1,0 +1,145 @@
+using DeepTrain.Layers;
+using DeepTrain.Modeling;
+using DeepTrain.Tensors;
+
+namespace DeepTrain.Inference;
+
+/// <summary>
+/// Rewrites a model for forward-only serving, as ONNX Runtime's and PyTorch's inference optimisers do:
+/// <list type="bullet">
+/// <item>Conv2d → BatchNorm2d (the convolution's output read by the batch norm alone) becomes one Conv2d with a bias whose
+/// weights carry the batch norm's running statistics (Ioffe and Szegedy 2015, §3.2; torch.fx's fuse_conv_bn_eval):
+/// s[k] = γ[k] / √(σ²[k] + ε), w′[k, …] = w[k, …] · s[k], b′[k] = β[k] + (b[k] − μ[k]) · s[k].</item>
+/// <item>A convolution (folded or not) whose output only a ReLU reads applies the ReLU itself (<see cref="Conv2d.FusedRelu"/>).</item>
+/// </list>
+/// The folded model is a new forward-only model with its own parameters (computed in double, stored fp32), on the same backend;
+/// every other layer is kept as it was. Only inference sessions use it: training plans never see folded weights. The logits
+/// differ from the unfolded evaluation plan's by rounding only (InferenceFusionTests states the tolerance).
+/// </summary>
+internal static class InferenceFusion
+{
+    /// <summary>Whether <see cref="Fold"/> changes anything in <paramref name="graph"/>.</summary>
+    public static bool Applies(ModelGraph graph)
+    {
+        var consumers = Consumers(graph);
+        return graph.Nodes.Any(n => n.Layer is Conv2d && Chain(graph, consumers, n) is var (bn, relu) && (bn ?? relu) is not null);
+    }
+
+    /// <summary>A graph rewritten for inference: the new graph, each fused convolution with the layers it replaces, and the layers kept as they were.</summary>
+    internal sealed record Rewrite(ModelGraph Graph, IReadOnlyList<(Conv2d Fused, Conv2d Conv, BatchNorm? Bn)> Fused, IReadOnlyList<Layer> Kept);
+
+    /// <summary>The folded graph of <paramref name="graph"/> (what <see cref="Fold"/> binds; <see cref="InferenceMemoryReport"/> sizes it).</summary>
+    public static Rewrite RewriteGraph(ModelGraph graph)
+    {
+        var consumers = Consumers(graph);
+        var folded = new ModelGraph(graph.Name, graph.InputShape) { Spec = graph.Spec };
+        var map = new Node[graph.ValueCount];                       // old value → new value
+        map[0] = folded.Input;
+        var absorbed = new HashSet<GraphNode>(ReferenceEqualityComparer.Instance);
+        var fusedList = new List<(Conv2d Fused, Conv2d Conv, BatchNorm? Bn)>();
+        var kept = new List<Layer>();
+        foreach (var n in graph.Nodes)
+        {
+            if (absorbed.Contains(n)) continue;
+            var inputs = Array.ConvertAll(n.Inputs, v => map[v]);
+            if (n.Layer is Conv2d conv && Chain(graph, consumers, n) is var (bnNode, reluNode) && (bnNode ?? reluNode) is not null)
+            {
+                var bn = bnNode?.Layer as BatchNorm;
+                var s = conv.Spec;
+                var fused = new Conv2d(conv.InChannels, conv.OutChannels, conv.KernelH, s.StrideH, s.PadH, s.DilationH, s.Groups,
+                    bias: conv.HasBias || bn is not null, kernelW: conv.KernelW, strideW: s.StrideW, paddingW: s.PadW, dilationW: s.DilationW)
+                { FusedRelu = reluNode is not null };
+                var y = folded.Apply(conv.Name, fused, inputs);
+                map[n.Output] = y;
+                if (bnNode is not null) { absorbed.Add(bnNode); map[bnNode.Output] = y; }
+                if (reluNode is not null) { absorbed.Add(reluNode); map[reluNode.Output] = y; }
+                fusedList.Add((fused, conv, bn));
+                continue;
+            }
+            map[n.Output] = folded.Apply(n.Layer.Name, n.Layer, inputs);
+            kept.Add(n.Layer);
+        }
+        folded.SetOutput(map[graph.Output.Id]);
+        return new Rewrite(folded, fusedList, kept);
+    }
+
+    /// <summary>The folded, forward-only copy of <paramref name="model"/> (the caller owns it; <paramref name="model"/> is unchanged).</summary>
+    public static Model Fold(Model model)
+    {
+        var (folded, plans, kept) = RewriteGraph(model.Graph);
+        var result = Model.ForwardOnly(folded, model.Backend);
+        try
+        {
+            var backend = model.Backend;
+            foreach (var layer in kept)
+            {
+                foreach (var (src, dst) in model.Parameters.Of(layer).Zip(result.Parameters.Of(layer))) backend.Copy(src.Value, dst.Value);
+                foreach (var (src, dst) in model.Parameters.BuffersOf(layer).Zip(result.Parameters.BuffersOf(layer))) backend.Copy(src.Value, dst.Value);
+            }
+            foreach (var (fused, conv, bn) in plans) WriteFolded(model, conv, bn, result, fused);
+            backend.Synchronize();
+            return result;
+        }
+        catch
+        {
+            result.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The batch norm and ReLU that fold into convolution node <paramref name="n"/> (each null when there is none).</summary>
+    private static (GraphNode? Bn, GraphNode? Relu) Chain(ModelGraph graph, int[] consumers, GraphNode n)
+    {
+        var next = Single(graph, consumers, n.Output);
+        GraphNode? bn = next is { Layer: BatchNorm b } && b.Kind == "BatchNorm2d" ? next : null;
+        var after = bn is null ? next : Single(graph, consumers, bn.Output);
+        GraphNode? relu = after is { Layer: ReLU } ? after : null;
+        return (bn, relu);
+    }
+
+    /// <summary>The one node reading value <paramref name="v"/>, or null when none or several do, or it is the model's output.</summary>
+    private static GraphNode? Single(ModelGraph graph, int[] consumers, int v)
+        => consumers[v] >= 0 && v != graph.Output.Id ? graph.Nodes[consumers[v]] : null;
+
+    /// <summary>Per value: the index of the node that alone reads it; −1 for none, −2 for several.</summary>
+    private static int[] Consumers(ModelGraph graph)
+    {
+        var c = new int[graph.ValueCount];
+        Array.Fill(c, -1);
+        for (int i = 0; i < graph.Nodes.Count; i++)
+            foreach (var v in graph.Nodes[i].Inputs) c[v] = c[v] == -1 ? i : -2;
+        return c;
+    }
+
+    /// <summary>Writes the folded weight and bias of <paramref name="conv"/> (and <paramref name="bn"/>) into <paramref name="fused"/>'s parameters.</summary>
+    private static void WriteFolded(Model model, Conv2d conv, BatchNorm? bn, Model result, Conv2d fused)
+    {
+        var backend = model.Backend;
+        var src = model.Parameters.Of(conv);
+        var dst = result.Parameters.Of(fused);
+        var w = Read(backend, src[0].Value);
+        int k = conv.OutChannels, per = w.Length / k;
+        var bias = conv.HasBias ? Read(backend, src[1].Value) : new float[k];
+        if (bn is not null)
+        {
+            var bp = model.Parameters.Of(bn);
+            var bb = model.Parameters.BuffersOf(bn);
+            float[] gamma = Read(backend, bp[0].Value), beta = Read(backend, bp[1].Value), mean = Read(backend, bb[0].Value), variance = Read(backend, bb[1].Value);
+            for (int c = 0; c < k; c++)
+            {
+                double scale = gamma[c] / Math.Sqrt(variance[c] + bn.Eps);
+                for (int i = c * per; i < (c + 1) * per; i++) w[i] = (float)(w[i] * scale);
+                bias[c] = (float)(beta[c] + (bias[c] - (double)mean[c]) * scale);
+            }
+        }
+        backend.CopyFromHost<float>(w, dst[0].Value);
+        if (fused.HasBias) backend.CopyFromHost<float>(bias, dst[1].Value);
+    }
+
+    private static float[] Read(Backends.IBackend backend, Tensor t)
+    {
+        var host = new float[t.Elements];
+        backend.CopyToHost<float>(t, host);
+        return host;
+    }
+}
