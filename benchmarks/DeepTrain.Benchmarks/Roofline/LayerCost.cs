@@ -1,0 +1,42 @@
+using DeepTrain.Layers;
+using DeepTrain.Modeling;
+using DeepTrain.Tensors;
+
+namespace DeepTrain.Benchmarks.Roofline;
+
+/// <summary>
+/// The work one layer does in one pass: FLOPs for a convolution (2·N·K·OH·OW·(C/groups)·KH·KW forward; the same again
+/// for the filter gradient and, unless its input is the graph input, for the data gradient), and for the memory-bound
+/// layers the bytes the current CPU kernels move (fp32, E = output elements):
+/// BatchNorm2d training forward 16E (two statistics passes over x, then read x and write y), evaluation forward 8E,
+/// backward 20E (one pass reading x and dy for the sums, one reading x and dy and writing dx); ReLU forward 8E,
+/// backward 12E (y, dy, dx); Add forward 12E, backward 16E (dy copied to both inputs).
+/// </summary>
+internal readonly record struct LayerCost(string Group, bool IsConv, double ForwardUnits, double BackwardUnits)
+{
+    /// <summary>The cost of node <paramref name="i"/> of <paramref name="graph"/> at the shapes of <paramref name="shapes"/>
+    /// (<see cref="ModelGraph.InferShapes"/>), or null for a layer outside the roofline (pools, linear, shortcut…).</summary>
+    public static LayerCost? Of(ModelGraph graph, Shape[] shapes, int i, bool training)
+    {
+        var node = graph.Nodes[i];
+        var y = shapes[node.Output];
+        double e = y.Elements;
+        switch (node.Layer)
+        {
+            case Conv2d c:
+                var x = shapes[node.Inputs[0]];
+                double fwd = 2.0 * y[0] * c.OutChannels * y[2] * y[3] * (c.InChannels / c.Spec.Groups) * c.KernelH * c.KernelW;
+                bool dataGrad = node.Inputs[0] != graph.Input.Id;
+                string group = $"{c.InChannels}→{c.OutChannels}, {x[2]}×{x[3]}, {c.KernelH}×{c.KernelW} s{c.Spec.StrideH}";
+                return new LayerCost(group, true, fwd, fwd * (dataGrad ? 2 : 1));
+            case BatchNorm:
+                return new LayerCost("BatchNorm2d", false, (training ? 16 : 8) * e, 20 * e);
+            case ReLU:
+                return new LayerCost("ReLU", false, 8 * e, 12 * e);
+            case Add:
+                return new LayerCost("Add", false, 12 * e, 16 * e);
+            default:
+                return null;
+        }
+    }
+}
