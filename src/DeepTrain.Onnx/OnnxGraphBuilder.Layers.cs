@@ -1,3 +1,4 @@
+using DeepTrain.Inference;
 using DeepTrain.Backends;
 using DeepTrain.Layers;
 using DeepTrain.Modeling;

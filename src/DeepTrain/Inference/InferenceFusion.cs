@@ -118,19 +118,13 @@ internal static class InferenceFusion
         var src = model.Parameters.Of(conv);
         var dst = result.Parameters.Of(fused);
         var w = Read(backend, src[0].Value);
-        int k = conv.OutChannels, per = w.Length / k;
-        var bias = conv.HasBias ? Read(backend, src[1].Value) : new float[k];
+        var bias = conv.HasBias ? Read(backend, src[1].Value) : new float[conv.OutChannels];
         if (bn is not null)
         {
             var bp = model.Parameters.Of(bn);
             var bb = model.Parameters.BuffersOf(bn);
-            float[] gamma = Read(backend, bp[0].Value), beta = Read(backend, bp[1].Value), mean = Read(backend, bb[0].Value), variance = Read(backend, bb[1].Value);
-            for (int c = 0; c < k; c++)
-            {
-                double scale = gamma[c] / Math.Sqrt(variance[c] + bn.Eps);
-                for (int i = c * per; i < (c + 1) * per; i++) w[i] = (float)(w[i] * scale);
-                bias[c] = (float)(beta[c] + (bias[c] - (double)mean[c]) * scale);
-            }
+            var (scale, shift) = BatchNormFolding.Affine(Read(backend, bp[0].Value), Read(backend, bp[1].Value), Read(backend, bb[0].Value), Read(backend, bb[1].Value), bn.Eps);
+            (w, bias) = BatchNormFolding.IntoConv(w, bias, scale, shift);
         }
         backend.CopyFromHost<float>(w, dst[0].Value);
         if (fused.HasBias) backend.CopyFromHost<float>(bias, dst[1].Value);

@@ -1,10 +1,11 @@
-namespace DeepTrain.Onnx;
+namespace DeepTrain.Inference;
 
 /// <summary>
 /// Batch norm in inference mode is a per-channel affine map, y = s·x + t with s = γ/√(σ² + ε) and t = β − μ·s
 /// (torch.nn.BatchNorm2d in eval(); Ioffe and Szegedy 2015, §3.1). After a convolution y = W∗x + b it folds into
 /// the convolution: W'[k] = s[k]·W[k], b'[k] = s[k]·b[k] + t[k], as torch.fx's fuse_conv_bn_eval does.
 /// Everything is computed in double and rounded once, so the folded weights are the closest floats to the exact ones.
+/// Inference sessions (InferenceFusion) and the ONNX export (DeepTrain.Onnx) fold with this one piece.
 /// </summary>
 internal static class BatchNormFolding
 {
