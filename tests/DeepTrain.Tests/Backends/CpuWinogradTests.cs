@@ -11,7 +11,7 @@ namespace DeepTrain.Tests.Backends;
 
 // Winograd F(2×2, 3×3) on the CPU (CpuWinograd) against the naive convolution in double, and against the im2col path's own
 // error on the same data. Error bound: each output is Aᵀ(Σ_c U_c ⊙ V_c)A, where V sums up to 4 inputs, U is a ½-scaled sum of
-// up to 9 weights (formed in double, rounded once), and Aᵀ·A sums 9 of the 16 products' channel sums; so an output carries
+// up to 9 weights (formed in fp32), and Aᵀ·A sums 9 of the 16 products' channel sums; so an output carries
 // rounding from terms up to a few times larger than im2col's single products, but summed in 16 shorter chains over C instead
 // of one chain over 9·C. Measured on these cases (standard normal x and w, C ≤ 65, |y| ≤ 90): Winograd's largest absolute error
 // was 2.4e-5 against im2col's 3.9e-5; per case 0.4–1.9× im2col's, and up to 7.7× only on the 1×1-image case whose errors are
@@ -183,7 +183,7 @@ public class CpuWinogradTests
     }
 
     [Fact]
-    public void Auto_TakesWinogradForResNetStages_Im2ColForTheStemAndStridedOrGroupedConvolutions_AndIm2ColTurnsItOff()
+    public void Auto_TakesWinogradForEnoughTilesAndChannels_Im2ColForOneSmallImageTheStemAndStrides_AndIm2ColTurnsItOff()
     {
         using var b = new CpuBackend();
         using var s = new TensorScope(b);
@@ -194,13 +194,16 @@ public class CpuWinogradTests
                 b.Conv2dForward(s.Upload(TestData.Normal(1, g.X.Dims.ToArray()), g.X), s.Upload(TestData.Normal(2, g.Wt.Dims.ToArray()), g.Wt), null, y, g.Spec);
             return s.Download(y);
         }
-        var stage = Geo(2, 16, 12, 12, 16, 1);
-        var stem = Geo(2, 1, 12, 12, 16, 1);
+        var stage = Geo(8, 16, 12, 12, 16, 1);     // 8·6·6 = 288 tiles ≥ WinogradMinTiles
+        var oneImage = Geo(1, 16, 12, 12, 16, 1);  // 36 tiles: im2col
+        var stem = Geo(8, 1, 12, 12, 16, 1);
         var strided = new Geometry(2, 16, 12, 12, 16, 3, 3, ConvSpec.Square(2, 1));
         bool avx512 = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
         Assert.Equal(Run(stage, avx512 ? CpuConvAlgorithm.Winograd : CpuConvAlgorithm.Im2Col), Run(stage, CpuConvAlgorithm.Auto));
         Assert.NotEqual(Run(stage, CpuConvAlgorithm.Winograd), Run(stage, CpuConvAlgorithm.Im2Col));
         Assert.Equal(Run(stem, CpuConvAlgorithm.Im2Col), Run(stem, CpuConvAlgorithm.Auto));
+        Assert.Equal(Run(oneImage, CpuConvAlgorithm.Im2Col), Run(oneImage, CpuConvAlgorithm.Auto));
+        Assert.NotEqual(Run(oneImage, CpuConvAlgorithm.Winograd), Run(oneImage, CpuConvAlgorithm.Im2Col));
         Assert.Equal(Run(strided, CpuConvAlgorithm.Im2Col), Run(strided, CpuConvAlgorithm.Winograd));   // no Winograd for stride 2
 
         Assert.Equal(CpuConvAlgorithm.Im2Col, CpuBackend.ParseConvAlgorithm(" IM2COL "));

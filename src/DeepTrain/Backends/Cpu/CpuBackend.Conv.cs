@@ -49,7 +49,8 @@ public sealed partial class CpuBackend
     /// Whether a convolution call (forward, or the data gradient as the convolution of dy with the rotated filter) takes the
     /// Winograd path: by <see cref="ConvAlgorithm"/>, and under <see cref="CpuConvAlgorithm.Auto"/> only for the shapes where it
     /// measured faster on the development machine (docs/architecture.md, "Convolution algorithms on the CPU"): 3×3 stride 1
-    /// ungrouped, AVX-512, both tensors NCHW, at least <see cref="WinogradMinChannels"/> input and output channels.
+    /// ungrouped, AVX-512, both tensors NCHW, at least <see cref="WinogradMinChannels"/> input and output channels and
+    /// <see cref="WinogradMinTiles"/> output tiles.
     /// </summary>
     private static bool UseWinograd(in ConvGeom g, View4 src, View4 dst)
     {
@@ -58,12 +59,23 @@ public sealed partial class CpuBackend
         {
             CpuConvAlgorithm.Im2Col => false,
             CpuConvAlgorithm.Winograd => true,
-            _ => Vector512.IsHardwareAccelerated && src.W == 1 && dst.W == 1 && g.C >= WinogradMinChannels && g.K >= WinogradMinChannels,
+            _ => Vector512.IsHardwareAccelerated && src.W == 1 && dst.W == 1 && g.C >= WinogradMinChannels && g.K >= WinogradMinChannels
+                && (long)g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2) >= WinogradMinTiles,
         };
     }
 
-    /// <summary>The fewest input and output channels for which <see cref="CpuConvAlgorithm.Auto"/> picks Winograd.</summary>
-    internal const int WinogradMinChannels = 8;
+    /// <summary>
+    /// The fewest input and output channels for which <see cref="CpuConvAlgorithm.Auto"/> picks Winograd: below 16 the 16
+    /// GEMMs of depth C are too shallow to pay for the transforms (measured 0.3–0.8× im2col at 4 and 8 channels).
+    /// </summary>
+    internal const int WinogradMinChannels = 16;
+
+    /// <summary>
+    /// The fewest 2×2 output tiles (over the batch) for which <see cref="CpuConvAlgorithm.Auto"/> picks Winograd: the weight
+    /// transform (K·C work per call) and the per-block overheads need that many tiles to amortise (measured at one image of
+    /// 7×7 to 14×14, 16 to 49 tiles: 0.5–0.85× im2col; at 256 tiles and more: 1.0–1.5×).
+    /// </summary>
+    internal const int WinogradMinTiles = 256;
 
     /// <summary>The environment variable that sets <see cref="ConvAlgorithm"/>: <c>auto</c> (or unset), <c>im2col</c>, <c>winograd</c>.</summary>
     internal const string ConvAlgorithmVariable = "DEEPTRAIN_CPU_CONV";

@@ -8,7 +8,7 @@ namespace DeepTrain.Backends.Cpu;
 // for Convolutional Neural Networks", CVPR 2016, §4.1). Each 2×2 block of outputs (a tile) is computed from the 4×4 patch of
 // input d it reads, through 16 transformed positions ξ = (a, b):
 //
-//   U_ξ[k, c] = (G g[k, c] Gᵀ)_ab            G  (4×3) = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]      (weights, once per call)
+//   U_ξ[k, c] = (G g[k, c] Gᵀ)_ab            G  (4×3) = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]      (weights, once per call, or once per inference session)
 //   V_ξ[c, t] = (Bᵀ d[c, t] B)_ab            Bᵀ (4×4) = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]
 //   M_ξ (K, T) = U_ξ (K, C) · V_ξ (C, T)     16 GEMMs over the channels (CpuGemm, U packed once)
 //   y[k, t]   = Aᵀ m[k, t] A (+ bias, ReLU)  Aᵀ (2×4) = [1 1 1 0; 0 1 −1 −1]
@@ -36,6 +36,9 @@ internal static unsafe class CpuWinograd
     /// <summary>Floats of V and M (16 positions · (C + K) channels · tiles) one block may hold: 512 KiB, half a Zen 5 L2.</summary>
     private const int BlockFloats = 128 * 1024;
 
+    /// <summary>The smallest call (GEMM flops) that is split over threads.</summary>
+    public const long SplitMinFlops = 8L << 20;
+
     /// <summary>Whether the convolution's geometry is one this path computes: 3×3, stride 1, dilation 1, one group.</summary>
     public static bool Fits(in ConvGeometry g)
         => g.R == 3 && g.S == 3 && g.G == 1 && g.Spec.StrideH == 1 && g.Spec.StrideW == 1 && g.Spec.DilationH == 1 && g.Spec.DilationW == 1;
@@ -44,7 +47,7 @@ internal static unsafe class CpuWinograd
     public static long PackedSize(int kout, int cin) => Positions * CpuGemm.PackedASize(kout, cin);
 
     /// <summary>
-    /// U_ξ = G g Gᵀ for every (output o, input i) pair, in double and rounded once, each position's (kout, cin) matrix packed
+    /// U_ξ = G g Gᵀ for every (output o, input i) pair, in fp32 (16 input channels per vector), each position's (kout, cin) matrix packed
     /// for <see cref="CpuGemm"/> at <paramref name="packed"/> + ξ·<see cref="CpuGemm.PackedASize"/>(kout, cin).
     /// g[o, i][r, s] = w[o·<paramref name="strideO"/> + i·<paramref name="strideI"/> + r·3 + s], or its 180° rotation
     /// w[… + (2 − r)·3 + (2 − s)] when <paramref name="rotate"/> is set (the data gradient's filter).
@@ -53,38 +56,51 @@ internal static unsafe class CpuWinograd
     public static void TransformWeights(float* w, int kout, int cin, nint strideO, nint strideI, bool rotate, float* scratch, float* packed)
     {
         long plane = (long)kout * cin;
-        double* gm = stackalloc double[12];
+        float* g = stackalloc float[9 * Lanes];          // g[r·3 + s][lane]: 16 input channels side by side
+        float* u = stackalloc float[Positions * Lanes];
         for (int o = 0; o < kout; o++)
-            for (int i = 0; i < cin; i++)
+            for (int i0 = 0; i0 < cin; i0 += Lanes)
             {
-                float* src = w + o * strideO + i * strideI;
-                // (G g) (4×3): rows 0 and 3 copy g's first and last rows, rows 1 and 2 are ½(g0 ± g1 + g2).
-                for (int s = 0; s < 3; s++)
+                int lanes = Math.Min(Lanes, cin - i0);
+                for (int l = 0; l < Lanes; l++)
                 {
-                    double g0 = At(src, 0, s, rotate), g1 = At(src, 1, s, rotate), g2 = At(src, 2, s, rotate);
-                    gm[s] = g0;
-                    gm[3 + s] = 0.5 * (g0 + g1 + g2);
-                    gm[6 + s] = 0.5 * (g0 - g1 + g2);
-                    gm[9 + s] = g2;
+                    float* src = w + o * strideO + (i0 + Math.Min(l, lanes - 1)) * strideI;
+                    for (int e = 0; e < 9; e++) g[e * Lanes + l] = src[rotate ? 8 - e : e];
                 }
-                // (G g) Gᵀ (4×4): the same combination along each row.
+                // (G g) (4×3): rows 0 and 3 are g's first and last rows, rows 1 and 2 are ½(g0 ± g1 + g2); then the same
+                // combination along each row gives (G g) Gᵀ (4×4).
+                var half = Vector512.Create(0.5f);
                 for (int a = 0; a < 4; a++)
                 {
-                    double h0 = gm[3 * a], h1 = gm[3 * a + 1], h2 = gm[3 * a + 2];
-                    float* u = scratch + (long)(4 * a) * plane + (long)o * cin + i;
-                    u[0] = (float)h0;
-                    u[plane] = (float)(0.5 * (h0 + h1 + h2));
-                    u[2 * plane] = (float)(0.5 * (h0 - h1 + h2));
-                    u[3 * plane] = (float)h2;
+                    Vector512<float> h0, h1, h2;
+                    if (a == 0 || a == 3)
+                    {
+                        int r = a == 0 ? 0 : 2;
+                        h0 = Vector512.Load(g + (3 * r) * Lanes); h1 = Vector512.Load(g + (3 * r + 1) * Lanes); h2 = Vector512.Load(g + (3 * r + 2) * Lanes);
+                    }
+                    else
+                    {
+                        var sign = a == 1 ? Vector512<float>.One : -Vector512<float>.One;
+                        h0 = (Vector512.Load(g) + sign * Vector512.Load(g + 3 * Lanes) + Vector512.Load(g + 6 * Lanes)) * half;
+                        h1 = (Vector512.Load(g + Lanes) + sign * Vector512.Load(g + 4 * Lanes) + Vector512.Load(g + 7 * Lanes)) * half;
+                        h2 = (Vector512.Load(g + 2 * Lanes) + sign * Vector512.Load(g + 5 * Lanes) + Vector512.Load(g + 8 * Lanes)) * half;
+                    }
+                    Vector512.Store(h0, u + (4 * a) * Lanes);
+                    Vector512.Store((h0 + h1 + h2) * half, u + (4 * a + 1) * Lanes);
+                    Vector512.Store((h0 - h1 + h2) * half, u + (4 * a + 2) * Lanes);
+                    Vector512.Store(h2, u + (4 * a + 3) * Lanes);
+                }
+                for (int xi = 0; xi < Positions; xi++)
+                {
+                    float* dst = scratch + xi * plane + (long)o * cin + i0;
+                    if (lanes == Lanes) Vector512.Store(Vector512.Load(u + xi * Lanes), dst);
+                    else for (int l = 0; l < lanes; l++) dst[l] = u[xi * Lanes + l];
                 }
             }
         long per = CpuGemm.PackedASize(kout, cin);
         for (int xi = 0; xi < Positions; xi++)
             CpuGemm.PackAll(kout, cin, scratch + xi * plane, cin, 1, packed + xi * per);
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double At(float* g, int r, int s, bool rotate) => rotate ? g[(2 - r) * 3 + (2 - s)] : g[r * 3 + s];
 
     /// <summary>A tensor's base pointer and (N, C, H, W) element strides.</summary>
     public readonly struct Strided(float* p, nint n, nint c, nint h, nint w)
@@ -106,7 +122,9 @@ internal static unsafe class CpuWinograd
         int* offs = (int*)CpuScratch.Current.Get(CpuScratch.Slot.Offsets, cin);
         for (int c = 0; c < cin; c++) offs[c] = c * plan.Ld;
         long costPerItem = 2L * Positions * cin * plan.KChunk * plan.RowsPerBlock * plan.TW;
-        CpuParallel.For(plan.Items, costPerItem, new Body(plan, x, packedU, offs, y, bias, relu, beta));
+        var body = new Body(plan, x, packedU, offs, y, bias, relu, beta);
+        if (plan.Inline) body.Run(0, plan.Items);
+        else CpuParallel.For(plan.Items, costPerItem, body);
     }
 
     /// <summary>
@@ -128,6 +146,7 @@ internal static unsafe class CpuWinograd
     {
         public readonly int N, C, H, W, K, PadH, PadW, OH, OW, TH, TW;
         public readonly int RowsPerBlock, BlocksPerImage, KChunk, KChunks, Ld, RowLen;
+        public readonly bool Inline;        // small enough to run on the calling thread alone
 
         public Plan(int n, int c, int h, int w, int k, int padH, int padW)
         {
@@ -138,7 +157,11 @@ internal static unsafe class CpuWinograd
             RowsPerBlock = Math.Clamp(tilesTarget / TW, 1, TH);
             // Fewer blocks than threads (a small batch): smaller blocks, then output-channel chunks.
             // Blocks keep at least one vector of tiles (16), so the GEMM's 16-column micro-tiles stay full.
-            int threads = t_partitionThreads > 0 ? t_partitionThreads : CpuParallel.Threads;
+            // Below SplitMinFlops the whole call stays on one thread: waking a worker costs more than it saves (and on a loaded
+            // machine a descheduled worker stalls the call for a time slice).
+            long flops = 2L * Positions * c * k * n * ((h + 2 * padH - 1) / 2) * ((w + 2 * padW - 1) / 2);
+            int threads = t_partitionThreads > 0 ? t_partitionThreads : flops < SplitMinFlops ? 1 : CpuParallel.Threads;
+            Inline = t_partitionThreads <= 0 && flops < SplitMinFlops;
             if ((long)n * ((TH + RowsPerBlock - 1) / RowsPerBlock) < threads)
                 RowsPerBlock = Math.Max(Math.Min(TH, (Lanes + TW - 1) / TW), TH / Math.Max(1, threads / n));
             BlocksPerImage = (TH + RowsPerBlock - 1) / RowsPerBlock;
@@ -271,12 +294,19 @@ internal static unsafe class CpuWinograd
         {
             var lo = Pick(even, InterleaveLo, odd);
             var hi = Pick(even, InterleaveHi, odd);
-            if (count == 2 * Lanes && y.W == 1)
+            if (y.W == 1 && Avx512F.IsSupported)
             {
-                if (beta != 0f) { lo += Vector512.Load(dst); hi += Vector512.Load(dst + Lanes); }
+                // Masked loads and stores: lanes past count are neither read nor written (no fault past the tensor's end).
+                var mLo = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
+                var mHi = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count - Lanes)).AsSingle();
+                if (beta != 0f)
+                {
+                    lo += Avx512F.MaskLoad(dst, mLo, Vector512<float>.Zero);
+                    hi += Avx512F.MaskLoad(dst + Lanes, mHi, Vector512<float>.Zero);
+                }
                 if (relu) { lo = Vector512.Max(lo, Vector512<float>.Zero); hi = Vector512.Max(hi, Vector512<float>.Zero); }
-                Vector512.Store(lo, dst);
-                Vector512.Store(hi, dst + Lanes);
+                Avx512F.MaskStore(dst, mLo, lo);
+                Avx512F.MaskStore(dst + Lanes, mHi, hi);
                 return;
             }
             Vector512.Store(lo, pair);
