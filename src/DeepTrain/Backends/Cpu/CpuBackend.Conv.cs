@@ -25,6 +25,8 @@ namespace DeepTrain.Backends.Cpu;
 // forward pass with fewer images than threads (batch-1 inference) splits each large image's GEMM over blocks of output
 // columns (pixels) instead; each output element is computed the same way either way.
 // Inference fuses ReLU into the forward epilogue (y = max(conv + bias, 0), Conv2dForward's relu overload).
+// 3×3 stride-1 ungrouped forwards and data gradients may take Winograd F(2×2, 3×3) instead (CpuWinograd; the rule is
+// UseWinograd, documented in docs/architecture.md, "Convolution algorithms on the CPU"; DEEPTRAIN_CPU_CONV=im2col turns it off).
 public sealed partial class CpuBackend
 {
     /// <summary>The smallest per-image, per-group forward product (flops) that a batch smaller than the thread count splits over columns.</summary>
