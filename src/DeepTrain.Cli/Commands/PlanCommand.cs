@@ -55,6 +55,7 @@ internal static class PlanCommand
         Row("weights", s.Weights + s.WorkingCopy, "parameters and buffers, once, shared read-only");
         Row("per context", s.ContextBytes, "one arena for the largest plan, input, workspace");
         Row("session bound", s.Total, $"weights + {s.Contexts} × per context");
+        Row("pinned host (cuda)", s.CudaStagingBytes, "per context on a GPU: staging for the largest plan's input and output");
         return 0;
     }
 }

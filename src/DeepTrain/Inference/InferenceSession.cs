@@ -24,6 +24,12 @@ namespace DeepTrain.Inference;
 /// <para>Allocation: after warm-up, <see cref="Run(ReadOnlySpan{float}, Span{float})"/> without dynamic batching allocates no
 /// managed memory. Lifetime: the session owns what it loaded (<see cref="Load"/>); a session made from a model does not own the
 /// model, which must outlive it.</para>
+/// <para>What a context holds: a forward-only plan per plan size over one activation arena and one input buffer. On the CPU
+/// contexts compute on the model's backend and copy directly between the caller's spans and the plan. On a GPU each context
+/// also owns a backend of its own on the model's device (its stream, cuDNN and cuBLAS handles, workspace) and pinned
+/// (page-locked) host staging for its largest plan's input and logits
+/// (<see cref="InferenceMemoryReport.CudaStagingBytes"/>): a run copies the input into it, queues the copy to the device, the
+/// forward pass and the copy back on the context's stream, waits once, and copies the logits out.</para>
 /// </remarks>
 public sealed class InferenceSession : IDisposable
 {
