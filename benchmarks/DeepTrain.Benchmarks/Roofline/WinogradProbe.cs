@@ -57,7 +57,7 @@ internal static class WinogradProbe
                         else { wv = Time(CpuConvAlgorithm.Winograd); a = Time(CpuConvAlgorithm.Im2Col); }
                         ti.Add(a); tw.Add(wv); ratios.Add(a / wv);
                     }
-                    Console.WriteLine(string.Create(inv, $"| {c}→{c}, {h}×{h} | {n} | {pass} | {flops / Median(ti) / 1e9:F1} | {flops / Median(tw) / 1e9:F1} | {string.Join(" ", ratios.Select(v => v.ToString("F2", inv)))} | {Median(ratios):F2} |"));
+                    Console.WriteLine(string.Create(inv, $"| {c}→{c}, {h}×{h} | {n} | {pass} | {flops / ImageBatching.Median(ti) / 1e9:F1} | {flops / ImageBatching.Median(tw) / 1e9:F1} | {string.Join(" ", ratios.Select(v => v.ToString("F2", inv)))} | {ImageBatching.Median(ratios):F2} |"));
                 }
                 x.Dispose(); y.Dispose(); w.Dispose(); bias.Dispose();
             }
@@ -69,6 +69,4 @@ internal static class WinogradProbe
         var s = t.AsSpan<float>();
         for (int i = 0; i < s.Length; i++) s[i] = (float)(rng.NextDouble() * 2 - 1);
     }
-
-    private static double Median(List<double> v) { var s = v.Order().ToList(); return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2; }
 }
