@@ -1,6 +1,7 @@
 using DeepTrain.Backends;
 using DeepTrain.Backends.Cpu;
 using DeepTrain.Data;
+using DeepTrain.Layers;
 using DeepTrain.Modeling;
 using DeepTrain.Tensors;
 using DeepTrain.Training;
@@ -74,6 +75,9 @@ public sealed class InferenceSession : IDisposable
             if (ownsModel) model.Dispose();
             model = _model;
         }
+        // The model is the session's own (loaded, or the folded copy): its weights never change, so on the CPU each 3×3
+        // convolution's Winograd transform is made here once and shared by every context.
+        if ((ownsModel || _ownsFolded) && model.Backend is CpuBackend) PrepareWinogradWeights(model);
         _names = classNames?.ToArray() ?? Enumerable.Range(0, output[0]).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         Layout = options.Layout ?? Layout.NCHW;
         SampleSize = checked((int)model.Graph.InputShape.Elements);
@@ -128,6 +132,15 @@ public sealed class InferenceSession : IDisposable
             backend.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Gives every fp32 3×3 stride-1 ungrouped convolution of <paramref name="model"/> its Winograd-transformed weights.</summary>
+    private static void PrepareWinogradWeights(Model model)
+    {
+        foreach (var node in model.Graph.Nodes)
+            if (node.Layer is Conv2d { KernelH: 3, KernelW: 3, Spec: { StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1, Groups: 1 } } conv
+                && model.Parameters.Of(conv)[0].Value is { DType: DType.Float32 } w)
+                conv.WinogradWeights = CpuWinogradWeights.Of(w);
     }
 
     /// <summary>The model the session reads (tests look at its parameter set).</summary>

@@ -73,12 +73,18 @@ public sealed class Conv2d : Layer
     /// </summary>
     internal bool FusedRelu { get; init; }
 
+    /// <summary>
+    /// Set only by an inference session on the CPU, for the model it owns (whose weights never change): the weights' Winograd
+    /// transform, made once at load and read by every context, so a forward pass does not redo it.
+    /// </summary>
+    internal Backends.Cpu.CpuWinogradWeights? WinogradWeights { get; set; }
+
     /// <inheritdoc />
     public override void Forward(Step s)
     {
         var bias = HasBias ? s.Param(1) : null;
+        if (s.Backend is Backends.Cpu.CpuBackend cpu) { cpu.Conv2dForward(s.In(0), s.Param(0), bias, s.Out(), Spec, FusedRelu, WinogradWeights); return; }
         if (!FusedRelu) { s.Backend.Conv2dForward(s.In(0), s.Param(0), bias, s.Out(), Spec); return; }
-        if (s.Backend is Backends.Cpu.CpuBackend cpu) { cpu.Conv2dForward(s.In(0), s.Param(0), bias, s.Out(), Spec, relu: true); return; }
         s.Backend.Conv2dForward(s.In(0), s.Param(0), bias, s.Out(), Spec);
         s.Backend.Activation(ActivationKind.Relu, 0f, s.Out(), s.Out());
     }
