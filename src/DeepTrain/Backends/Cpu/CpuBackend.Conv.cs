@@ -140,9 +140,11 @@ public sealed partial class CpuBackend
     /// y = max(y, 0) in the same pass over the output (the fused epilogue of an inference plan's Conv2d → ReLU). When the
     /// Winograd path runs and <paramref name="prepared"/> (made from <paramref name="w"/>) is given, its transformed weights are
     /// read instead of transforming <paramref name="w"/>: the same result bit for bit, without the transform (16-bit operands are
-    /// widened and transformed as given: prepared weights are fp32).
+    /// widened and transformed as given: prepared weights are fp32). Likewise <paramref name="packedWeights"/> (made from
+    /// <paramref name="w"/>) replaces the im2col path's per-call packing of the weights.
     /// </summary>
-    internal unsafe void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec, bool relu, CpuWinogradWeights? prepared = null)
+    internal unsafe void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec, bool relu, CpuWinogradWeights? prepared = null,
+        CpuGemmWeights? packedWeights = null)
     {
         if (Reduced(x, w, bias, y)) { using var h = new Widened(); Conv2dForward(h.In(x), h.In(w), h.In(bias), h.Out(y), spec, relu); return; }
         const string op = "Conv2dForward";
@@ -176,7 +178,8 @@ public sealed partial class CpuBackend
         float* pw = null;
         int* offs = null;
         long perGroup = CpuGemm.PackedASize(g.Kg, g.Crs);
-        if (packed)
+        if (packed && packedWeights is not null && packedWeights.Fits(g.K, g.Crs, g.G)) pw = packedWeights.Packed;
+        else if (packed)
         {
             pw = CpuScratch.Current.Get(CpuScratch.Slot.Shared, perGroup * g.G);
             for (int gi = 0; gi < g.G; gi++)
@@ -195,7 +198,7 @@ public sealed partial class CpuBackend
         CpuParallel.For(g.N, g.FlopsPerImage, new ForwardBody(g, xv, yv, ph, wp, pw, offs, bp, perGroup, implicitIm2Col, packed, splitColumns, relu));
     }
 
-    /// <summary>Forward over the images [start, end): see <see cref="Conv2dForward(Tensor, Tensor, Tensor?, Tensor, ConvSpec, bool, CpuWinogradWeights?)"/>.</summary>
+    /// <summary>Forward over the images [start, end): see <see cref="Conv2dForward(Tensor, Tensor, Tensor?, Tensor, ConvSpec, bool, CpuWinogradWeights?, CpuGemmWeights?)"/>.</summary>
     private readonly unsafe struct ForwardBody(ConvGeom g, View4 xv, View4 yv, CpuIm2Col.Phases ph, float* wp, float* pw, int* offs, float* bp,
         long perGroup, bool implicitIm2Col, bool packed, bool splitColumns, bool relu) : IRangeBody
     {
