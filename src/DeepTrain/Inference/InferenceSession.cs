@@ -139,7 +139,7 @@ public sealed class InferenceSession : IDisposable
     /// Gives every fp32 convolution of <paramref name="model"/> its weights packed for the im2col GEMM, and every 3×3 stride-1
     /// ungrouped one its Winograd-transformed weights too (<see cref="PreparedWeightFloats"/> counts both).
     /// </summary>
-    private static void PrepareConvWeights(Model model)
+    internal static void PrepareConvWeights(Model model)
     {
         foreach (var node in model.Graph.Nodes)
             if (node.Layer is Conv2d conv && model.Parameters.Of(conv)[0].Value is { DType: DType.Float32 } w)

@@ -30,7 +30,8 @@ namespace DeepTrain.Backends.Cpu;
 public sealed partial class CpuBackend
 {
     /// <summary>The smallest per-image, per-group forward product (flops) that a batch smaller than the thread count splits over columns.</summary>
-    internal const long SplitColumnsMinFlops = 16L << 20;
+    /// <remarks>Settable for measurements (InferenceBench's <c>--split-min-flops</c>); the library never changes it.</remarks>
+    internal static long SplitColumnsMinFlops { get; set; } = 16L << 20;
 
     /// <summary>A tensor's base pointer and (N, C, H, W) element strides.</summary>
     private readonly unsafe struct View4(float* p, nint n, nint c, nint h, nint w)
@@ -52,9 +53,10 @@ public sealed partial class CpuBackend
     /// Winograd path: by <see cref="ConvAlgorithm"/>, and under <see cref="CpuConvAlgorithm.Auto"/> only for the shapes where it
     /// measured faster on the development machine (docs/architecture.md, "Convolution algorithms on the CPU"): 3×3 stride 1
     /// ungrouped, AVX-512, both tensors NCHW, at least <see cref="WinogradMinChannels"/> input and output channels and
-    /// <see cref="WinogradMinTiles"/> output tiles.
+    /// <see cref="WinogradMinTiles"/> output tiles, or <see cref="WinogradMinTilesPrepared"/> when the weights were transformed
+    /// before the call (<paramref name="prepared"/>: an inference session's).
     /// </summary>
-    private static bool UseWinograd(in ConvGeom g, View4 src, View4 dst)
+    private static bool UseWinograd(in ConvGeom g, View4 src, View4 dst, bool prepared = false)
     {
         if (!CpuWinograd.Fits(g)) return false;
         return (t_convAlgorithm ?? ConvAlgorithm) switch
@@ -62,7 +64,7 @@ public sealed partial class CpuBackend
             CpuConvAlgorithm.Im2Col => false,
             CpuConvAlgorithm.Winograd => true,
             _ => Vector512.IsHardwareAccelerated && src.W == 1 && dst.W == 1 && g.C >= WinogradMinChannels && g.K >= WinogradMinChannels
-                && (long)g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2) >= WinogradMinTiles,
+                && (long)g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2) >= (prepared ? WinogradMinTilesPrepared : WinogradMinTiles),
         };
     }
 
@@ -78,6 +80,13 @@ public sealed partial class CpuBackend
     /// 7×7 to 14×14, 16 to 49 tiles: 0.5–0.85× im2col; at 256 tiles and more: 1.0–1.5×).
     /// </summary>
     internal const int WinogradMinTiles = 256;
+
+    /// <summary>
+    /// <see cref="WinogradMinTiles"/> for weights transformed once before the call (<see cref="CpuWinogradWeights"/>, an inference
+    /// session's): without the per-call transform, one image of a batch-1 CIFAR ResNet took 0.75–0.81× im2col's time at 16
+    /// (7×7), 49 (14×14) and 196 (28×28) tiles (benchmarks/README.md, "Batch-1 inference"); 16 is the smallest call measured.
+    /// </summary>
+    internal const int WinogradMinTilesPrepared = 16;
 
     /// <summary>The environment variable that sets <see cref="ConvAlgorithm"/>: <c>auto</c> (or unset), <c>im2col</c>, <c>winograd</c>.</summary>
     internal const string ConvAlgorithmVariable = "DEEPTRAIN_CPU_CONV";
@@ -155,10 +164,11 @@ public sealed partial class CpuBackend
         var yv = View4.Of(y);
         float* wp = (float*)w.Pointer;
         float* bp = bias is null ? null : (float*)bias.Pointer;
-        if (UseWinograd(g, xv, yv))
+        bool transformed = prepared is not null && prepared.K == g.K && prepared.C == g.C;
+        if (UseWinograd(g, xv, yv, transformed))
         {
             float* pu;
-            if (prepared is not null && prepared.K == g.K && prepared.C == g.C) pu = prepared.Packed;
+            if (transformed) pu = prepared!.Packed;
             else
             {
                 pu = CpuScratch.Current.Get(CpuScratch.Slot.Shared, CpuWinograd.PackedSize(g.K, g.C));
