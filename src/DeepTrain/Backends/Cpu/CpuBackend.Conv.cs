@@ -24,7 +24,8 @@ namespace DeepTrain.Backends.Cpu;
 // for the filter gradient, a private dw that is added into the result at the end, run after run in image order. A
 // forward pass with fewer images than threads (batch-1 inference) splits each large image's GEMM over blocks of output
 // columns (pixels) instead; each output element is computed the same way either way.
-// Inference fuses ReLU into the forward epilogue (y = max(conv + bias, 0), Conv2dForward's relu overload).
+// Inference fuses ReLU into the forward epilogue (y = max(conv + bias, 0), Conv2dForward's relu overload), and a session passes
+// its weights already packed for the GEMM (CpuGemmWeights) and Winograd-transformed (CpuWinogradWeights), made once at load.
 // 3×3 stride-1 ungrouped forwards and data gradients may take Winograd F(2×2, 3×3) instead (CpuWinograd; the rule is
 // UseWinograd, documented in docs/architecture.md, "Convolution algorithms on the CPU"; DEEPTRAIN_CPU_CONV=im2col turns it off).
 public sealed partial class CpuBackend
