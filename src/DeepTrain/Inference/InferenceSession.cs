@@ -75,9 +75,10 @@ public sealed class InferenceSession : IDisposable
             if (ownsModel) model.Dispose();
             model = _model;
         }
-        // The model is the session's own (loaded, or the folded copy): its weights never change, so on the CPU each 3×3
-        // convolution's Winograd transform is made here once and shared by every context.
-        if ((ownsModel || _ownsFolded) && model.Backend is CpuBackend) PrepareWinogradWeights(model);
+        // The model is the session's own (loaded, or the folded copy): its weights never change, so on the CPU each
+        // convolution's packed GEMM operand and each 3×3 convolution's Winograd transform are made here once and shared by every
+        // context.
+        if ((ownsModel || _ownsFolded) && model.Backend is CpuBackend) PrepareConvWeights(model);
         _names = classNames?.ToArray() ?? Enumerable.Range(0, output[0]).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         Layout = options.Layout ?? Layout.NCHW;
         SampleSize = checked((int)model.Graph.InputShape.Elements);
@@ -134,13 +135,37 @@ public sealed class InferenceSession : IDisposable
         }
     }
 
-    /// <summary>Gives every fp32 3×3 stride-1 ungrouped convolution of <paramref name="model"/> its Winograd-transformed weights.</summary>
-    private static void PrepareWinogradWeights(Model model)
+    /// <summary>
+    /// Gives every fp32 convolution of <paramref name="model"/> its weights packed for the im2col GEMM, and every 3×3 stride-1
+    /// ungrouped one its Winograd-transformed weights too (<see cref="PreparedWeightFloats"/> counts both).
+    /// </summary>
+    internal static void PrepareConvWeights(Model model)
     {
         foreach (var node in model.Graph.Nodes)
-            if (node.Layer is Conv2d { KernelH: 3, KernelW: 3, Spec: { StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1, Groups: 1 } } conv
-                && model.Parameters.Of(conv)[0].Value is { DType: DType.Float32 } w)
-                conv.WinogradWeights = CpuWinogradWeights.Of(w);
+            if (node.Layer is Conv2d conv && model.Parameters.Of(conv)[0].Value is { DType: DType.Float32 } w)
+            {
+                conv.GemmWeights = CpuGemmWeights.Of(w, conv.Spec.Groups);
+                if (WinogradFits(conv)) conv.WinogradWeights = CpuWinogradWeights.Of(w);
+            }
+    }
+
+    private static bool WinogradFits(Conv2d conv)
+        => conv is { KernelH: 3, KernelW: 3, Spec: { StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1, Groups: 1 } };
+
+    /// <summary>
+    /// Floats a CPU session holds beside the weights for <paramref name="graph"/>'s convolutions (<see cref="PrepareConvWeights"/>):
+    /// the packed GEMM operand of each, the Winograd transform of each 3×3 stride-1 ungrouped one.
+    /// </summary>
+    internal static long PreparedWeightFloats(ModelGraph graph)
+    {
+        long floats = 0;
+        foreach (var node in graph.Nodes)
+            if (node.Layer is Conv2d conv)
+            {
+                floats += CpuGemmWeights.Floats(conv.OutChannels, conv.InChannels / conv.Spec.Groups * conv.KernelH * conv.KernelW, conv.Spec.Groups);
+                if (WinogradFits(conv)) floats += CpuWinogradWeights.Floats(conv.OutChannels, conv.InChannels);
+            }
+        return floats;
     }
 
     /// <summary>The model the session reads (tests look at its parameter set).</summary>

@@ -206,6 +206,24 @@ public class CpuWinogradTests
         Assert.NotEqual(Run(oneImage, CpuConvAlgorithm.Winograd), Run(oneImage, CpuConvAlgorithm.Im2Col));
         Assert.Equal(Run(strided, CpuConvAlgorithm.Im2Col), Run(strided, CpuConvAlgorithm.Winograd));   // no Winograd for stride 2
 
+        // Weights transformed before the call (a session's): one small image is enough for Winograd, down to 16 tiles.
+        float[] RunPrepared(Geometry g, CpuConvAlgorithm alg)
+        {
+            var y = s.Zeros(g.Y);
+            var w = s.Upload(TestData.Normal(2, g.Wt.Dims.ToArray()), g.Wt);
+            using (CpuBackend.UseConvAlgorithm(alg))
+                b.Conv2dForward(s.Upload(TestData.Normal(1, g.X.Dims.ToArray()), g.X), w, null, y, g.Spec, relu: false, CpuWinogradWeights.Of(w));
+            return s.Download(y);
+        }
+        var sevenBySeven = Geo(1, 16, 7, 7, 16, 1);    // 4·4 = 16 tiles = WinogradMinTilesPrepared
+        var fiveByFive = Geo(1, 16, 5, 5, 16, 1);      // 9 tiles: im2col
+        Assert.Equal(16, CpuBackend.WinogradMinTilesPrepared);
+        Assert.Equal(RunPrepared(oneImage, avx512 ? CpuConvAlgorithm.Winograd : CpuConvAlgorithm.Im2Col), RunPrepared(oneImage, CpuConvAlgorithm.Auto));
+        Assert.Equal(RunPrepared(sevenBySeven, avx512 ? CpuConvAlgorithm.Winograd : CpuConvAlgorithm.Im2Col), RunPrepared(sevenBySeven, CpuConvAlgorithm.Auto));
+        Assert.NotEqual(RunPrepared(sevenBySeven, CpuConvAlgorithm.Winograd), RunPrepared(sevenBySeven, CpuConvAlgorithm.Im2Col));
+        Assert.Equal(RunPrepared(fiveByFive, CpuConvAlgorithm.Im2Col), RunPrepared(fiveByFive, CpuConvAlgorithm.Auto));
+        Assert.NotEqual(RunPrepared(fiveByFive, CpuConvAlgorithm.Winograd), RunPrepared(fiveByFive, CpuConvAlgorithm.Im2Col));
+
         Assert.Equal(CpuConvAlgorithm.Im2Col, CpuBackend.ParseConvAlgorithm(" IM2COL "));
         Assert.Equal(CpuConvAlgorithm.Auto, CpuBackend.ParseConvAlgorithm(null));
         var e = Assert.Throws<ArgumentException>(() => CpuBackend.ParseConvAlgorithm("fast"));

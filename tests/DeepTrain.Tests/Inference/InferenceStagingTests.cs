@@ -54,7 +54,7 @@ public sealed class InferenceStagingTests
         var report = InferenceMemoryReport.For(graph, new InferenceSessionOptions { MaxBatchSize = 16, MaxConcurrency = 2 });
         Assert.Equal(CudaStaging.BytesFor(16L * Sample * 4, 16L * Classes * 4), report.CudaStagingBytes);
         // Host memory: the device bound does not count it.
-        Assert.Equal(report.Weights + report.WorkingCopy + 2 * report.ContextBytes, report.Total);
+        Assert.Equal(report.Weights + report.WorkingCopy + report.PreparedWeights + 2 * report.ContextBytes, report.Total);
     }
 
     [Fact]

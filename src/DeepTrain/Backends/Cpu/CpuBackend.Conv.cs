@@ -24,13 +24,15 @@ namespace DeepTrain.Backends.Cpu;
 // for the filter gradient, a private dw that is added into the result at the end, run after run in image order. A
 // forward pass with fewer images than threads (batch-1 inference) splits each large image's GEMM over blocks of output
 // columns (pixels) instead; each output element is computed the same way either way.
-// Inference fuses ReLU into the forward epilogue (y = max(conv + bias, 0), Conv2dForward's relu overload).
+// Inference fuses ReLU into the forward epilogue (y = max(conv + bias, 0), Conv2dForward's relu overload), and a session passes
+// its weights already packed for the GEMM (CpuGemmWeights) and Winograd-transformed (CpuWinogradWeights), made once at load.
 // 3×3 stride-1 ungrouped forwards and data gradients may take Winograd F(2×2, 3×3) instead (CpuWinograd; the rule is
 // UseWinograd, documented in docs/architecture.md, "Convolution algorithms on the CPU"; DEEPTRAIN_CPU_CONV=im2col turns it off).
 public sealed partial class CpuBackend
 {
     /// <summary>The smallest per-image, per-group forward product (flops) that a batch smaller than the thread count splits over columns.</summary>
-    internal const long SplitColumnsMinFlops = 16L << 20;
+    /// <remarks>Settable for measurements (InferenceBench's <c>--split-min-flops</c>); the library never changes it.</remarks>
+    internal static long SplitColumnsMinFlops { get; set; } = 16L << 20;
 
     /// <summary>A tensor's base pointer and (N, C, H, W) element strides.</summary>
     private readonly unsafe struct View4(float* p, nint n, nint c, nint h, nint w)
@@ -52,9 +54,10 @@ public sealed partial class CpuBackend
     /// Winograd path: by <see cref="ConvAlgorithm"/>, and under <see cref="CpuConvAlgorithm.Auto"/> only for the shapes where it
     /// measured faster on the development machine (docs/architecture.md, "Convolution algorithms on the CPU"): 3×3 stride 1
     /// ungrouped, AVX-512, both tensors NCHW, at least <see cref="WinogradMinChannels"/> input and output channels and
-    /// <see cref="WinogradMinTiles"/> output tiles.
+    /// <see cref="WinogradMinTiles"/> output tiles, or <see cref="WinogradMinTilesPrepared"/> when the weights were transformed
+    /// before the call (<paramref name="prepared"/>: an inference session's).
     /// </summary>
-    private static bool UseWinograd(in ConvGeom g, View4 src, View4 dst)
+    private static bool UseWinograd(in ConvGeom g, View4 src, View4 dst, bool prepared = false)
     {
         if (!CpuWinograd.Fits(g)) return false;
         return (t_convAlgorithm ?? ConvAlgorithm) switch
@@ -62,7 +65,7 @@ public sealed partial class CpuBackend
             CpuConvAlgorithm.Im2Col => false,
             CpuConvAlgorithm.Winograd => true,
             _ => Vector512.IsHardwareAccelerated && src.W == 1 && dst.W == 1 && g.C >= WinogradMinChannels && g.K >= WinogradMinChannels
-                && (long)g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2) >= WinogradMinTiles,
+                && (long)g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2) >= (prepared ? WinogradMinTilesPrepared : WinogradMinTiles),
         };
     }
 
@@ -78,6 +81,13 @@ public sealed partial class CpuBackend
     /// 7×7 to 14×14, 16 to 49 tiles: 0.5–0.85× im2col; at 256 tiles and more: 1.0–1.5×).
     /// </summary>
     internal const int WinogradMinTiles = 256;
+
+    /// <summary>
+    /// <see cref="WinogradMinTiles"/> for weights transformed once before the call (<see cref="CpuWinogradWeights"/>, an inference
+    /// session's): without the per-call transform, one image of a batch-1 CIFAR ResNet took 0.75–0.81× im2col's time at 16
+    /// (7×7), 49 (14×14) and 196 (28×28) tiles (benchmarks/README.md, "Batch-1 inference"); 16 is the smallest call measured.
+    /// </summary>
+    internal const int WinogradMinTilesPrepared = 16;
 
     /// <summary>The environment variable that sets <see cref="ConvAlgorithm"/>: <c>auto</c> (or unset), <c>im2col</c>, <c>winograd</c>.</summary>
     internal const string ConvAlgorithmVariable = "DEEPTRAIN_CPU_CONV";
@@ -140,9 +150,11 @@ public sealed partial class CpuBackend
     /// y = max(y, 0) in the same pass over the output (the fused epilogue of an inference plan's Conv2d → ReLU). When the
     /// Winograd path runs and <paramref name="prepared"/> (made from <paramref name="w"/>) is given, its transformed weights are
     /// read instead of transforming <paramref name="w"/>: the same result bit for bit, without the transform (16-bit operands are
-    /// widened and transformed as given: prepared weights are fp32).
+    /// widened and transformed as given: prepared weights are fp32). Likewise <paramref name="packedWeights"/> (made from
+    /// <paramref name="w"/>) replaces the im2col path's per-call packing of the weights.
     /// </summary>
-    internal unsafe void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec, bool relu, CpuWinogradWeights? prepared = null)
+    internal unsafe void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec, bool relu, CpuWinogradWeights? prepared = null,
+        CpuGemmWeights? packedWeights = null)
     {
         if (Reduced(x, w, bias, y)) { using var h = new Widened(); Conv2dForward(h.In(x), h.In(w), h.In(bias), h.Out(y), spec, relu); return; }
         const string op = "Conv2dForward";
@@ -153,10 +165,11 @@ public sealed partial class CpuBackend
         var yv = View4.Of(y);
         float* wp = (float*)w.Pointer;
         float* bp = bias is null ? null : (float*)bias.Pointer;
-        if (UseWinograd(g, xv, yv))
+        bool transformed = prepared is not null && prepared.K == g.K && prepared.C == g.C;
+        if (UseWinograd(g, xv, yv, transformed))
         {
             float* pu;
-            if (prepared is not null && prepared.K == g.K && prepared.C == g.C) pu = prepared.Packed;
+            if (transformed) pu = prepared!.Packed;
             else
             {
                 pu = CpuScratch.Current.Get(CpuScratch.Slot.Shared, CpuWinograd.PackedSize(g.K, g.C));
@@ -176,7 +189,8 @@ public sealed partial class CpuBackend
         float* pw = null;
         int* offs = null;
         long perGroup = CpuGemm.PackedASize(g.Kg, g.Crs);
-        if (packed)
+        if (packed && packedWeights is not null && packedWeights.Fits(g.K, g.Crs, g.G)) pw = packedWeights.Packed;
+        else if (packed)
         {
             pw = CpuScratch.Current.Get(CpuScratch.Slot.Shared, perGroup * g.G);
             for (int gi = 0; gi < g.G; gi++)
@@ -195,7 +209,7 @@ public sealed partial class CpuBackend
         CpuParallel.For(g.N, g.FlopsPerImage, new ForwardBody(g, xv, yv, ph, wp, pw, offs, bp, perGroup, implicitIm2Col, packed, splitColumns, relu));
     }
 
-    /// <summary>Forward over the images [start, end): see <see cref="Conv2dForward(Tensor, Tensor, Tensor?, Tensor, ConvSpec, bool, CpuWinogradWeights?)"/>.</summary>
+    /// <summary>Forward over the images [start, end): see <see cref="Conv2dForward(Tensor, Tensor, Tensor?, Tensor, ConvSpec, bool, CpuWinogradWeights?, CpuGemmWeights?)"/>.</summary>
     private readonly unsafe struct ForwardBody(ConvGeom g, View4 xv, View4 yv, CpuIm2Col.Phases ph, float* wp, float* pw, int* offs, float* bp,
         long perGroup, bool implicitIm2Col, bool packed, bool splitColumns, bool relu) : IRangeBody
     {

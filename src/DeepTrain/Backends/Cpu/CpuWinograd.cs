@@ -37,7 +37,8 @@ internal static unsafe class CpuWinograd
     private const int BlockFloats = 128 * 1024;
 
     /// <summary>The smallest call (GEMM flops) that is split over threads.</summary>
-    public const long SplitMinFlops = 8L << 20;
+    /// <remarks>Settable for measurements (InferenceBench's <c>--split-min-flops</c>); the library never changes it.</remarks>
+    public static long SplitMinFlops { get; set; } = 8L << 20;
 
     /// <summary>Whether the convolution's geometry is one this path computes: 3×3, stride 1, dilation 1, one group.</summary>
     public static bool Fits(in ConvGeometry g)

@@ -18,8 +18,14 @@ internal sealed unsafe class CpuWinogradWeights
     /// <summary>Input channels of the weights.</summary>
     public int C { get; }
 
+    /// <summary>Bytes held (what <see cref="Inference.InferenceMemoryReport.PreparedWeights"/> counts).</summary>
+    public long Bytes => (long)_packed.Length * sizeof(float);
+
     /// <summary>The packed U, 16 positions of (K, C).</summary>
     public float* Packed => (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _packed[0]);
+
+    /// <summary>Floats the transformed weights of a (K, C, 3, 3) convolution take.</summary>
+    public static long Floats(int k, int c) => CpuWinograd.PackedSize(k, c) + 16;
 
     /// <summary>The transformed weights of <paramref name="w"/> (K, C, 3, 3), fp32 in host memory.</summary>
     /// <exception cref="ArgumentException"><paramref name="w"/> is not an fp32 (K, C, 3, 3) tensor in host memory.</exception>
@@ -29,7 +35,7 @@ internal sealed unsafe class CpuWinogradWeights
         if (w.DType != Tensors.DType.Float32 || w.Device.Kind != Tensors.DeviceKind.Cpu || w.Shape.Rank != 4 || w.Shape.H != 3 || w.Shape.W != 3)
             throw new ArgumentException($"Winograd weights: expected an fp32 (K, C, 3, 3) tensor in host memory, got {w.DType} {w.Shape} on {w.Device}", nameof(w));
         int k = w.Shape.N, c = w.Shape.C;
-        var packed = GC.AllocateUninitializedArray<float>(checked((int)CpuWinograd.PackedSize(k, c) + 16), pinned: true);
+        var packed = GC.AllocateUninitializedArray<float>(checked((int)Floats(k, c)), pinned: true);
         var scratch = new float[CpuWinograd.Positions * k * c];
         fixed (float* s = scratch)
             CpuWinograd.TransformWeights((float*)w.Pointer, k, c, (nint)c * 9, 9, rotate: false, s,
