@@ -31,7 +31,9 @@
 #   inference:   DeepTrain's InferenceSession against PyTorch eager (torch.no_grad) on cuda, the issue-11 configurations
 #                (benchmarks/InferenceBench latency: ResNet-20 1x28x28 and ResNet-56 3x32x32 at batch 1, 8, 64, ResNet-50
 #                3x224x224 at 1 and 16), sides alternating over INFER_ROUNDS rounds of INFER_ITERS passes; last, with
-#                what the budget has left (ONNX Runtime's CUDA provider is not on that machine: no ORT side)  30 / 150
+#                what the budget has left (ONNX Runtime's CUDA provider is not on that machine: no ORT side); the
+#                sessions' GPU contexts copy through their pinned staging (CudaStaging), whose correctness and
+#                allocation tests (CudaInferenceSessionTests) run in the tests stage           30 / 150
 # Stages run only when named in DEVICE_CHECK_STAGES: bench-r20-fp32-nchw, bench-r20-fp32-nhwc, bench-r50-fp32-nhwc
 # (the other pairs of gpu_vs_pytorch.sh) and profile (`deeptrain bench --profile`: time per layer kind, ResNet-50
 # fp16 NHWC b256). With a large budget and every stage named, this is the whole GPU suite for a machine of your own:

@@ -7,7 +7,8 @@
 //   concurrency <model> <CxHxW> <clients> <threads> <rounds> <requests per client> [options]
 //   profile     <model> <CxHxW> <batch> <threads> <iters>      per layer kind, the evaluation plan as compiled and as folded
 // options: --device cpu|cuda (ONNX Runtime only on the CPU), --torch LABEL=COMMAND (a Python that has torch, its environment
-// in front, e.g. "pytorch=env LD_LIBRARY_PATH=/x /usr/bin/python3"; repeatable), --unfused (also DeepTrain without fusion)
+// in front, e.g. "pytorch=env LD_LIBRARY_PATH=/x /usr/bin/python3"; repeatable), --unfused (also DeepTrain without fusion),
+// --split-min-flops N (the smallest convolution split over the threads at a batch below the thread count; measurements)
 using System.Globalization;
 using DeepTrain.Backends.Cpu;
 using DeepTrain.InferenceBench;
@@ -26,6 +27,9 @@ var torch = options.Select((o, i) => (o, i)).Where(t => t.o == "--torch" && t.i 
 var device = Device.Parse(Option("--device", "cpu"));
 int threads = int.Parse(positional[3], inv);
 CpuBackend.Threads = threads;
+// A measurement knob: the smallest convolution (flops per image) split over the threads when the batch is smaller than them.
+if (Option("--split-min-flops", "") is { Length: > 0 } split)
+    CpuWinograd.SplitMinFlops = CpuBackend.SplitColumnsMinFlops = long.Parse(split, inv);
 using var workload = new Workload(positional[0], positional[1], int.Parse(positional[2], inv), threads, device);
 Console.WriteLine($"machine: {Environment.ProcessorCount} CPUs, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; device {device}");
 switch (mode)

@@ -1,3 +1,4 @@
+using DeepTrain.Backends;
 using DeepTrain.Layers;
 using DeepTrain.Modeling;
 
@@ -7,15 +8,8 @@ namespace DeepTrain.Onnx;
 internal sealed class ModelWeights(Model model)
 {
     /// <summary>Parameter <paramref name="index"/> of <paramref name="layer"/>, in <see cref="Layer.Parameters"/> order.</summary>
-    public float[] Param(Layer layer, int index) => Download(model.Parameters.Of(layer)[index].Value);
+    public float[] Param(Layer layer, int index) => model.Backend.ReadFloats(model.Parameters.Of(layer)[index].Value);
 
     /// <summary>Buffer <paramref name="index"/> of <paramref name="layer"/>, in <see cref="Layer.Buffers"/> order.</summary>
-    public float[] Buffer(Layer layer, int index) => Download(model.Parameters.BuffersOf(layer)[index].Value);
-
-    private float[] Download(Tensors.Tensor t)
-    {
-        var a = new float[t.Elements];
-        model.Backend.CopyToHost<float>(t, a);
-        return a;
-    }
+    public float[] Buffer(Layer layer, int index) => model.Backend.ReadFloats(model.Parameters.BuffersOf(layer)[index].Value);
 }

@@ -60,16 +60,29 @@ public sealed class EntryPointTests
         }
     }
 
+    // Frees of objects that have a SafeHandle but no "Destroy" in their name (device memory has no handle: arenas own it).
+    private static readonly HashSet<string> HandleFrees = ["cudaFreeHost"];
+
     [Fact]
     public void DestroyFunctionsAreInternalAndTakeIntPtr()
     {
-        var destroys = Imports().Where(i => i.EntryPoint.Contains("Destroy", StringComparison.Ordinal)).ToList();
+        var destroys = Imports().Where(i => i.EntryPoint.Contains("Destroy", StringComparison.Ordinal) || HandleFrees.Contains(i.EntryPoint)).ToList();
         Assert.NotEmpty(destroys);
+        Assert.Contains(destroys, d => d.EntryPoint == "cudaFreeHost");
         Assert.All(destroys, d =>
         {
             Assert.True(d.Method.IsAssembly, $"{d.EntryPoint} must be internal: only a SafeHandle's ReleaseHandle calls it");
             Assert.Equal(typeof(IntPtr), d.Method.GetParameters()[0].ParameterType);
         });
+    }
+
+    [Fact]
+    public void PinnedHostAllocationsReturnTheirSafeHandle()
+    {
+        // Create returns the handle, so pinned memory cannot be allocated without an owner that frees it.
+        var allocs = Imports().Where(i => i.EntryPoint is "cudaHostAlloc" or "cudaMallocHost").ToList();
+        Assert.Equal(2, allocs.Count);
+        Assert.All(allocs, a => Assert.Equal(typeof(CudaHostMemory).MakeByRefType(), a.Method.GetParameters()[0].ParameterType));
     }
 
     [Fact]

@@ -51,7 +51,7 @@ internal static unsafe class ImageBatching
         return Stopwatch.GetElapsedTime(t0).TotalSeconds;
     }
 
-    private static double Median(List<double> v) { var s = v.Order().ToList(); return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2; }
+    internal static double Median(List<double> v) { var s = v.Order().ToList(); return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2; }
 
     private static float[] Seeded(int n, int seed)
     {

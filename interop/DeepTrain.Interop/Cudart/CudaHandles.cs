@@ -50,3 +50,21 @@ public sealed class CudaGraphExec() : SafeHandle(IntPtr.Zero, ownsHandle: true)
     /// <inheritdoc/>
     protected override bool ReleaseHandle() => Cudart.cudaGraphExecDestroy(handle) == cudaError_t.cudaSuccess;
 }
+
+/// <summary>
+/// Pinned (page-locked) host memory from <see cref="Cudart.cudaHostAlloc"/> or <see cref="Cudart.cudaMallocHost"/>;
+/// disposing frees it with <c>cudaFreeHost</c>. The handle is the memory's host address. The owner disposes it only once no
+/// copy queued on a stream still reads or writes it (after that stream is synchronised). Internal: the engine's staging
+/// buffers own it.
+/// </summary>
+internal sealed class CudaHostMemory : SafeHandle
+{
+    /// <summary>Creates an empty handle for the marshaller to fill.</summary>
+    public CudaHostMemory() : base(IntPtr.Zero, ownsHandle: true) { }
+
+    /// <inheritdoc/>
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    /// <inheritdoc/>
+    protected override bool ReleaseHandle() => Cudart.cudaFreeHost(handle) == cudaError_t.cudaSuccess;
+}

@@ -43,11 +43,19 @@ internal static unsafe partial class Cudart
     /// <summary>Stream-ordered memset.</summary>
     [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaMemsetAsync(void* devPtr, int value, nuint count, CudaStream stream);
 
-    /// <summary>Allocates pinned (page-locked) host memory.</summary>
-    [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaMallocHost(void** ptr, nuint size);
+    /// <summary>Allocates pinned (page-locked) host memory, owned by the returned handle.</summary>
+    [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaMallocHost(out CudaHostMemory ptr, nuint size);
 
-    /// <summary>Frees memory from <see cref="cudaMallocHost"/>.</summary>
-    [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaFreeHost(void* ptr);
+    /// <summary>
+    /// Allocates pinned (page-locked) host memory with <paramref name="flags"/> (<see cref="cudaHostAllocDefault"/>,
+    /// <see cref="cudaHostAllocPortable"/>, ...), owned by the returned handle. Copies between it and the device with
+    /// <see cref="cudaMemcpyAsync"/> are asynchronous to the host; the allocation itself is slow (it page-locks), so it is
+    /// made once and kept.
+    /// </summary>
+    [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaHostAlloc(out CudaHostMemory pHost, nuint size, uint flags);
+
+    /// <summary>Frees memory from <see cref="cudaMallocHost"/> or <see cref="cudaHostAlloc"/>; only <see cref="CudaHostMemory"/>'s ReleaseHandle calls it.</summary>
+    [LibraryImport(Libraries.Cudart)] internal static partial cudaError_t cudaFreeHost(IntPtr ptr);
 
     /// <summary>Pins an existing host range (flags: <see cref="cudaHostRegisterDefault"/>, ...).</summary>
     [LibraryImport(Libraries.Cudart)] public static partial cudaError_t cudaHostRegister(void* ptr, nuint size, uint flags);

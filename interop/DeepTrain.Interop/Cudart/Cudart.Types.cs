@@ -252,6 +252,14 @@ internal static partial class Cudart
     public const uint cudaEventBlockingSync = 0x01;
     /// <summary>The event records no timing (cheaper; required for cross-stream dependencies in hot loops).</summary>
     public const uint cudaEventDisableTiming = 0x02;
+    /// <summary>Default flag of <c>cudaHostAlloc</c>: page-locked, for the context current at allocation.</summary>
+    public const uint cudaHostAllocDefault = 0x00;
+    /// <summary><c>cudaHostAlloc</c>: the memory is pinned for every CUDA context, not only the allocating one.</summary>
+    public const uint cudaHostAllocPortable = 0x01;
+    /// <summary><c>cudaHostAlloc</c>: the memory is mapped into the device address space.</summary>
+    public const uint cudaHostAllocMapped = 0x02;
+    /// <summary><c>cudaHostAlloc</c>: write-combined memory (fast for host writes read by the device; slow for host reads).</summary>
+    public const uint cudaHostAllocWriteCombined = 0x04;
     /// <summary>Default host-registration flag.</summary>
     public const uint cudaHostRegisterDefault = 0x00;
     /// <summary>Registered memory is pinned for every CUDA context.</summary>

@@ -53,8 +53,10 @@ internal static class PlanCommand
             { MaxBatchSize = batch, MaxConcurrency = concurrency, Layout = plan.Layout, Precision = precision }, cpu);
         Console.WriteLine($"inference session: plan sizes {string.Join(", ", s.PlanSizes)} (a request pads up to the next), {s.Contexts} context(s) at most");
         Row("weights", s.Weights + s.WorkingCopy, "parameters and buffers, once, shared read-only");
+        if (s.PreparedWeights > 0) Row("prepared weights", s.PreparedWeights, "convolution weights packed (and Winograd-transformed) for the cpu kernels, once");
         Row("per context", s.ContextBytes, "one arena for the largest plan, input, workspace");
-        Row("session bound", s.Total, $"weights + {s.Contexts} × per context");
+        Row("session bound", s.Total, $"weights{(s.PreparedWeights > 0 ? " + prepared" : "")} + {s.Contexts} × per context");
+        Row("pinned host (cuda)", s.CudaStagingBytes, "per context on a GPU: staging for the largest plan's input and output");
         return 0;
     }
 }

@@ -1,3 +1,4 @@
+using DeepTrain.Backends;
 using DeepTrain.Layers;
 using DeepTrain.Modeling;
 using DeepTrain.Tensors;
@@ -117,23 +118,16 @@ internal static class InferenceFusion
         var backend = model.Backend;
         var src = model.Parameters.Of(conv);
         var dst = result.Parameters.Of(fused);
-        var w = Read(backend, src[0].Value);
-        var bias = conv.HasBias ? Read(backend, src[1].Value) : new float[conv.OutChannels];
+        var w = backend.ReadFloats(src[0].Value);
+        var bias = conv.HasBias ? backend.ReadFloats(src[1].Value) : new float[conv.OutChannels];
         if (bn is not null)
         {
             var bp = model.Parameters.Of(bn);
             var bb = model.Parameters.BuffersOf(bn);
-            var (scale, shift) = BatchNormFolding.Affine(Read(backend, bp[0].Value), Read(backend, bp[1].Value), Read(backend, bb[0].Value), Read(backend, bb[1].Value), bn.Eps);
+            var (scale, shift) = BatchNormFolding.Affine(backend.ReadFloats(bp[0].Value), backend.ReadFloats(bp[1].Value), backend.ReadFloats(bb[0].Value), backend.ReadFloats(bb[1].Value), bn.Eps);
             (w, bias) = BatchNormFolding.IntoConv(w, bias, scale, shift);
         }
         backend.CopyFromHost<float>(w, dst[0].Value);
         if (fused.HasBias) backend.CopyFromHost<float>(bias, dst[1].Value);
-    }
-
-    private static float[] Read(Backends.IBackend backend, Tensor t)
-    {
-        var host = new float[t.Elements];
-        backend.CopyToHost<float>(t, host);
-        return host;
     }
 }

@@ -1,6 +1,7 @@
 using DeepTrain.Backends;
 using DeepTrain.Backends.Cpu;
 using DeepTrain.Data;
+using DeepTrain.Layers;
 using DeepTrain.Modeling;
 using DeepTrain.Tensors;
 using DeepTrain.Training;
@@ -23,6 +24,12 @@ namespace DeepTrain.Inference;
 /// <para>Allocation: after warm-up, <see cref="Run(ReadOnlySpan{float}, Span{float})"/> without dynamic batching allocates no
 /// managed memory. Lifetime: the session owns what it loaded (<see cref="Load"/>); a session made from a model does not own the
 /// model, which must outlive it.</para>
+/// <para>What a context holds: a forward-only plan per plan size over one activation arena and one input buffer. On the CPU
+/// contexts compute on the model's backend and copy directly between the caller's spans and the plan. On a GPU each context
+/// also owns a backend of its own on the model's device (its stream, cuDNN and cuBLAS handles, workspace) and pinned
+/// (page-locked) host staging for its largest plan's input and logits
+/// (<see cref="InferenceMemoryReport.CudaStagingBytes"/>): a run copies the input into it, queues the copy to the device, the
+/// forward pass and the copy back on the context's stream, waits once, and copies the logits out.</para>
 /// </remarks>
 public sealed class InferenceSession : IDisposable
 {
@@ -68,6 +75,10 @@ public sealed class InferenceSession : IDisposable
             if (ownsModel) model.Dispose();
             model = _model;
         }
+        // The model is the session's own (loaded, or the folded copy): its weights never change, so on the CPU each
+        // convolution's packed GEMM operand and each 3×3 convolution's Winograd transform are made here once and shared by every
+        // context.
+        if ((ownsModel || _ownsFolded) && model.Backend is CpuBackend) PrepareConvWeights(model);
         _names = classNames?.ToArray() ?? Enumerable.Range(0, output[0]).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         Layout = options.Layout ?? Layout.NCHW;
         SampleSize = checked((int)model.Graph.InputShape.Elements);
@@ -122,6 +133,39 @@ public sealed class InferenceSession : IDisposable
             backend.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Gives every fp32 convolution of <paramref name="model"/> its weights packed for the im2col GEMM, and every 3×3 stride-1
+    /// ungrouped one its Winograd-transformed weights too (<see cref="PreparedWeightFloats"/> counts both).
+    /// </summary>
+    internal static void PrepareConvWeights(Model model)
+    {
+        foreach (var node in model.Graph.Nodes)
+            if (node.Layer is Conv2d conv && model.Parameters.Of(conv)[0].Value is { DType: DType.Float32 } w)
+            {
+                conv.GemmWeights = CpuGemmWeights.Of(w, conv.Spec.Groups);
+                if (WinogradFits(conv)) conv.WinogradWeights = CpuWinogradWeights.Of(w);
+            }
+    }
+
+    private static bool WinogradFits(Conv2d conv)
+        => conv is { KernelH: 3, KernelW: 3, Spec: { StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1, Groups: 1 } };
+
+    /// <summary>
+    /// Floats a CPU session holds beside the weights for <paramref name="graph"/>'s convolutions (<see cref="PrepareConvWeights"/>):
+    /// the packed GEMM operand of each, the Winograd transform of each 3×3 stride-1 ungrouped one.
+    /// </summary>
+    internal static long PreparedWeightFloats(ModelGraph graph)
+    {
+        long floats = 0;
+        foreach (var node in graph.Nodes)
+            if (node.Layer is Conv2d conv)
+            {
+                floats += CpuGemmWeights.Floats(conv.OutChannels, conv.InChannels / conv.Spec.Groups * conv.KernelH * conv.KernelW, conv.Spec.Groups);
+                if (WinogradFits(conv)) floats += CpuWinogradWeights.Floats(conv.OutChannels, conv.InChannels);
+            }
+        return floats;
     }
 
     /// <summary>The model the session reads (tests look at its parameter set).</summary>

@@ -6,8 +6,8 @@ namespace DeepTrain.Inference;
 /// <summary>
 /// How an <see cref="InferenceSession"/> runs: where, at what precision and layout, the largest batch, the compiled plan
 /// sizes and how many requests may run at once. Memory is bounded by these: the weights once, plus
-/// <see cref="MaxConcurrency"/> execution contexts, each holding one arena for its largest plan size
-/// (<see cref="InferenceMemoryReport.For"/>; <c>deeptrain plan --eval</c> prints it).
+/// <see cref="MaxConcurrency"/> execution contexts, each holding one arena for its largest plan size and, on a GPU, pinned
+/// host staging for that plan's input and logits (<see cref="InferenceMemoryReport.For"/>; <c>deeptrain plan --eval</c> prints it).
 /// </summary>
 public sealed record InferenceSessionOptions
 {

@@ -73,12 +73,24 @@ public sealed class Conv2d : Layer
     /// </summary>
     internal bool FusedRelu { get; init; }
 
+    /// <summary>
+    /// Set only by an inference session on the CPU, for the model it owns (whose weights never change): the weights' Winograd
+    /// transform, made once at load and read by every context, so a forward pass does not redo it.
+    /// </summary>
+    internal Backends.Cpu.CpuWinogradWeights? WinogradWeights { get; set; }
+
+    /// <summary>
+    /// Set only by an inference session on the CPU, as <see cref="WinogradWeights"/>: the weights packed once into the im2col
+    /// GEMM's layout, so a forward pass that takes that path does not re-pack them.
+    /// </summary>
+    internal Backends.Cpu.CpuGemmWeights? GemmWeights { get; set; }
+
     /// <inheritdoc />
     public override void Forward(Step s)
     {
         var bias = HasBias ? s.Param(1) : null;
+        if (s.Backend is Backends.Cpu.CpuBackend cpu) { cpu.Conv2dForward(s.In(0), s.Param(0), bias, s.Out(), Spec, FusedRelu, WinogradWeights, GemmWeights); return; }
         if (!FusedRelu) { s.Backend.Conv2dForward(s.In(0), s.Param(0), bias, s.Out(), Spec); return; }
-        if (s.Backend is Backends.Cpu.CpuBackend cpu) { cpu.Conv2dForward(s.In(0), s.Param(0), bias, s.Out(), Spec, relu: true); return; }
         s.Backend.Conv2dForward(s.In(0), s.Param(0), bias, s.Out(), Spec);
         s.Backend.Activation(ActivationKind.Relu, 0f, s.Out(), s.Out());
     }

@@ -9,7 +9,7 @@ internal static class MemoryTracker
 {
     private static long s_hostBytes, s_hostAllocations, s_deviceBytes, s_deviceAllocations, s_leaks;
 
-    /// <summary>Bytes of host memory currently allocated through <see cref="HostBuffer"/>.</summary>
+    /// <summary>Bytes of host memory currently allocated through <see cref="HostBuffer"/> and pinned by <see cref="Backends.Cuda.CudaStaging"/>.</summary>
     public static long HostBytes => Interlocked.Read(ref s_hostBytes);
     /// <summary>Host allocations currently alive.</summary>
     public static long HostAllocations => Interlocked.Read(ref s_hostAllocations);

@@ -177,20 +177,8 @@ public sealed class Plan : IDisposable
         foreach (var s in _steps)
         {
             s.Layer.Forward(s);
-            observe(s, ReadFloats(Backend, s.Output));
+            observe(s, Backend.ReadFloats(s.Output));
         }
-    }
-
-    /// <summary>A tensor's values as fp32 on the host, widening a 16-bit tensor through a temporary (slow; for diagnosis).</summary>
-    internal static float[] ReadFloats(IBackend backend, Tensor t)
-    {
-        var host = new float[t.Elements];
-        if (t.DType == DType.Float32) { backend.CopyToHost<float>(t, host); return host; }
-        using var buffer = backend.Allocate(t.Elements * sizeof(float));
-        var wide = new Tensor(buffer, 0, t.Shape, DType.Float32, t.Layout);
-        backend.Copy(t, wide);
-        backend.CopyToHost<float>(wide, host);
-        return host;
     }
 
     /// <summary>Runs every layer forward.</summary>

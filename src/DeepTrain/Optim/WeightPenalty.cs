@@ -1,3 +1,4 @@
+using DeepTrain.Backends;
 using DeepTrain.Memory;
 using DeepTrain.Tensors;
 
@@ -70,8 +71,7 @@ public sealed class WeightPenalty
         {
             if (!group.Decay || group.Frozen) continue;
             var (w, _) = parameters.View(group);
-            var host = new float[w.Elements];
-            parameters.Backend.CopyToHost<float>(w, host);
+            var host = parameters.Backend.ReadFloats(w);
             foreach (float x in host) { abs += Math.Abs(x); sq += (double)x * x; }
         }
         return L1 * abs + 0.5 * L2 * sq;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using DeepTrain.Backends;
 using DeepTrain.Modeling;
 
 namespace DeepTrain.Training;
@@ -56,10 +57,8 @@ public static class GradientChecker
         var samples = new List<GradientSample>();
         foreach (var e in plan.Model.Parameters.Entries)
         {
-            var w = new float[e.Value.Elements];
-            var g = new float[e.Value.Elements];
-            backend.CopyToHost<float>(e.Value, w);
-            backend.CopyToHost<float>(e.Grad, g);
+            var w = backend.ReadFloats(e.Value);
+            var g = backend.ReadFloats(e.Grad);
             int count = Math.Min(w.Length, perParameter);
             for (int k = 0; k < count; k++)
             {

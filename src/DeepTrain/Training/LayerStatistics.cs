@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using DeepTrain.Backends;
 using DeepTrain.Modeling;
 
 namespace DeepTrain.Training;
@@ -49,10 +50,8 @@ public static class LayerStatistics
         var rows = new List<(string, double, double, double)>();
         foreach (var e in model.Parameters.InGraphOrder)
         {
-            var w = new float[e.Value.Elements];
-            var g = new float[e.Grad.Elements];
-            model.Backend.CopyToHost<float>(e.Value, w);
-            model.Backend.CopyToHost<float>(e.Grad, g);
+            var w = model.Backend.ReadFloats(e.Value);
+            var g = model.Backend.ReadFloats(e.Grad);
             double wn = Math.Sqrt(w.Sum(x => (double)x * x)), gn = Math.Sqrt(g.Sum(x => (double)x * x));
             rows.Add((e.Name, wn, gn, wn > 0 ? lr * gn / wn : double.NaN));
         }

@@ -55,6 +55,18 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void PlanEval_StatesTheSessionBound_AndAGpuContextsPinnedStaging()
+    {
+        var (code, output, err) = Run("plan", "--model", "resnet20", "--batch-size", "8", "--input", "1x28x28", "--eval");
+        Assert.True(code == 0, err);
+        Assert.Contains("session bound", output);
+        // The convolutions' packed and Winograd-transformed weights, made once by a CPU session, are part of the bound.
+        Assert.Matches(@"prepared weights +[0-9.]+ (KiB|MiB)", output);
+        // 8 × 784 fp32 inputs (25,088 B, already 256-aligned) and 8 × 10 fp32 logits (320 B): 25,408 B.
+        Assert.Matches(@"pinned host \(cuda\) +24\.8 KiB", output);
+    }
+
+    [Fact]
     public void Plan_AtFp16_HalvesTheArena_AndShowsTheWorkingCopy()
     {
         string[] common = ["plan", "--model", "resnet20", "--batch-size", "64", "--input", "1x28x28"];

@@ -24,11 +24,15 @@ namespace DeepTrain.Backends.Cpu;
 // for the filter gradient, a private dw that is added into the result at the end, run after run in image order. A
 // forward pass with fewer images than threads (batch-1 inference) splits each large image's GEMM over blocks of output
 // columns (pixels) instead; each output element is computed the same way either way.
-// Inference fuses ReLU into the forward epilogue (y = max(conv + bias, 0), Conv2dForward's relu overload).
+// Inference fuses ReLU into the forward epilogue (y = max(conv + bias, 0), Conv2dForward's relu overload), and a session passes
+// its weights already packed for the GEMM (CpuGemmWeights) and Winograd-transformed (CpuWinogradWeights), made once at load.
+// 3×3 stride-1 ungrouped forwards and data gradients may take Winograd F(2×2, 3×3) instead (CpuWinograd; the rule is
+// UseWinograd, documented in docs/architecture.md, "Convolution algorithms on the CPU"; DEEPTRAIN_CPU_CONV=im2col turns it off).
 public sealed partial class CpuBackend
 {
     /// <summary>The smallest per-image, per-group forward product (flops) that a batch smaller than the thread count splits over columns.</summary>
-    internal const long SplitColumnsMinFlops = 16L << 20;
+    /// <remarks>Settable for measurements (InferenceBench's <c>--split-min-flops</c>); the library never changes it.</remarks>
+    internal static long SplitColumnsMinFlops { get; set; } = 16L << 20;
 
     /// <summary>A tensor's base pointer and (N, C, H, W) element strides.</summary>
     private readonly unsafe struct View4(float* p, nint n, nint c, nint h, nint w)
@@ -41,7 +45,92 @@ public sealed partial class CpuBackend
             var (n, c, h, w) = t.Strides4;
             return new View4((float*)t.Pointer, (nint)n, (nint)c, (nint)h, (nint)w);
         }
+
+        public CpuWinograd.Strided Winograd => new(P, N, C, H, W);
     }
+
+    /// <summary>
+    /// Whether a convolution call (forward, or the data gradient as the convolution of dy with the rotated filter) takes the
+    /// Winograd path: by <see cref="ConvAlgorithm"/>, and under <see cref="CpuConvAlgorithm.Auto"/> only for the shapes where it
+    /// measured faster on the development machine (docs/architecture.md, "Convolution algorithms on the CPU"): 3×3 stride 1
+    /// ungrouped, AVX-512, both tensors NCHW, at least <see cref="WinogradMinChannels"/> input and output channels and
+    /// <see cref="WinogradMinTiles"/> output tiles, or <see cref="WinogradMinTilesPrepared"/> when the weights were transformed
+    /// before the call (<paramref name="prepared"/>: an inference session's).
+    /// </summary>
+    private static bool UseWinograd(in ConvGeom g, View4 src, View4 dst, bool prepared = false)
+    {
+        if (!CpuWinograd.Fits(g)) return false;
+        return (t_convAlgorithm ?? ConvAlgorithm) switch
+        {
+            CpuConvAlgorithm.Im2Col => false,
+            CpuConvAlgorithm.Winograd => true,
+            _ => Vector512.IsHardwareAccelerated && src.W == 1 && dst.W == 1 && g.C >= WinogradMinChannels && g.K >= WinogradMinChannels
+                && (long)g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2) >= (prepared ? WinogradMinTilesPrepared : WinogradMinTiles),
+        };
+    }
+
+    /// <summary>
+    /// The fewest input and output channels for which <see cref="CpuConvAlgorithm.Auto"/> picks Winograd: below 16 the 16
+    /// GEMMs of depth C are too shallow to pay for the transforms (measured 0.3–0.8× im2col at 4 and 8 channels).
+    /// </summary>
+    internal const int WinogradMinChannels = 16;
+
+    /// <summary>
+    /// The fewest 2×2 output tiles (over the batch) for which <see cref="CpuConvAlgorithm.Auto"/> picks Winograd: the weight
+    /// transform (K·C work per call) and the per-block overheads need that many tiles to amortise (measured at one image of
+    /// 7×7 to 14×14, 16 to 49 tiles: 0.5–0.85× im2col; at 256 tiles and more: 1.0–1.5×).
+    /// </summary>
+    internal const int WinogradMinTiles = 256;
+
+    /// <summary>
+    /// <see cref="WinogradMinTiles"/> for weights transformed once before the call (<see cref="CpuWinogradWeights"/>, an inference
+    /// session's): without the per-call transform, one image of a batch-1 CIFAR ResNet took 0.75–0.81× im2col's time at 16
+    /// (7×7), 49 (14×14) and 196 (28×28) tiles (benchmarks/README.md, "Batch-1 inference"); 16 is the smallest call measured.
+    /// </summary>
+    internal const int WinogradMinTilesPrepared = 16;
+
+    /// <summary>The environment variable that sets <see cref="ConvAlgorithm"/>: <c>auto</c> (or unset), <c>im2col</c>, <c>winograd</c>.</summary>
+    internal const string ConvAlgorithmVariable = "DEEPTRAIN_CPU_CONV";
+
+    private static CpuConvAlgorithm? s_convAlgorithm;
+
+    /// <summary>
+    /// Which algorithm the 3×3 stride-1 convolutions take (forward and data gradient; <see cref="ConvAlgorithmVariable"/> sets
+    /// it for the process): <c>im2col</c> reproduces the bits of releases before the Winograd path.
+    /// </summary>
+    /// <exception cref="ArgumentException">The environment variable holds another value.</exception>
+    internal static CpuConvAlgorithm ConvAlgorithm
+    {
+        get => s_convAlgorithm ??= ParseConvAlgorithm(Environment.GetEnvironmentVariable(ConvAlgorithmVariable));
+        set => s_convAlgorithm = value;
+    }
+
+    [ThreadStatic] private static CpuConvAlgorithm? t_convAlgorithm;
+
+    /// <summary>
+    /// Tests: this thread's convolution calls take <paramref name="algorithm"/> (over <see cref="ConvAlgorithm"/>) until the
+    /// returned scope is disposed, without touching other threads' calls.
+    /// </summary>
+    internal static ConvAlgorithmScope UseConvAlgorithm(CpuConvAlgorithm algorithm)
+    {
+        var previous = t_convAlgorithm;
+        t_convAlgorithm = algorithm;
+        return new ConvAlgorithmScope(previous);
+    }
+
+    /// <summary>Restores the thread's previous choice (<see cref="UseConvAlgorithm"/>).</summary>
+    internal readonly struct ConvAlgorithmScope(CpuConvAlgorithm? previous) : IDisposable
+    {
+        public void Dispose() => t_convAlgorithm = previous;
+    }
+
+    internal static CpuConvAlgorithm ParseConvAlgorithm(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "auto" => CpuConvAlgorithm.Auto,
+        "im2col" => CpuConvAlgorithm.Im2Col,
+        "winograd" => CpuConvAlgorithm.Winograd,
+        _ => throw new ArgumentException($"environment variable {ConvAlgorithmVariable}='{value}': expected auto, im2col or winograd"),
+    };
 
     private static void CheckConvTensors(string op, Tensor a, string an, Tensor b, string bn, Tensor c, string cn)
     {
@@ -55,11 +144,17 @@ public sealed partial class CpuBackend
     /// <inheritdoc />
     public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec) => Conv2dForward(x, w, bias, y, spec, relu: false);
 
+
     /// <summary>
     /// <see cref="Conv2dForward(Tensor, Tensor, Tensor?, Tensor, ConvSpec)"/> followed, when <paramref name="relu"/> is set, by
-    /// y = max(y, 0) in the same pass over the output (the fused epilogue of an inference plan's Conv2d → ReLU).
+    /// y = max(y, 0) in the same pass over the output (the fused epilogue of an inference plan's Conv2d → ReLU). When the
+    /// Winograd path runs and <paramref name="prepared"/> (made from <paramref name="w"/>) is given, its transformed weights are
+    /// read instead of transforming <paramref name="w"/>: the same result bit for bit, without the transform (16-bit operands are
+    /// widened and transformed as given: prepared weights are fp32). Likewise <paramref name="packedWeights"/> (made from
+    /// <paramref name="w"/>) replaces the im2col path's per-call packing of the weights.
     /// </summary>
-    internal unsafe void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec, bool relu)
+    internal unsafe void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec, bool relu, CpuWinogradWeights? prepared = null,
+        CpuGemmWeights? packedWeights = null)
     {
         if (Reduced(x, w, bias, y)) { using var h = new Widened(); Conv2dForward(h.In(x), h.In(w), h.In(bias), h.Out(y), spec, relu); return; }
         const string op = "Conv2dForward";
@@ -70,6 +165,20 @@ public sealed partial class CpuBackend
         var yv = View4.Of(y);
         float* wp = (float*)w.Pointer;
         float* bp = bias is null ? null : (float*)bias.Pointer;
+        bool transformed = prepared is not null && prepared.K == g.K && prepared.C == g.C;
+        if (UseWinograd(g, xv, yv, transformed))
+        {
+            float* pu;
+            if (transformed) pu = prepared!.Packed;
+            else
+            {
+                pu = CpuScratch.Current.Get(CpuScratch.Slot.Shared, CpuWinograd.PackedSize(g.K, g.C));
+                CpuWinograd.TransformWeights(wp, g.K, g.C, (nint)g.Crs, 9, rotate: false,
+                    CpuScratch.Current.Get(CpuScratch.Slot.Output, (long)CpuWinograd.Positions * g.K * g.C), pu);
+            }
+            CpuWinograd.Convolve(xv.Winograd, g.N, g.C, g.H, g.W, spec.PadH, spec.PadW, pu, bp, yv.Winograd, g.K, relu, 0f);
+            return;
+        }
 
         // Channels-first output rows (Kg, P) are contiguous: pack each group's weights once and share
         // the packing between threads. A channels-last output goes through the transposing GEMM instead,
@@ -80,7 +189,8 @@ public sealed partial class CpuBackend
         float* pw = null;
         int* offs = null;
         long perGroup = CpuGemm.PackedASize(g.Kg, g.Crs);
-        if (packed)
+        if (packed && packedWeights is not null && packedWeights.Fits(g.K, g.Crs, g.G)) pw = packedWeights.Packed;
+        else if (packed)
         {
             pw = CpuScratch.Current.Get(CpuScratch.Slot.Shared, perGroup * g.G);
             for (int gi = 0; gi < g.G; gi++)
@@ -99,7 +209,7 @@ public sealed partial class CpuBackend
         CpuParallel.For(g.N, g.FlopsPerImage, new ForwardBody(g, xv, yv, ph, wp, pw, offs, bp, perGroup, implicitIm2Col, packed, splitColumns, relu));
     }
 
-    /// <summary>Forward over the images [start, end): see <see cref="Conv2dForward(Tensor, Tensor, Tensor?, Tensor, ConvSpec, bool)"/>.</summary>
+    /// <summary>Forward over the images [start, end): see <see cref="Conv2dForward(Tensor, Tensor, Tensor?, Tensor, ConvSpec, bool, CpuWinogradWeights?, CpuGemmWeights?)"/>.</summary>
     private readonly unsafe struct ForwardBody(ConvGeom g, View4 xv, View4 yv, CpuIm2Col.Phases ph, float* wp, float* pw, int* offs, float* bp,
         long perGroup, bool implicitIm2Col, bool packed, bool splitColumns, bool relu) : IRangeBody
     {
@@ -238,6 +348,15 @@ public sealed partial class CpuBackend
         // Cg·R·S-row product plus col2im wastes less.
         bool implicitIm2Col = spec.StrideH == 1 && spec.StrideW == 1 && !g.Pointwise && padBH >= 0 && padBW >= 0
             && 2 * g.Cg >= CpuGemm.MR;
+        if (padBH >= 0 && padBW >= 0 && UseWinograd(g, dyv, dxv))
+        {
+            // dx (N, C, H, W) (+)= conv(dy (N, K, OH, OW), w′) with w′[c, k] = w[k, c] rotated 180°, padding 2 − pad.
+            float* pu = CpuScratch.Current.Get(CpuScratch.Slot.Shared, CpuWinograd.PackedSize(g.C, g.K));
+            CpuWinograd.TransformWeights(wp, g.C, g.K, 9, (nint)g.Crs, rotate: true,
+                CpuScratch.Current.Get(CpuScratch.Slot.Output, (long)CpuWinograd.Positions * g.K * g.C), pu);
+            CpuWinograd.Convolve(dyv.Winograd, g.N, g.K, g.OH, g.OW, padBH, padBW, pu, null, dxv.Winograd, g.C, relu: false, accumulate ? 1f : 0f);
+            return;
+        }
         int rs = g.R * g.S, krs = g.Kg * rs;
         var phB = new CpuIm2Col.Phases(g.Kg, g.OH, g.OW, g.R, g.S, padBH, padBW, 1, 1, spec.DilationH, spec.DilationW);
 
@@ -469,6 +588,15 @@ public sealed partial class CpuBackend
             + (long)Math.Min(Math.Max(g.P, g.Crs), CpuGemm.NC) * CpuGemm.KC
             + (long)g.K * g.Crs;
         long shared = CpuGemm.PackedASize(Math.Max(g.Kg, g.Crs), Math.Max(g.Kg, g.Crs)) * g.G;
+        if (CpuWinograd.Fits(g))
+        {
+            // The Winograd path (forward, and the data gradient with C and K swapped): per thread a block's V, M and padded
+            // rows; once the packed U and the unpacked transform it is made from.
+            var (fwd, _) = CpuWinograd.WorkspaceFloats(g.N, g.C, g.H, g.W, g.K, spec.PadH, spec.PadW);
+            var (bwd, _) = CpuWinograd.WorkspaceFloats(g.N, g.K, g.OH, g.OW, g.C, Math.Max(0, 2 - spec.PadH), Math.Max(0, 2 - spec.PadW));
+            perThread = Math.Max(perThread, Math.Max(fwd, bwd));
+            shared = Math.Max(shared, CpuWinograd.PackedSize(Math.Max(g.K, g.C), Math.Max(g.K, g.C)) + (long)CpuWinograd.Positions * g.K * g.C);
+        }
         return (perThread * CpuParallel.Threads + shared) * sizeof(float);
     }
 }

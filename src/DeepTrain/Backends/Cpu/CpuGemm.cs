@@ -107,7 +107,17 @@ internal static unsafe class CpuGemm
     /// </summary>
     public static void SgemmPackedA(int m, int n, int k, float alpha, float* packedA,
         float* b, nint rsB, nint csB, int* bRowOff, float beta, float* c, nint rsC, nint csC)
+        => SgemmPackedA(m, n, k, alpha, packedA, m, 0, b, rsB, csB, bRowOff, beta, c, rsC, csC);
+
+    /// <summary>
+    /// <see cref="SgemmPackedA(int, int, int, float, float*, float*, nint, nint, int*, float, float*, nint, nint)"/> over the
+    /// rows [<paramref name="rowStart"/>, <paramref name="rowStart"/> + m) of a matrix of <paramref name="packedRows"/> rows
+    /// packed by <see cref="PackAll"/> (rowStart a multiple of <see cref="MR"/>): threads may split one packed A by rows.
+    /// </summary>
+    public static void SgemmPackedA(int m, int n, int k, float alpha, float* packedA, int packedRows, int rowStart,
+        float* b, nint rsB, nint csB, int* bRowOff, float beta, float* c, nint rsC, nint csC)
     {
+        System.Diagnostics.Debug.Assert(rowStart % MR == 0 && rowStart + m <= packedRows);
         if (m <= 0 || n <= 0) return;
         if (k <= 0 || alpha == 0f)
         {
@@ -117,14 +127,15 @@ internal static unsafe class CpuGemm
         var scratch = CpuScratch.Current;
         int kcMax = Math.Min(k, KC);
         float* pb = scratch.Get(CpuScratch.Slot.PackB, (long)RoundUp(Math.Min(n, NC), NR) * kcMax);
-        int mPad = RoundUp(m, MR);
+        int mPad = RoundUp(packedRows, MR);
         for (int jc = 0; jc < n; jc += NC)
         {
             int nc = Math.Min(NC, n - jc);
             for (int pc = 0; pc < k; pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
-                float* pa = packedA + (long)pc * mPad;   // PackAll stores each K panel as mPad×kc slivers back to back
+                // PackAll stores each K panel as mPad×kc slivers back to back; row r's sliver starts at r·kc in its panel.
+                float* pa = packedA + (long)pc * mPad + (long)rowStart * kc;
                 if (bRowOff != null && csB == 1 && Vector512.IsHardwareAccelerated)
                 {
                     // Indirect rows are already contiguous 16-float runs: the kernel reads them in place and

@@ -14,9 +14,10 @@ internal sealed unsafe class CpuScratch
     /// The buffers one kernel family may hold at once; distinct slots never alias. <see cref="Slot.Shared"/>
     /// holds data the calling thread prepares for all workers of one call (e.g. packed weights);
     /// <see cref="Slot.Statistics"/> the calling thread's per-channel results of a normalisation or bias
-    /// gradient, and <see cref="Slot.Reduction"/> the per-chunk partial sums of <see cref="CpuReduce"/>.
+    /// gradient, <see cref="Slot.Reduction"/> the per-chunk partial sums of <see cref="CpuReduce"/>, and <see cref="Slot.Rows"/>
+    /// the zero-padded input rows of a Winograd block (<see cref="CpuWinograd"/>).
     /// </summary>
-    public enum Slot { PackA, PackB, Columns, PartialGrad, Output, Shared, Offsets, Statistics, Reduction, Count }
+    public enum Slot { PackA, PackB, Columns, PartialGrad, Output, Shared, Offsets, Statistics, Reduction, Rows, Count }
 
     [ThreadStatic] private static CpuScratch? t_current;
     private readonly float[]?[] _arrays = new float[]?[(int)Slot.Count];

@@ -236,8 +236,8 @@ public sealed unsafe partial class CudaBackend : IBackend
     /// <inheritdoc />
     /// <remarks>
     /// <c>cudaMemcpyAsync</c> from the caller's (pageable) memory, then a stream synchronisation, so the span may be reused
-    /// as soon as this returns. A pinned staging buffer (<c>cudaMallocHost</c>, kept by the data loader) would make the
-    /// copy truly asynchronous; the trainer's per-step upload is small next to a ResNet step, so it is not done here.
+    /// as soon as this returns. A pinned staging buffer makes the copy truly asynchronous (<see cref="CudaStaging"/>, which
+    /// the inference contexts use); the trainer's per-step upload is small next to a ResNet step, so it does not use one.
     /// </remarks>
     public void CopyFromHost<T>(ReadOnlySpan<T> src, Tensor dst) where T : unmanaged
     {
@@ -264,6 +264,40 @@ public sealed unsafe partial class CudaBackend : IBackend
             Check(Cudart.cudaStreamSynchronize(_stream));
         }
         CheckDeferredLabels();
+    }
+
+    /// <summary>
+    /// Pinned host memory of at least one byte, page-locked for every context (<c>cudaHostAllocPortable</c>), made while this
+    /// backend's device is current. For <see cref="CudaStaging"/>, which owns it and counts it in <see cref="MemoryTracker.HostBytes"/>.
+    /// </summary>
+    /// <exception cref="CudaException">The host cannot page-lock that much (cudaErrorMemoryAllocation) or another runtime error.</exception>
+    internal CudaHostMemory AllocatePinned(long bytes)
+    {
+        ThrowIfDisposed();
+        Enter();
+        Check(Cudart.cudaHostAlloc(out var memory, (nuint)Math.Max(bytes, 1), Cudart.cudaHostAllocPortable));
+        return memory;
+    }
+
+    /// <summary>
+    /// Queues a copy of <paramref name="dst"/>'s bytes from pinned host memory at <paramref name="src"/> on the stream and
+    /// returns at once (truly asynchronous, unlike <see cref="CopyFromHost{T}"/>): the caller keeps <paramref name="src"/>
+    /// unchanged until a later <see cref="Synchronize"/>.
+    /// </summary>
+    internal void CopyFromPinnedAsync(nint src, Tensor dst)
+    {
+        nint d = Ptr("CopyFromPinnedAsync", "dst", dst);
+        Check(Cudart.cudaMemcpyAsync((void*)d, (void*)src, (nuint)dst.Bytes, cudaMemcpyKind.cudaMemcpyHostToDevice, _stream));
+    }
+
+    /// <summary>
+    /// Queues a copy of <paramref name="src"/>'s bytes into pinned host memory at <paramref name="dst"/> on the stream, after
+    /// the work already queued, and returns at once: the bytes are there after the next <see cref="Synchronize"/>.
+    /// </summary>
+    internal void CopyToPinnedAsync(Tensor src, nint dst)
+    {
+        nint s = Ptr("CopyToPinnedAsync", "src", src);
+        Check(Cudart.cudaMemcpyAsync((void*)dst, (void*)s, (nuint)src.Bytes, cudaMemcpyKind.cudaMemcpyDeviceToHost, _stream));
     }
 
     private static void CheckHostSpan(string op, Tensor t, int length, int elementSize, Type type)

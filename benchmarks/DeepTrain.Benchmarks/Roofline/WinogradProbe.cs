@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using System.Globalization;
+using DeepTrain.Backends;
+using DeepTrain.Backends.Cpu;
+using DeepTrain.Tensors;
+
+namespace DeepTrain.Benchmarks.Roofline;
+
+/// <summary>
+/// Where does Winograd F(2×2, 3×3) beat implicit im2col? For 3×3 stride-1 pad-1 shapes (C = K channels, H×W input) at
+/// batches 1, 8 and 128, times the forward and the data gradient both ways, alternating the two paths round by round,
+/// and prints effective GFLOP/s (2·N·K·C·9·H·W, the direct convolution's flops, for both; each side's fastest call of a
+/// round, the figure least disturbed by other load on a shared machine) with each round's ratio
+/// Winograd / im2col (time of im2col over time of Winograd: above 1, Winograd is faster). The auto rule
+/// (<c>CpuBackend.UseWinograd</c>) is set from this table.
+/// </summary>
+internal static class WinogradProbe
+{
+    public static void Run(int threads, int rounds)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        CpuBackend.Threads = threads;
+        Console.WriteLine($"\n## Winograd F(2×2,3×3) against implicit im2col (3×3 s1 p1, {threads} threads, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})\n");
+        Console.WriteLine("| C→K, H×W | batch | pass | im2col GFLOP/s | Winograd GFLOP/s | per-round ratios | median |\n|---|---|---|---|---|---|---|");
+        using var b = new CpuBackend();
+        foreach (var (c, h) in new[] { (4, 28), (8, 28), (16, 28), (32, 14), (64, 7), (16, 32), (32, 16), (64, 8), (128, 14), (256, 7) })
+            foreach (int n in new[] { 1, 8, 128 })
+            {
+                if (n == 128 && c > 64) continue;
+                var x = Tensor.Create(Shape.Of(n, c, h, h)); var y = Tensor.Create(Shape.Of(n, c, h, h));
+                var w = Tensor.Create(Shape.Of(c, c, 3, 3)); var bias = Tensor.Create(Shape.Of(c));
+                Fill(x, 1); Fill(w, 2); Fill(y, 3); Fill(bias, 4);
+                var spec = ConvSpec.Square(1, 1);
+                double flops = 2.0 * n * c * c * 9 * h * h;
+                int reps = (int)Math.Clamp(1.5e8 / flops, 3, 500);
+                foreach (string pass in new[] { "forward", "data grad" })
+                {
+                    void Call() { if (pass == "forward") b.Conv2dForward(x, w, bias, y, spec); else b.Conv2dBackwardData(y, w, x, spec, accumulate: false); }
+                    double Time(CpuConvAlgorithm alg)
+                    {
+                        using var scope = CpuBackend.UseConvAlgorithm(alg);
+                        Call();
+                        double best = double.MaxValue;
+                        for (int r = 0; r < reps; r++)
+                        {
+                            long t0 = Stopwatch.GetTimestamp();
+                            Call();
+                            best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                        }
+                        return best;
+                    }
+                    var ti = new List<double>(); var tw = new List<double>(); var ratios = new List<double>();
+                    for (int r = 0; r < rounds; r++)
+                    {
+                        double a, wv;
+                        if (r % 2 == 0) { a = Time(CpuConvAlgorithm.Im2Col); wv = Time(CpuConvAlgorithm.Winograd); }
+                        else { wv = Time(CpuConvAlgorithm.Winograd); a = Time(CpuConvAlgorithm.Im2Col); }
+                        ti.Add(a); tw.Add(wv); ratios.Add(a / wv);
+                    }
+                    Console.WriteLine(string.Create(inv, $"| {c}→{c}, {h}×{h} | {n} | {pass} | {flops / ImageBatching.Median(ti) / 1e9:F1} | {flops / ImageBatching.Median(tw) / 1e9:F1} | {string.Join(" ", ratios.Select(v => v.ToString("F2", inv)))} | {ImageBatching.Median(ratios):F2} |"));
+                }
+                x.Dispose(); y.Dispose(); w.Dispose(); bias.Dispose();
+            }
+    }
+
+    private static void Fill(Tensor t, int seed)
+    {
+        var rng = new Random(seed);
+        var s = t.AsSpan<float>();
+        for (int i = 0; i < s.Length; i++) s[i] = (float)(rng.NextDouble() * 2 - 1);
+    }
+}
