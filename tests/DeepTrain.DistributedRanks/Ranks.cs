@@ -26,7 +26,9 @@ internal static class Ranks
     public static int Run(string mode)
     {
         CpuBackend.Threads = 1;   // two ranks share the machine's cores
-        using var group = ProcessGroup.InitializeMpi(new DistributedOptions { BucketBytes = 1024, Timeout = TimeSpan.FromSeconds(30) });
+        // late-start: a short watchdog, so that rank 1's late arrival at the start-up broadcast ends the job in seconds.
+        var timeout = TimeSpan.FromSeconds(mode == "late-start" ? 2 : 30);
+        using var group = ProcessGroup.InitializeMpi(new DistributedOptions { BucketBytes = 1024, Timeout = timeout });
         _rank = group.Rank;
         Ok("size", group.Size == 2, $"size {group.Size}");
         switch (mode)
@@ -34,10 +36,12 @@ internal static class Ranks
             case "equal-sgd": Equal(group, new OptimizerOptions("sgd", 0.05f, 0.9f, 5e-4f)); break;
             case "equal-adamw": Equal(group, new OptimizerOptions("adamw", 0.003f, 0.9f, 0.01f)); break;
             case "equal-sgd-cuda": Equal(group, new OptimizerOptions("sgd", 0.05f, 0.9f, 5e-4f), cuda: true); break;
+            case "sync-bn": SyncBatchNorm(group); break;
             case "collectives": Collectives(group); break;
             case "overlap": Overlap(group); break;
             case "bad-input": BadInput(group); break;
             case "kill": Kill(group); break;
+            case "late-start": LateStart(group); break;
             default: Console.WriteLine($"rank {_rank}: FAIL mode: unknown mode '{mode}'"); return 2;
         }
         Console.WriteLine($"rank {_rank}: done");
@@ -83,15 +87,15 @@ internal static class Ranks
         return g;
     }
 
-    private static (Model Model, Trainer Trainer, DataLoader Loader) Setup(IBackend backend, Dataset data, OptimizerOptions opt, int batch, DatasetShard? shard, LossScalerOptions? scaling = null)
+    private static (Model Model, Trainer Trainer, DataLoader Loader, Optimizer Optimizer) Setup(IBackend backend, Dataset data, OptimizerOptions opt, int batch, DatasetShard? shard, LossScalerOptions? scaling = null, Func<ModelGraph>? graph = null)
     {
-        var model = new Model(NoNorm(), backend, seed: 3);
+        var model = new Model((graph ?? NoNorm)(), backend, seed: 3);
         var optimizer = OptimizerFactory.Create(opt, model.Parameters);
         var loader = new DataLoader(data, batch, shuffle: true, Normalization.FromDataset(data), null, seed: 5, dropLast: true, workers: 0, shard: shard);
         var schedule = ScheduleFactory.Create(new ScheduleOptions("cosine"), opt.LearningRate, loader.BatchesPerEpoch, 2);
         var trainer = new Trainer(model, optimizer, schedule, new CrossEntropyLoss(), batch, seed: 7);
         trainer.ConfigureLossScaling(scaling);
-        return (model, trainer, loader);
+        return (model, trainer, loader, optimizer);
     }
 
     /// <summary>
@@ -107,8 +111,8 @@ internal static class Ranks
         var data = Images(320);
         // On GPUs: one rank per device (cuda:LocalRank), gradients over NCCL.
         using var backend = cuda ? BackendFactory.Create(group.DeviceFor(Device.Cuda(0))) : new CpuBackend();
-        var (refModel, refTrainer, refLoader) = Setup(backend, data, opt, 32, null);
-        var (model, trainer, loader) = Setup(backend, data, opt, 16, new DatasetShard(group.Rank, group.Size));
+        var (refModel, refTrainer, refLoader, _) = Setup(backend, data, opt, 32, null);
+        var (model, trainer, loader, _) = Setup(backend, data, opt, 16, new DatasetShard(group.Rank, group.Size));
         trainer.Distribute(group);
         for (int epoch = 0; epoch < 2; epoch++)
         {
@@ -140,6 +144,139 @@ internal static class Ranks
         trainer.Dispose(); refTrainer.Dispose(); loader.Dispose(); refLoader.Dispose(); model.Dispose(); refModel.Dispose();
     }
 
+    /// <summary>The worst element of |actual − expected| against atol + rtol·|expected|: (ratio to the bound, |diff|, index).</summary>
+    private static (double Ratio, double Diff, int At) Worst(float[] expected, float[] actual, double atol, double rtol)
+    {
+        (double Ratio, double Diff, int At) worst = (0, 0, -1);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double diff = Math.Abs(actual[i] - expected[i]), ratio = diff / (atol + rtol * Math.Abs(expected[i]));
+            if (!(ratio <= worst.Ratio)) worst = (ratio, diff, i);
+        }
+        return worst;
+    }
+
+    /// <summary>Rank 0's copy of <paramref name="values"/> equals this rank's, bit for bit.</summary>
+    private static bool SameOnEveryRank(ProcessGroup group, IBackend backend, float[] values)
+    {
+        using var buffer = backend.Allocate(Math.Max(values.Length, 1) * sizeof(float));
+        var copy = new Tensor(buffer, 0, Shape.Of(values.Length));
+        backend.CopyFromHost<float>(values, copy);
+        group.CollectivesFor(backend).Broadcast(copy, root: 0);
+        var received = new float[values.Length];
+        backend.CopyToHost<float>(copy, received);
+        return received.AsSpan().SequenceEqual(values);
+    }
+
+    /// <summary>
+    /// ResNet-20 (the zoo's, on 1×8×8 images), SGD with momentum, 20 steps along one process's trajectory with batch 16:
+    /// before each step the two ranks' models (batch 8 each, sync batch norm) take the single process's weights, running
+    /// statistics and momentum, then all take the step on the same global batch, and the results are compared per element.
+    /// Steps are compared one at a time because chained steps amplify any difference without bound on this tiny,
+    /// fast-trained net (docs/distributed.md). Two outcomes, told apart by comparing every ReLU's output sign:
+    /// <list type="bullet">
+    /// <item>no ReLU took the other branch (most steps): |a − b| ≤ 1e-6 + 1e-5·|b|. The ranks add the same values in
+    /// another order (each rank's 8 samples, then the exchange): a few fp32 ulps.</item>
+    /// <item>a pre-activation lay within that rounding of zero (measured: 9.5e-8, and an exact 0 after a residual add), so
+    /// one element's gradient passes on one side and not on the other: |a − b| ≤ 2e-4 + 1e-4·|b| (measured up to 4e-5).
+    /// The single process against itself on 2 threads would do the same wherever its rounding lands on such an element.</item>
+    /// </list>
+    /// The same 2 ranks without sync batch norm normalise over 8 samples instead of 16, a different function of the data:
+    /// that difference must exceed the first tolerance 100 times over on the clean steps, so a sync batch norm that did
+    /// nothing would fail. The synced ranks' weights and running statistics are also identical, bit for bit, on both ranks.
+    /// </summary>
+    private static void SyncBatchNorm(ProcessGroup group)
+    {
+        const double atol = 1e-6, rtol = 1e-5, kinkAtol = 2e-4, kinkRtol = 1e-4;
+        const int steps = 20;
+        var data = Images(16 * steps);
+        using var backend = new CpuBackend();
+        var collectives = group.CollectivesFor(backend);
+        var opt = new OptimizerOptions("sgd", 0.05f, 0.9f, 5e-4f);
+        Func<ModelGraph> resnet = () => DeepTrain.Zoo.ModelZoo.Create("resnet20", 1, 4, 8);
+        var shard = new DatasetShard(group.Rank, group.Size);
+        var (refModel, refTrainer, refLoader, refOptimizer) = Setup(backend, data, opt, 16, null, graph: resnet);
+        var (model, trainer, loader, optimizer) = Setup(backend, data, opt, 8, shard, graph: resnet);
+        var (plainModel, plainTrainer, plainLoader, plainOptimizer) = Setup(backend, data, opt, 8, shard, graph: resnet);
+        trainer.Distribute(collectives, group.Options with { SyncBatchNorm = true });
+        plainTrainer.Distribute(collectives, group.Options with { SyncBatchNorm = false });
+        var loss = new CrossEntropyLoss();
+        (double Ratio, double Diff, int At) clean = default, kinked = default, plain = default;
+        int cleanSteps = 0, taken = 0;
+        bool identical = true;
+        using var refBatches = refLoader.Epoch(0).GetEnumerator();
+        using var batches = loader.Epoch(0).GetEnumerator();
+        using var plainBatches = plainLoader.Epoch(0).GetEnumerator();
+        for (; taken < steps && refBatches.MoveNext() && batches.MoveNext() && plainBatches.MoveNext(); taken++)
+        {
+            CopyState(refModel, refOptimizer, model, optimizer);
+            CopyState(refModel, refOptimizer, plainModel, plainOptimizer);
+            PlanInput.Load(backend, loss, refTrainer.TrainPlan, refBatches.Current);
+            PlanInput.Load(backend, loss, trainer.TrainPlan, batches.Current);
+            PlanInput.Load(backend, loss, plainTrainer.TrainPlan, plainBatches.Current);
+            Span<double> kinks = [ReluBranchesTaken(refTrainer.TrainPlan, trainer.TrainPlan, group.Rank, group.Size)];
+            collectives.AllReduceSum(kinks);
+            // The observing forwards updated the running statistics once more; start all three equal again.
+            backend.Copy(refModel.Parameters.AllBuffers, model.Parameters.AllBuffers);
+            backend.Copy(refModel.Parameters.AllBuffers, plainModel.Parameters.AllBuffers);
+            refTrainer.StepLoadedBatch();
+            trainer.StepLoadedBatch();
+            plainTrainer.StepLoadedBatch();
+            float[] expected = [.. Values(refModel), .. refModel.Parameters.AllBuffers.ToArray()];
+            float[] synced = [.. Values(model), .. model.Parameters.AllBuffers.ToArray()];
+            if (kinks[0] == 0)
+            {
+                cleanSteps++;
+                clean = Max(clean, Worst(expected, synced, atol, rtol));
+                plain = Max(plain, Worst(expected, [.. Values(plainModel), .. plainModel.Parameters.AllBuffers.ToArray()], atol, rtol));
+            }
+            else kinked = Max(kinked, Worst(expected, synced, kinkAtol, kinkRtol));
+            identical &= SameOnEveryRank(group, backend, synced);
+        }
+        Ok("steps", taken == steps && cleanSteps >= steps / 2, $"{taken} of {steps}, {cleanSteps} without a ReLU taking the other branch");
+        Ok("sync-bn weights and running statistics match one process with the global batch", clean.Ratio <= 1,
+            $"worst element {clean.At} over {cleanSteps} steps: |diff| {clean.Diff:E2}, {clean.Ratio:F3} of the tolerance");
+        Ok("sync-bn steps where a ReLU took the other branch stay within their bound", kinked.Ratio <= 1,
+            $"worst element {kinked.At} over {taken - cleanSteps} steps: |diff| {kinked.Diff:E2}, {kinked.Ratio:F3} of that bound");
+        Ok("sync-bn weights and running statistics identical on every rank", identical);
+        Ok("without sync-bn the weights differ beyond the tolerance", plain.Ratio > 100,
+            $"worst element {plain.At}: |diff| {plain.Diff:E2}, {plain.Ratio:F0} times the tolerance");
+        foreach (var d in new IDisposable[] { trainer, plainTrainer, refTrainer, optimizer, plainOptimizer, refOptimizer, loader, plainLoader, refLoader, model, plainModel, refModel }) d.Dispose();
+    }
+
+    /// <summary>
+    /// How many ReLU outputs of this rank's samples are positive on one side and not on the other, from one observing
+    /// forward of each plan on its loaded batch: rank r's sample j is the single process's sample N·j + r.
+    /// </summary>
+    private static int ReluBranchesTaken(Plan single, Plan rank, int r, int ranks)
+    {
+        var expected = new List<float[]>();
+        var actual = new List<float[]>();
+        single.ForwardObserved((s, output) => { if (s.Layer is ReLU) expected.Add(output); });
+        rank.ForwardObserved((s, output) => { if (s.Layer is ReLU) actual.Add(output); });
+        int flips = 0;
+        for (int l = 0; l < expected.Count; l++)
+        {
+            int per = actual[l].Length / rank.BatchSize;
+            for (int j = 0; j < rank.BatchSize; j++)
+                for (int i = 0; i < per; i++)
+                    if (expected[l][(ranks * j + r) * per + i] > 0 != actual[l][j * per + i] > 0) flips++;
+        }
+        return flips;
+    }
+
+    private static (double Ratio, double Diff, int At) Max((double Ratio, double Diff, int At) a, (double Ratio, double Diff, int At) b) => b.Ratio > a.Ratio ? b : a;
+
+    /// <summary>Weights, running statistics and optimizer state (SGD's momentum) of one model copied into another of the same graph.</summary>
+    private static void CopyState(Model from, Optimizer fromOptimizer, Model to, Optimizer toOptimizer)
+    {
+        var backend = from.Backend;
+        backend.Copy(from.Parameters.AllValues, to.Parameters.AllValues);
+        if (from.Parameters.BufferFloats > 0) backend.Copy(from.Parameters.AllBuffers, to.Parameters.AllBuffers);
+        var (source, target) = (fromOptimizer.State, toOptimizer.State);
+        for (int i = 0; i < source.Count; i++) backend.Copy(source[i].Value, target[i].Value);
+    }
+
     private static void Collectives(ProcessGroup group)
     {
         using var backend = new CpuBackend();
@@ -162,7 +299,7 @@ internal static class Ranks
 
         // Found-inf: rank 1 alone feeds a non-finite input, so only its gradients overflow. Both must skip the step.
         var data = Images(64);
-        var (model, trainer, _) = Setup(backend, data, new OptimizerOptions("sgd", 0.05f, 0.9f, 0f), 16, new DatasetShard(r, 2), LossScalerOptions.Dynamic);
+        var (model, trainer, _, _) = Setup(backend, data, new OptimizerOptions("sgd", 0.05f, 0.9f, 0f), 16, new DatasetShard(r, 2), LossScalerOptions.Dynamic);
         trainer.Distribute(group);
         var before = model.Parameters.AllValues.ToArray();
         var scaleBefore = trainer.Scaler!.Read().Scale;
@@ -193,7 +330,7 @@ internal static class Ranks
     {
         var data = Images(64);
         using var backend = new CpuBackend();
-        var (model, trainer, loader) = Setup(backend, data, new OptimizerOptions("sgd", 0.05f, 0.9f, 0f), 16, new DatasetShard(group.Rank, group.Size));
+        var (model, trainer, loader, _) = Setup(backend, data, new OptimizerOptions("sgd", 0.05f, 0.9f, 0f), 16, new DatasetShard(group.Rank, group.Size));
         trainer.Distribute(group.CollectivesFor(backend), group.Options with { BucketBytes = 300 });
         var events = new List<string>();
         var buckets = trainer.Parallel!.Buckets;
@@ -223,6 +360,27 @@ internal static class Ranks
         using var run = new TrainingRun(NoNorm(), train, test, backend, options, group);
         run.Fit();
         Console.WriteLine($"rank {_rank}: FAIL bad-input: the run completed");
+        _failures++;
+    }
+
+    /// <summary>
+    /// Rank 1 reaches the start-up broadcast of the parameters 30 s late (as a rank stuck loading its data would): rank 0's
+    /// broadcast gives up after the 2 s watchdog, naming itself and what it waited for, and aborts the job, so rank 1 never
+    /// wakes up to say so.
+    /// </summary>
+    private static void LateStart(ProcessGroup group)
+    {
+        using var backend = new CpuBackend();
+        var options = new FitOptions { Epochs = 1, BatchSize = 8, EvalBatchSize = 8, Schedule = new ScheduleOptions("cosine") };
+        if (group.Rank == 1)
+        {
+            Console.WriteLine($"rank {_rank}: sleeping before the start");
+            Console.Out.Flush();
+            Thread.Sleep(TimeSpan.FromSeconds(30));
+            Console.WriteLine($"rank {_rank}: FAIL late-start: woke up, the job was not aborted");
+        }
+        using var run = new TrainingRun(NoNorm(), Images(64), Images(16), backend, options, group);
+        Console.WriteLine($"rank {_rank}: FAIL late-start: the start-up broadcast completed");
         _failures++;
     }
 

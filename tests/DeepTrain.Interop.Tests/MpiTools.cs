@@ -28,6 +28,10 @@ internal static class MpiTools
     /// loopback interface, no core binding (two ranks may share a core), and permission to run as root.
     /// </summary>
     public static (int ExitCode, string StdOut, string StdErr, TimeSpan Elapsed, bool TimedOut) MpiRun(int ranks, string program, IEnumerable<string> args, TimeSpan limit)
+        => Run(FindOnPath("mpirun")!, MpiRunArguments(ranks, program, args), MpiRunEnvironment(), limit);
+
+    /// <summary>mpirun's arguments for <see cref="MpiRun"/>: the settings above, then the program and its arguments.</summary>
+    public static List<string> MpiRunArguments(int ranks, string program, IEnumerable<string> args)
     {
         var all = new List<string>
         {
@@ -36,9 +40,12 @@ internal static class MpiTools
             program,
         };
         all.AddRange(args);
-        var env = new Dictionary<string, string> { ["OMPI_ALLOW_RUN_AS_ROOT"] = "1", ["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1", ["TERM"] = "dumb" };
-        return Run(FindOnPath("mpirun")!, all, env, limit);
+        return all;
     }
+
+    /// <summary>The environment <see cref="MpiRun"/> adds: permission to run as root, and a plain terminal.</summary>
+    public static Dictionary<string, string> MpiRunEnvironment()
+        => new() { ["OMPI_ALLOW_RUN_AS_ROOT"] = "1", ["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1", ["TERM"] = "dumb" };
 
     public static (int ExitCode, string StdOut, string StdErr, TimeSpan Elapsed, bool TimedOut) Run(string file, IEnumerable<string> args, IReadOnlyDictionary<string, string>? env, TimeSpan limit)
     {

@@ -67,6 +67,9 @@ internal static unsafe partial class Mpi
     /// <summary>Copies <paramref name="count"/> elements of <paramref name="buffer"/> from <paramref name="root"/> to every rank.</summary>
     [LibraryImport(Libraries.Mpi)] public static partial MpiError MPI_Bcast(void* buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm);
 
+    /// <summary>Starts <c>MPI_Bcast</c> without blocking; the buffer must stay put until the request completes.</summary>
+    [LibraryImport(Libraries.Mpi)] public static partial MpiError MPI_Ibcast(void* buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm, out MPI_Request request);
+
     /// <summary>Reduces <paramref name="sendbuf"/> over all ranks into every rank's <paramref name="recvbuf"/>
     /// (<paramref name="sendbuf"/> = <see cref="MPI_IN_PLACE"/>: in place in <paramref name="recvbuf"/>).</summary>
     [LibraryImport(Libraries.Mpi)] public static partial MpiError MPI_Allreduce(void* sendbuf, void* recvbuf, int count, MPI_Datatype datatype, MPI_Op op, MPI_Comm comm);

@@ -70,6 +70,32 @@ public sealed unsafe class MpiComm
         fixed (T* p = data) Check(MPI_Bcast(p, data.Length, type, root, Handle));
     }
 
+    /// <summary>Starts copying <paramref name="data"/> from rank <paramref name="root"/> to every rank (<c>MPI_Ibcast</c>) and
+    /// returns at once; <paramref name="data"/> is pinned until the request completes. Waiting on it by polling
+    /// <see cref="MpiRequest.Test"/> lets a caller give up on a rank that never arrives, which a blocking
+    /// <see cref="Broadcast{T}"/> cannot.</summary>
+    /// <typeparam name="T"><c>float</c>, <c>double</c>, <c>int</c> or <c>byte</c>.</typeparam>
+    /// <param name="data">The root's values; overwritten on the other ranks once complete. The same length on every rank.</param>
+    /// <param name="root">The rank that sends.</param>
+    /// <returns>The request: test or wait on it, and dispose it.</returns>
+    /// <exception cref="ArgumentException"><typeparamref name="T"/> has no MPI datatype here.</exception>
+    /// <exception cref="MpiException">The call failed (e.g. <c>MPI_ERR_ROOT</c>).</exception>
+    public MpiRequest BroadcastAsync<T>(Memory<T> data, int root) where T : unmanaged
+    {
+        var type = Datatype<T>();
+        var pin = data.Pin();
+        try
+        {
+            Check(MPI_Ibcast(pin.Pointer, data.Length, type, root, Handle, out MPI_Request request));
+            return new MpiRequest(request, pin);
+        }
+        catch
+        {
+            pin.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Replaces <paramref name="data"/> on every rank by its reduction over all ranks (<c>MPI_Allreduce</c>, in place).</summary>
     /// <typeparam name="T"><c>float</c>, <c>double</c> or <c>int</c>.</typeparam>
     /// <param name="data">This rank's values in, the reduction out. The same length on every rank.</param>

@@ -58,7 +58,8 @@ internal sealed class TrainCliOptions
     public readonly Option<bool> DetectAnomaly = new Option<bool>("--detect-anomaly") { Description = "Read the loss back after every step (Trainer.SyncEvery = 1), so a NaN/∞ loss stops the run at that very step, before its update, naming the first non-finite layer; slower on a GPU. Otherwise the loss reaches the host every --log-every steps (default 20)" };
     public readonly Option<double> BucketMb = new Option<double>("--bucket-mb") { Description = "Under mpirun/srun: gradient megabytes (MiB) per all-reduce bucket, filled in reverse layer order (PyTorch DDP's bucket_cap_mb)", DefaultValueFactory = _ => 25.0 };
     public readonly Option<bool> NoOverlap = new("--no-overlap") { Description = "Under mpirun/srun: all-reduce the gradients only after backward instead of overlapping each bucket with it (for measuring what overlap saves)" };
-    public readonly Option<double> CollectiveTimeout = new Option<double>("--collective-timeout") { Description = "Under mpirun/srun: seconds a collective may wait for the other ranks before the job is aborted naming the rank", DefaultValueFactory = _ => 300.0 };
+    public readonly Option<double> CollectiveTimeout = new Option<double>("--collective-timeout") { Description = "Under mpirun/srun: seconds a collective (the broadcast at start included) may wait for the other ranks before the job is aborted naming the rank", DefaultValueFactory = _ => 300.0 };
+    public readonly Option<bool> SyncBn = new("--sync-bn") { Description = "Under mpirun/srun: batch norm over the global batch, in forward and backward (PyTorch's SyncBatchNorm), so N ranks of batch B train as one process of N·B; default: each rank's own batch (DDP's default)" };
     public readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace the checkpoint of another run in the --out folder (without it, such a folder is refused)" };
 
     public TrainCliOptions()
@@ -116,15 +117,10 @@ internal sealed class TrainCliOptions
         cmd.Options.Add(BucketMb);
         cmd.Options.Add(NoOverlap);
         cmd.Options.Add(CollectiveTimeout);
+        cmd.Options.Add(SyncBn);
         Augmentation.AddTo(cmd);
     }
 
-    /// <summary>
-    /// The library's options for a parsed command line, checked (before any data is read) so that a bad value fails
-    /// naming its option; applies <c>--lr-reference-batch</c>'s linear scaling and says so.
-    /// </summary>
-    /// <exception cref="ArgumentException">A value out of range.</exception>
-    /// <exception cref="FormatException">--lr-scale, --layout, --precision or --loss-scale is not valid.</exception>
     /// <summary>The data-parallel options (used only when launched by mpirun or srun).</summary>
     /// <exception cref="ArgumentException">--bucket-mb or --collective-timeout is not positive.</exception>
     public Distributed.DistributedOptions ToDistributedOptions(ParseResult r)
@@ -135,9 +131,16 @@ internal sealed class TrainCliOptions
         return new Distributed.DistributedOptions
         {
             BucketBytes = Math.Max(sizeof(float), (long)(mb * (1 << 20))), OverlapWithBackward = !r.GetValue(NoOverlap), Timeout = TimeSpan.FromSeconds(timeout),
+            SyncBatchNorm = r.GetValue(SyncBn),
         };
     }
 
+    /// <summary>
+    /// The library's options for a parsed command line, checked (before any data is read) so that a bad value fails
+    /// naming its option; applies <c>--lr-reference-batch</c>'s linear scaling and says so.
+    /// </summary>
+    /// <exception cref="ArgumentException">A value out of range.</exception>
+    /// <exception cref="FormatException">--lr-scale, --layout, --precision or --loss-scale is not valid.</exception>
     public FitOptions ToFitOptions(ParseResult r)
     {
         if (r.GetValue(Threads) is < 1) throw new ArgumentException($"--threads must be ≥ 1, got {r.GetValue(Threads)}");

@@ -15,7 +15,8 @@ namespace DeepTrain.Cli.Commands;
 /// <summary>
 /// <c>deeptrain train</c>: parses its options into <see cref="FitOptions"/>, runs the library's <see cref="TrainingRun"/>,
 /// and prints its progress. The first Ctrl-C or SIGTERM cancels the run at the next step boundary (exit 130 or 143,
-/// the last completed epoch's checkpoint left for <c>--resume</c>); a second one exits at once.
+/// the last completed epoch's checkpoint left for <c>--resume</c>); a second one exits at once. Under mpirun/srun a signal
+/// to any rank (or to mpirun, which passes SIGTERM to every rank) stops every rank before the same step.
 /// </summary>
 internal static class TrainCommand
 {
@@ -57,7 +58,7 @@ internal static class TrainCommand
         var (opt, sched, trainer) = (fit.Optimizer, run.Schedule, run.Trainer);
         Console.WriteLine($"{graph.Name}: {p:N0} parameters | {run.Train.Name}: {run.Train.Count:N0} train / {test.Count:N0} test, {train.Channels}x{train.Height}x{train.Width}, {train.Classes} classes");
         if (group is not null)
-            Console.WriteLine($"data parallel: {group.Size} ranks ({group.LocalSize} on this machine), {run.StepsPerEpoch} steps of {fit.BatchSize} per rank = global batch {fit.BatchSize * group.Size}; gradient buckets {distributed.BucketBytes / (1 << 20):0.##} MiB{(distributed.OverlapWithBackward ? " overlapping backward" : " after backward")}");
+            Console.WriteLine($"data parallel: {group.Size} ranks ({group.LocalSize} on this machine), {run.StepsPerEpoch} steps of {fit.BatchSize} per rank = global batch {fit.BatchSize * group.Size}; gradient buckets {distributed.BucketBytes / (1 << 20):0.##} MiB{(distributed.OverlapWithBackward ? " overlapping backward" : " after backward")}; batch norm over {(distributed.SyncBatchNorm ? "the global batch (sync)" : "each rank's batch")}");
         Console.WriteLine($"{backend.Description} | batch {fit.BatchSize} | {opt.Name} momentum/β1 {opt.Momentum} wd {opt.WeightDecay}{(run.Optimizer.Penalty is { } pen ? $" penalty {pen}" : "")}{(opt.Nesterov ? " nesterov" : "")} | {fit.Precision.Name()}{(trainer.Scaler is { } sc ? $", loss scale {sc.Options}" : "")}{(fit.ClipGradNorm is { } cg ? $", clip norm {cg}" : "")} | {sched} | augment {(run.Augmentation?.ToString() ?? "off")} | seed {fit.Seed}");
         Console.WriteLine($"{"epoch",5} {"train loss",10} {"train acc",9} {"test loss",9} {"test acc",8} {"lr",9} {"seconds",8} {"images/s",9}");
         if (run.StartEpoch > 0) Console.WriteLine($"resuming after epoch {run.StartEpoch} (step {trainer.GlobalStep}) from {fit.ResumeFrom}");
@@ -81,16 +82,21 @@ internal static class TrainCommand
         var printer = new TrainProgressPrinter(run, r.GetValue(o.LogEvery));
         // The signal tests' seam: hold the run after epoch N's committed checkpoint until a signal arrives (a minute at
         // most), so their signal lands mid-run however busy the machine is. Unset, nothing waits.
-        if (int.TryParse(Environment.GetEnvironmentVariable(HoldVariable), NumberStyles.Integer, CultureInfo.InvariantCulture, out int hold))
+        // Under mpirun only rank 0 holds (the test signals it alone); the others go on and wait for it in the next step's stop vote.
+        if (int.TryParse(Environment.GetEnvironmentVariable(HoldVariable), NumberStyles.Integer, CultureInfo.InvariantCulture, out int hold) && group is not { IsMain: false })
             printer.AfterEpoch = e => { if (e == hold) cancel.Token.WaitHandle.WaitOne(TimeSpan.FromMinutes(1)); };
         FitResult result;
+        // Across ranks, a cancellation on any rank stops every rank before the same step (the trainer's stop vote), so a
+        // rank may stop without a signal of its own: it then exits as if interrupted (130).
         try { result = printer.Fit(cancel.Token); }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested || group is not null)
         {
             string where = run.OutputDirectory is { } dir && printer.LastEpoch > 0
                 ? $"the checkpoint of epoch {printer.LastEpoch} in {dir} continues with --resume {dir}" : "no epoch completed, so there is no checkpoint to resume";
-            Console.Error.WriteLine($"interrupted: {where}");
-            return exitCode;
+            string who = group is null ? "" : $"rank {group.Rank} of {group.Size}: ";
+            string why = group is null || cancel.IsCancellationRequested ? "" : " (another rank was signalled)";
+            Console.Error.WriteLine($"{who}interrupted after step {run.Trainer.GlobalStep}{why}: {where}");
+            return exitCode != 0 ? exitCode : ExitSigint;
         }
         string metricsPath = Path.Combine(fit.OutputDirectory!, "metrics.jsonl"), ckptPath = Path.Combine(fit.OutputDirectory!, "model.safetensors");
         if (result.StoppedEarly)

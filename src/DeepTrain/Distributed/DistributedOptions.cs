@@ -14,6 +14,16 @@ public sealed record DistributedOptions
     /// only after backward (false: no overlap, for measuring what overlap saves).</summary>
     public bool OverlapWithBackward { get; init; } = true;
 
+    /// <summary>
+    /// Batch norm over the global batch (PyTorch's <c>SyncBatchNorm</c>, true): in training every batch norm normalises with
+    /// the mean and variance of all ranks' samples together, and its backward is that of the global batch, so N ranks of
+    /// batch b compute what one process of batch N·b would; the running statistics are then identical on every rank by
+    /// construction. False (the default, as DDP): each rank normalises over its own b samples, and the running statistics
+    /// are averaged over ranks before every evaluation and checkpoint. Costs one small exchange per batch norm in forward
+    /// and one in backward. Evaluation never exchanges anything (it uses the running statistics).
+    /// </summary>
+    public bool SyncBatchNorm { get; init; }
+
     /// <summary>How long any collective may wait for the other ranks before <see cref="CollectiveTimeoutException"/>.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
 

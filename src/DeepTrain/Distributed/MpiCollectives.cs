@@ -1,12 +1,14 @@
+using System.Buffers;
 using DeepTrain.Interop;
 using DeepTrain.Tensors;
 
 namespace DeepTrain.Distributed;
 
 /// <summary>
-/// Collectives over MPI on host tensors (the CPU backend's memory): <c>MPI_Bcast</c>, and every reduction through
-/// <c>MPI_Iallreduce</c> waited on by polling <c>MPI_Test</c>, so that a dead peer becomes a
-/// <see cref="CollectiveTimeoutException"/> after <see cref="DistributedOptions.Timeout"/> instead of a hang.
+/// Collectives over MPI on host tensors (the CPU backend's memory): every one non-blocking (<c>MPI_Ibcast</c>,
+/// <c>MPI_Iallreduce</c>) and waited on by polling <c>MPI_Test</c>, so that a dead or stuck peer becomes a
+/// <see cref="CollectiveTimeoutException"/> naming this rank after <see cref="DistributedOptions.Timeout"/> instead of a
+/// hang — the broadcast of the parameters at start included.
 /// Open MPI's shared-memory and TCP paths progress a non-blocking collective only inside MPI calls, so the gradient
 /// buckets test their requests after every backward layer (<see cref="GradientBuckets"/>).
 /// </summary>
@@ -18,9 +20,12 @@ internal sealed class MpiCollectives(MpiComm comm, TimeSpan timeout) : ICollecti
     public void Broadcast(Tensor data, int root)
     {
         RequireHost(data, "Broadcast");
-        if (data.DType == DType.Float32) comm.Broadcast(data.AsSpan<float>(), root);
-        else if (data.DType == DType.Int32) comm.Broadcast(data.AsSpan<int>(), root);
-        else throw new ArgumentException($"Broadcast: {data.DType} tensors are not supported (fp32, int32)", nameof(data));
+        int n = checked((int)data.Elements);
+        var request = data.DType == DType.Float32 ? comm.BroadcastAsync(new FixedNativeMemory<float>(data.Pointer, n).Memory, root)
+            : data.DType == DType.Int32 ? comm.BroadcastAsync(new FixedNativeMemory<int>(data.Pointer, n).Memory, root)
+            : throw new ArgumentException($"Broadcast: {data.DType} tensors are not supported (fp32, int32)", nameof(data));
+        using var r = new Request(request, this, $"the broadcast of {n} {(data.DType == DType.Float32 ? "float" : "int")}(s) from rank {root}");
+        r.Wait(timeout);
     }
 
     public ICollectiveRequest StartAllReduceSum(Tensor data)
@@ -42,10 +47,14 @@ internal sealed class MpiCollectives(MpiComm comm, TimeSpan timeout) : ICollecti
 
     public void AllReduceSum(Span<double> data)
     {
-        var copy = data.ToArray();
-        using (var r = new Request(comm.AllReduceAsync<double>(copy, MpiReduceOp.Sum), this, $"the sum of {data.Length} double(s)"))
+        // A pooled copy (sync batch norm sums every step): if the wait times out, MPI may still write into it, so it is
+        // then left pinned by its pending request and never returned.
+        var copy = ArrayPool<double>.Shared.Rent(data.Length);
+        data.CopyTo(copy);
+        using (var r = new Request(comm.AllReduceAsync(copy.AsMemory(0, data.Length), MpiReduceOp.Sum), this, $"the sum of {data.Length} double(s)"))
             r.Wait(timeout);
-        copy.CopyTo(data);
+        copy.AsSpan(0, data.Length).CopyTo(data);
+        ArrayPool<double>.Shared.Return(copy);
     }
 
     public void Dispose() { }   // MPI_COMM_WORLD is predefined; ProcessGroup finalises MPI

@@ -11,7 +11,7 @@ namespace DeepTrain.Distributed;
 /// backend's device (<c>cuda:LocalRank</c>). A gradient bucket's all-reduce runs on a communication stream of its own:
 /// it waits for an event recorded on the compute stream when the bucket's gradients are final, and the compute stream
 /// waits for its completion event before the optimizer, so the all-reduce overlaps the rest of backward on the device
-/// and the host never blocks. Host-side sums (evaluation counts) go over MPI.
+/// and the host never blocks. Host-side sums (evaluation counts, sync batch norm's statistics, the stop vote) go over MPI, watched by the same timeout.
 /// <para>Written against NVIDIA/nccl's <c>src/nccl.h.in</c> and compiled; run only where a GPU and NCCL exist (the
 /// device check). The watchdog here is <c>ncclCommGetAsyncError</c> polled at each wait, not a timeout on the device.</para>
 /// </summary>
@@ -19,21 +19,25 @@ internal sealed unsafe class NcclCollectives : ICollectives
 {
     private readonly CudaBackend _backend;
     private readonly MpiComm _mpi;
+    private readonly MpiCollectives _host;   // host sums (evaluation counts, sync batch norm, the stop vote) over MPI
     private readonly NcclCommHandle _comm;
     private readonly CudaStream _commStream;
     private readonly Stack<CudaEvent> _events = new();
     private readonly List<CudaEvent> _allEvents = [];
 
-    public NcclCollectives(CudaBackend backend, MpiComm mpi)
+    public NcclCollectives(CudaBackend backend, MpiComm mpi, TimeSpan timeout)
     {
-        (_backend, _mpi) = (backend, mpi);
+        (_backend, _mpi, _host) = (backend, mpi, new MpiCollectives(mpi, timeout));
         var bytes = new byte[Nccl.NCCL_UNIQUE_ID_BYTES];
         if (mpi.Rank == 0)
         {
             Check(Nccl.ncclGetUniqueId(out var id));
             id.ToArray().CopyTo(bytes, 0);
         }
-        mpi.Broadcast<byte>(bytes, root: 0);
+        // Watched like every blocking collective at start: a rank that never gets here is named after the timeout.
+        // ncclCommInitRank below blocks until every rank has joined, but they all passed this broadcast just before.
+        using (var request = mpi.BroadcastAsync<byte>(bytes, root: 0))
+            CollectiveWatchdog.Wait(request.Test, timeout, mpi.Rank, mpi.Size, "the broadcast of NCCL's unique id from rank 0");
         Check(Cudart.cudaSetDevice(backend.Device.Index));
         Check(Nccl.ncclCommInitRank(out _comm, mpi.Size, ncclUniqueId.FromBytes(bytes), mpi.Rank));
         Check(Cudart.cudaStreamCreateWithFlags(out _commStream, Cudart.cudaStreamNonBlocking));
@@ -68,12 +72,7 @@ internal sealed unsafe class NcclCollectives : ICollectives
         Check(Nccl.ncclAllReduce((void*)data.Pointer, (void*)data.Pointer, (nuint)data.Elements, ncclDataType_t.ncclInt32, ncclRedOp_t.ncclMax, _comm, _backend.Stream));
     }
 
-    public void AllReduceSum(Span<double> data)
-    {
-        var copy = data.ToArray();
-        _mpi.AllReduce<double>(copy, MpiReduceOp.Sum);
-        copy.CopyTo(data);
-    }
+    public void AllReduceSum(Span<double> data) => _host.AllReduceSum(data);
 
     private CudaEvent Rent()
     {

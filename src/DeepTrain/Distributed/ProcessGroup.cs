@@ -84,7 +84,7 @@ public sealed class ProcessGroup : IDisposable
                 : throw new InvalidOperationException("ProcessGroup: collectives were made for another backend; use one backend per group");
         _collectives = backend switch
         {
-            CudaBackend cuda => new NcclCollectives(cuda, _mpi.World),
+            CudaBackend cuda => new NcclCollectives(cuda, _mpi.World, Options.Timeout),
             _ when backend.Device.Kind == DeviceKind.Cpu => new MpiCollectives(_mpi.World, Options.Timeout),
             _ => throw new NotSupportedException($"ProcessGroup: no collectives for {backend.Device}"),
         };

@@ -7,6 +7,8 @@ namespace DeepTrain.Layers;
 /// BatchNorm1d over (N, C): per channel, y = γ·(x − μ)/√(σ² + ε) + β. Training uses the batch's
 /// statistics (biased variance) and updates running ← (1 − m)·running + m·batch with the unbiased
 /// variance (m = 0.1); evaluation uses the running statistics. Statistics are kept in fp32.
+/// In data-parallel training with sync batch norm (<c>DistributedOptions.SyncBatchNorm</c>), training statistics are
+/// those of every rank's batch together (PyTorch's SyncBatchNorm; see <c>Distributed.SyncBatchNorm</c>).
 /// </summary>
 public sealed class BatchNorm : Layer
 {
@@ -61,7 +63,9 @@ public sealed class BatchNorm : Layer
     /// <inheritdoc />
     public override void Forward(Step s)
     {
-        if (s.Training)
+        if (s.Training && s.State.SyncBatchNorm is { } sync)
+            sync.Forward(s, this);
+        else if (s.Training)
             s.Backend.BatchNormForwardTraining(s.In(0), s.Param(0), s.Param(1), s.Out(), s.Buffer(0), s.Buffer(1), s.SavedAux(0), s.SavedAux(1), Momentum, Eps);
         else
             s.Backend.BatchNormForwardInference(s.In(0), s.Param(0), s.Param(1), s.Out(), s.Buffer(0), s.Buffer(1), Eps);
@@ -71,7 +75,8 @@ public sealed class BatchNorm : Layer
     public override void Backward(Step s)
     {
         var dx = s.GradIn(0)!; // the planner gives the data a gradient buffer too (RequiresInputGradient)
-        s.Backend.BatchNormBackward(s.In(0), s.GradOut(), s.Param(0), s.SavedAux(0), s.SavedAux(1), Eps, dx, s.Grad(0), s.Grad(1), s.AccumulateGradIn(0), s.AccumulateParamGrads);
+        if (s.State.SyncBatchNorm is { } sync) sync.Backward(s, this);
+        else s.Backend.BatchNormBackward(s.In(0), s.GradOut(), s.Param(0), s.SavedAux(0), s.SavedAux(1), Eps, dx, s.Grad(0), s.Grad(1), s.AccumulateGradIn(0), s.AccumulateParamGrads);
         if (!Affine) { s.Backend.Fill(s.Grad(0), 0f); s.Backend.Fill(s.Grad(1), 0f); }
     }
 }

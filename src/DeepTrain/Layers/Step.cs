@@ -79,4 +79,6 @@ public sealed class ExecutionState
     public ulong Seed { get; set; }
     /// <summary>Add parameter gradients instead of overwriting them (micro-batch accumulation).</summary>
     public bool AccumulateParamGrads { get; set; }
+    /// <summary>Batch-norm statistics over every rank's batch (data parallel with sync batch norm), or null: this batch's.</summary>
+    internal ISyncBatchNorm? SyncBatchNorm { get; set; }
 }

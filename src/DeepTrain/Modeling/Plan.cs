@@ -150,13 +150,21 @@ public sealed class Plan : IDisposable
         int badInput = Array.FindIndex(data, x => !float.IsFinite(x));
         if (badInput >= 0)
             throw new NonFiniteException(_steps[0].Layer, $"the data input {Input.Shape} holds {data[badInput]} at element {badInput}, before any layer ran");
-        ForwardObserved((s, output) =>
+        // Diagnosis runs on the rank that found the problem alone: batch norm uses this rank's statistics, since an
+        // exchange with ranks that are not diagnosing would wait for them.
+        var sync = State.SyncBatchNorm;
+        State.SyncBatchNorm = null;
+        try
         {
-            int bad = Array.FindIndex(output, x => !float.IsFinite(x));
-            if (bad >= 0)
-                throw new NonFiniteException(s.Layer,
-                    $"{s.Layer}: output element {bad} of {s.Out().Shape} is {output[bad]} (its inputs: finite); the first non-finite value in the forward pass");
-        });
+            ForwardObserved((s, output) =>
+            {
+                int bad = Array.FindIndex(output, x => !float.IsFinite(x));
+                if (bad >= 0)
+                    throw new NonFiniteException(s.Layer,
+                        $"{s.Layer}: output element {bad} of {s.Out().Shape} is {output[bad]} (its inputs: finite); the first non-finite value in the forward pass");
+            });
+        }
+        finally { State.SyncBatchNorm = sync; }
     }
 
     /// <summary>

@@ -24,7 +24,9 @@ public sealed partial class Trainer
     /// Makes this trainer one of <paramref name="group"/>'s ranks (PyTorch's <c>DistributedDataParallel</c> wrapper): rank
     /// 0's parameters, buffers and loss-scaler state are broadcast now (call it after loading any checkpoint), every step's
     /// gradients are averaged across ranks in buckets that overlap backward, and the loss scaler's found-inf flag is combined
-    /// across ranks. Each rank must feed its own shard of the data (a <see cref="Data.DataLoader"/> with a
+    /// across ranks; with <see cref="DistributedOptions.SyncBatchNorm"/> batch norm uses the statistics of all ranks'
+    /// batches, and at every step boundary the ranks agree whether any of them was cancelled (<see cref="TrainEpoch"/>'s
+    /// token), so that all stop before the same step. Each rank must feed its own shard of the data (a <see cref="Data.DataLoader"/> with a
     /// <see cref="Data.DatasetShard"/>); with per-rank batch b, a step is one step of batch b·N.
     /// </summary>
     /// <param name="group">The ranks; every rank calls this with the same model.</param>
@@ -44,6 +46,22 @@ public sealed partial class Trainer
         if (_parallel is not null) throw new InvalidOperationException("Trainer.Distribute: this trainer is already distributed");
         _parallel = new DataParallel(_model, collectives, options);
         _parallel.BroadcastState(Scaler);
+        _train.State.SyncBatchNorm = _parallel.SyncBatchNorm;   // the training plan only: evaluation uses running statistics
+    }
+
+    /// <summary>
+    /// The check at the top of every step: in one process, whether <paramref name="cancel"/> is set; across ranks, whether
+    /// any rank's is (<see cref="DataParallel.CountStopping"/>), so all stop before the same step. A rank stopped by
+    /// another's signal throws an <see cref="OperationCanceledException"/> that says so.
+    /// </summary>
+    private void StopIfAnyRankCancelled(CancellationToken cancel)
+    {
+        if (_parallel is null) { cancel.ThrowIfCancellationRequested(); return; }
+        int stopping = _parallel.CountStopping(cancel.IsCancellationRequested);
+        if (stopping == 0) return;
+        cancel.ThrowIfCancellationRequested();
+        throw new OperationCanceledException(
+            $"rank {_parallel.Rank} of {_parallel.Size}: stopping before step {GlobalStep + 1} with the other ranks, {stopping} of which were cancelled");
     }
 
     /// <summary>Before a micro-batch's backward: the last one of a step (gradients final) reduces them in buckets; the

@@ -159,6 +159,10 @@ public sealed partial class Trainer : IDisposable
     /// the first bad batch and the batches run since the last sync, whose updates (from the bad batch on) may have
     /// made the weights non-finite; <see cref="SyncEvery"/> = 1 stops at the bad batch before its update.
     /// </exception>
+    /// <exception cref="OperationCanceledException">
+    /// <paramref name="cancel"/> was set (checked before every step); in a distributed trainer, any rank's was: every rank
+    /// then stops before the same step.
+    /// </exception>
     public (double Loss, double Accuracy, long Images, double Seconds) TrainEpoch(DataLoader loader, int epoch, Action<StepProgress>? progress = null, CancellationToken cancel = default)
     {
         var sw = Stopwatch.StartNew();
@@ -169,7 +173,7 @@ public sealed partial class Trainer : IDisposable
         window.Begin(Scaler?.State);
         foreach (var batch in loader.Epoch(epoch))
         {
-            cancel.ThrowIfCancellationRequested();
+            StopIfAnyRankCancelled(cancel);
             float lr = _schedule.LearningRate(GlobalStep);
             _optimizer.LearningRate = lr;
             if (_schedule.Momentum(GlobalStep) is float m) _optimizer.Momentum = m;

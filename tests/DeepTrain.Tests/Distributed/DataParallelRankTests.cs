@@ -26,12 +26,14 @@ public sealed class DataParallelRankTests(ITestOutputHelper output)
     }
 
     /// <summary>equal-sgd / equal-adamw: 20 steps of 2 ranks x batch 16 vs 1 process x batch 32 (tolerance in Ranks.Equal);
-    /// collectives: known sums, maximum, host counts, found-inf (one rank overflows, both skip); overlap: the bucket hook.</summary>
+    /// collectives: known sums, maximum, host counts, found-inf (one rank overflows, both skip); overlap: the bucket hook;
+    /// sync-bn: ResNet-20 with sync batch norm against one process with the global batch (tolerances in Ranks.SyncBatchNorm).</summary>
     [Theory]
     [InlineData("equal-sgd")]
     [InlineData("equal-adamw")]
     [InlineData("collectives")]
     [InlineData("overlap")]
+    [InlineData("sync-bn")]
     public void TwoRanks_PassEveryCheck(string mode)
     {
         var (code, stdout, stderr) = Ranks(mode);
@@ -50,6 +52,19 @@ public sealed class DataParallelRankTests(ITestOutputHelper output)
         Assert.NotEqual(0, code);
         Assert.Contains("rank 1 of 2 aborts the job: InvalidDatasetException: test set", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("the run completed", stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>Rank 1 arrives late at the start-up broadcast of the parameters: rank 0's watchdog ends the job, naming itself
+    /// and the broadcast, before rank 1 wakes up.</summary>
+    [Fact]
+    public void LateRankAtStart_TimesOutTheBroadcastNamingTheRank()
+    {
+        var (code, stdout, stderr) = Ranks("late-start");
+        Assert.NotEqual(0, code);
+        Assert.Contains("rank 1: sleeping before the start", stdout, StringComparison.Ordinal);
+        Assert.Contains("rank 0 of 2 aborts the job: CollectiveTimeoutException: rank 0 of 2: the broadcast of", stderr, StringComparison.Ordinal);
+        Assert.Contains("did not complete within 2 s", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("FAIL", stdout, StringComparison.Ordinal);
     }
 
     /// <summary>Rank 1 is killed (SIGKILL) mid-epoch while rank 0 waits in an all-reduce: the launcher ends the job and says which rank died how.</summary>
