@@ -211,7 +211,7 @@ stage_conformance() {
 stage_tests() {
   local rc1 rc2
   run_cmd tests-kernels.log "$BUNDLE/apps/DeepTrain.Interop.Tests/DeepTrain.Interop.Tests" -noColor \
-    -trx "$LOGS/tests-kernels.trx" -class DeepTrain.Interop.Tests.KernelGpuTests
+    -trx "$LOGS/tests-kernels.trx" -class DeepTrain.Interop.Tests.KernelGpuTests -class DeepTrain.Interop.Tests.NcclTests
   rc1=$?
   # The whole engine suite: its GPU cases are spread over the backend theories, and the CPU cases take seconds.
   run_cmd tests-engine.log "$BUNDLE/apps/DeepTrain.Tests/DeepTrain.Tests" -noColor -trx "$LOGS/tests-engine.trx" \
