@@ -124,6 +124,19 @@ public sealed partial class CpuBackend
         public void Dispose() => t_convAlgorithm = previous;
     }
 
+    /// <summary>
+    /// The Winograd transform of a call's weights, made in this thread's scratch (the packed U in the shared slot, the
+    /// unpacked transform it is made from in the output slot): a (k, c) view of <paramref name="w"/> with the given strides,
+    /// rotated 180° for the data gradient.
+    /// </summary>
+    private static unsafe float* WinogradWeightsInScratch(float* w, int k, int c, nint kStride, nint cStride, bool rotate)
+    {
+        float* pu = CpuScratch.Current.Get(CpuScratch.Slot.Shared, CpuWinograd.PackedSize(k, c));
+        CpuWinograd.TransformWeights(w, k, c, kStride, cStride, rotate,
+            CpuScratch.Current.Get(CpuScratch.Slot.Output, (long)CpuWinograd.Positions * k * c), pu);
+        return pu;
+    }
+
     internal static CpuConvAlgorithm ParseConvAlgorithm(string? value) => value?.Trim().ToLowerInvariant() switch
     {
         null or "" or "auto" => CpuConvAlgorithm.Auto,
@@ -143,7 +156,6 @@ public sealed partial class CpuBackend
 
     /// <inheritdoc />
     public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec) => Conv2dForward(x, w, bias, y, spec, relu: false);
-
 
     /// <summary>
     /// <see cref="Conv2dForward(Tensor, Tensor, Tensor?, Tensor, ConvSpec)"/> followed, when <paramref name="relu"/> is set, by
@@ -168,14 +180,7 @@ public sealed partial class CpuBackend
         bool transformed = prepared is not null && prepared.K == g.K && prepared.C == g.C;
         if (UseWinograd(g, xv, yv, transformed))
         {
-            float* pu;
-            if (transformed) pu = prepared!.Packed;
-            else
-            {
-                pu = CpuScratch.Current.Get(CpuScratch.Slot.Shared, CpuWinograd.PackedSize(g.K, g.C));
-                CpuWinograd.TransformWeights(wp, g.K, g.C, (nint)g.Crs, 9, rotate: false,
-                    CpuScratch.Current.Get(CpuScratch.Slot.Output, (long)CpuWinograd.Positions * g.K * g.C), pu);
-            }
+            float* pu = transformed ? prepared!.Packed : WinogradWeightsInScratch(wp, g.K, g.C, (nint)g.Crs, 9, rotate: false);
             CpuWinograd.Convolve(xv.Winograd, g.N, g.C, g.H, g.W, spec.PadH, spec.PadW, pu, bp, yv.Winograd, g.K, relu, 0f);
             return;
         }
@@ -351,9 +356,7 @@ public sealed partial class CpuBackend
         if (padBH >= 0 && padBW >= 0 && UseWinograd(g, dyv, dxv))
         {
             // dx (N, C, H, W) (+)= conv(dy (N, K, OH, OW), w′) with w′[c, k] = w[k, c] rotated 180°, padding 2 − pad.
-            float* pu = CpuScratch.Current.Get(CpuScratch.Slot.Shared, CpuWinograd.PackedSize(g.C, g.K));
-            CpuWinograd.TransformWeights(wp, g.C, g.K, 9, (nint)g.Crs, rotate: true,
-                CpuScratch.Current.Get(CpuScratch.Slot.Output, (long)CpuWinograd.Positions * g.K * g.C), pu);
+            float* pu = WinogradWeightsInScratch(wp, g.C, g.K, 9, (nint)g.Crs, rotate: true);
             CpuWinograd.Convolve(dyv.Winograd, g.N, g.K, g.OH, g.OW, padBH, padBW, pu, null, dxv.Winograd, g.C, relu: false, accumulate ? 1f : 0f);
             return;
         }
