@@ -57,23 +57,41 @@ public sealed partial class CpuBackend
     /// <see cref="WinogradMinTiles"/> output tiles, or <see cref="WinogradMinTilesPrepared"/> when the weights were transformed
     /// before the call (<paramref name="prepared"/>: an inference session's).
     /// </summary>
-    private static bool UseWinograd(in ConvGeom g, View4 src, View4 dst, bool prepared = false)
+    private static bool UseWinograd(in ConvGeom g, View4 src, View4 dst, ConvPass pass, bool prepared = false)
     {
         if (!CpuWinograd.Fits(g)) return false;
         return (t_convAlgorithm ?? ConvAlgorithm) switch
         {
             CpuConvAlgorithm.Im2Col => false,
             CpuConvAlgorithm.Winograd => true,
-            _ => Vector512.IsHardwareAccelerated && src.W == 1 && dst.W == 1 && g.C >= WinogradMinChannels && g.K >= WinogradMinChannels
+            _ => Vector512.IsHardwareAccelerated && src.W == 1 && dst.W == 1
+                && Math.Min(g.C, g.K) >= WinogradMinChannelsOf(pass)
                 && (long)g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2) >= (prepared ? WinogradMinTilesPrepared : WinogradMinTiles),
         };
     }
+
+    /// <summary>The three convolution calls of a training step, which the Winograd rule weighs separately.</summary>
+    internal enum ConvPass { Forward, Data, Filter }
+
+    /// <summary>The fewest input and output channels for which <see cref="CpuConvAlgorithm.Auto"/> picks Winograd in <paramref name="pass"/>.</summary>
+    internal static int WinogradMinChannelsOf(ConvPass pass) => pass switch
+    {
+        ConvPass.Data => WinogradMinChannelsData,
+        ConvPass.Filter => WinogradMinChannelsFilter,
+        _ => WinogradMinChannels,
+    };
 
     /// <summary>
     /// The fewest input and output channels for which <see cref="CpuConvAlgorithm.Auto"/> picks Winograd: below 16 the 16
     /// GEMMs of depth C are too shallow to pay for the transforms (measured 0.3–0.8× im2col at 4 and 8 channels).
     /// </summary>
     internal const int WinogradMinChannels = 16;
+
+    /// <summary><see cref="WinogradMinChannels"/> for the data gradient.</summary>
+    internal const int WinogradMinChannelsData = 16;
+
+    /// <summary><see cref="WinogradMinChannels"/> for the filter gradient.</summary>
+    internal const int WinogradMinChannelsFilter = 16;
 
     /// <summary>
     /// The fewest 2×2 output tiles (over the batch) for which <see cref="CpuConvAlgorithm.Auto"/> picks Winograd: the weight
@@ -178,7 +196,7 @@ public sealed partial class CpuBackend
         float* wp = (float*)w.Pointer;
         float* bp = bias is null ? null : (float*)bias.Pointer;
         bool transformed = prepared is not null && prepared.K == g.K && prepared.C == g.C;
-        if (UseWinograd(g, xv, yv, transformed))
+        if (UseWinograd(g, xv, yv, ConvPass.Forward, transformed))
         {
             float* pu = transformed ? prepared!.Packed : WinogradWeightsInScratch(wp, g.K, g.C, (nint)g.Crs, 9, rotate: false);
             CpuWinograd.Convolve(xv.Winograd, g.N, g.C, g.H, g.W, spec.PadH, spec.PadW, pu, bp, yv.Winograd, g.K, relu, 0f);
@@ -353,7 +371,7 @@ public sealed partial class CpuBackend
         // Cg·R·S-row product plus col2im wastes less.
         bool implicitIm2Col = spec.StrideH == 1 && spec.StrideW == 1 && !g.Pointwise && padBH >= 0 && padBW >= 0
             && 2 * g.Cg >= CpuGemm.MR;
-        if (padBH >= 0 && padBW >= 0 && UseWinograd(g, dyv, dxv))
+        if (padBH >= 0 && padBW >= 0 && UseWinograd(g, dyv, dxv, ConvPass.Data))
         {
             // dx (N, C, H, W) (+)= conv(dy (N, K, OH, OW), w′) with w′[c, k] = w[k, c] rotated 180°, padding 2 − pad.
             float* pu = WinogradWeightsInScratch(wp, g.C, g.K, 9, (nint)g.Crs, rotate: true);
@@ -450,6 +468,10 @@ public sealed partial class CpuBackend
         if (g.N == 0)
         {
             if (!accumulate) new Span<float>(dwp, wElems).Clear();
+        }
+        else if (UseWinograd(g, xv, dyv, ConvPass.Filter))
+        {
+            CpuWinograd.FilterGradient(xv.Winograd, dyv.Winograd, g.N, g.C, g.H, g.W, g.K, spec.PadH, spec.PadW, dwp, accumulate);
         }
         else
         {
@@ -597,8 +619,10 @@ public sealed partial class CpuBackend
             // rows; once the packed U and the unpacked transform it is made from.
             var (fwd, _) = CpuWinograd.WorkspaceFloats(g.N, g.C, g.H, g.W, g.K, spec.PadH, spec.PadW);
             var (bwd, _) = CpuWinograd.WorkspaceFloats(g.N, g.K, g.OH, g.OW, g.C, Math.Max(0, 2 - spec.PadH), Math.Max(0, 2 - spec.PadW));
-            perThread = Math.Max(perThread, Math.Max(fwd, bwd));
+            var (filter, partials) = CpuWinograd.FilterWorkspaceFloats(g.N, g.C, g.H, g.W, g.K, spec.PadH, spec.PadW);
+            perThread = Math.Max(perThread, Math.Max(Math.Max(fwd, bwd), filter));
             shared = Math.Max(shared, CpuWinograd.PackedSize(Math.Max(g.K, g.C), Math.Max(g.K, g.C)) + (long)CpuWinograd.Positions * g.K * g.C);
+            shared = Math.Max(shared, partials);
         }
         return (perThread * CpuParallel.Threads + shared) * sizeof(float);
     }
