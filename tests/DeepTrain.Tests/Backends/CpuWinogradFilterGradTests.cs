@@ -120,6 +120,49 @@ public class CpuWinogradFilterGradTests
     }
 
     [Fact]
+    public void Auto_WeighsEachCallKindOnItsOwn()
+    {
+        using var b = new CpuBackend();
+        using var s = new TensorScope(b);
+        bool avx512 = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
+        var winogradIfAvx512 = avx512 ? CpuConvAlgorithm.Winograd : CpuConvAlgorithm.Im2Col;
+        float[] Filter(Geometry g, CpuConvAlgorithm alg)
+        {
+            var x = TestData.Normal(1, g.X.Dims.ToArray()).ToDouble();
+            var dy = TestData.Normal(4, g.Y.Dims.ToArray()).ToDouble();
+            return FilterGradient(b, s, g, x, dy, new double[g.Wt.Elements], Layout.NCHW, alg, accumulate: false);
+        }
+        float[] Data(Geometry g, CpuConvAlgorithm alg)
+        {
+            var dx = s.Zeros(g.X);
+            using (CpuBackend.UseConvAlgorithm(alg))
+                b.Conv2dBackwardData(s.Upload(TestData.Normal(4, g.Y.Dims.ToArray()), g.Y), s.Upload(TestData.Normal(2, g.Wt.Dims.ToArray()), g.Wt), dx, g.Spec, false);
+            return s.Download(dx);
+        }
+        var sixteen = Geo(8, 16, 12, 12, 16, 1);      // 288 tiles: enough for every pass
+        var thirtyTwo = Geo(8, 32, 12, 12, 32, 1);
+        var sixtyFour = Geo(8, 64, 12, 12, 64, 1);
+        Assert.Equal(32, CpuBackend.WinogradMinChannelsOf(CpuBackend.ConvPass.Data));
+        Assert.Equal(32, CpuBackend.WinogradMaxChannelsFilter);
+        // Filter gradient: Winograd from 16 to 32 channels, im2col at 64.
+        Assert.Equal(Filter(sixteen, winogradIfAvx512), Filter(sixteen, CpuConvAlgorithm.Auto));
+        Assert.NotEqual(Filter(sixteen, CpuConvAlgorithm.Winograd), Filter(sixteen, CpuConvAlgorithm.Im2Col));
+        Assert.Equal(Filter(thirtyTwo, winogradIfAvx512), Filter(thirtyTwo, CpuConvAlgorithm.Auto));
+        Assert.Equal(Filter(sixtyFour, CpuConvAlgorithm.Im2Col), Filter(sixtyFour, CpuConvAlgorithm.Auto));
+        Assert.NotEqual(Filter(sixtyFour, CpuConvAlgorithm.Winograd), Filter(sixtyFour, CpuConvAlgorithm.Im2Col));
+        // Data gradient: im2col at 16 channels, Winograd from 32.
+        Assert.Equal(Data(sixteen, CpuConvAlgorithm.Im2Col), Data(sixteen, CpuConvAlgorithm.Auto));
+        Assert.NotEqual(Data(sixteen, CpuConvAlgorithm.Winograd), Data(sixteen, CpuConvAlgorithm.Im2Col));
+        Assert.Equal(Data(thirtyTwo, winogradIfAvx512), Data(thirtyTwo, CpuConvAlgorithm.Auto));
+        Assert.Equal(Data(sixtyFour, winogradIfAvx512), Data(sixtyFour, CpuConvAlgorithm.Auto));
+        // Too few tiles (one small image) or the stem: im2col for the filter gradient too.
+        var oneImage = Geo(1, 16, 12, 12, 16, 1);
+        var stem = Geo(8, 1, 12, 12, 16, 1);
+        Assert.Equal(Filter(oneImage, CpuConvAlgorithm.Im2Col), Filter(oneImage, CpuConvAlgorithm.Auto));
+        Assert.Equal(Filter(stem, CpuConvAlgorithm.Im2Col), Filter(stem, CpuConvAlgorithm.Auto));
+    }
+
+    [Fact]
     public void GradientCheck_ThroughConv2dLayers_OnTheWinogradPath()
     {
         using var backend = new CpuBackend();
