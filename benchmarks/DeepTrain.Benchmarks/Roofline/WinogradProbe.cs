@@ -83,14 +83,60 @@ internal static class WinogradProbe
     }
 
     /// <summary>
+    /// The 64-channel 7×7 and 8×8 shapes (3×3 s1 p1) at batches 128, 32 and 8, every call kind on Winograd, with four tile rows
+    /// per transform vector (QuadRows) against one (<c>CpuWinograd.NoQuadRows</c>), over <paramref name="rounds"/> alternating
+    /// rounds (the order flips every round; each side's fastest of a few calls per round). Ratio = one row ÷ four rows: above 1,
+    /// four rows per vector is faster. Same bits either way (<c>roofline winograd-quad</c>).
+    /// </summary>
+    public static void RunQuad(int threads, int rounds)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        CpuBackend.Threads = threads;
+        Console.WriteLine($"\n## Winograd transforms: four tile rows per vector against one ({threads} threads, {rounds} rounds, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})\n");
+        Console.WriteLine("| C→K, H×W | batch | pass | one row ms min / median | four rows ms min / median | ratio of mins | per-round ratios min–max | median ratio |\n|---|---|---|---|---|---|---|---|");
+        using var b = new CpuBackend();
+        using var scope = CpuBackend.UseConvAlgorithm(CpuConvAlgorithm.Winograd);
+        foreach (var (c, h) in new[] { (64, 7), (64, 8) })
+            foreach (int n in new[] { 128, 32, 8 })
+            {
+                using var x = Tensor.Create(Shape.Of(n, c, h, h)); using var y = Tensor.Create(Shape.Of(n, c, h, h));
+                using var w = Tensor.Create(Shape.Of(c, c, 3, 3));
+                Fill(x, 1); Fill(w, 2); Fill(y, 3);
+                var spec = ConvSpec.Square(1, 1);
+                int reps = (int)Math.Clamp(1.5e8 / (2.0 * n * c * c * 9 * h * h), 3, 100);
+                foreach (string pass in new[] { "forward", "data grad", "filter grad" })
+                {
+                    void Call()
+                    {
+                        if (pass == "forward") b.Conv2dForward(x, w, null, y, spec);
+                        else if (pass == "data grad") b.Conv2dBackwardData(y, w, x, spec, accumulate: false);
+                        else b.Conv2dBackwardFilter(x, y, w, null, spec, accumulate: false);
+                    }
+                    var (one, four) = Alternate(Call, reps, rounds, quad => { CpuWinograd.NoQuadRows = !quad; return null; });
+                    CpuWinograd.NoQuadRows = false;
+                    var ratios = one.Zip(four, (a, v) => a / v).ToList();
+                    Console.WriteLine(string.Create(inv, $"| {c}→{c}, {h}×{h} | {n} | {pass} | {one.Min() * 1e3:F3} / {ImageBatching.Median(one) * 1e3:F3} | {four.Min() * 1e3:F3} / {ImageBatching.Median(four) * 1e3:F3} | {one.Min() / four.Min():F2} | {ratios.Min():F2}–{ratios.Max():F2} | {ImageBatching.Median(ratios):F2} |"));
+                }
+            }
+        Console.WriteLine($"\nload average at the end {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+    }
+
+    /// <summary>
     /// Each round times <paramref name="call"/> on im2col and on Winograd (im2col first in even rounds), each side's fastest of
     /// <paramref name="reps"/> calls after one warm-up: the per-round seconds of both sides.
     /// </summary>
     private static (List<double> Im2Col, List<double> Winograd) Alternate(Action call, int reps, int rounds)
+        => Alternate(call, reps, rounds, winograd => CpuBackend.UseConvAlgorithm(winograd ? CpuConvAlgorithm.Winograd : CpuConvAlgorithm.Im2Col));
+
+    /// <summary>
+    /// Each round times <paramref name="call"/> on side A and side B (<paramref name="side"/>(false), (true): sets a side up, returns
+    /// what undoes it or null; A first in even rounds), each side's fastest of <paramref name="reps"/> calls after one warm-up.
+    /// </summary>
+    private static (List<double> A, List<double> B) Alternate(Action call, int reps, int rounds, Func<bool, IDisposable?> side)
     {
-        double Time(CpuConvAlgorithm alg)
+        double Time(bool sideB)
         {
-            using var scope = CpuBackend.UseConvAlgorithm(alg);
+            using var scope = side(sideB);
             call();
             double best = double.MaxValue;
             for (int r = 0; r < reps; r++)
@@ -105,8 +151,8 @@ internal static class WinogradProbe
         for (int r = 0; r < rounds; r++)
         {
             double a, wv;
-            if (r % 2 == 0) { a = Time(CpuConvAlgorithm.Im2Col); wv = Time(CpuConvAlgorithm.Winograd); }
-            else { wv = Time(CpuConvAlgorithm.Winograd); a = Time(CpuConvAlgorithm.Im2Col); }
+            if (r % 2 == 0) { a = Time(false); wv = Time(true); }
+            else { wv = Time(true); a = Time(false); }
             ti.Add(a); tw.Add(wv);
         }
         return (ti, tw);
