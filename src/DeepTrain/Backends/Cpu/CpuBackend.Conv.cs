@@ -55,7 +55,7 @@ public sealed partial class CpuBackend
     /// Winograd path: by <see cref="ConvAlgorithm"/>, and under <see cref="CpuConvAlgorithm.Auto"/> only for the shapes where it
     /// measured faster on the development machine (docs/architecture.md, "Convolution algorithms on the CPU"): 3×3 stride 1
     /// ungrouped, AVX-512, both tensors NCHW, at least <see cref="WinogradMinChannelsOf"/>(<paramref name="pass"/>) input and
-    /// output channels (and for the filter gradient at most <see cref="WinogradMaxChannelsFilter"/>) and
+    /// output channels (and for the filter gradient at most <see cref="WinogradMaxChannelsFilter"/>, or <see cref="WinogradMaxChannelsFilterFourTiles"/> on outputs four tiles wide) and
     /// <see cref="WinogradMinTiles"/> output tiles, or <see cref="WinogradMinTilesPrepared"/> when the weights were transformed
     /// before the call (<paramref name="prepared"/>: an inference session's).
     /// </summary>
