@@ -314,29 +314,13 @@ internal static unsafe class CpuWinograd
                 var vb = Vector512.Create(bias == null ? 0f : bias[k]);
                 float* yk = y.P + n * y.N + k * y.C;
                 float* mk = m + (nint)kk * p.Ld;
-                int li = 0;
-                if (QuadRows(p) && y.W == 1)
-                    for (; li + 4 <= rows; li += 4)
-                    {
-                        // Tile rows li .. li + 3 in one vector (lane l = (li + l / 4, l % 4)): the same expressions as below.
-                        float* s = mk + li * p.TW;
-                        Vector512<float> m0, m1, m2, m3;
-                        m0 = Vector512.Load(s); m1 = Vector512.Load(s + 4 * mXi); m2 = Vector512.Load(s + 8 * mXi); m3 = Vector512.Load(s + 12 * mXi);
-                        var t00 = m0 + m1 + m2; var t10 = m1 - m2 - m3;
-                        m0 = Vector512.Load(s + mXi); m1 = Vector512.Load(s + 5 * mXi); m2 = Vector512.Load(s + 9 * mXi); m3 = Vector512.Load(s + 13 * mXi);
-                        var t01 = m0 + m1 + m2; var t11 = m1 - m2 - m3;
-                        m0 = Vector512.Load(s + 2 * mXi); m1 = Vector512.Load(s + 6 * mXi); m2 = Vector512.Load(s + 10 * mXi); m3 = Vector512.Load(s + 14 * mXi);
-                        var t02 = m0 + m1 + m2; var t12 = m1 - m2 - m3;
-                        m0 = Vector512.Load(s + 3 * mXi); m1 = Vector512.Load(s + 7 * mXi); m2 = Vector512.Load(s + 11 * mXi); m3 = Vector512.Load(s + 15 * mXi);
-                        var t03 = m0 + m1 + m2; var t13 = m1 - m2 - m3;
-                        int oy = 2 * (i0 + li);
-                        StoreQuadRows(t00 + t01 + t02 + vb, t01 - t02 - t03 + vb, yk, oy);
-                        StoreQuadRows(t10 + t11 + t12 + vb, t11 - t12 - t13 + vb, yk, oy + 1);
-                    }
-                for (; li < rows; li++)
+                bool quadRows = QuadRows(p) && y.W == 1;
+                for (int li = 0; li < rows;)
                 {
+                    // Four tile rows in one vector where they fit (lane l = (li + l / 4, l % 4)), else 16 tiles of one row.
+                    bool quad = quadRows && li + 4 <= rows;
                     int oy = 2 * (i0 + li);
-                    for (int j0 = 0; j0 < p.TW; j0 += Lanes)
+                    for (int j0 = 0; j0 < (quad ? 1 : p.TW); j0 += Lanes)
                     {
                         float* s = mk + li * p.TW + j0;
                         // t = Aᵀ m (2×4): rows m0 + m1 + m2 and m1 − m2 − m3, per column s.
@@ -350,10 +334,19 @@ internal static unsafe class CpuWinograd
                         m0 = Vector512.Load(s + 3 * mXi); m1 = Vector512.Load(s + 7 * mXi); m2 = Vector512.Load(s + 11 * mXi); m3 = Vector512.Load(s + 15 * mXi);
                         var t03 = m0 + m1 + m2; var t13 = m1 - m2 - m3;
                         // y = t A (2×2 per tile), plus the bias.
+                        Vector512<float> even0 = t00 + t01 + t02 + vb, odd0 = t01 - t02 - t03 + vb;
+                        Vector512<float> even1 = t10 + t11 + t12 + vb, odd1 = t11 - t12 - t13 + vb;
+                        if (quad)
+                        {
+                            StoreQuadRows(even0, odd0, yk, oy);
+                            StoreQuadRows(even1, odd1, yk, oy + 1);
+                            continue;
+                        }
                         int ox = 2 * j0, count = Math.Min(2 * Lanes, p.OW - ox);
-                        StoreRow(t00 + t01 + t02 + vb, t01 - t02 - t03 + vb, yk + oy * y.H + ox * y.W, count, pair);
-                        if (oy + 1 < p.OH) StoreRow(t10 + t11 + t12 + vb, t11 - t12 - t13 + vb, yk + (oy + 1) * y.H + ox * y.W, count, pair);
+                        StoreRow(even0, odd0, yk + oy * y.H + ox * y.W, count, pair);
+                        if (oy + 1 < p.OH) StoreRow(even1, odd1, yk + (oy + 1) * y.H + ox * y.W, count, pair);
                     }
+                    li += quad ? 4 : 1;
                 }
             }
         }
@@ -437,35 +430,19 @@ internal static unsafe class CpuWinograd
                 CopyRow(dst, xc + yy * x.H, x.W, p.W);
             }
             float* vc = v + (nint)c * p.Ld;
-            int li = 0;
-            if (QuadRows(p))
-                for (; li + 4 <= rows; li += 4)
+            bool quadRows = QuadRows(p);
+            for (int li = 0; li < rows;)
+            {
+                // Four tile rows in one vector where they fit (lane l = (li + l / 4, l % 4)), else 16 tiles of one row.
+                bool quad = quadRows && li + 4 <= rows;
+                for (int j0 = 0; j0 < (quad ? 1 : p.TW); j0 += Lanes)
                 {
-                    // Tile rows li .. li + 3 at once: the same h = d B and V = Bᵀ h as below, lane l = (li + l / 4, l % 4).
-                    float* r0 = plane + 2 * li * p.RowLen;
-                    QuadRowTransform(r0, p.RowLen, out var h00, out var h01, out var h02, out var h03);
-                    QuadRowTransform(r0 + p.RowLen, p.RowLen, out var h10, out var h11, out var h12, out var h13);
-                    QuadRowTransform(r0 + 2 * p.RowLen, p.RowLen, out var h20, out var h21, out var h22, out var h23);
-                    QuadRowTransform(r0 + 3 * p.RowLen, p.RowLen, out var h30, out var h31, out var h32, out var h33);
-                    float* dst = vc + li * p.TW;
-                    Vector512.Store(h00 - h20, dst); Vector512.Store(h01 - h21, dst + vXi);
-                    Vector512.Store(h02 - h22, dst + 2 * vXi); Vector512.Store(h03 - h23, dst + 3 * vXi);
-                    Vector512.Store(h10 + h20, dst + 4 * vXi); Vector512.Store(h11 + h21, dst + 5 * vXi);
-                    Vector512.Store(h12 + h22, dst + 6 * vXi); Vector512.Store(h13 + h23, dst + 7 * vXi);
-                    Vector512.Store(h20 - h10, dst + 8 * vXi); Vector512.Store(h21 - h11, dst + 9 * vXi);
-                    Vector512.Store(h22 - h12, dst + 10 * vXi); Vector512.Store(h23 - h13, dst + 11 * vXi);
-                    Vector512.Store(h10 - h30, dst + 12 * vXi); Vector512.Store(h11 - h31, dst + 13 * vXi);
-                    Vector512.Store(h12 - h32, dst + 14 * vXi); Vector512.Store(h13 - h33, dst + 15 * vXi);
-                }
-            for (; li < rows; li++)
-                for (int j0 = 0; j0 < p.TW; j0 += Lanes)
-                {
-                    // h[r][s'] = (d B)[r][s'] for the 4 patch rows r, 16 tiles per vector.
+                    // h[r][s'] = (d B)[r][s'] for the 4 patch rows r.
                     float* r0 = plane + 2 * li * p.RowLen + 2 * j0;
-                    RowTransform(r0, out var h00, out var h01, out var h02, out var h03);
-                    RowTransform(r0 + p.RowLen, out var h10, out var h11, out var h12, out var h13);
-                    RowTransform(r0 + 2 * p.RowLen, out var h20, out var h21, out var h22, out var h23);
-                    RowTransform(r0 + 3 * p.RowLen, out var h30, out var h31, out var h32, out var h33);
+                    PatchRowTransform(quad, r0, p.RowLen, out var h00, out var h01, out var h02, out var h03);
+                    PatchRowTransform(quad, r0 + p.RowLen, p.RowLen, out var h10, out var h11, out var h12, out var h13);
+                    PatchRowTransform(quad, r0 + 2 * p.RowLen, p.RowLen, out var h20, out var h21, out var h22, out var h23);
+                    PatchRowTransform(quad, r0 + 3 * p.RowLen, p.RowLen, out var h30, out var h31, out var h32, out var h33);
                     // V = Bᵀ h: rows h0 − h2, h1 + h2, h2 − h1, h1 − h3.
                     float* dst = vc + li * p.TW + j0;
                     Vector512.Store(h00 - h20, dst); Vector512.Store(h01 - h21, dst + vXi);
@@ -477,6 +454,8 @@ internal static unsafe class CpuWinograd
                     Vector512.Store(h10 - h30, dst + 12 * vXi); Vector512.Store(h11 - h31, dst + 13 * vXi);
                     Vector512.Store(h12 - h32, dst + 14 * vXi); Vector512.Store(h13 - h33, dst + 15 * vXi);
                 }
+                li += quad ? 4 : 1;
+            }
         }
     }
 
@@ -677,6 +656,14 @@ internal static unsafe class CpuWinograd
         h1 = d1 + d2;
         h2 = d2 - d1;
         h3 = d1 - d3;
+    }
+
+    /// <summary><see cref="QuadRowTransform"/> when <paramref name="quad"/> is set, else <see cref="RowTransform"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PatchRowTransform(bool quad, float* row, int rowLen, out Vector512<float> h0, out Vector512<float> h1, out Vector512<float> h2, out Vector512<float> h3)
+    {
+        if (quad) QuadRowTransform(row, rowLen, out h0, out h1, out h2, out h3);
+        else RowTransform(row, out h0, out h1, out h2, out h3);
     }
 
     /// <summary>
