@@ -79,7 +79,7 @@ public sealed class BatchNorm : Layer
     {
         var dx = s.GradIn(0)!; // the planner gives the data a gradient buffer too (RequiresInputGradient)
         if (s.State.SyncBatchNorm is { } sync) sync.Backward(s, this);
-        else if (s.FusionRuns)   // GradOut is the ReLU's dz (the two share a buffer); the backend masks it from x
+        else if (s.FusionRuns)   // GradOut is the ReLU's dz (the two share a buffer); the backend masks it, recomputing y from x
             ((Backends.Cpu.CpuBackend)s.Backend).BatchNormReluBackward(s.In(0), s.GradOut(), s.Param(0), s.Param(1), s.SavedAux(0), s.SavedAux(1), s.SavedAux(2),
                 dx, s.Grad(0), s.Grad(1), s.AccumulateGradIn(0), s.AccumulateParamGrads);
         else s.Backend.BatchNormBackward(s.In(0), s.GradOut(), s.Param(0), s.SavedAux(0), s.SavedAux(1), Eps, dx, s.Grad(0), s.Grad(1), s.AccumulateGradIn(0), s.AccumulateParamGrads);

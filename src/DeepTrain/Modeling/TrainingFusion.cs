@@ -6,8 +6,8 @@ namespace DeepTrain.Modeling;
 /// <summary>
 /// Layer fusion in training plans. A batch norm whose output only a ReLU reads (the ReLU then runs in place over it) runs as
 /// one step with it on the backends that fuse the pair (the CPU, fp32 NCHW): forward writes max(BN(x), 0) in its
-/// normalising pass, and backward takes the ReLU's output gradient dz and applies the mask [y &gt; 0] inside batch norm's
-/// two backward passes, recomputing y = (x − μ)·scale + β from x with the scale the forward saved. The operations are the
+/// normalising pass, and backward takes the ReLU's output gradient dz and applies the mask [y &gt; 0] in batch norm's
+/// summing pass, recomputing y = (x − μ)·scale + β from x with the scale the forward saved. The operations are the
 /// separate layers', so the bits are too (loss, weights, running statistics); only the passes over the activation and the
 /// ReLU's gradient go. Elsewhere (CUDA, 16-bit or channels-last plans, sync batch norm, <see cref="Plan.ForwardObserved"/>)
 /// each layer of a pair runs its own step, exactly as an unfused plan. Parameters, buffers and checkpoints are the layers'

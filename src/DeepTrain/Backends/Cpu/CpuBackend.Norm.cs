@@ -230,8 +230,9 @@ public sealed partial class CpuBackend
     /// <summary>
     /// Backward of batch norm fused with the ReLU after it (after <see cref="BatchNormReluForwardTraining"/>), from the ReLU's
     /// output gradient dz: BatchNormBackward of g = dz·[y &gt; 0], where y = (x − μ)·scale + β is recomputed from x with the
-    /// forward's saved scale, so neither z nor a stored g is read. Bit for bit ReLU backward then <see cref="BatchNormBackward"/>.
-    /// dx may alias dz.
+    /// forward's saved scale while the statistics pass reads dz, so z is not read. g is left in dz (as the separate ReLU
+    /// backward in place would leave it) and the dx pass reads it there. Bit for bit ReLU backward then
+    /// <see cref="BatchNormBackward"/>. dx may alias dz.
     /// </summary>
     /// <exception cref="ArgumentException">As <see cref="BatchNormBackward"/>, or dz is not one <see cref="FusesBatchNormRelu"/> takes.</exception>
     internal void BatchNormReluBackward(Tensor x, Tensor dz, Tensor gamma, Tensor beta, Tensor saveMean, Tensor saveInvStd, Tensor saveScale,
@@ -282,7 +283,7 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>Backward over NCHW channels [c0, c1): each channel's two sums, then its dx planes.</summary>
-    /// <remarks>With <paramref name="reluScale"/> and <paramref name="reluShift"/> (the forward's scale and β) dy is ReLU's dz, masked where y ≤ 0.</remarks>
+    /// <remarks>With <paramref name="reluScale"/> and <paramref name="reluShift"/> (the forward's scale and β) dy is ReLU's dz, masked where y ≤ 0 (in place) by the summing pass.</remarks>
     private readonly unsafe struct BnBackwardPlanes(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx,
         ChannelGeometry g, bool accumulateDx, double* dGamma, double* dBeta, float* reluScale, float* reluShift) : IRangeBody
     {
@@ -300,15 +301,14 @@ public sealed partial class CpuBackend
                 for (int n = 0; n < g.N; n++)
                 {
                     double s1, s2;
-                    if (relu) CpuKernels.SumReluGradientTerms(Plane(xs, g, n, c), Plane(gs, g, n, c), mu, a, b, out s1, out s2);
+                    if (relu) CpuKernels.SumReluGradientTerms(Plane(xs, g, n, c), Plane(dy.AsSpan<float>(), g, n, c), mu, a, b, out s1, out s2);
                     else CpuKernels.SumGradientTerms(Plane(xs, g, n, c), Plane(gs, g, n, c), mu, out s1, out s2);
                     sumDy += s1; sumDyXc += s2;
                 }
                 var (cDy, cX, k0) = BackwardCoefficients(gamma.AsSpan<float>()[c], invstd, sumDy, sumDyXc * invstd, m);
                 for (int n = 0; n < g.N; n++)
                 {
-                    if (relu) CpuKernels.BatchNormReluBackwardPlane(Plane(xs, g, n, c), Plane(gs, g, n, c), mu, a, b, cDy, cX, k0, Plane(ds, g, n, c), accumulateDx);
-                    else CpuKernels.BatchNormBackwardPlane(Plane(xs, g, n, c), Plane(gs, g, n, c), mu, cDy, cX, k0, Plane(ds, g, n, c), accumulateDx);
+                    CpuKernels.BatchNormBackwardPlane(Plane(xs, g, n, c), Plane(gs, g, n, c), mu, cDy, cX, k0, Plane(ds, g, n, c), accumulateDx);
                 }
                 dBeta[c] = sumDy;
                 dGamma[c] = sumDyXc * invstd;
