@@ -12,8 +12,9 @@ namespace DeepTrain.Benchmarks.Roofline;
 /// backward 20E (one pass reading x and dy for the sums, one reading x and dy and writing dx); ReLU forward 8E,
 /// backward 12E (y, dy, dx); Add forward 12E, backward 8E per input whose gradient is a copy of dy, 12E per input that
 /// adds dy to its gradient, nothing for an input whose gradient is dy's own buffer (the planner's shared join gradients).
-/// A batch norm fused with its ReLU (profiled as "BatchNorm2d+ReLU", the ReLU then absent) moves what the batch norm
-/// alone did: its normalising pass writes max(y, 0), its backward passes read dz in dy's place.
+/// A batch norm fused with its ReLU (profiled as "BatchNorm2d+ReLU", the ReLU then absent): forward 16E as the batch
+/// norm alone (its normalising pass writes max(y, 0)), backward 24E (the summing pass reads x and dz and writes the masked
+/// gradient over dz, the dx pass reads x and it and writes dx).
 /// </summary>
 internal readonly record struct LayerCost(string Group, bool IsConv, double ForwardUnits, double BackwardUnits)
 {
@@ -35,7 +36,7 @@ internal readonly record struct LayerCost(string Group, bool IsConv, double Forw
                 string group = $"{c.InChannels}→{c.OutChannels}, {x[2]}×{x[3]}, {c.KernelH}×{c.KernelW} s{c.Spec.StrideH}";
                 return new LayerCost(group, true, fwd, fwd * (dataGrad ? 2 : 1));
             case BatchNorm:
-                return new LayerCost(kind, false, (training ? 16 : 8) * e, 20 * e);
+                return new LayerCost(kind, false, (training ? 16 : 8) * e, (kind.EndsWith("+ReLU", StringComparison.Ordinal) ? 24 : 20) * e);
             case ReLU:
                 return new LayerCost("ReLU", false, 8 * e, 12 * e);
             case Add:

@@ -260,13 +260,27 @@ internal static partial class CpuKernels
         public Vector512<float> Invoke(Vector512<float> x, Vector512<float> dy) => dy;
     }
 
-    /// <summary>(x, dz) → ReLU's backward at y = (x − mean)·scale + shift: the gradient a separate ReLU backward would store.</summary>
+    /// <summary>
+    /// (x, dz) → ReLU's backward at y = (x − mean)·scale + shift: the gradient a separate ReLU backward would store. The same
+    /// expressions as <see cref="NormalizeOp"/> then <see cref="LeakyReluGrad"/> with α = 0 (so the same bits; BatchNormReluTests
+    /// compares them), with the constants broadcast once rather than in every iteration of the summing loop.
+    /// </summary>
     private readonly struct ReluMaskedGradient(float mean, float scale, float shift) : IBinaryOp
     {
-        private NormalizeOp Forward => new(mean, scale, shift);
-        public float Invoke(float x, float dz) => new LeakyReluGrad(0f).Invoke(Forward.Invoke(x), dz);
-        public Vector256<float> Invoke(Vector256<float> x, Vector256<float> dz) => new LeakyReluGrad(0f).Invoke(Forward.Invoke(x), dz);
-        public Vector512<float> Invoke(Vector512<float> x, Vector512<float> dz) => new LeakyReluGrad(0f).Invoke(Forward.Invoke(x), dz);
+        private readonly Vector512<float> _m512 = Vector512.Create(mean), _s512 = Vector512.Create(scale), _b512 = Vector512.Create(shift);
+        private readonly Vector256<float> _m256 = Vector256.Create(mean), _s256 = Vector256.Create(scale), _b256 = Vector256.Create(shift);
+
+        public float Invoke(float x, float dz)
+        {
+            float y = (x - mean) * scale + shift;
+            return y > 0f ? dz : 0f * dz;
+        }
+
+        public Vector256<float> Invoke(Vector256<float> x, Vector256<float> dz)
+            => Vector256.ConditionalSelect(Vector256.GreaterThan((x - _m256) * _s256 + _b256, Vector256<float>.Zero), dz, dz * 0f);
+
+        public Vector512<float> Invoke(Vector512<float> x, Vector512<float> dz)
+            => Vector512.ConditionalSelect(Vector512.GreaterThan((x - _m512) * _s512 + _b512, Vector512<float>.Zero), dz, dz * 0f);
     }
 
     private readonly struct NormBackwardOp(float mean, float cDy, float cX, float c0) : IBinaryOp
