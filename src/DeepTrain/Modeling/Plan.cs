@@ -171,7 +171,8 @@ public sealed class Plan : IDisposable
 
     /// <summary>
     /// Runs every layer forward and hands each step and its output, copied to the host, to
-    /// <paramref name="observe"/> (statistics, debugging). Slow: not for training.
+    /// <paramref name="observe"/> (statistics, debugging). Slow: not for training. Fused layer pairs run as their two layers
+    /// (each output is observed), so this is not the forward a <see cref="Backward"/> may follow: run <see cref="Forward"/> first.
     /// </summary>
     public void ForwardObserved(Action<Step, float[]> observe)
     {
