@@ -58,27 +58,11 @@ internal static class WinogradProbe
         Console.WriteLine($"\n## Winograd against im2col per call kind ({threads} threads, {rounds} rounds, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})\n");
         Console.WriteLine("| C→K, H×W | batch | pass | im2col ms min / median | Winograd ms min / median | ratio of mins | per-round ratios min–max | median ratio |\n|---|---|---|---|---|---|---|---|");
         using var b = new CpuBackend();
-        foreach (var (c, h) in new[] { (16, 28), (32, 14), (64, 7), (16, 32), (32, 16), (64, 8) })
-            foreach (int n in new[] { 128, 32, 8 })
-            {
-                using var x = Tensor.Create(Shape.Of(n, c, h, h)); using var y = Tensor.Create(Shape.Of(n, c, h, h));
-                using var w = Tensor.Create(Shape.Of(c, c, 3, 3));
-                Fill(x, 1); Fill(w, 2); Fill(y, 3);
-                var spec = ConvSpec.Square(1, 1);
-                int reps = (int)Math.Clamp(1.5e8 / (2.0 * n * c * c * 9 * h * h), 3, 100);
-                foreach (string pass in new[] { "forward", "data grad", "filter grad" })
-                {
-                    void Call()
-                    {
-                        if (pass == "forward") b.Conv2dForward(x, w, null, y, spec);
-                        else if (pass == "data grad") b.Conv2dBackwardData(y, w, x, spec, accumulate: false);
-                        else b.Conv2dBackwardFilter(x, y, w, null, spec, accumulate: false);
-                    }
-                    var (ti, tw) = Alternate(Call, reps, rounds);
-                    var ratios = ti.Zip(tw, (a, v) => a / v).ToList();
-                    Console.WriteLine(string.Create(inv, $"| {c}→{c}, {h}×{h} | {n} | {pass} | {ti.Min() * 1e3:F3} / {ImageBatching.Median(ti) * 1e3:F3} | {tw.Min() * 1e3:F3} / {ImageBatching.Median(tw) * 1e3:F3} | {ti.Min() / tw.Min():F2} | {ratios.Min():F2}–{ratios.Max():F2} | {ImageBatching.Median(ratios):F2} |"));
-                }
-            }
+        EachCall(b, [(16, 28), (32, 14), (64, 7), (16, 32), (32, 16), (64, 8)], (c, h, n, pass, call, reps) =>
+        {
+            var (ti, tw) = Alternate(call, reps, rounds);
+            PrintRow(c, h, n, pass, ti, tw);
+        });
         Console.WriteLine($"\nload average at the end {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
     }
 
@@ -96,7 +80,29 @@ internal static class WinogradProbe
         Console.WriteLine("| C→K, H×W | batch | pass | one row ms min / median | four rows ms min / median | ratio of mins | per-round ratios min–max | median ratio |\n|---|---|---|---|---|---|---|---|");
         using var b = new CpuBackend();
         using var scope = CpuBackend.UseConvAlgorithm(CpuConvAlgorithm.Winograd);
-        foreach (var (c, h) in new[] { (64, 7), (64, 8) })
+        EachCall(b, [(64, 7), (64, 8)], (c, h, n, pass, call, reps) =>
+        {
+            var (one, four) = Alternate(call, reps, rounds, quad => { CpuWinograd.NoQuadRows = !quad; return null; });
+            CpuWinograd.NoQuadRows = false;
+            PrintRow(c, h, n, pass, one, four);
+        });
+        Console.WriteLine($"\nload average at the end {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+    }
+
+    /// <summary>One table row: each side's fastest and median ms, the ratio of the fastest, and the per-round ratios a ÷ b.</summary>
+    private static void PrintRow(int c, int h, int n, string pass, List<double> a, List<double> b)
+    {
+        var ratios = a.Zip(b, (x, y) => x / y).ToList();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {c}→{c}, {h}×{h} | {n} | {pass} | {a.Min() * 1e3:F3} / {ImageBatching.Median(a) * 1e3:F3} | {b.Min() * 1e3:F3} / {ImageBatching.Median(b) * 1e3:F3} | {a.Min() / b.Min():F2} | {ratios.Min():F2}–{ratios.Max():F2} | {ImageBatching.Median(ratios):F2} |"));
+    }
+
+    /// <summary>
+    /// For each (C, H) shape (3×3 s1 p1, C = K, seeded data) at batches 128, 32 and 8, and each call kind (forward, data gradient,
+    /// filter gradient): <paramref name="row"/>(C, H, batch, pass, the call, calls per timing).
+    /// </summary>
+    private static void EachCall(CpuBackend b, (int C, int H)[] shapes, Action<int, int, int, string, Action, int> row)
+    {
+        foreach (var (c, h) in shapes)
             foreach (int n in new[] { 128, 32, 8 })
             {
                 using var x = Tensor.Create(Shape.Of(n, c, h, h)); using var y = Tensor.Create(Shape.Of(n, c, h, h));
@@ -112,13 +118,9 @@ internal static class WinogradProbe
                         else if (pass == "data grad") b.Conv2dBackwardData(y, w, x, spec, accumulate: false);
                         else b.Conv2dBackwardFilter(x, y, w, null, spec, accumulate: false);
                     }
-                    var (one, four) = Alternate(Call, reps, rounds, quad => { CpuWinograd.NoQuadRows = !quad; return null; });
-                    CpuWinograd.NoQuadRows = false;
-                    var ratios = one.Zip(four, (a, v) => a / v).ToList();
-                    Console.WriteLine(string.Create(inv, $"| {c}→{c}, {h}×{h} | {n} | {pass} | {one.Min() * 1e3:F3} / {ImageBatching.Median(one) * 1e3:F3} | {four.Min() * 1e3:F3} / {ImageBatching.Median(four) * 1e3:F3} | {one.Min() / four.Min():F2} | {ratios.Min():F2}–{ratios.Max():F2} | {ImageBatching.Median(ratios):F2} |"));
+                    row(c, h, n, pass, Call, reps);
                 }
             }
-        Console.WriteLine($"\nload average at the end {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
     }
 
     /// <summary>
