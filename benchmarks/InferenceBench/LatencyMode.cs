@@ -35,7 +35,7 @@ internal static class LatencyMode
                     var ms = side.Round(iters, warmup);
                     double a = Timing.Quantile(ms, 0.5), b = Timing.Quantile(ms, 0.99), t = w.Batch * 1000.0 * ms.Length / ms.Sum();
                     p50[side.Name].Add(a); p99[side.Name].Add(b); ips[side.Name].Add(t); thisRound[side.Name] = t;
-                    Console.WriteLine(Inv($"round {r} {side.Name,-22}: p50 {a:F3} ms, p99 {b:F3} ms, {t:F1} images/s"));
+                    Console.WriteLine(Inv($"round {r} {side.Name,-22}: p50 {a:F3} ms, p99 {b:F3} ms, fastest {ms.Min():F3} ms, {t:F1} images/s"));
                 }
                 Console.WriteLine(Inv($"round {r} ratios (deeptrain images/s over each): ")
                     + string.Join(", ", sides.Skip(1).Select(s => Inv($"{s.Name} {thisRound["deeptrain"] / thisRound[s.Name]:F2}"))));

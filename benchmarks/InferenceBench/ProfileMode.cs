@@ -4,6 +4,7 @@ using DeepTrain.Losses;
 using DeepTrain.Modeling;
 using DeepTrain.Training;
 using static DeepTrain.InferenceBench.LatencyMode;
+using Ort = Microsoft.ML.OnnxRuntime;
 
 namespace DeepTrain.InferenceBench;
 
@@ -47,5 +48,41 @@ internal static class ProfileMode
             Console.WriteLine(Inv($"profile {w.ModelName} batch {w.Batch} session, each layer's fastest of {iters} passes (µs): {best.Take(layers.Count).Sum() * 1e6:F1} in all; ")
                 + string.Join(", ", layers.Select((l, j) => Inv($"{l.Name} {best[j] * 1e6:F1}"))));
         }
+        if (w.Device.Kind == Tensors.DeviceKind.Cpu) OnnxRuntimeNodes(w, iters);
+    }
+
+    /// <summary>
+    /// ONNX Runtime's own per-node profile of the same export (its session profiler: each node's kernel time per run), each
+    /// node's fastest of <paramref name="iters"/> runs and their sum, for the layer-by-layer comparison.
+    /// </summary>
+    private static void OnnxRuntimeNodes(Workload w, int iters)
+    {
+        using var so = new Ort.SessionOptions { GraphOptimizationLevel = Ort.GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = w.Threads, InterOpNumThreads = 1 };
+        so.EnableProfiling = true;
+        so.ProfileOutputPathPrefix = Path.Combine(w.Dir, "ort-profile");
+        using var session = new Ort.InferenceSession(Path.Combine(w.Dir, "model.onnx"), so);
+        var y = new float[w.Batch * w.Classes];
+        using var input = Ort.OrtValue.CreateTensorValueFromMemory(w.Input, w.Shape);
+        using var output = Ort.OrtValue.CreateTensorValueFromMemory(y, [w.Batch, w.Classes]);
+        using var run = new Ort.RunOptions();
+        string[] names = [Onnx.OnnxExporter.InputName], outs = [Onnx.OnnxExporter.OutputName];
+        for (int i = 0; i < iters + 1; i++) session.Run(run, names, [input], outs, [output]);
+        string file = session.EndProfiling();
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+        var best = new Dictionary<string, (double Us, string Op)>();
+        var order = new List<string>();
+        foreach (var e in doc.RootElement.EnumerateArray())
+        {
+            if (e.GetProperty("cat").GetString() != "Node") continue;
+            string name = e.GetProperty("name").GetString() ?? "";
+            if (!name.EndsWith("_kernel_time", StringComparison.Ordinal)) continue;
+            name = name[..^"_kernel_time".Length];
+            double us = e.GetProperty("dur").GetDouble();
+            string op = e.TryGetProperty("args", out var a) && a.TryGetProperty("op_name", out var o) ? o.GetString() ?? "" : "";
+            if (!best.TryGetValue(name, out var b)) { best[name] = (us, op); order.Add(name); }
+            else if (us < b.Us) best[name] = (us, op);
+        }
+        Console.WriteLine(Inv($"profile {w.ModelName} batch {w.Batch} onnxruntime {Workload.OrtVersion} nodes, each node's fastest of {iters} runs (µs): {best.Values.Sum(b => b.Us):F1} in all; ")
+            + string.Join(", ", order.Select(n => Inv($"{n} ({best[n].Op}) {best[n].Us:F1}"))));
     }
 }

@@ -64,7 +64,7 @@ public class InferenceFusionTests
     }
 
     [Fact]
-    public void Fold_AbsorbsEveryBatchNormAfterAConvolution_AndTheReLUsThatReadOnlyAConvolution()
+    public void Fold_AbsorbsEveryBatchNormAfterAConvolution_TheResidualAdds_AndTheReLUsAfterEither()
     {
         using var b = new CpuBackend();
         using var model = TrainedModel(b);
@@ -72,12 +72,18 @@ public class InferenceFusionTests
         var before = model.Graph.Nodes.Select(n => n.Layer).ToList();
         var after = folded.Graph.Nodes.Select(n => n.Layer).ToList();
         // ResNet-20: 19 Conv2d → BatchNorm2d pairs; ReLU after the stem and after each block's first batch norm (1 + 9) fuse;
-        // the 9 ReLUs after the residual additions read an Add and stay.
+        // each block's second convolution takes its Add (9, the shortcut as its residual) and the ReLU after it.
         Assert.Equal(19, before.Count(l => l is BatchNorm));
+        Assert.Equal(9, before.Count(l => l is Add));
         Assert.Empty(after.OfType<BatchNorm>());
+        Assert.Empty(after.OfType<Add>());
+        Assert.Empty(after.OfType<ReLU>());
         Assert.Equal(19, after.OfType<Conv2d>().Count(c => c.HasBias));
-        Assert.Equal(10, after.OfType<Conv2d>().Count(c => c.FusedRelu));
-        Assert.Equal(before.OfType<ReLU>().Count() - 10, after.OfType<ReLU>().Count());
+        Assert.Equal(19, after.OfType<Conv2d>().Count(c => c.FusedRelu));
+        Assert.Equal(9, after.OfType<Conv2d>().Count(c => c.FusedResidual));
+        // The fused convolution reads the block's input (through the shortcut, for the downsampling blocks) as its residual.
+        foreach (var n in folded.Graph.Nodes.Where(n => n.Layer is Conv2d { FusedResidual: true }))
+            Assert.Equal(2, n.Inputs.Length);
         Assert.Equal(model.Graph.OutputShape, folded.Graph.OutputShape);
         Assert.False(folded.Parameters.HasGradients);
         Assert.Equal(["conv1.weight", "conv1.bias"], folded.Parameters.Of(after[0]).Select(p => p.Name));

@@ -111,19 +111,20 @@ internal static unsafe class CpuWinograd
     }
 
     /// <summary>
-    /// y (N, kout, OH, OW) = β·y + conv3×3(x (N, cin, H, W), packed U) (+ bias[k]), then max(·, 0) when <paramref name="relu"/>
-    /// is set; stride 1, padding (padH, padW), OH = H + 2·padH − 2, OW = W + 2·padW − 2. <paramref name="packedU"/> is
-    /// <see cref="TransformWeights"/>'s output for (kout, cin), read by every thread. <paramref name="beta"/> is 0 or 1.
+    /// y (N, kout, OH, OW) = β·y + conv3×3(x (N, cin, H, W), packed U) (+ bias[k]) (+ <paramref name="residual"/>, of y's shape,
+    /// when its pointer is not null), then max(·, 0) when <paramref name="relu"/> is set; stride 1, padding (padH, padW),
+    /// OH = H + 2·padH − 2, OW = W + 2·padW − 2. <paramref name="packedU"/> is <see cref="TransformWeights"/>'s output for
+    /// (kout, cin), read by every thread. <paramref name="beta"/> is 0 or 1.
     /// </summary>
     public static void Convolve(Strided x, int n, int cin, int h, int w, int padH, int padW, float* packedU, float* bias,
-        Strided y, int kout, bool relu, float beta)
+        Strided y, int kout, bool relu, float beta, Strided residual = default)
     {
         var plan = new Plan(n, cin, h, w, kout, padH, padW);
         // The GEMM reads V's rows in place: row c of position ξ starts at c·Ld.
         int* offs = (int*)CpuScratch.Current.Get(CpuScratch.Slot.Offsets, cin);
         for (int c = 0; c < cin; c++) offs[c] = c * plan.Ld;
         long costPerItem = 2L * Positions * cin * plan.KChunk * plan.RowsPerBlock * plan.TW;
-        var body = new Body(plan, x, packedU, offs, y, bias, relu, beta);
+        var body = new Body(plan, x, packedU, offs, y, bias, relu, beta, residual);
         if (plan.Inline) body.Run(0, plan.Items);
         else CpuParallel.For(plan.Items, costPerItem, body);
     }
@@ -182,7 +183,7 @@ internal static unsafe class CpuWinograd
     }
 
     /// <summary>Items [start, end) of one call: item = (block, output-channel chunk), block = (image, run of tile rows).</summary>
-    private readonly struct Body(Plan p, Strided x, float* packedU, int* offs, Strided y, float* bias, bool relu, float beta) : IRangeBody
+    private readonly struct Body(Plan p, Strided x, float* packedU, int* offs, Strided y, float* bias, bool relu, float beta, Strided res) : IRangeBody
     {
         public void Run(int start, int end)
         {
@@ -261,6 +262,7 @@ internal static unsafe class CpuWinograd
                 int k = k0 + kk;
                 var vb = Vector512.Create(bias == null ? 0f : bias[k]);
                 float* yk = y.P + n * y.N + k * y.C;
+                float* rk = res.P == null ? null : res.P + n * res.N + k * res.C;
                 float* mk = m + (nint)kk * p.Ld;
                 for (int li = 0; li < rows; li++)
                 {
@@ -280,8 +282,11 @@ internal static unsafe class CpuWinograd
                         var t03 = m0 + m1 + m2; var t13 = m1 - m2 - m3;
                         // y = t A (2×2 per tile), plus the bias.
                         int ox = 2 * j0, count = Math.Min(2 * Lanes, p.OW - ox);
-                        StoreRow(t00 + t01 + t02 + vb, t01 - t02 - t03 + vb, yk + oy * y.H + ox * y.W, count, pair);
-                        if (oy + 1 < p.OH) StoreRow(t10 + t11 + t12 + vb, t11 - t12 - t13 + vb, yk + (oy + 1) * y.H + ox * y.W, count, pair);
+                        StoreRow(t00 + t01 + t02 + vb, t01 - t02 - t03 + vb, yk + oy * y.H + ox * y.W, count, pair,
+                            rk == null ? null : rk + oy * res.H + ox * res.W);
+                        if (oy + 1 < p.OH)
+                            StoreRow(t10 + t11 + t12 + vb, t11 - t12 - t13 + vb, yk + (oy + 1) * y.H + ox * y.W, count, pair,
+                                rk == null ? null : rk + (oy + 1) * res.H + ox * res.W);
                     }
                 }
             }
@@ -289,13 +294,14 @@ internal static unsafe class CpuWinograd
 
         /// <summary>
         /// Output columns 2j and 2j + 1 of 16 tiles (<paramref name="even"/>, <paramref name="odd"/>) interleaved into one output
-        /// row: dst[2l] = even[l], dst[2l + 1] = odd[l] for the first <paramref name="count"/> columns, β·dst added, then ReLU.
+        /// row: dst[2l] = even[l], dst[2l + 1] = odd[l] for the first <paramref name="count"/> columns, β·dst added, then the
+        /// residual row <paramref name="r"/> (null: none), then ReLU.
         /// </summary>
-        private void StoreRow(Vector512<float> even, Vector512<float> odd, float* dst, int count, float* pair)
+        private void StoreRow(Vector512<float> even, Vector512<float> odd, float* dst, int count, float* pair, float* r)
         {
             var lo = Pick(even, InterleaveLo, odd);
             var hi = Pick(even, InterleaveHi, odd);
-            if (y.W == 1 && Avx512F.IsSupported)
+            if (y.W == 1 && (r == null || res.W == 1) && Avx512F.IsSupported)
             {
                 // Masked loads and stores: lanes past count are neither read nor written (no fault past the tensor's end).
                 var mLo = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
@@ -304,6 +310,11 @@ internal static unsafe class CpuWinograd
                 {
                     lo += Avx512F.MaskLoad(dst, mLo, Vector512<float>.Zero);
                     hi += Avx512F.MaskLoad(dst + Lanes, mHi, Vector512<float>.Zero);
+                }
+                if (r != null)
+                {
+                    lo += Avx512F.MaskLoad(r, mLo, Vector512<float>.Zero);
+                    hi += Avx512F.MaskLoad(r + Lanes, mHi, Vector512<float>.Zero);
                 }
                 if (relu) { lo = Vector512.Max(lo, Vector512<float>.Zero); hi = Vector512.Max(hi, Vector512<float>.Zero); }
                 Avx512F.MaskStore(dst, mLo, lo);
@@ -317,6 +328,7 @@ internal static unsafe class CpuWinograd
                 float val = pair[i];
                 float* d = dst + i * y.W;
                 if (beta != 0f) val += *d;
+                if (r != null) val += r[i * res.W];
                 *d = relu ? MathF.Max(val, 0f) : val;
             }
         }
