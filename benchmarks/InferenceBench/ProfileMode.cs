@@ -58,8 +58,8 @@ internal static class ProfileMode
     private static void OnnxRuntimeNodes(Workload w, int iters)
     {
         using var so = new Ort.SessionOptions { GraphOptimizationLevel = Ort.GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = w.Threads, InterOpNumThreads = 1 };
+        so.ProfileOutputPathPrefix = Path.Combine(w.Dir, "ort-profile");   // before enabling: enabling passes the prefix on
         so.EnableProfiling = true;
-        so.ProfileOutputPathPrefix = Path.Combine(w.Dir, "ort-profile");
         using var session = new Ort.InferenceSession(Path.Combine(w.Dir, "model.onnx"), so);
         var y = new float[w.Batch * w.Classes];
         using var input = Ort.OrtValue.CreateTensorValueFromMemory(w.Input, w.Shape);

@@ -191,13 +191,14 @@ public sealed partial class CpuBackend
         var rv = residual is null ? default : View4.Of(residual);
         float* wp = (float*)w.Pointer;
         float* bp = bias is null ? null : (float*)bias.Pointer;
-        if (direct is not null && direct.Fits(g.K, g.Crs) && UseDirect(g, yv, rv))
+        bool transformed = prepared is not null && prepared.K == g.K && prepared.C == g.C;
+        bool winograd = UseWinograd(g, xv, yv, transformed);
+        if (direct is not null && direct.Fits(g.K, g.Crs) && UseDirect(g, yv, rv, winograd))
         {
             CpuDirectConv.Convolve(xv.Winograd, g, direct.Packed, bp, rv.P, yv.P, relu);
             return;
         }
-        bool transformed = prepared is not null && prepared.K == g.K && prepared.C == g.C;
-        if (UseWinograd(g, xv, yv, transformed))
+        if (winograd)
         {
             float* pu = transformed ? prepared!.Packed : WinogradWeightsInScratch(wp, g.K, g.C, (nint)g.Crs, 9, rotate: false);
             CpuWinograd.Convolve(xv.Winograd, g.N, g.C, g.H, g.W, spec.PadH, spec.PadW, pu, bp, yv.Winograd, g.K, relu, 0f, rv.Winograd);
@@ -236,20 +237,30 @@ public sealed partial class CpuBackend
     /// <summary>
     /// Whether a forward call whose weights were laid out for the direct kernel (an inference session's) takes it: under
     /// <see cref="CpuConvAlgorithm.Auto"/> only, for the shapes it fits (<see cref="CpuDirectConv.Fits"/>), dense NCHW output and
-    /// residual, and at most <see cref="DirectMaxPixels"/> output pixels in the call, where it measured faster than Winograd and
-    /// im2col (docs/architecture.md, "Convolution algorithms on the CPU").
+    /// residual, and at most <see cref="DirectMaxPixels"/> output pixels in the call (<see cref="DirectMaxPixelsOverWinograd"/>
+    /// where Winograd would run instead), where it measured faster than Winograd and im2col (docs/architecture.md,
+    /// "Convolution algorithms on the CPU").
     /// </summary>
-    private static unsafe bool UseDirect(in ConvGeom g, View4 y, View4 residual)
+    private static unsafe bool UseDirect(in ConvGeom g, View4 y, View4 residual, bool winograd)
         => (t_convAlgorithm ?? ConvAlgorithm) == CpuConvAlgorithm.Auto && CpuDirectConv.Fits(g) && Dense(g, y)
-            && (residual.P == null || Dense(g, residual)) && (long)g.N * g.P <= DirectMaxPixels;
+            && (residual.P == null || Dense(g, residual)) && (long)g.N * g.P <= (winograd ? DirectMaxPixelsOverWinograd : DirectMaxPixels);
 
     private static bool Dense(in ConvGeom g, View4 v) => v.W == 1 && v.H == g.OW && v.C == g.P && v.N == (long)g.K * g.P;
 
     /// <summary>
-    /// The most output pixels (over the batch) a call may have to take the direct kernel: one 14×14 or 16×16 image (a batch-1
-    /// CIFAR ResNet's middle stage), or a few 7×7 and 8×8 ones. Beyond it Winograd's and the GEMM's larger tiles pay.
+    /// The most output pixels (over the batch) a call may have to take the direct kernel rather than im2col: one 16×16 image
+    /// (measured at batch 1, one thread: ResNet-56's 16→32 stride-2 convolution 19.9 µs against 29.7, the 32→64 one at 8×8
+    /// 16.4 against 33.9; ResNet-20's at 14×14 and 7×7 15.8 against 27.4 and 14.2 against 29.6).
     /// </summary>
     internal const int DirectMaxPixels = 256;
+
+    /// <summary>
+    /// <see cref="DirectMaxPixels"/> where Winograd (weights transformed at load) would take the call: one 14×14 image. Measured
+    /// at batch 1, one thread: 32→32 at 14×14 (49 tiles, whose last 16-column GEMM block holds one) 24.5 µs direct against 27.3
+    /// Winograd, 64→64 at 7×7 24.1 against 34.4 and at 8×8 27.7 against 36.8; but 32→32 at 16×16 (64 tiles, every block full)
+    /// 31.0 against 23.5.
+    /// </summary>
+    internal const int DirectMaxPixelsOverWinograd = 196;
 
     /// <summary>Forward over the images [start, end): see <see cref="Conv2dForward(Tensor, Tensor, Tensor?, Tensor, ConvSpec, bool, CpuWinogradWeights?, CpuGemmWeights?, CpuDirectWeights?, Tensor?)"/>.</summary>
     private readonly unsafe struct ForwardBody(ConvGeom g, View4 xv, View4 yv, View4 rv, CpuIm2Col.Phases ph, float* wp, float* pw, int* offs, float* bp,

@@ -148,6 +148,19 @@ internal static unsafe class CpuDirectConv
         /// <summary>y[k0 + kk, p0 + j] = tile[j][kk] + bias (+ residual), ReLU, for the block's first <paramref name="count"/> pixels.</summary>
         private void Epilogue(float* tile, int count, int k0, float* yk, float* rk)
         {
+            if (count == PBlock && Avx2.IsSupported)
+            {
+                // A channel's 8 pixels are one gather down the tile's column; the same sums as the scalar loop below.
+                var column = Vector256.Create(0, KBlock, 2 * KBlock, 3 * KBlock, 4 * KBlock, 5 * KBlock, 6 * KBlock, 7 * KBlock);
+                for (int kk = 0; kk < KBlock; kk++)
+                {
+                    var v = Avx2.GatherVector256(tile + kk, column, sizeof(float)) + Vector256.Create(bias == null ? 0f : bias[k0 + kk]);
+                    if (rk != null) v += Vector256.Load(rk + (long)kk * pixels);
+                    if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
+                    Vector256.Store(v, yk + (long)kk * pixels);
+                }
+                return;
+            }
             for (int kk = 0; kk < KBlock; kk++)
             {
                 float b = bias == null ? 0f : bias[k0 + kk];
