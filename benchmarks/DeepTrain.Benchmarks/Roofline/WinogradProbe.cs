@@ -36,31 +36,80 @@ internal static class WinogradProbe
                 foreach (string pass in new[] { "forward", "data grad" })
                 {
                     void Call() { if (pass == "forward") b.Conv2dForward(x, w, bias, y, spec); else b.Conv2dBackwardData(y, w, x, spec, accumulate: false); }
-                    double Time(CpuConvAlgorithm alg)
-                    {
-                        using var scope = CpuBackend.UseConvAlgorithm(alg);
-                        Call();
-                        double best = double.MaxValue;
-                        for (int r = 0; r < reps; r++)
-                        {
-                            long t0 = Stopwatch.GetTimestamp();
-                            Call();
-                            best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
-                        }
-                        return best;
-                    }
-                    var ti = new List<double>(); var tw = new List<double>(); var ratios = new List<double>();
-                    for (int r = 0; r < rounds; r++)
-                    {
-                        double a, wv;
-                        if (r % 2 == 0) { a = Time(CpuConvAlgorithm.Im2Col); wv = Time(CpuConvAlgorithm.Winograd); }
-                        else { wv = Time(CpuConvAlgorithm.Winograd); a = Time(CpuConvAlgorithm.Im2Col); }
-                        ti.Add(a); tw.Add(wv); ratios.Add(a / wv);
-                    }
+                    var (ti, tw) = Alternate(Call, reps, rounds);
+                    var ratios = ti.Zip(tw, (a, v) => a / v).ToList();
                     Console.WriteLine(string.Create(inv, $"| {c}→{c}, {h}×{h} | {n} | {pass} | {flops / ImageBatching.Median(ti) / 1e9:F1} | {flops / ImageBatching.Median(tw) / 1e9:F1} | {string.Join(" ", ratios.Select(v => v.ToString("F2", inv)))} | {ImageBatching.Median(ratios):F2} |"));
                 }
                 x.Dispose(); y.Dispose(); w.Dispose(); bias.Dispose();
             }
+    }
+
+    /// <summary>
+    /// The ResNet-20/56 shapes (16, 32, 64 channels at 28/14/7 and 32/16/8 pixels, 3×3 s1 p1) at batches 128, 32 and 8, each
+    /// call kind (forward, data gradient, filter gradient) timed both ways over <paramref name="rounds"/> alternating rounds
+    /// (the order flips every round; each side's fastest of a few calls per round): each side's fastest and median
+    /// milliseconds, and the ratio im2col ÷ Winograd of the fastest times and the median of the per-round ratios. Sets
+    /// <c>CpuBackend.UseWinograd</c>'s per-pass floors (<c>roofline winograd-rule</c>).
+    /// </summary>
+    public static void RunRule(int threads, int rounds)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        CpuBackend.Threads = threads;
+        Console.WriteLine($"\n## Winograd against im2col per call kind ({threads} threads, {rounds} rounds, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})\n");
+        Console.WriteLine("| C→K, H×W | batch | pass | im2col ms min / median | Winograd ms min / median | ratio of mins | per-round ratios min–max | median ratio |\n|---|---|---|---|---|---|---|---|");
+        using var b = new CpuBackend();
+        foreach (var (c, h) in new[] { (16, 28), (32, 14), (64, 7), (16, 32), (32, 16), (64, 8) })
+            foreach (int n in new[] { 128, 32, 8 })
+            {
+                using var x = Tensor.Create(Shape.Of(n, c, h, h)); using var y = Tensor.Create(Shape.Of(n, c, h, h));
+                using var w = Tensor.Create(Shape.Of(c, c, 3, 3));
+                Fill(x, 1); Fill(w, 2); Fill(y, 3);
+                var spec = ConvSpec.Square(1, 1);
+                int reps = (int)Math.Clamp(1.5e8 / (2.0 * n * c * c * 9 * h * h), 3, 100);
+                foreach (string pass in new[] { "forward", "data grad", "filter grad" })
+                {
+                    void Call()
+                    {
+                        if (pass == "forward") b.Conv2dForward(x, w, null, y, spec);
+                        else if (pass == "data grad") b.Conv2dBackwardData(y, w, x, spec, accumulate: false);
+                        else b.Conv2dBackwardFilter(x, y, w, null, spec, accumulate: false);
+                    }
+                    var (ti, tw) = Alternate(Call, reps, rounds);
+                    var ratios = ti.Zip(tw, (a, v) => a / v).ToList();
+                    Console.WriteLine(string.Create(inv, $"| {c}→{c}, {h}×{h} | {n} | {pass} | {ti.Min() * 1e3:F3} / {ImageBatching.Median(ti) * 1e3:F3} | {tw.Min() * 1e3:F3} / {ImageBatching.Median(tw) * 1e3:F3} | {ti.Min() / tw.Min():F2} | {ratios.Min():F2}–{ratios.Max():F2} | {ImageBatching.Median(ratios):F2} |"));
+                }
+            }
+        Console.WriteLine($"\nload average at the end {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+    }
+
+    /// <summary>
+    /// Each round times <paramref name="call"/> on im2col and on Winograd (im2col first in even rounds), each side's fastest of
+    /// <paramref name="reps"/> calls after one warm-up: the per-round seconds of both sides.
+    /// </summary>
+    private static (List<double> Im2Col, List<double> Winograd) Alternate(Action call, int reps, int rounds)
+    {
+        double Time(CpuConvAlgorithm alg)
+        {
+            using var scope = CpuBackend.UseConvAlgorithm(alg);
+            call();
+            double best = double.MaxValue;
+            for (int r = 0; r < reps; r++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                call();
+                best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
+            return best;
+        }
+        var ti = new List<double>(); var tw = new List<double>();
+        for (int r = 0; r < rounds; r++)
+        {
+            double a, wv;
+            if (r % 2 == 0) { a = Time(CpuConvAlgorithm.Im2Col); wv = Time(CpuConvAlgorithm.Winograd); }
+            else { wv = Time(CpuConvAlgorithm.Winograd); a = Time(CpuConvAlgorithm.Im2Col); }
+            ti.Add(a); tw.Add(wv);
+        }
+        return (ti, tw);
     }
 
     private static void Fill(Tensor t, int seed)

@@ -26,8 +26,9 @@ namespace DeepTrain.Backends.Cpu;
 // columns (pixels) instead; each output element is computed the same way either way.
 // Inference fuses ReLU into the forward epilogue (y = max(conv + bias, 0), Conv2dForward's relu overload), and a session passes
 // its weights already packed for the GEMM (CpuGemmWeights) and Winograd-transformed (CpuWinogradWeights), made once at load.
-// 3×3 stride-1 ungrouped forwards and data gradients may take Winograd F(2×2, 3×3) instead (CpuWinograd; the rule is
-// UseWinograd, documented in docs/architecture.md, "Convolution algorithms on the CPU"; DEEPTRAIN_CPU_CONV=im2col turns it off).
+// 3×3 stride-1 ungrouped forwards, data gradients and filter gradients may take Winograd F(2×2, 3×3) instead (CpuWinograd; the
+// rule is UseWinograd, per call kind, documented in docs/architecture.md, "Convolution algorithms on the CPU";
+// DEEPTRAIN_CPU_CONV=im2col turns it off).
 public sealed partial class CpuBackend
 {
     /// <summary>The smallest per-image, per-group forward product (flops) that a batch smaller than the thread count splits over columns.</summary>
@@ -53,27 +54,57 @@ public sealed partial class CpuBackend
     /// Whether a convolution call (forward, or the data gradient as the convolution of dy with the rotated filter) takes the
     /// Winograd path: by <see cref="ConvAlgorithm"/>, and under <see cref="CpuConvAlgorithm.Auto"/> only for the shapes where it
     /// measured faster on the development machine (docs/architecture.md, "Convolution algorithms on the CPU"): 3×3 stride 1
-    /// ungrouped, AVX-512, both tensors NCHW, at least <see cref="WinogradMinChannels"/> input and output channels and
+    /// ungrouped, AVX-512, both tensors NCHW, at least <see cref="WinogradMinChannelsOf"/>(<paramref name="pass"/>) input and
+    /// output channels (and for the filter gradient at most <see cref="WinogradMaxChannelsFilter"/>) and
     /// <see cref="WinogradMinTiles"/> output tiles, or <see cref="WinogradMinTilesPrepared"/> when the weights were transformed
     /// before the call (<paramref name="prepared"/>: an inference session's).
     /// </summary>
-    private static bool UseWinograd(in ConvGeom g, View4 src, View4 dst, bool prepared = false)
+    private static bool UseWinograd(in ConvGeom g, View4 src, View4 dst, ConvPass pass, bool prepared = false)
     {
         if (!CpuWinograd.Fits(g)) return false;
         return (t_convAlgorithm ?? ConvAlgorithm) switch
         {
             CpuConvAlgorithm.Im2Col => false,
             CpuConvAlgorithm.Winograd => true,
-            _ => Vector512.IsHardwareAccelerated && src.W == 1 && dst.W == 1 && g.C >= WinogradMinChannels && g.K >= WinogradMinChannels
+            _ => Vector512.IsHardwareAccelerated && src.W == 1 && dst.W == 1
+                && Math.Min(g.C, g.K) >= WinogradMinChannelsOf(pass) && (pass != ConvPass.Filter || Math.Max(g.C, g.K) <= WinogradMaxChannelsFilter)
                 && (long)g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2) >= (prepared ? WinogradMinTilesPrepared : WinogradMinTiles),
         };
     }
+
+    /// <summary>The three convolution calls of a training step, which the Winograd rule weighs separately.</summary>
+    internal enum ConvPass { Forward, Data, Filter }
+
+    /// <summary>The fewest input and output channels for which <see cref="CpuConvAlgorithm.Auto"/> picks Winograd in <paramref name="pass"/>.</summary>
+    internal static int WinogradMinChannelsOf(ConvPass pass) => pass switch
+    {
+        ConvPass.Data => WinogradMinChannelsData,
+        ConvPass.Filter => WinogradMinChannelsFilter,
+        _ => WinogradMinChannels,
+    };
 
     /// <summary>
     /// The fewest input and output channels for which <see cref="CpuConvAlgorithm.Auto"/> picks Winograd: below 16 the 16
     /// GEMMs of depth C are too shallow to pay for the transforms (measured 0.3–0.8× im2col at 4 and 8 channels).
     /// </summary>
     internal const int WinogradMinChannels = 16;
+
+    /// <summary>
+    /// <see cref="WinogradMinChannels"/> for the data gradient: at 16 channels and batch 128 it measured 0.98× im2col (median of
+    /// 15 alternating rounds under load, 1 and 2 threads; slower idle too), so ResNet training's 16-channel stage keeps im2col
+    /// there (benchmarks/README.md, "Winograd per call kind").
+    /// </summary>
+    internal const int WinogradMinChannelsData = 32;
+
+    /// <summary><see cref="WinogradMinChannels"/> for the filter gradient (1.1–1.6× im2col at 16 and 32 channels).</summary>
+    internal const int WinogradMinChannelsFilter = 16;
+
+    /// <summary>
+    /// The most input and output channels for which <see cref="CpuConvAlgorithm.Auto"/> takes Winograd in the filter gradient:
+    /// at 64 channels (7×7 and 8×8 images) it measured 0.6–0.9× im2col, its transforms filling 4 of 16 lanes and its GEMMs
+    /// packing both operands; wider layers were not measured.
+    /// </summary>
+    internal const int WinogradMaxChannelsFilter = 32;
 
     /// <summary>
     /// The fewest 2×2 output tiles (over the batch) for which <see cref="CpuConvAlgorithm.Auto"/> picks Winograd: the weight
@@ -95,7 +126,7 @@ public sealed partial class CpuBackend
     private static CpuConvAlgorithm? s_convAlgorithm;
 
     /// <summary>
-    /// Which algorithm the 3×3 stride-1 convolutions take (forward and data gradient; <see cref="ConvAlgorithmVariable"/> sets
+    /// Which algorithm the 3×3 stride-1 convolutions take (forward, data and filter gradient; <see cref="ConvAlgorithmVariable"/> sets
     /// it for the process): <c>im2col</c> reproduces the bits of releases before the Winograd path.
     /// </summary>
     /// <exception cref="ArgumentException">The environment variable holds another value.</exception>
@@ -192,7 +223,7 @@ public sealed partial class CpuBackend
         float* wp = (float*)w.Pointer;
         float* bp = bias is null ? null : (float*)bias.Pointer;
         bool transformed = prepared is not null && prepared.K == g.K && prepared.C == g.C;
-        bool winograd = UseWinograd(g, xv, yv, transformed);
+        bool winograd = UseWinograd(g, xv, yv, ConvPass.Forward, transformed);
         if (direct is not null && direct.Fits(g.K, g.Crs) && UseDirect(g, yv, rv, winograd))
         {
             CpuDirectConv.Convolve(xv.Winograd, g, direct.Packed, bp, rv.P, yv.P, relu);
@@ -427,7 +458,7 @@ public sealed partial class CpuBackend
         // Cg·R·S-row product plus col2im wastes less.
         bool implicitIm2Col = spec.StrideH == 1 && spec.StrideW == 1 && !g.Pointwise && padBH >= 0 && padBW >= 0
             && 2 * g.Cg >= CpuGemm.MR;
-        if (padBH >= 0 && padBW >= 0 && UseWinograd(g, dyv, dxv))
+        if (padBH >= 0 && padBW >= 0 && UseWinograd(g, dyv, dxv, ConvPass.Data))
         {
             // dx (N, C, H, W) (+)= conv(dy (N, K, OH, OW), w′) with w′[c, k] = w[k, c] rotated 180°, padding 2 − pad.
             float* pu = WinogradWeightsInScratch(wp, g.C, g.K, 9, (nint)g.Crs, rotate: true);
@@ -524,6 +555,10 @@ public sealed partial class CpuBackend
         if (g.N == 0)
         {
             if (!accumulate) new Span<float>(dwp, wElems).Clear();
+        }
+        else if (UseWinograd(g, xv, dyv, ConvPass.Filter))
+        {
+            CpuWinograd.FilterGradient(xv.Winograd, dyv.Winograd, g.N, g.C, g.H, g.W, g.K, spec.PadH, spec.PadW, dwp, accumulate);
         }
         else
         {
@@ -671,8 +706,10 @@ public sealed partial class CpuBackend
             // rows; once the packed U and the unpacked transform it is made from.
             var (fwd, _) = CpuWinograd.WorkspaceFloats(g.N, g.C, g.H, g.W, g.K, spec.PadH, spec.PadW);
             var (bwd, _) = CpuWinograd.WorkspaceFloats(g.N, g.K, g.OH, g.OW, g.C, Math.Max(0, 2 - spec.PadH), Math.Max(0, 2 - spec.PadW));
-            perThread = Math.Max(perThread, Math.Max(fwd, bwd));
+            var (filter, partials) = CpuWinograd.FilterWorkspaceFloats(g.N, g.C, g.H, g.W, g.K, spec.PadH, spec.PadW);
+            perThread = Math.Max(perThread, Math.Max(Math.Max(fwd, bwd), filter));
             shared = Math.Max(shared, CpuWinograd.PackedSize(Math.Max(g.K, g.C), Math.Max(g.K, g.C)) + (long)CpuWinograd.Positions * g.K * g.C);
+            shared = Math.Max(shared, partials);
         }
         return (perThread * CpuParallel.Threads + shared) * sizeof(float);
     }

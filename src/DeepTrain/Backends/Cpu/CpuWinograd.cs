@@ -13,6 +13,19 @@ namespace DeepTrain.Backends.Cpu;
 //   M_ξ (K, T) = U_ξ (K, C) · V_ξ (C, T)     16 GEMMs over the channels (CpuGemm, U packed once)
 //   y[k, t]   = Aᵀ m[k, t] A (+ bias, ReLU)  Aᵀ (2×4) = [1 1 1 0; 0 1 −1 −1]
 //
+// The filter gradient is the adjoint of the same product (Lavin and Gray §4; a transposed role for each matrix): with
+// dM = ∂L/∂M = A dy Aᵀ per tile and M = U ⊙ V, ∂L/∂U = Σ_t dM ⊙ V, and U = G g Gᵀ gives ∂L/∂g = Gᵀ (∂L/∂U) G:
+//
+//   Ṽdy_ξ[k, t] = (A dy[k, t] Aᵀ)_ab         A  (4×2) = [1 0; 1 1; 1 −1; 0 −1]    (the 2×2 dy tile, zero past OH, OW)
+//   V_ξ[c, t]   = (Bᵀ d[c, t] B)_ab          the forward's input transform
+//   Ṁ_ξ (K, C)  = Σ_t Ṽdy_ξ (K, t) · V_ξ (C, t)ᵀ   16 GEMMs over the tiles (CpuGemm: both operands packed by transposition)
+//   dw[k, c]    = Gᵀ Ṁ[k, c] G  (3×3)         Gᵀ (3×4) = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1]
+//
+// Its tiles are summed in a fixed order: the call's blocks (FixedBlocks: sized from the shape alone) fall into a fixed number of
+// groups of consecutive blocks, each group sums its blocks into its own Ṁ in block order, and the groups' Ṁ are added in group
+// order before the 4×4 → 3×3 transform. The threads only choose which groups (and output-channel chunks) they take, so the
+// filter gradient, like the forward, does not depend on the thread count at all.
+//
 // 16 multiplications per output pair of channels instead of 36: 2.25× fewer GEMM flops than im2col, for transforms that
 // cost O(C·T + K·T). The fp32 error is a few times im2col's (the transforms add and subtract ±½-scaled terms before the
 // products; CpuWinogradTests measures both against a double-precision reference). F(4×4, 3×3) would save 4× but its
@@ -143,20 +156,70 @@ internal static unsafe class CpuWinograd
         return (perThread, PackedSize(kout, cin) + (long)Positions * kout * cin);
     }
 
+    /// <summary>
+    /// Floats of scratch one call of <see cref="FilterGradient"/> takes: per thread (V, Ṽdy, padded rows, both GEMM packings),
+    /// and in all (every group's Ṁ).
+    /// </summary>
+    public static (long PerThread, long Shared) FilterWorkspaceFloats(int n, int cin, int h, int w, int kout, int padH, int padW)
+    {
+        var p = new Plan(n, cin, h, w, kout, padH, padW, fixedBlocks: true);
+        int depth = Math.Min(p.ImagesPerBlock * p.RowsPerBlock * p.TW, CpuGemm.KC);
+        long perThread = (long)Positions * (cin + p.KChunk) * p.Ld + (long)(p.PlaneRows + 3) * p.RowLen
+            + (long)(Math.Min(p.KChunk, CpuGemm.MC) + CpuGemm.MR + cin + CpuGemm.NR) * depth;
+        return (perThread, (long)p.Groups * Positions * kout * cin);
+    }
+
+    /// <summary>The most groups (partial Ṁ) a filter-gradient call sums its tiles into.</summary>
+    private const int MaxGroups = 16;
+
+    /// <summary>Floats all of a filter-gradient call's partial Ṁ may take (16 MiB); wider layers take fewer groups.</summary>
+    private const long GroupFloats = 4L << 20;
+
+    /// <summary>
+    /// dw (kout, cin, 3, 3), contiguous, = (or += when <paramref name="accumulate"/>) ∂L/∂w of the 3×3 stride-1 convolution
+    /// y = conv(x, w) with padding (padH, padW): Σ over images and tiles of Gᵀ [(A dy Aᵀ) ⊙ (Bᵀ d B)] G (see the file header).
+    /// x is (N, cin, H, W) and dy (N, kout, OH, OW), OH = H + 2·padH − 2, OW = W + 2·padW − 2, both read through their strides.
+    /// </summary>
+    public static void FilterGradient(Strided x, Strided dy, int n, int cin, int h, int w, int kout, int padH, int padW, float* dw, bool accumulate)
+    {
+        var plan = new Plan(n, cin, h, w, kout, padH, padW, fixedBlocks: true);
+        long perGroup = (long)Positions * kout * cin;
+        float* partials = CpuScratch.Current.Get(CpuScratch.Slot.PartialGrad, plan.Groups * perGroup);
+        long tilesPerGroup = (long)n * plan.TH * plan.TW / plan.Groups;
+        var body = new FilterBody(plan, x, dy, partials);
+        if (plan.Inline) body.Run(0, plan.Items);
+        else CpuParallel.For(plan.Items, 2L * Positions * cin * plan.KChunk * tilesPerGroup, body);
+        // Ṁ = Σ_groups in group order, then dw = Gᵀ Ṁ G: per output channel, so any split over k gives the same bits.
+        var reduce = new FilterReduce(plan, partials, dw, accumulate);
+        if (plan.Inline) reduce.Run(0, kout);
+        else CpuParallel.For(kout, (long)perGroup / kout * plan.Groups, reduce);
+    }
+
     /// <summary>How one call's tiles split into blocks (whole tile rows of one image) and output channels into chunks.</summary>
     private readonly struct Plan
     {
         public readonly int N, C, H, W, K, PadH, PadW, OH, OW, TH, TW;
         public readonly int RowsPerBlock, BlocksPerImage, KChunk, KChunks, Ld, RowLen;
+        public readonly int ImagesPerBlock;  // the filter gradient's blocks may hold several whole images (a deeper GEMM)
+        public readonly int Blocks;
+        public readonly int Groups;         // the filter gradient's partial sums: each a fixed run of consecutive blocks
+        public readonly int Items;          // (block or group, output-channel chunk) pairs
         public readonly bool Inline;        // small enough to run on the calling thread alone
 
-        public Plan(int n, int c, int h, int w, int k, int padH, int padW)
+        /// <summary>
+        /// <paramref name="fixedBlocks"/> (the filter gradient): blocks and groups are sized from the shape alone, never from
+        /// the thread count, since they set the order in which tiles are summed; only the output-channel chunks follow the threads.
+        /// </summary>
+        public Plan(int n, int c, int h, int w, int k, int padH, int padW, bool fixedBlocks = false)
         {
             (N, C, H, W, K, PadH, PadW) = (n, c, h, w, k, padH, padW);
             OH = h + 2 * padH - 2; OW = w + 2 * padW - 2;
             TH = (OH + 1) / 2; TW = (OW + 1) / 2;
             int tilesTarget = Math.Max(Lanes, BlockFloats / (Positions * (c + k)));
             RowsPerBlock = Math.Clamp(tilesTarget / TW, 1, TH);
+            // The filter gradient's GEMMs are as deep as a block has tiles: small images (7×7, 8×8: 16 tiles) are grouped
+            // into blocks of whole images, up to the same L2 target. (Deeper blocks, 128 tiles at 64 channels, measured slower.)
+            ImagesPerBlock = fixedBlocks ? Math.Clamp(tilesTarget / (TH * TW), 1, Math.Max(1, n)) : 1;
             // Fewer blocks than threads (a small batch): smaller blocks, then output-channel chunks.
             // Blocks keep at least one vector of tiles (16), so the GEMM's 16-column micro-tiles stay full.
             // Below SplitMinFlops the whole call stays on one thread: waking a worker costs more than it saves (and on a loaded
@@ -164,22 +227,36 @@ internal static unsafe class CpuWinograd
             long flops = 2L * Positions * c * k * n * ((h + 2 * padH - 1) / 2) * ((w + 2 * padW - 1) / 2);
             int threads = t_partitionThreads > 0 ? t_partitionThreads : flops < SplitMinFlops ? 1 : CpuParallel.Threads;
             Inline = t_partitionThreads <= 0 && flops < SplitMinFlops;
-            if ((long)n * ((TH + RowsPerBlock - 1) / RowsPerBlock) < threads)
+            if (!fixedBlocks && (long)n * ((TH + RowsPerBlock - 1) / RowsPerBlock) < threads)
                 RowsPerBlock = Math.Max(Math.Min(TH, (Lanes + TW - 1) / TW), TH / Math.Max(1, threads / n));
             BlocksPerImage = (TH + RowsPerBlock - 1) / RowsPerBlock;
-            long blocks = (long)n * BlocksPerImage;
-            int chunks = blocks >= threads ? 1 : (int)Math.Min((threads + blocks - 1) / blocks, (k + CpuGemm.MR - 1) / CpuGemm.MR);
+            long blocks = ImagesPerBlock > 1 ? (n + ImagesPerBlock - 1) / ImagesPerBlock : (long)n * BlocksPerImage;
+            Blocks = checked((int)blocks);
+            Groups = fixedBlocks ? (int)Math.Min(blocks, Math.Clamp(GroupFloats / ((long)Positions * k * c), 1, MaxGroups)) : 0;
+            long units = fixedBlocks ? Groups : blocks;
+            int chunks = units >= threads ? 1 : (int)Math.Min((threads + units - 1) / units, (k + CpuGemm.MR - 1) / CpuGemm.MR);
             KChunk = (k + chunks - 1) / chunks;
             KChunk = (KChunk + CpuGemm.MR - 1) / CpuGemm.MR * CpuGemm.MR;
             KChunks = (k + KChunk - 1) / KChunk;
             // One tile row's vectors overrun its last tile by up to 15 lanes; Ld leaves room for them past the block's end.
-            Ld = RowsPerBlock * TW + Lanes;
+            Ld = ImagesPerBlock * RowsPerBlock * TW + Lanes;
             // A padded input row: the loads of the last 16 tiles reach column 2·(tiles rounded up to 16) + 2 + 32.
             RowLen = 2 * ((TW + Lanes - 1) / Lanes * Lanes) + 2 + 2 * Lanes;
+            Items = checked((int)units * KChunks);
         }
 
-        public int Items => checked(N * BlocksPerImage * KChunks);
         public int PlaneRows => 2 * RowsPerBlock + 2;
+
+        /// <summary>The blocks [First, End) of filter-gradient group <paramref name="group"/>.</summary>
+        public (int First, int End) GroupBlocks(int group) => ((int)((long)Blocks * group / Groups), (int)((long)Blocks * (group + 1) / Groups));
+
+        /// <summary>Block <paramref name="block"/>'s images [N0, N0 + Images) and, of each, the tile rows [I0, I0 + Rows).</summary>
+        public (int N0, int Images, int I0, int Rows) Block(int block)
+        {
+            if (ImagesPerBlock > 1) return (block * ImagesPerBlock, Math.Min(ImagesPerBlock, N - block * ImagesPerBlock), 0, TH);
+            int i0 = block % BlocksPerImage * RowsPerBlock;
+            return (block / BlocksPerImage, 1, i0, Math.Min(TH - i0, RowsPerBlock));
+        }
     }
 
     /// <summary>Items [start, end) of one call: item = (block, output-channel chunk), block = (image, run of tile rows).</summary>
@@ -200,53 +277,12 @@ internal static unsafe class CpuWinograd
                 int block = item / p.KChunks, chunk = item % p.KChunks;
                 int n = block / p.BlocksPerImage, i0 = block % p.BlocksPerImage * p.RowsPerBlock;
                 int rows = Math.Min(p.TH - i0, p.RowsPerBlock), tiles = rows * p.TW;
-                if (block != lastBlock) { InputTransform(n, i0, rows, plane, v); lastBlock = block; }
+                if (block != lastBlock) { InputTransform(p, x, n, i0, rows, plane, v); lastBlock = block; }
                 int k0 = chunk * p.KChunk, kc = Math.Min(p.KChunk, p.K - k0);
                 for (int xi = 0; xi < Positions; xi++)
                     CpuGemm.SgemmPackedA(kc, tiles, p.C, 1f, packedU + xi * perXi, p.K, k0,
                         v + (long)xi * p.C * p.Ld, 0, 1, offs, 0f, m + (long)xi * p.KChunk * p.Ld, p.Ld, 1);
                 OutputTransform(n, i0, rows, k0, kc, m);
-            }
-        }
-
-        /// <summary>V_ξ[c, (li, j)] = (Bᵀ d B)_ξ for the tile rows [i0, i0 + rows) of image n, every channel.</summary>
-        private void InputTransform(int n, int i0, int rows, float* plane, float* v)
-        {
-            int y0 = 2 * i0 - p.PadH, planeRows = 2 * rows + 2;
-            nint vXi = (nint)p.C * p.Ld;
-            for (int c = 0; c < p.C; c++)
-            {
-                float* xc = x.P + n * x.N + c * x.C;
-                for (int q = 0; q < planeRows; q++)
-                {
-                    float* dst = plane + q * p.RowLen + p.PadW;
-                    int yy = y0 + q;
-                    if (yy < 0 || yy >= p.H) { new Span<float>(dst, p.W).Clear(); continue; }
-                    float* src = xc + yy * x.H;
-                    if (x.W == 1) CpuIm2Col.Copy(dst, src, p.W);
-                    else for (int xx = 0; xx < p.W; xx++) dst[xx] = src[xx * x.W];
-                }
-                float* vc = v + (nint)c * p.Ld;
-                for (int li = 0; li < rows; li++)
-                    for (int j0 = 0; j0 < p.TW; j0 += Lanes)
-                    {
-                        // h[r][s'] = (d B)[r][s'] for the 4 patch rows r, 16 tiles per vector.
-                        float* r0 = plane + 2 * li * p.RowLen + 2 * j0;
-                        RowTransform(r0, out var h00, out var h01, out var h02, out var h03);
-                        RowTransform(r0 + p.RowLen, out var h10, out var h11, out var h12, out var h13);
-                        RowTransform(r0 + 2 * p.RowLen, out var h20, out var h21, out var h22, out var h23);
-                        RowTransform(r0 + 3 * p.RowLen, out var h30, out var h31, out var h32, out var h33);
-                        // V = Bᵀ h: rows h0 − h2, h1 + h2, h2 − h1, h1 − h3.
-                        float* dst = vc + li * p.TW + j0;
-                        Vector512.Store(h00 - h20, dst); Vector512.Store(h01 - h21, dst + vXi);
-                        Vector512.Store(h02 - h22, dst + 2 * vXi); Vector512.Store(h03 - h23, dst + 3 * vXi);
-                        Vector512.Store(h10 + h20, dst + 4 * vXi); Vector512.Store(h11 + h21, dst + 5 * vXi);
-                        Vector512.Store(h12 + h22, dst + 6 * vXi); Vector512.Store(h13 + h23, dst + 7 * vXi);
-                        Vector512.Store(h20 - h10, dst + 8 * vXi); Vector512.Store(h21 - h11, dst + 9 * vXi);
-                        Vector512.Store(h22 - h12, dst + 10 * vXi); Vector512.Store(h23 - h13, dst + 11 * vXi);
-                        Vector512.Store(h10 - h30, dst + 12 * vXi); Vector512.Store(h11 - h31, dst + 13 * vXi);
-                        Vector512.Store(h12 - h32, dst + 14 * vXi); Vector512.Store(h13 - h33, dst + 15 * vXi);
-                    }
             }
         }
 
@@ -331,6 +367,202 @@ internal static unsafe class CpuWinograd
                 if (r != null) val += r[i * res.W];
                 *d = relu ? MathF.Max(val, 0f) : val;
             }
+        }
+    }
+
+    /// <summary>V_ξ[c, (li, j)] = (Bᵀ d B)_ξ for the tile rows [i0, i0 + rows) of image n, every channel.</summary>
+    private static void InputTransform(in Plan p, Strided x, int n, int i0, int rows, float* plane, float* v)
+    {
+        int y0 = 2 * i0 - p.PadH, planeRows = 2 * rows + 2;
+        nint vXi = (nint)p.C * p.Ld;
+        for (int c = 0; c < p.C; c++)
+        {
+            float* xc = x.P + n * x.N + c * x.C;
+            for (int q = 0; q < planeRows; q++)
+            {
+                float* dst = plane + q * p.RowLen + p.PadW;
+                int yy = y0 + q;
+                if (yy < 0 || yy >= p.H) { new Span<float>(dst, p.W).Clear(); continue; }
+                CopyRow(dst, xc + yy * x.H, x.W, p.W);
+            }
+            float* vc = v + (nint)c * p.Ld;
+            for (int li = 0; li < rows; li++)
+                for (int j0 = 0; j0 < p.TW; j0 += Lanes)
+                {
+                    // h[r][s'] = (d B)[r][s'] for the 4 patch rows r, 16 tiles per vector.
+                    float* r0 = plane + 2 * li * p.RowLen + 2 * j0;
+                    RowTransform(r0, out var h00, out var h01, out var h02, out var h03);
+                    RowTransform(r0 + p.RowLen, out var h10, out var h11, out var h12, out var h13);
+                    RowTransform(r0 + 2 * p.RowLen, out var h20, out var h21, out var h22, out var h23);
+                    RowTransform(r0 + 3 * p.RowLen, out var h30, out var h31, out var h32, out var h33);
+                    // V = Bᵀ h: rows h0 − h2, h1 + h2, h2 − h1, h1 − h3.
+                    float* dst = vc + li * p.TW + j0;
+                    Vector512.Store(h00 - h20, dst); Vector512.Store(h01 - h21, dst + vXi);
+                    Vector512.Store(h02 - h22, dst + 2 * vXi); Vector512.Store(h03 - h23, dst + 3 * vXi);
+                    Vector512.Store(h10 + h20, dst + 4 * vXi); Vector512.Store(h11 + h21, dst + 5 * vXi);
+                    Vector512.Store(h12 + h22, dst + 6 * vXi); Vector512.Store(h13 + h23, dst + 7 * vXi);
+                    Vector512.Store(h20 - h10, dst + 8 * vXi); Vector512.Store(h21 - h11, dst + 9 * vXi);
+                    Vector512.Store(h22 - h12, dst + 10 * vXi); Vector512.Store(h23 - h13, dst + 11 * vXi);
+                    Vector512.Store(h10 - h30, dst + 12 * vXi); Vector512.Store(h11 - h31, dst + 13 * vXi);
+                    Vector512.Store(h12 - h32, dst + 14 * vXi); Vector512.Store(h13 - h33, dst + 15 * vXi);
+                }
+        }
+    }
+
+    /// <summary>dst[i] = src[i·stride] for i in [0, count).</summary>
+    private static void CopyRow(float* dst, float* src, nint stride, int count)
+    {
+        if (stride == 1) CpuIm2Col.Copy(dst, src, count);
+        else for (int i = 0; i < count; i++) dst[i] = src[i * stride];
+    }
+
+    /// <summary>
+    /// Filter-gradient items [start, end): item = (group, output-channel chunk). Each block of the group is transformed
+    /// (V for every input channel, Ṽdy for the chunk's output channels) and its 16 products are summed into the group's Ṁ,
+    /// the group's first block overwriting.
+    /// </summary>
+    private readonly struct FilterBody(Plan p, Strided x, Strided dy, float* partials) : IRangeBody
+    {
+        public void Run(int start, int end)
+        {
+            var scratch = CpuScratch.Current;
+            float* v = scratch.Get(CpuScratch.Slot.Columns, (long)Positions * p.C * p.Ld);
+            float* d = scratch.Get(CpuScratch.Slot.Output, (long)Positions * p.KChunk * p.Ld);
+            // The input plane, then dy's two rows of one tile row and a row that stays zero (dy past OH).
+            float* plane = scratch.Get(CpuScratch.Slot.Rows, (long)(p.PlaneRows + 3) * p.RowLen);
+            new Span<float>(plane, (p.PlaneRows + 3) * p.RowLen).Clear();
+            float* dyRows = plane + p.PlaneRows * p.RowLen;
+            long perGroup = (long)Positions * p.K * p.C;
+            for (int item = start; item < end; item++)
+            {
+                int group = item / p.KChunks, chunk = item % p.KChunks;
+                int k0 = chunk * p.KChunk, kc = Math.Min(p.KChunk, p.K - k0);
+                float* mg = partials + group * perGroup;
+                var (first, last) = p.GroupBlocks(group);
+                for (int block = first; block < last; block++)
+                {
+                    var (n0, images, i0, rows) = p.Block(block);
+                    int tiles = images * rows * p.TW;
+                    // A block's images lie side by side along the tiles (each one's vector overrun is overwritten by the next).
+                    for (int im = 0; im < images; im++)
+                    {
+                        InputTransform(p, x, n0 + im, i0, rows, plane, v + im * rows * p.TW);
+                        GradientTransform(n0 + im, i0, rows, k0, kc, dyRows, d + im * rows * p.TW);
+                    }
+                    // Ṁ_ξ[k0.., :] (kc, C) (+)= Ṽdy_ξ (kc, tiles) · V_ξ (C, tiles)ᵀ: both operands are read along the tiles.
+                    float beta = block == first ? 0f : 1f;
+                    for (int xi = 0; xi < Positions; xi++)
+                        CpuGemm.Sgemm(kc, p.C, tiles, 1f, d + (long)xi * p.KChunk * p.Ld, p.Ld, 1, v + (long)xi * p.C * p.Ld, 1, p.Ld,
+                            beta, mg + (long)xi * p.K * p.C + (long)k0 * p.C, p.C, 1);
+                }
+            }
+        }
+
+        /// <summary>
+        /// Ṽdy_ξ[kk, (li, j)] = (A dy A ᵀ)_ξ for the tile rows [i0, i0 + rows) of image n and the output channels [k0, k0 + kc).
+        /// </summary>
+        private void GradientTransform(int n, int i0, int rows, int k0, int kc, float* dyRows, float* d)
+        {
+            float* top = dyRows, bottom = dyRows + p.RowLen, zero = dyRows + 2 * p.RowLen;
+            nint dXi = (nint)p.KChunk * p.Ld;
+            for (int kk = 0; kk < kc; kk++)
+            {
+                float* dk = dy.P + n * dy.N + (k0 + kk) * dy.C;
+                float* out0 = d + (nint)kk * p.Ld;
+                for (int li = 0; li < rows; li++)
+                {
+                    int oy = 2 * (i0 + li);
+                    CopyRow(top, dk + oy * dy.H, dy.W, p.OW);
+                    float* lower = zero;
+                    if (oy + 1 < p.OH) { CopyRow(bottom, dk + (oy + 1) * dy.H, dy.W, p.OW); lower = bottom; }
+                    for (int j0 = 0; j0 < p.TW; j0 += Lanes)
+                    {
+                        // The 2×2 tiles of 16 tiles: e = columns 2j, o = columns 2j + 1, of the top (0) and bottom (1) rows.
+                        var a = Vector512.Load(top + 2 * j0); var b = Vector512.Load(top + 2 * j0 + Lanes);
+                        var e0 = Pick(a, Evens, b); var o0 = Pick(a, Odds, b);
+                        a = Vector512.Load(lower + 2 * j0); b = Vector512.Load(lower + 2 * j0 + Lanes);
+                        var e1 = Pick(a, Evens, b); var o1 = Pick(a, Odds, b);
+                        // A dy: rows (e0, o0), (e0 + e1, o0 + o1), (e0 − e1, o0 − o1), (−e1, −o1); then each row (p, q) · Aᵀ
+                        // = (p, p + q, p − q, −q).
+                        float* dst = out0 + li * p.TW + j0;
+                        StoreGradientRow(e0, o0, dst, dXi);
+                        StoreGradientRow(e0 + e1, o0 + o1, dst + 4 * dXi, dXi);
+                        StoreGradientRow(e0 - e1, o0 - o1, dst + 8 * dXi, dXi);
+                        StoreGradientRow(-e1, -o1, dst + 12 * dXi, dXi);
+                    }
+                }
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void StoreGradientRow(Vector512<float> p0, Vector512<float> q, float* dst, nint dXi)
+        {
+            Vector512.Store(p0, dst);
+            Vector512.Store(p0 + q, dst + dXi);
+            Vector512.Store(p0 - q, dst + 2 * dXi);
+            Vector512.Store(-q, dst + 3 * dXi);
+        }
+    }
+
+    /// <summary>
+    /// dw[k, c] (+)= Gᵀ Ṁ[k, c] G for the output channels [start, end), Ṁ being the groups' partials added in group order:
+    /// 16 input channels per vector.
+    /// </summary>
+    private readonly struct FilterReduce(Plan p, float* partials, float* dw, bool accumulate) : IRangeBody
+    {
+        public void Run(int start, int end)
+        {
+            float* m = stackalloc float[Positions * Lanes];
+            float* g = stackalloc float[9 * Lanes];
+            long perGroup = (long)Positions * p.K * p.C;
+            var half = Vector512.Create(0.5f);
+            for (int k = start; k < end; k++)
+                for (int c0 = 0; c0 < p.C; c0 += Lanes)
+                {
+                    int lanes = Math.Min(Lanes, p.C - c0);
+                    for (int xi = 0; xi < Positions; xi++)
+                    {
+                        float* src = partials + (long)xi * p.K * p.C + (long)k * p.C + c0;
+                        float* sum = m + xi * Lanes;
+                        if (lanes == Lanes)
+                        {
+                            var acc = Vector512.Load(src);
+                            for (int gi = 1; gi < p.Groups; gi++) acc += Vector512.Load(src + gi * perGroup);
+                            Vector512.Store(acc, sum);
+                        }
+                        else
+                            for (int l = 0; l < Lanes; l++)
+                            {
+                                float acc = src[Math.Min(l, lanes - 1)];
+                                for (int gi = 1; gi < p.Groups; gi++) acc += src[Math.Min(l, lanes - 1) + gi * perGroup];
+                                sum[l] = acc;
+                            }
+                    }
+                    // Z = Gᵀ Ṁ (3×4): rows Ṁ0 + ½(Ṁ1 + Ṁ2), ½(Ṁ1 − Ṁ2), ½(Ṁ1 + Ṁ2) + Ṁ3; then dw = Z G, the same along each row.
+                    for (int b = 0; b < 4; b++)
+                    {
+                        var m0 = Vector512.Load(m + b * Lanes); var m1 = Vector512.Load(m + (4 + b) * Lanes);
+                        var m2 = Vector512.Load(m + (8 + b) * Lanes); var m3 = Vector512.Load(m + (12 + b) * Lanes);
+                        var plus = (m1 + m2) * half;
+                        Vector512.Store(m0 + plus, m + b * Lanes);
+                        Vector512.Store((m1 - m2) * half, m + (4 + b) * Lanes);
+                        Vector512.Store(plus + m3, m + (8 + b) * Lanes);
+                    }
+                    for (int r = 0; r < 3; r++)
+                    {
+                        var z0 = Vector512.Load(m + 4 * r * Lanes); var z1 = Vector512.Load(m + (4 * r + 1) * Lanes);
+                        var z2 = Vector512.Load(m + (4 * r + 2) * Lanes); var z3 = Vector512.Load(m + (4 * r + 3) * Lanes);
+                        var plus = (z1 + z2) * half;
+                        Vector512.Store(z0 + plus, g + 3 * r * Lanes);
+                        Vector512.Store((z1 - z2) * half, g + (3 * r + 1) * Lanes);
+                        Vector512.Store(plus + z3, g + (3 * r + 2) * Lanes);
+                    }
+                    for (int l = 0; l < lanes; l++)
+                    {
+                        float* dst = dw + ((long)k * p.C + c0 + l) * 9;
+                        for (int e = 0; e < 9; e++) dst[e] = accumulate ? dst[e] + g[e * Lanes + l] : g[e * Lanes + l];
+                    }
+                }
         }
     }
 
