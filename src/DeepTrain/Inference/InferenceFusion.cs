@@ -57,6 +57,9 @@ internal static class InferenceFusion
             var inputs = Array.ConvertAll(n.Inputs, v => map[v]);
             if (n.Layer is Conv2d && Chain(graph, consumers, n) is var (bnNode, addNode, reluNode) && (bnNode ?? addNode ?? reluNode) is not null)
             {
+                // An Add both of whose inputs are such convolutions (a projection shortcut's conv → bn) goes to the first; the
+                // second keeps only its batch norm and is made here, before the Add reads it.
+                if (addNode is not null && deferred.ContainsKey(addNode)) { Fuse(n, bnNode, null, null, inputs); continue; }
                 if (addNode is null) { Fuse(n, bnNode, null, reluNode, inputs); continue; }
                 deferred[addNode] = (n, bnNode, reluNode);
                 if (bnNode is not null) absorbed.Add(bnNode);

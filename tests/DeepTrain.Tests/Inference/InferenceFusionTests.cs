@@ -18,9 +18,9 @@ public class InferenceFusionTests
     private const double Atol = 1e-4, Rtol = 1e-4;
 
     /// <summary>The fixture model with batch-norm statistics and affine values away from 0 and 1, so folding has work to do.</summary>
-    private static Model TrainedModel(CpuBackend b)
+    private static Model TrainedModel(CpuBackend b, string? zooName = null)
     {
-        var m = Model(b);
+        var m = zooName is null ? Model(b) : new Model(DeepTrain.Zoo.ModelZoo.Create(Spec with { Name = zooName }), b, seed: 7);
         int seed = 20;
         foreach (var buf in m.Parameters.Buffers)
         {
@@ -61,6 +61,26 @@ public class InferenceFusionTests
         using var unfused = new InferenceSession(model, new InferenceSessionOptions { MaxBatchSize = 8, MaxConcurrency = 1, FuseLayers = false });
         unfused.Run(x, y);
         Assert.Equal(reference, y);
+    }
+
+    [Theory]
+    [InlineData("resnet20-b", 9)]          // the downsampling blocks' Adds read two conv → bn chains: the first takes the Add
+    [InlineData("preact-resnet20", 9)]     // conv2 → Add with no batch norm between, and no ReLU after
+    public void FusedSession_OverOtherResidualShapes_MatchesTheUnfoldedEvaluationPlan(string zooName, int residuals)
+    {
+        using var b = new CpuBackend();
+        using var model = TrainedModel(b, zooName);
+        using var folded = InferenceFusion.Fold(model);
+        Assert.Equal(residuals, folded.Graph.Nodes.Count(n => n.Layer is Conv2d { FusedResidual: true }));
+        Assert.DoesNotContain(folded.Graph.Nodes, n => n.Layer is Add);
+        using var session = new InferenceSession(model, new InferenceSessionOptions { MaxBatchSize = 8, MaxConcurrency = 1 });
+        foreach (int batch in new[] { 1, 8 })
+        {
+            var x = Inputs(5, batch);
+            var y = new float[batch * Classes];
+            session.Run(x, y);
+            Tolerance.AssertClose(EvaluationPlan(model, b, x, batch), y, Atol, Rtol, $"{zooName} folded logits, batch {batch}");
+        }
     }
 
     [Fact]
