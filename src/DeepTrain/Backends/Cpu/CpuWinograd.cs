@@ -262,6 +262,7 @@ internal static unsafe class CpuWinograd
     /// <summary>Items [start, end) of one call: item = (block, output-channel chunk), block = (image, run of tile rows).</summary>
     private readonly struct Body(Plan p, Strided x, float* packedU, int* offs, Strided y, float* bias, bool relu, float beta, Strided res) : IRangeBody
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int start, int end)
         {
             var scratch = CpuScratch.Current;
@@ -289,6 +290,7 @@ internal static unsafe class CpuWinograd
         /// <summary>
         /// y (tile rows [i0, i0 + rows) of image n, channels [k0, k0 + kc)) = Aᵀ m A (+ bias, ReLU), β·y added first.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void OutputTransform(int n, int i0, int rows, int k0, int kc, float* m)
         {
             nint mXi = (nint)p.KChunk * p.Ld;
@@ -371,6 +373,7 @@ internal static unsafe class CpuWinograd
     }
 
     /// <summary>V_ξ[c, (li, j)] = (Bᵀ d B)_ξ for the tile rows [i0, i0 + rows) of image n, every channel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InputTransform(in Plan p, Strided x, int n, int i0, int rows, float* plane, float* v)
     {
         int y0 = 2 * i0 - p.PadH, planeRows = 2 * rows + 2;
