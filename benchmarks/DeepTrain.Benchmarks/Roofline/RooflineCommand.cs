@@ -61,14 +61,14 @@ internal static class RooflineCommand
         using var eval = m.Compile(batch, training: false, new CrossEntropyLoss());
         var infer = Profile(eval, eval.Forward, steps);
         var shapes = graph.InferShapes(batch);
-        Print($"{model} {input} batch {batch}, training step", graph, shapes, train, steps, training: true, fma, gemm, triad);
-        Print($"{model} {input} batch {batch}, inference (evaluation plan, forward)", graph, shapes, infer, steps, training: false, fma, gemm, triad);
+        Print($"{model} {input} batch {batch}, training step", graph, shapes, trainer.TrainPlan.Memory, train, steps, fma, gemm, triad);
+        Print($"{model} {input} batch {batch}, inference (evaluation plan, forward)", graph, shapes, eval.Memory, infer, steps, fma, gemm, triad);
         return 0;
     }
 
     /// <summary>Per layer, the fastest forward and backward time over <paramref name="steps"/> profiled passes (seconds):
     /// on a shared machine the minimum is the figure least disturbed by the neighbours.</summary>
-    private static List<(string Name, double Forward, double Backward)> Profile(Plan plan, Action pass, int steps)
+    private static List<(string Name, string Kind, double Forward, double Backward)> Profile(Plan plan, Action pass, int steps)
     {
         var rng = new Random(7);
         var x = new float[plan.Input.Elements];
@@ -76,28 +76,29 @@ internal static class RooflineCommand
         plan.Backend.CopyFromHost<float>(x, plan.Input);
         if (!plan.ForwardOnly) plan.Backend.CopyFromHost<int>(new int[plan.Target.Elements], plan.Target);
         pass(); pass();   // warm-up
-        List<(string Name, double Forward, double Backward)>? best = null;
+        List<(string Name, string Kind, double Forward, double Backward)>? best = null;
         for (int i = 0; i < steps; i++)
         {
             var timings = new LayerTimings(plan.Model.Graph.Nodes.Count);
             plan.Profile = timings;
             pass();
             plan.Profile = null;
-            var now = timings.ByLayer().Select(l => (l.Name, l.Forward, l.Backward)).ToList();
-            best = best is null ? now : best.Zip(now, (a, b) => (a.Name, Math.Min(a.Forward, b.Forward), Math.Min(a.Backward, b.Backward))).ToList();
+            var now = timings.ByLayer().ToList();
+            best = best is null ? now : best.Zip(now, (a, b) => (a.Name, a.Kind, Math.Min(a.Forward, b.Forward), Math.Min(a.Backward, b.Backward))).ToList();
         }
         return best!;
     }
 
-    private static void Print(string title, ModelGraph graph, Tensors.Shape[] shapes, List<(string Name, double Forward, double Backward)> t, int steps, bool training, double fma, double gemm, double triad)
+    private static void Print(string title, ModelGraph graph, Tensors.Shape[] shapes, MemoryPlan memory, List<(string Name, string Kind, double Forward, double Backward)> t, int steps, double fma, double gemm, double triad)
     {
         var index = graph.Nodes.Select((n, i) => (n.Layer.Name, i)).ToDictionary(p => p.Name, p => p.i);
         var rows = new Dictionary<(string Group, bool Conv, string Pass), (int Layers, double Sec, double Units)>();
         double total = 0, covered = 0;
-        foreach (var (name, f, b) in t)
+        bool training = memory.Training;
+        foreach (var (name, kind, f, b) in t)
         {
             total += f + b;
-            if (LayerCost.Of(graph, shapes, index[name], training) is not { } c) continue;
+            if (LayerCost.Of(graph, shapes, index[name], memory, kind) is not { } c) continue;
             covered += f + b;
             Add((c.Group, c.IsConv, "forward"), f, c.ForwardUnits);
             if (training) Add((c.Group, c.IsConv, "backward"), b, c.BackwardUnits);

@@ -36,7 +36,7 @@ internal static class PlanCommand
         var r = MemoryReport.For(graph, plan, stateCopies, cpu);
         var (p, b) = DeepTrain.Modeling.Model.Count(graph);
         Console.WriteLine($"model {graph.Name}: input {graph.InputShape}, {graph.Nodes.Count} layers, {p:N0} trainable parameters, {b:N0} buffer values");
-        Console.WriteLine($"plan: {(eval ? "evaluation" : "training")}, batch {batch}, {plan.Layout}, {precision.Name()}, {plan.InPlaceCount} layers in place, {plan.Buffers.Count} arena buffers");
+        Console.WriteLine($"plan: {(eval ? "evaluation" : "training")}, batch {batch}, {plan.Layout}, {precision.Name()}, {plan.InPlaceCount} layers in place, {(plan.Training ? $"{plan.FusedCount} batch norm + ReLU pairs fused (on backends that fuse them), " : "")}{plan.Buffers.Count} arena buffers");
         void Row(string what, long bytes, string note = "") => Console.WriteLine($"  {what,-22} {Bytes(bytes),12}  {note}");
         Row("parameters", r.Parameters, precision == Precision.Float32 ? "" : "fp32 master weights");
         if (r.WorkingCopy > 0) Row("working copy", r.WorkingCopy, $"{precision.Name()} copy of the weights");

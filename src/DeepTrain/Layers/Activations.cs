@@ -24,10 +24,15 @@ public abstract class ActivationLayer(ActivationKind kind, float alpha = 0f) : L
     /// <inheritdoc />
     public override Saved Saves => Saved.Output;
     /// <inheritdoc />
-    public override void Forward(Step s) => s.Backend.Activation(Function, Alpha, s.In(0), s.Out());
+    public override void Forward(Step s)
+    {
+        if (s.FusionRuns) return;   // the batch norm before it wrote max(y, 0) (BatchNorm, Step.FusedRelu)
+        s.Backend.Activation(Function, Alpha, s.In(0), s.Out());
+    }
     /// <inheritdoc />
     public override void Backward(Step s)
     {
+        if (s.FusionRuns) return;   // the batch norm before it applies the mask in its own backward
         if (s.GradIn(0) is { } dx) s.Backend.ActivationBackward(Function, Alpha, s.Out(), s.GradOut(), dx, s.AccumulateGradIn(0));
     }
 }

@@ -4,7 +4,8 @@ namespace DeepTrain.Layers;
 
 /// <summary>
 /// The residual join: y = a + b over equal shapes. Backward passes dy to both inputs unchanged,
-/// so it saves nothing.
+/// so it saves nothing. In a training plan an input's gradient usually is dy's own buffer (the planner's
+/// residual join without copies, <c>Planner.JoinGradients</c>): that slot's backward is then nothing at all.
 /// </summary>
 public sealed class Add : Layer
 {
@@ -31,7 +32,7 @@ public sealed class Add : Layer
         {
             if (s.GradIn(i) is not { } dx) continue;
             if (s.AccumulateGradIn(i)) s.Backend.Axpby(1f, s.GradOut(), 1f, dx);
-            else s.Backend.Copy(s.GradOut(), dx);
+            else if (dx.Pointer != s.GradOut().Pointer) s.Backend.Copy(s.GradOut(), dx);
         }
     }
 }

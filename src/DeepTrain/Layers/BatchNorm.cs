@@ -65,6 +65,9 @@ public sealed class BatchNorm : Layer
     {
         if (s.Training && s.State.SyncBatchNorm is { } sync)
             sync.Forward(s, this);
+        else if (s.FusionRuns)   // fused with the ReLU that alone reads y, which runs in place over it: write max(y, 0)
+            ((Backends.Cpu.CpuBackend)s.Backend).BatchNormReluForwardTraining(s.In(0), s.Param(0), s.Param(1), s.Out(), s.Buffer(0), s.Buffer(1),
+                s.SavedAux(0), s.SavedAux(1), s.SavedAux(2), Momentum, Eps);
         else if (s.Training)
             s.Backend.BatchNormForwardTraining(s.In(0), s.Param(0), s.Param(1), s.Out(), s.Buffer(0), s.Buffer(1), s.SavedAux(0), s.SavedAux(1), Momentum, Eps);
         else
@@ -76,6 +79,9 @@ public sealed class BatchNorm : Layer
     {
         var dx = s.GradIn(0)!; // the planner gives the data a gradient buffer too (RequiresInputGradient)
         if (s.State.SyncBatchNorm is { } sync) sync.Backward(s, this);
+        else if (s.FusionRuns)   // GradOut is the ReLU's dz (the two share a buffer); the backend masks it, recomputing y from x
+            ((Backends.Cpu.CpuBackend)s.Backend).BatchNormReluBackward(s.In(0), s.GradOut(), s.Param(0), s.Param(1), s.SavedAux(0), s.SavedAux(1), s.SavedAux(2),
+                dx, s.Grad(0), s.Grad(1), s.AccumulateGradIn(0), s.AccumulateParamGrads);
         else s.Backend.BatchNormBackward(s.In(0), s.GradOut(), s.Param(0), s.SavedAux(0), s.SavedAux(1), Eps, dx, s.Grad(0), s.Grad(1), s.AccumulateGradIn(0), s.AccumulateParamGrads);
         if (!Affine) { s.Backend.Fill(s.Grad(0), 0f); s.Backend.Fill(s.Grad(1), 0f); }
     }

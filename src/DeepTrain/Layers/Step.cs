@@ -36,6 +36,22 @@ public sealed class Step
     internal Tensor[] Buffers = [];
     internal Tensor[] Aux = [];
 
+    /// <summary>
+    /// Set by the planner on a training plan's batch norm whose output only a ReLU reads (<see cref="Modeling.MemoryPlan"/>'s
+    /// fused pairs): the two run as one step where <see cref="FusionRuns"/>. Where it does not, each runs its own.
+    /// </summary>
+    internal bool FusedRelu;
+    /// <summary>Set on that ReLU's step: its forward and backward are done by its producer's step where <see cref="FusionRuns"/>.</summary>
+    internal bool FusedIntoProducer;
+
+    /// <summary>
+    /// True when this step is half of a fused batch norm + ReLU pair that runs fused now: a training pass on the CPU backend,
+    /// fp32 NCHW, without sync batch norm (whose exchange is built from unfused operations) and not switched off for the
+    /// run (<see cref="ExecutionState.Unfused"/>). Both steps of a pair answer alike: same backend, state and output buffer.
+    /// </summary>
+    internal bool FusionRuns => (FusedRelu || FusedIntoProducer) && State.Training && !State.Unfused && State.SyncBatchNorm is null
+        && Backend is Backends.Cpu.CpuBackend && Backends.Cpu.CpuBackend.FusesBatchNormRelu(Output);
+
     /// <summary>True in a training plan (batch statistics, dropout active); false in evaluation.</summary>
     public bool Training => State.Training;
 
@@ -81,4 +97,6 @@ public sealed class ExecutionState
     public bool AccumulateParamGrads { get; set; }
     /// <summary>Batch-norm statistics over every rank's batch (data parallel with sync batch norm), or null: this batch's.</summary>
     internal ISyncBatchNorm? SyncBatchNorm { get; set; }
+    /// <summary>Run fused layer pairs as their separate layers (<see cref="Step.FusionRuns"/>): observers that read every layer's own output set it.</summary>
+    internal bool Unfused { get; set; }
 }

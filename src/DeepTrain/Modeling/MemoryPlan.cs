@@ -53,6 +53,14 @@ public sealed class MemoryPlan
     public int[] GradBuffer { get; internal init; } = [];
     /// <summary>Saved-scratch buffer indices per node.</summary>
     public int[][] AuxBuffers { get; internal init; } = [];
+    /// <summary>Saved-scratch shapes per node, parallel to <see cref="AuxBuffers"/>: the layer's own, and a fused batch norm's saved scale.</summary>
+    internal Shape[][] AuxShapes { get; init; } = [];
+    /// <summary>Per node: a batch norm that runs fused with the ReLU reading its output (<see cref="TrainingFusion"/>).</summary>
+    internal bool[] FusedRelu { get; init; } = [];
+    /// <summary>Per node: a ReLU whose work its batch norm's step does.</summary>
+    internal bool[] FusedIntoProducer { get; init; } = [];
+    /// <summary>Number of batch norm + ReLU pairs a training plan runs as one step each (on backends that fuse them; see <c>docs/architecture.md</c>).</summary>
+    public int FusedCount => FusedRelu.Count(b => b);
     /// <summary>Per node and input slot: whether backward adds to the input's gradient (another consumer wrote it first).</summary>
     public bool[][] Accumulate { get; internal init; } = [];
     /// <summary>Per node: whether it runs in place over its input.</summary>

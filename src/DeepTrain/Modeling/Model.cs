@@ -76,6 +76,9 @@ public sealed class Model : IDisposable
         return new Plan(this, PlanMemory(batchSize, training, layout, precision), loss, Backend);
     }
 
+    /// <summary>Whether plans compiled from now on fuse layer pairs (<see cref="TrainingFusion"/>); null: as <see cref="TrainingFusion.Variable"/> says.</summary>
+    internal bool? Fusion { get; set; }
+
     /// <summary>
     /// The memory plan of a plan about to be compiled, after the checks <see cref="Compile(int, bool, Loss, Layout, Precision)"/>
     /// makes (precision supported, the plan fits), with the 16-bit working copy made when needed. Inference contexts call it
@@ -85,7 +88,7 @@ public sealed class Model : IDisposable
     {
         if (!Backend.SupportsPrecision(precision, out string reason))
             throw new NotSupportedException($"model '{Name}': {Backend.Description} cannot {(training ? "train" : "run")} at {precision.Name()}: {reason}");
-        var memory = Planner.Build(Graph, batchSize, training, layout, precision);
+        var memory = Planner.Build(Graph, batchSize, training, layout, precision, Fusion ?? TrainingFusion.Enabled);
         EnsureFits(memory, batchSize);
         if (precision != Precision.Float32) Parameters.EnsureWorkingCopy(precision.ActivationDType());
         return memory;

@@ -78,7 +78,7 @@ public sealed class Plan : IDisposable
         {
             var n = nodes[i];
             var ps = model.Parameters.Of(n.Layer);
-            var layerAux = n.Layer.AuxShapes(n.Inputs.Select(v => shapes[v]).ToArray());
+            var layerAux = memory.AuxShapes[i];
             _steps[i] = new Step(backend, State, n.Layer, i)
             {
                 Inputs = n.Inputs.Select(v => values[v]).ToArray(),
@@ -91,6 +91,8 @@ public sealed class Plan : IDisposable
                 Grads = memory.Training ? ps.Select(p => p.Grad).ToArray() : [],
                 Buffers = model.Parameters.BuffersOf(n.Layer).Select(b => b.Value).ToArray(),
                 Aux = memory.AuxBuffers[i].Select((b, k) => View(b, layerAux[k])).ToArray(),
+                FusedRelu = memory.FusedRelu[i],
+                FusedIntoProducer = memory.FusedIntoProducer[i],
             };
         }
         Output = values[model.Graph.Output.Id];
@@ -169,16 +171,24 @@ public sealed class Plan : IDisposable
 
     /// <summary>
     /// Runs every layer forward and hands each step and its output, copied to the host, to
-    /// <paramref name="observe"/> (statistics, debugging). Slow: not for training.
+    /// <paramref name="observe"/> (statistics, debugging). Slow: not for training. Fused layer pairs run as their two layers
+    /// (each output is observed), so this is not the forward a <see cref="Backward"/> may follow: run <see cref="Forward"/> first.
     /// </summary>
     public void ForwardObserved(Action<Step, float[]> observe)
     {
         ConvertInput();
-        foreach (var s in _steps)
+        // Each layer's own output is observed: fused pairs run as their two layers.
+        bool unfused = State.Unfused;
+        State.Unfused = true;
+        try
         {
-            s.Layer.Forward(s);
-            observe(s, Backend.ReadFloats(s.Output));
+            foreach (var s in _steps)
+            {
+                s.Layer.Forward(s);
+                observe(s, Backend.ReadFloats(s.Output));
+            }
         }
+        finally { State.Unfused = unfused; }
     }
 
     /// <summary>Runs every layer forward.</summary>

@@ -1,3 +1,4 @@
+using DeepTrain.Backends;
 using DeepTrain.Layers;
 using DeepTrain.Mixed;
 using DeepTrain.Tensors;
@@ -20,6 +21,13 @@ public static class Planner
     /// <exception cref="LayerShapeException">A layer rejects its input shapes at this batch size.</exception>
     /// <exception cref="InvalidOperationException">A layer's output is never used.</exception>
     public static MemoryPlan Build(ModelGraph graph, int batch, bool training, Layout layout = Layout.NCHW, Precision precision = Precision.Float32)
+        => Build(graph, batch, training, layout, precision, TrainingFusion.Enabled);
+
+    /// <summary>
+    /// <see cref="Build(ModelGraph, int, bool, Layout, Precision)"/> with the fusion of batch norm and the ReLU after it in training
+    /// plans switched on or off (<paramref name="fuse"/>) rather than by <see cref="TrainingFusion.Variable"/>.
+    /// </summary>
+    internal static MemoryPlan Build(ModelGraph graph, int batch, bool training, Layout layout, Precision precision, bool fuse)
     {
         var act = precision.ActivationDType();
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
@@ -69,6 +77,19 @@ public static class Planner
             root[nodes[i].Output] = root[u];
         }
 
+        // 1b. Fusion (training): a batch norm whose output only a ReLU reads, in place (so the two share the activation and its
+        //     gradient buffer), runs as one step: forward writes max(y, 0), backward takes dz and masks it while it reads x
+        //     (TrainingFusion). Nothing else reads y, so no lifetime changes; the batch norm saves one more per-channel vector.
+        var fusedRelu = new bool[L];
+        var fusedIntoProducer = new bool[L];
+        if (training && fuse)
+            for (int i = 0; i < L; i++)
+                if (inPlace[i] && nodes[i].Layer is ActivationLayer { Function: ActivationKind.Relu } && nodes[Producer(nodes[i].Inputs[0])].Layer is BatchNorm)
+                {
+                    fusedRelu[Producer(nodes[i].Inputs[0])] = true;
+                    fusedIntoProducer[i] = true;
+                }
+
         var buffers = new List<PlannedBuffer>();
         var valueBuffer = new int[V];
         var gradBuffer = new int[V];
@@ -110,37 +131,17 @@ public static class Planner
         }
 
         // 3. Gradients (training): dv is born at the backward of its last consumer (or the loss for the
-        //    output) and dies after its producer's backward reads it; in-place chains share one buffer.
+        //    output) and dies after its producer's backward reads it; in-place chains share one buffer, and so
+        //    (3b) do a residual join's output gradient and the input gradients it would only copy.
         var accumulate = new bool[L][];
         for (int i = 0; i < L; i++) accumulate[i] = new bool[nodes[i].Inputs.Length];
         if (training)
         {
             bool inputNeedsGrad = consumers[0].Any(c => nodes[c.Node].Layer.RequiresInputGradient);
-            var gBirth = new int[V];
-            var gDeath = new int[V];
-            Array.Fill(gBirth, int.MaxValue);
-            Array.Fill(gDeath, int.MinValue);
+            bool HasGrad(int v) => v != 0 || inputNeedsGrad;
             for (int v = 0; v < V; v++)
             {
-                if (v == 0 && !inputNeedsGrad) continue;
-                int r = root[v];
-                int birth = v == output ? L : int.MaxValue, death = v == 0 ? int.MinValue : Bwd(Producer(v));
-                foreach (var (c, _) in consumers[v]) { birth = Math.Min(birth, Bwd(c)); death = Math.Max(death, Bwd(c)); }
-                gBirth[r] = Math.Min(gBirth[r], birth);
-                gDeath[r] = Math.Max(gDeath[r], death);
-            }
-            Array.Fill(rootBuffer, -1);
-            for (int v = 0; v < V; v++)
-            {
-                if (v == 0 && !inputNeedsGrad) continue;
-                int r = root[v];
-                if (rootBuffer[r] < 0)
-                {
-                    rootBuffer[r] = buffers.Count;
-                    var dt = r == root[output] ? DType.Float32 : act;
-                    buffers.Add(new PlannedBuffer(BufferKind.Gradient, Bytes(shapes[v], dt), gBirth[r], gDeath[r], "grad of " + (v == 0 ? "input" : nodes[Producer(v)].Layer.Name), dt));
-                }
-                gradBuffer[v] = rootBuffer[r];
+                if (!HasGrad(v)) continue;
                 // Backward visits consumers in reverse forward order and each layer's slots in ascending
                 // order: the first visit writes, every later one adds (the loss writes the output's first).
                 bool first = v != output;
@@ -150,16 +151,47 @@ public static class Planner
                     first = false;
                 }
             }
+
+            var group = fuse ? JoinGradients(nodes, consumers, root, accumulate, output, Bwd) : root;
+            var gBirth = new int[V];
+            var gDeath = new int[V];
+            Array.Fill(gBirth, int.MaxValue);
+            Array.Fill(gDeath, int.MinValue);
+            for (int v = 0; v < V; v++)
+            {
+                if (!HasGrad(v)) continue;
+                int r = group[v];
+                int birth = v == output ? L : int.MaxValue, death = v == 0 ? int.MinValue : Bwd(Producer(v));
+                foreach (var (c, _) in consumers[v]) { birth = Math.Min(birth, Bwd(c)); death = Math.Max(death, Bwd(c)); }
+                gBirth[r] = Math.Min(gBirth[r], birth);
+                gDeath[r] = Math.Max(gDeath[r], death);
+            }
+            Array.Fill(rootBuffer, -1);
+            for (int v = 0; v < V; v++)
+            {
+                if (!HasGrad(v)) continue;
+                int r = group[v];
+                if (rootBuffer[r] < 0)
+                {
+                    rootBuffer[r] = buffers.Count;
+                    var dt = r == group[output] ? DType.Float32 : act;
+                    buffers.Add(new PlannedBuffer(BufferKind.Gradient, Bytes(shapes[v], dt), gBirth[r], gDeath[r], "grad of " + (v == 0 ? "input" : nodes[Producer(v)].Layer.Name), dt));
+                }
+                gradBuffer[v] = rootBuffer[r];
+            }
         }
 
         // 4. Saved scratch per node.
         var aux = new int[L][];
+        var auxShapesOf = new Shape[L][];
         for (int i = 0; i < L; i++)
         {
             var ins = nodes[i].Inputs.Select(v => shapes[v]).ToArray();
-            var auxShapes = nodes[i].Layer.AuxShapes(ins);
-            aux[i] = new int[auxShapes.Count];
-            for (int k = 0; k < auxShapes.Count; k++)
+            var auxShapes = auxShapesOf[i] = fusedRelu[i]
+                ? [.. nodes[i].Layer.AuxShapes(ins), TrainingFusion.SavedScaleShape((BatchNorm)nodes[i].Layer)]
+                : [.. nodes[i].Layer.AuxShapes(ins)];
+            aux[i] = new int[auxShapes.Length];
+            for (int k = 0; k < auxShapes.Length; k++)
             {
                 aux[i][k] = buffers.Count;
                 buffers.Add(new PlannedBuffer(BufferKind.Saved, Bytes(auxShapes[k], DType.Float32), Fwd(i), training ? Bwd(i) : Fwd(i), $"{nodes[i].Layer.Name} saved {k}"));
@@ -170,10 +202,65 @@ public static class Planner
         return new MemoryPlan
         {
             BatchSize = batch, Training = training, Layout = layout, Precision = precision, Shapes = shapes,
-            ValueBuffer = valueBuffer, GradBuffer = gradBuffer, AuxBuffers = aux, Accumulate = accumulate, InPlace = inPlace,
+            ValueBuffer = valueBuffer, GradBuffer = gradBuffer, AuxBuffers = aux, AuxShapes = auxShapesOf, Accumulate = accumulate, InPlace = inPlace,
+            FusedRelu = fusedRelu, FusedIntoProducer = fusedIntoProducer,
             Buffers = buffers, ArenaBytes = arena, UnpackedBytes = buffers.Sum(b => AlignUp(b.Bytes)), InputBytes = Bytes(shapes[0], DType.Float32)
                 + ((layout != Layout.NCHW && shapes[0].Rank == 4) || precision != Precision.Float32 ? AlignUp(Bytes(shapes[0], act)) : 0),
         };
+    }
+
+    /// <summary>
+    /// 3b. The residual join's backward without copies: Add passes dy to both inputs unchanged, so an input whose gradient
+    /// Add writes first (it is that input's last reader) takes the output gradient's buffer instead of a copy of it. Add's
+    /// backward then skips the slot (dx is dy). dy is dead after Add's backward, and that input's gradient is born there,
+    /// so the shared buffer hands over, as along an in-place chain. The second input may share it too when nothing can
+    /// tell the two apart: its gradient is only read (it has Add as its only reader and an own buffer, and the producer's
+    /// backward only reads dy) and its last read comes before the first input's gradient is next touched. A basic block's
+    /// join (bn2 and the shortcut) meets both: its backward does nothing. Joins are visited in backward order, so a
+    /// buffer's earlier handovers are settled; a join whose output gradient has to stay read-only is left alone.
+    /// Returns each value's gradient group: <paramref name="root"/> with the joined groups merged (representatives are roots).
+    /// </summary>
+    private static int[] JoinGradients(IReadOnlyList<GraphNode> nodes, List<(int Node, int Slot)>[] consumers, int[] root, bool[][] accumulate, int output, Func<int, int> bwd)
+    {
+        int V = root.Length;
+        var parent = (int[])root.Clone();
+        int Find(int v) { while (parent[v] != v) v = parent[v] = parent[parent[v]]; return v; }
+        var readOnly = new bool[V];
+        // The first backward after Add k's that touches (reads or writes) the gradient of v's in-place chain.
+        int FirstTouchAfter(int va, int k)
+        {
+            int t = int.MaxValue;
+            for (int w = 1; w < V; w++)
+            {
+                if (root[w] != root[va]) continue;
+                t = Math.Min(t, bwd(w - 1));
+                foreach (var (c, _) in consumers[w]) if (c != k) t = Math.Min(t, bwd(c));
+            }
+            return t;
+        }
+        bool OnlyRead(int v) => root[v] == v && consumers[v].Count == 1 && v != output && !Enumerable.Range(1, V - 1).Any(w => w != v && root[w] == v);
+        for (int k = nodes.Count - 1; k >= 0; k--)
+        {
+            if (nodes[k].Layer is not Add) continue;
+            var ins = nodes[k].Inputs;
+            int o = nodes[k].Output;
+            if (ins[0] == ins[1] || readOnly[o] || Find(o) == Find(output)) continue;
+            bool Alone(int s) => ins[s] != 0 && !accumulate[k][s] && Find(ins[s]) != Find(output);
+            int a = Alone(0) ? 0 : Alone(1) ? 1 : -1;
+            if (a < 0) continue;
+            int b = 1 - a;
+            bool both = Alone(b) && OnlyRead(ins[b]) && bwd(ins[b] - 1) < FirstTouchAfter(ins[a], k);
+            if (!both && Alone(b) && OnlyRead(ins[a]) && bwd(ins[a] - 1) < FirstTouchAfter(ins[b], k)) { (a, b) = (b, a); both = true; }
+            parent[Find(ins[a])] = Find(o);
+            if (both)
+            {
+                parent[Find(ins[b])] = Find(o);
+                readOnly[ins[b]] = true;
+            }
+        }
+        var group = new int[V];
+        for (int v = 0; v < V; v++) group[v] = Find(v);
+        return group;
     }
 
     private static long Bytes(Shape s, DType t) => s.Elements * t.Size();

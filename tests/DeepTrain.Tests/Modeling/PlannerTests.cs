@@ -72,6 +72,36 @@ public class PlannerTests
         Assert.True(plan.Accumulate[conv1][0]);  // the conv adds its part
     }
 
+    /// <summary>
+    /// Training plans with the fusions (Planner.JoinGradients, TrainingFusion) against the same plans without: every basic
+    /// block's join hands its output gradient's buffer to both inputs (two gradient buffers fewer per join), the packing still
+    /// never overlaps live buffers, and the arena grows by at most the fused batch norms' saved scales (it shrinks here).
+    /// </summary>
+    [Theory]
+    [InlineData(20, 16, ShortcutOption.A)]
+    [InlineData(20, 16, ShortcutOption.B)]
+    [InlineData(110, 2, ShortcutOption.A)]
+    public void FusedPlan_SharesJoinGradients_WithFewerBuffers(int depth, int batch, ShortcutOption shortcut)
+    {
+        var graph = ResNetCifar.Build(depth, 3, 10, 32, shortcut);
+        var plain = Planner.Build(graph, batch, true, Layout.NCHW, DeepTrain.Mixed.Precision.Float32, fuse: false);
+        var fused = Planner.Build(graph, batch, true, Layout.NCHW, DeepTrain.Mixed.Precision.Float32, fuse: true);
+        AssertNoLiveOverlap(fused);
+        var joins = graph.Nodes.Where(n => n.Layer is Add).ToList();
+        Assert.NotEmpty(joins);
+        foreach (var j in joins)
+        {
+            Assert.All(j.Inputs, v => Assert.Equal(fused.GradBuffer[j.Output], fused.GradBuffer[v]));
+            Assert.All(j.Inputs, v => Assert.NotEqual(plain.GradBuffer[j.Output], plain.GradBuffer[v]));
+        }
+        int Grads(MemoryPlan p) => p.Buffers.Count(b => b.Kind == BufferKind.Gradient);
+        Assert.Equal(Grads(plain) - 2 * joins.Count, Grads(fused));
+        long scales = fused.Buffers.Count - plain.Buffers.Count + 2L * joins.Count;   // the saved scales, one per fused pair
+        Assert.Equal(fused.FusedCount, scales);
+        Assert.True(fused.ArenaBytes <= plain.ArenaBytes + scales * MemoryPlan.Alignment, $"arena {fused.ArenaBytes} fused, {plain.ArenaBytes} unfused");
+        Assert.True(fused.UnpackedBytes < plain.UnpackedBytes);
+    }
+
     [Fact]
     public void ResNet1202_Plans_WithoutRecursion()
     {

@@ -141,7 +141,9 @@ public class EndToEndTests
         var loss = new float[1];
         b.CopyToHost<float>(plan.LossValue, loss);
         Assert.True(float.IsFinite(loss[0]) && loss[0] > 0, $"loss {loss[0]}");
-        Assert.True(plan.Memory.ArenaBytes < plan.Memory.UnpackedBytes / 2, $"arena {plan.Memory.ArenaBytes} vs unpacked {plan.Memory.UnpackedBytes}");
+        // Packing by lifetime roughly halves the buffers' sum. That sum already counts each residual join's shared
+        // gradient once (Planner.JoinGradients), which leaves packing 1.997× here: hence 0.55 rather than 0.5.
+        Assert.True(plan.Memory.ArenaBytes < plan.Memory.UnpackedBytes * 0.55, $"arena {plan.Memory.ArenaBytes} vs unpacked {plan.Memory.UnpackedBytes}");
     }
 
     [Fact]

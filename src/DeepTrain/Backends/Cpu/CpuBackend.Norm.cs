@@ -18,12 +18,41 @@ public sealed partial class CpuBackend
     /// (the unbiased variance, as PyTorch). y may alias x.
     /// </remarks>
     /// <exception cref="ArgumentException">A shape differs, or a channel has fewer than 2 values (PyTorch refuses that too).</exception>
-    public unsafe void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar,
+    public void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar,
         Tensor saveMean, Tensor saveInvStd, double momentum, double eps)
     {
         if (Reduced(x, y, gamma, beta, runningMean, runningVar) || Reduced(saveMean, saveInvStd)) { using var h = new Widened(); BatchNormForwardTraining(h.In(x), h.In(gamma), h.In(beta), h.Out(y), h.Out(runningMean), h.Out(runningVar), h.Out(saveMean), h.Out(saveInvStd), momentum, eps); return; }
-        const string op = "BatchNormForwardTraining";
+        ForwardTraining("BatchNormForwardTraining", x, gamma, beta, y, runningMean, runningVar, saveMean, saveInvStd, null, momentum, eps);
+    }
+
+    /// <summary>
+    /// True when this backend runs batch norm fused with the ReLU after it (<see cref="BatchNormReluForwardTraining"/>,
+    /// <see cref="BatchNormReluBackward"/>) on an output like <paramref name="y"/>: fp32 NCHW planes (N, C, H, W) with H·W &gt; 1.
+    /// Elsewhere (16-bit, channels-last, (N, C)) the plan runs the two layers separately.
+    /// </summary>
+    internal static bool FusesBatchNormRelu(Tensor y)
+        => y.DType == DType.Float32 && y.Shape.Rank == 4 && y.Layout == Layout.NCHW && y.Shape.H * y.Shape.W > 1;
+
+    /// <summary>
+    /// Training forward of batch norm fused with the ReLU after it: z = max(BatchNormForwardTraining(x), 0) in one pass over
+    /// the output, bit for bit the two separate calls. Also saves the per-channel scale γ·invstd the forward normalised with
+    /// (<paramref name="saveScale"/>, fp32), from which <see cref="BatchNormReluBackward"/> recomputes y exactly. z may alias x.
+    /// </summary>
+    /// <exception cref="ArgumentException">As <see cref="BatchNormForwardTraining"/>, or z is not one <see cref="FusesBatchNormRelu"/> takes.</exception>
+    internal void BatchNormReluForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor z, Tensor runningMean, Tensor runningVar,
+        Tensor saveMean, Tensor saveInvStd, Tensor saveScale, double momentum, double eps)
+    {
+        const string op = "BatchNormReluForwardTraining";
+        if (!FusesBatchNormRelu(z)) ThrowHelper.Invalid(op, $"expected fp32 NCHW planes, got z {z.Shape} {z.DType} {z.Layout}");
+        ForwardTraining(op, x, gamma, beta, z, runningMean, runningVar, saveMean, saveInvStd, saveScale, momentum, eps);
+    }
+
+    /// <summary>The training forward; with <paramref name="saveScale"/> (NCHW only) it applies ReLU and saves the scale.</summary>
+    private unsafe void ForwardTraining(string op, Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor runningMean, Tensor runningVar,
+        Tensor saveMean, Tensor saveInvStd, Tensor? saveScale, double momentum, double eps)
+    {
         var g = CheckBatchNorm(op, x, "y", y, ("gamma", gamma), ("beta", beta), ("runningMean", runningMean), ("runningVar", runningVar), ("saveMean", saveMean), ("saveInvStd", saveInvStd));
+        if (saveScale is not null) { F32(op, "saveScale", saveScale); PerChannel(op, "saveScale", saveScale, g.C); }
         long m = g.PerChannel;
         if (m < 2) ThrowHelper.Invalid(op, $"expected more than 1 value per channel when training, got x of shape {x.Shape}");
         // Per-channel statistics in this thread's scratch: mean, variance, sums (double), then μ_f, scale, shift (float).
@@ -31,7 +60,7 @@ public sealed partial class CpuBackend
         if (!g.ChannelsLast)
         {
             // (N, C, S): channel c is the N planes x[n, c, :].
-            CpuParallel.For(g.C, 3 * m, new BnTrainPlanes(x, y, gamma, beta, g, eps, st));
+            CpuParallel.For(g.C, 3 * m, new BnTrainPlanes(x, y, gamma, beta, g, eps, st, saveScale is null ? null : (float*)saveScale.Pointer));
         }
         else
         {
@@ -80,7 +109,8 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>Training forward over NCHW channels [c0, c1): statistics of each channel's planes, then y.</summary>
-    private readonly unsafe struct BnTrainPlanes(Tensor x, Tensor y, Tensor gamma, Tensor beta, ChannelGeometry g, double eps, BnStats st) : IRangeBody
+    /// <remarks>With <paramref name="reluScale"/> it writes max(y, 0) and saves each channel's fp32 scale there.</remarks>
+    private readonly unsafe struct BnTrainPlanes(Tensor x, Tensor y, Tensor gamma, Tensor beta, ChannelGeometry g, double eps, BnStats st, float* reluScale) : IRangeBody
     {
         public void Run(int c0, int c1)
         {
@@ -99,7 +129,13 @@ public sealed partial class CpuBackend
                 double v = Math.Max(ss / m - (mu - muF) * (mu - muF), 0);
                 double a = gamma.AsSpan<float>()[c] / Math.Sqrt(v + eps);
                 float b = beta.AsSpan<float>()[c];
-                for (int n = 0; n < g.N; n++) CpuKernels.NormalizePlane(Plane(xs, g, n, c), muF, (float)a, b, Plane(ys, g, n, c));
+                if (reluScale == null)
+                    for (int n = 0; n < g.N; n++) CpuKernels.NormalizePlane(Plane(xs, g, n, c), muF, (float)a, b, Plane(ys, g, n, c));
+                else
+                {
+                    for (int n = 0; n < g.N; n++) CpuKernels.NormalizeReluPlane(Plane(xs, g, n, c), muF, (float)a, b, Plane(ys, g, n, c));
+                    reluScale[c] = (float)a;
+                }
                 st.Mean[c] = mu;
                 st.Variance[c] = v;
             }
@@ -184,21 +220,45 @@ public sealed partial class CpuBackend
     /// saved inverse std already holds ε.
     /// dβ = Σdy, dγ = Σdy·x̂, dx = γ·invstd·(dy − dβ/M − x̂·dγ/M) (PyTorch's batch_norm_backward).
     /// </remarks>
-    public unsafe void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, double eps,
+    public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, double eps,
         Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams)
     {
         if (Reduced(x, dy, dx, gamma, dgamma, dbeta) || Reduced(saveMean, saveInvStd)) { using var h = new Widened(); BatchNormBackward(h.In(x), h.In(dy), h.In(gamma), h.In(saveMean), h.In(saveInvStd), eps, h.Out(dx), h.Out(dgamma), h.Out(dbeta), accumulateDx, accumulateParams); return; }
-        const string op = "BatchNormBackward";
+        Backward("BatchNormBackward", x, dy, gamma, null, saveMean, saveInvStd, null, dx, dgamma, dbeta, accumulateDx, accumulateParams);
+    }
+
+    /// <summary>
+    /// Backward of batch norm fused with the ReLU after it (after <see cref="BatchNormReluForwardTraining"/>), from the ReLU's
+    /// output gradient dz: BatchNormBackward of g = dz·[y &gt; 0], where y = (x − μ)·scale + β is recomputed from x with the
+    /// forward's saved scale while the statistics pass reads dz, so z is not read. g is left in dz (as the separate ReLU
+    /// backward in place would leave it) and the dx pass reads it there. Bit for bit ReLU backward then
+    /// <see cref="BatchNormBackward"/>. dx may alias dz.
+    /// </summary>
+    /// <exception cref="ArgumentException">As <see cref="BatchNormBackward"/>, or dz is not one <see cref="FusesBatchNormRelu"/> takes.</exception>
+    internal void BatchNormReluBackward(Tensor x, Tensor dz, Tensor gamma, Tensor beta, Tensor saveMean, Tensor saveInvStd, Tensor saveScale,
+        Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams)
+    {
+        const string op = "BatchNormReluBackward";
+        if (!FusesBatchNormRelu(dz)) ThrowHelper.Invalid(op, $"expected fp32 NCHW planes, got dz {dz.Shape} {dz.DType} {dz.Layout}");
+        Backward(op, x, dz, gamma, beta, saveMean, saveInvStd, saveScale, dx, dgamma, dbeta, accumulateDx, accumulateParams);
+    }
+
+    /// <summary>The backward; with <paramref name="saveScale"/> and <paramref name="beta"/> (NCHW only) dy is ReLU's dz, masked on the fly.</summary>
+    private unsafe void Backward(string op, Tensor x, Tensor dy, Tensor gamma, Tensor? beta, Tensor saveMean, Tensor saveInvStd, Tensor? saveScale,
+        Tensor dx, Tensor dgamma, Tensor dbeta, bool accumulateDx, bool accumulateParams)
+    {
         var g = CheckBatchNorm(op, x, "dy", dy, ("gamma", gamma), ("dgamma", dgamma), ("dbeta", dbeta), ("saveMean", saveMean), ("saveInvStd", saveInvStd));
         F32(op, "dx", dx);
         SameGeometry(op, "x", x, "dx", dx);
+        if (saveScale is not null) { F32(op, "saveScale", saveScale); PerChannel(op, "saveScale", saveScale, g.C); F32(op, "beta", beta!); PerChannel(op, "beta", beta!, g.C); }
         long m = g.PerChannel;
         // Mean holds dγ and Variance dβ here; Sums the two row sums, MuF/Scale/Shift the coefficients cDy, cX, c0.
         var st = new BnStats(g.C);
         double* dGamma = st.Mean, dBeta = st.Variance;
         if (!g.ChannelsLast)
         {
-            CpuParallel.For(g.C, 3 * m, new BnBackwardPlanes(x, dy, gamma, saveMean, saveInvStd, dx, g, accumulateDx, dGamma, dBeta));
+            float* scale = saveScale is null ? null : (float*)saveScale.Pointer, shift = saveScale is null ? null : (float*)beta!.Pointer;
+            CpuParallel.For(g.C, 3 * m, new BnBackwardPlanes(x, dy, gamma, saveMean, saveInvStd, dx, g, accumulateDx, dGamma, dBeta, scale, shift));
         }
         else
         {
@@ -223,8 +283,9 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>Backward over NCHW channels [c0, c1): each channel's two sums, then its dx planes.</summary>
+    /// <remarks>With <paramref name="reluScale"/> and <paramref name="reluShift"/> (the forward's scale and β) dy is ReLU's dz, masked where y ≤ 0 (in place) by the summing pass.</remarks>
     private readonly unsafe struct BnBackwardPlanes(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx,
-        ChannelGeometry g, bool accumulateDx, double* dGamma, double* dBeta) : IRangeBody
+        ChannelGeometry g, bool accumulateDx, double* dGamma, double* dBeta, float* reluScale, float* reluShift) : IRangeBody
     {
         public void Run(int c0, int c1)
         {
@@ -235,14 +296,20 @@ public sealed partial class CpuBackend
             {
                 float mu = saveMean.AsSpan<float>()[c];
                 double invstd = saveInvStd.AsSpan<float>()[c], sumDy = 0, sumDyXc = 0;
+                bool relu = reluScale != null;
+                float a = relu ? reluScale[c] : 0f, b = relu ? reluShift[c] : 0f;
                 for (int n = 0; n < g.N; n++)
                 {
-                    CpuKernels.SumGradientTerms(Plane(xs, g, n, c), Plane(gs, g, n, c), mu, out double s1, out double s2);
+                    double s1, s2;
+                    if (relu) CpuKernels.SumReluGradientTerms(Plane(xs, g, n, c), Plane(dy.AsSpan<float>(), g, n, c), mu, a, b, out s1, out s2);
+                    else CpuKernels.SumGradientTerms(Plane(xs, g, n, c), Plane(gs, g, n, c), mu, out s1, out s2);
                     sumDy += s1; sumDyXc += s2;
                 }
                 var (cDy, cX, k0) = BackwardCoefficients(gamma.AsSpan<float>()[c], invstd, sumDy, sumDyXc * invstd, m);
                 for (int n = 0; n < g.N; n++)
+                {
                     CpuKernels.BatchNormBackwardPlane(Plane(xs, g, n, c), Plane(gs, g, n, c), mu, cDy, cX, k0, Plane(ds, g, n, c), accumulateDx);
+                }
                 dBeta[c] = sumDy;
                 dGamma[c] = sumDyXc * invstd;
             }
