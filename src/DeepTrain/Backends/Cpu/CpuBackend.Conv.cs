@@ -391,6 +391,17 @@ public sealed partial class CpuBackend
             CpuWinograd.Convolve(dyv.Winograd, g.N, g.K, g.OH, g.OW, padBH, padBW, pu, null, dxv.Winograd, g.C, relu: false, accumulate ? 1f : 0f);
             return;
         }
+        if (UseStridePhases(g))
+        {
+            // Strided, dilation 1: each of dx's stride phases is a stride-1 correlation of dy with the taps that reach it, one
+            // GEMM each, stored straight into its pixels (CpuStridePhases): no dcol, no zeroing pass, no col2im.
+            int* ints = (int*)CpuScratch.Current.Get(CpuScratch.Slot.Offsets, CpuStridePhases.PlanInts(g));
+            float* packedPhases = CpuScratch.Current.Get(CpuScratch.Slot.Shared, CpuStridePhases.PlanFloats(g));
+            var (ah, aw) = CpuStridePhases.Plan(g, wp, ints, packedPhases);
+            CpuParallel.For(g.N, g.FlopsPerImage, new StridePhasesBody(g, dyv, dxv, ah, aw, ints + 3 * (spec.StrideH + spec.StrideW),
+                packedPhases, accumulate));
+            return;
+        }
         int rs = g.R * g.S, krs = g.Kg * rs;
         var phB = new CpuIm2Col.Phases(g.Kg, g.OH, g.OW, g.R, g.S, padBH, padBW, 1, 1, spec.DilationH, spec.DilationW);
 
@@ -424,6 +435,26 @@ public sealed partial class CpuBackend
         }
 
         CpuParallel.For(g.N, g.FlopsPerImage, new BackwardDataBody(g, dyv, dxv, phB, wp, pw, offs, perGroup, imageElems, implicitIm2Col, packed, accumulate));
+    }
+
+    /// <summary>
+    /// Whether a strided data gradient goes by stride phases (<see cref="CpuStridePhases"/>) rather than dcol and col2im: always
+    /// where the geometry allows, except under <see cref="CpuConvAlgorithm.Im2Col"/>, which keeps col2im and its older bits.
+    /// </summary>
+    private static bool UseStridePhases(in ConvGeom g) => CpuStridePhases.Fits(g) && (t_convAlgorithm ?? ConvAlgorithm) != CpuConvAlgorithm.Im2Col;
+
+    /// <summary>The stride-phase data gradient over the images [start, end): see <see cref="CpuStridePhases"/>.</summary>
+    private readonly unsafe struct StridePhasesBody(ConvGeom g, View4 dyv, View4 dxv, CpuStridePhases.Axis ah, CpuStridePhases.Axis aw,
+        int* offs, float* packed, bool accumulate) : IRangeBody
+    {
+        public void Run(int start, int end)
+        {
+            for (int n = start; n < end; n++)
+                for (int gi = 0; gi < g.G; gi++)
+                    CpuStridePhases.Image(g, ah, aw, offs, packed, gi,
+                        dyv.P + n * dyv.N + (nint)gi * g.Kg * dyv.C, dyv.C, dyv.H, dyv.W,
+                        dxv.P + n * dxv.N + (nint)gi * g.Cg * dxv.C, dxv.C, dxv.H, dxv.W, accumulate);
+        }
     }
 
     /// <summary>Backward data over the images [start, end): see <see cref="Conv2dBackwardData"/>.</summary>
@@ -616,16 +647,27 @@ public sealed partial class CpuBackend
 
     /// <inheritdoc />
     /// <remarks>The same figure for every layout and dtype: the CPU computes in fp32 and widens 16-bit operands first.</remarks>
-    public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec, Layout layout, DType dtype)
+    public unsafe long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec, Layout layout, DType dtype)
     {
         var g = new ConvGeom("Conv2dWorkspaceBytes", x, w, Shape.Of(x.N, w.N, spec.OutH(x.H, w.H), spec.OutW(x.W, w.W)), spec);
         // Per thread: the im2col buffer, the GEMM packing panels and a private filter gradient;
         // once: the packed weights. All of it is per-thread scratch kept between calls, not arena memory.
-        long perThread = (g.Pointwise ? 0 : (long)g.Crs * g.P)
-            + CpuGemm.PackedASize(Math.Max(g.Kg, g.Crs), Math.Min(Math.Max(g.P, g.Kg), CpuGemm.KC))
+        long packing = CpuGemm.PackedASize(Math.Max(g.Kg, g.Crs), Math.Min(Math.Max(g.P, g.Kg), CpuGemm.KC))
             + (long)Math.Min(Math.Max(g.P, g.Crs), CpuGemm.NC) * CpuGemm.KC
             + (long)g.K * g.Crs;
+        long perThread = (g.Pointwise ? 0 : (long)g.Crs * g.P) + packing;
         long shared = CpuGemm.PackedASize(Math.Max(g.Kg, g.Crs), Math.Max(g.Kg, g.Crs)) * g.G;
+        if (CpuStridePhases.Fits(g))
+        {
+            // The stride-phase data gradient: per thread the bordered dy planes, one row phase's products and the packing (its
+            // products run over the planes' width, up to a sliver of B more than P columns); once every phase's packed weights.
+            int* ints = stackalloc int[checked((int)CpuStridePhases.PlanInts(g))];
+            var ah = new CpuStridePhases.Axis(ints, g.H, g.OH, g.R, spec.StrideH, spec.PadH);
+            var aw = new CpuStridePhases.Axis(ints + 3 * spec.StrideH, g.W, g.OW, g.S, spec.StrideW, spec.PadW);
+            var (planes, products) = CpuStridePhases.ThreadFloats(g, ah, aw);
+            perThread = Math.Max(perThread, planes + products + packing + (long)CpuGemm.NR * CpuGemm.KC);
+            shared = Math.Max(shared, CpuStridePhases.PlanFloats(g));
+        }
         if (CpuWinograd.Fits(g))
         {
             // The Winograd path (forward, and the data gradient with C and K swapped): per thread a block's V, M and padded
