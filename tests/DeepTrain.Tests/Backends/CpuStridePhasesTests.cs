@@ -71,7 +71,7 @@ public class CpuStridePhasesTests
         foreach (bool accumulate in new[] { false, true })
         {
             var expected = accumulate ? naive.Zip(start, (a, z) => a + z).ToArray() : naive;
-            var phases = BackwardData(b, s, g, dy, w, start, layout, CpuConvAlgorithm.Auto, accumulate);
+            var phases = BackwardData(b, s, g, dy, w, start, layout, CpuConvAlgorithm.Winograd, accumulate);
             var col2im = BackwardData(b, s, g, dy, w, start, layout, CpuConvAlgorithm.Im2Col, accumulate);
             Tolerance.AssertClose(expected, phases, Atol, Rtol, $"stride phases dx {g} {layout} accumulate {accumulate}");
             Tolerance.AssertClose(expected, col2im, Atol, Rtol, $"col2im dx {g} {layout} accumulate {accumulate}");
@@ -80,21 +80,25 @@ public class CpuStridePhasesTests
         }
     }
 
-    [Fact]
-    public void Im2ColSetting_KeepsCol2Im_WhichGivesOtherBits()
+    [Theory]
+    [InlineData(16, 3, true)]       // ResNet 16→32 3×3 s2: auto takes phases
+    [InlineData(32, 3, false)]      // 32→64: auto keeps col2im (measured slower by phases)
+    [InlineData(16, 1, false)]      // 1×1 projection: auto keeps col2im
+    public void Settings_PickThePath_AndThePathsGiveOtherBits(int c, int r, bool autoTakesPhases)
     {
-        // The two paths sum a 3×3 stride-2 element's taps in another order, so their last bits differ: proof that
-        // DEEPTRAIN_CPU_CONV=im2col really takes the old path and the default really takes the new one.
+        // A 3×3 stride-2 element's taps are summed in another order by the two paths, so their last bits differ: proof that
+        // DEEPTRAIN_CPU_CONV=im2col really takes col2im, winograd (forcing) really takes phases, and auto picks by its rule.
         using var b = new CpuBackend();
         using var s = new TensorScope(b);
-        var g = Geo([2, 16, 14, 14, 32, 3, 3, 2, 2, 1, 1, 1]);
+        var g = Geo([2, c, 14, 14, 2 * c, r, r, 2, 2, r / 2, r / 2, 1]);
         var dy = TestData.Normal(4, g.Y.Dims.ToArray()).ToDouble();
         var w = TestData.Normal(5, g.Wt.Dims.ToArray()).ToDouble();
         var start = new double[g.X.Elements];
-        Assert.NotEqual(BackwardData(b, s, g, dy, w, start, Layout.NCHW, CpuConvAlgorithm.Im2Col, false),
-            BackwardData(b, s, g, dy, w, start, Layout.NCHW, CpuConvAlgorithm.Auto, false));
-        Assert.Equal(BackwardData(b, s, g, dy, w, start, Layout.NCHW, CpuConvAlgorithm.Auto, false),
-            BackwardData(b, s, g, dy, w, start, Layout.NCHW, CpuConvAlgorithm.Winograd, false));
+        var col2im = BackwardData(b, s, g, dy, w, start, Layout.NCHW, CpuConvAlgorithm.Im2Col, false);
+        var phases = BackwardData(b, s, g, dy, w, start, Layout.NCHW, CpuConvAlgorithm.Winograd, false);
+        var auto = BackwardData(b, s, g, dy, w, start, Layout.NCHW, CpuConvAlgorithm.Auto, false);
+        if (r > 1) Assert.NotEqual(col2im, phases);
+        Assert.Equal(autoTakesPhases ? phases : col2im, auto);
     }
 
     [Theory]
@@ -116,8 +120,8 @@ public class CpuStridePhasesTests
             foreach (int threads in new[] { 1, 2, 3, 8, 2 })
             {
                 CpuBackend.Threads = threads;
-                var dx = BackwardData(b, s, g, dy, wt, start, Layout.NCHW, CpuConvAlgorithm.Auto, accumulate: false);
-                var dxAcc = BackwardData(b, s, g, dy, wt, start, Layout.NCHW, CpuConvAlgorithm.Auto, accumulate: true);
+                var dx = BackwardData(b, s, g, dy, wt, start, Layout.NCHW, CpuConvAlgorithm.Winograd, accumulate: false);
+                var dxAcc = BackwardData(b, s, g, dy, wt, start, Layout.NCHW, CpuConvAlgorithm.Winograd, accumulate: true);
                 first ??= dx;
                 firstAcc ??= dxAcc;
                 Assert.Equal(first, dx);

@@ -391,7 +391,7 @@ public sealed partial class CpuBackend
             CpuWinograd.Convolve(dyv.Winograd, g.N, g.K, g.OH, g.OW, padBH, padBW, pu, null, dxv.Winograd, g.C, relu: false, accumulate ? 1f : 0f);
             return;
         }
-        if (UseStridePhases(g))
+        if (UseStridePhases(g, dyv, dxv))
         {
             // Strided, dilation 1: each of dx's stride phases is a stride-1 correlation of dy with the taps that reach it, one
             // GEMM each, stored straight into its pixels (CpuStridePhases): no dcol, no zeroing pass, no col2im.
@@ -438,10 +438,30 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>
-    /// Whether a strided data gradient goes by stride phases (<see cref="CpuStridePhases"/>) rather than dcol and col2im: always
-    /// where the geometry allows, except under <see cref="CpuConvAlgorithm.Im2Col"/>, which keeps col2im and its older bits.
+    /// Whether a strided data gradient goes by stride phases (<see cref="CpuStridePhases"/>) rather than dcol and col2im: under
+    /// <see cref="CpuConvAlgorithm.Auto"/> only where it measured faster (benchmarks/README.md, "Strided data gradient"):
+    /// dilation 1, a filter larger than 1×1, both tensors NCHW and at most <see cref="StridePhasesMaxChannels"/> dx channels per
+    /// group; always where the geometry allows under <see cref="CpuConvAlgorithm.Winograd"/> (tests, measurements); never under
+    /// <see cref="CpuConvAlgorithm.Im2Col"/>, which keeps col2im and its older bits.
     /// </summary>
-    private static bool UseStridePhases(in ConvGeom g) => CpuStridePhases.Fits(g) && (t_convAlgorithm ?? ConvAlgorithm) != CpuConvAlgorithm.Im2Col;
+    private static bool UseStridePhases(in ConvGeom g, View4 dyv, View4 dxv)
+    {
+        if (!CpuStridePhases.Fits(g)) return false;
+        return (t_convAlgorithm ?? ConvAlgorithm) switch
+        {
+            CpuConvAlgorithm.Im2Col => false,
+            CpuConvAlgorithm.Winograd => true,
+            _ => g.R * g.S > 1 && g.Cg <= StridePhasesMaxChannels && dyv.W == 1 && dxv.W == 1,
+        };
+    }
+
+    /// <summary>
+    /// The most dx channels per group for which <see cref="CpuConvAlgorithm.Auto"/> takes stride phases: at 16 (ResNet 16→32,
+    /// 3×3 s2, batch 128) they measured 1.2–1.6× col2im, at 32 (32→64) 0.83–0.97×, where col2im's one GEMM of Cg·9 rows
+    /// outruns four of Cg rows; 1×1 projections measured 0.4–0.8× (the phases' border copy and strided stores cost more than
+    /// col2im's scatter of one tap).
+    /// </summary>
+    internal const int StridePhasesMaxChannels = 16;
 
     /// <summary>The stride-phase data gradient over the images [start, end): see <see cref="CpuStridePhases"/>.</summary>
     private readonly unsafe struct StridePhasesBody(ConvGeom g, View4 dyv, View4 dxv, CpuStridePhases.Axis ah, CpuStridePhases.Axis aw,

@@ -190,17 +190,26 @@ internal static unsafe class CpuStridePhases
     {
         int ext = ah.Extent(a), wd = aw.Length;
         bool rowReached = ah.Count(a) > 0;
-        bool pairs = aw.Stride == 2 && dxW == 1 && rowReached && aw.Count(0) > 0 && aw.Count(1) > 0 && Avx.IsSupported;
+        if (!rowReached && accumulate) return;      // adds nothing
+        // Stride 2 along contiguous rows: both column phases interleaved eight pairs at a time (an unreached one as zeros).
+        bool pairs = aw.Stride == 2 && dxW == 1 && Avx.IsSupported && (!accumulate || aw.Count(0) > 0 && aw.Count(1) > 0);
         for (int c = 0; c < g.Cg; c++)
             for (int i = 0; i < ext; i++)
             {
                 float* row = dx + c * dxC + (a + ah.Stride * i) * dxH;
+                if (!rowReached)
+                {
+                    // No tap reaches this row of dx at all: zero it whole.
+                    if (dxW == 1) Zero(row, g.W);
+                    else for (int x = 0; x < g.W; x++) row[x * dxW] = 0f;
+                    continue;
+                }
                 float* src = t + (long)c * ld + (long)i * wd;
                 int j0 = 0;
-                if (pairs) j0 = Interleave(src, src + g.Cg * ld, row, aw.Extent(1), accumulate);
+                if (pairs) j0 = Interleave(aw.Count(0) > 0 ? src : null, aw.Count(1) > 0 ? src + g.Cg * ld : null, row, aw.Extent(1), accumulate);
                 for (int b = 0; b < aw.Stride; b++)
                 {
-                    bool reached = rowReached && aw.Count(b) > 0;     // a phase no tap reaches is zero
+                    bool reached = aw.Count(b) > 0;     // a phase no tap reaches is zero
                     if (!reached && accumulate) continue;
                     float* s = src + b * g.Cg * ld;
                     for (int j = j0; j < aw.Extent(b); j++)
@@ -214,7 +223,7 @@ internal static unsafe class CpuStridePhases
     }
 
     /// <summary>
-    /// row[2j] = (row[2j] +) even[j], row[2j + 1] = (row[2j + 1] +) odd[j] for j below a multiple of 8 not past
+    /// row[2j] = (row[2j] +) even[j], row[2j + 1] = (row[2j + 1] +) odd[j] (null: zeros) for j below a multiple of 8 not past
     /// <paramref name="pairs"/>; returns that bound (the caller stores the rest).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -223,8 +232,9 @@ internal static unsafe class CpuStridePhases
         int j = 0;
         for (; j <= pairs - 8; j += 8)
         {
-            var e = Avx.LoadVector256(even + j);
-            var o = Avx.LoadVector256(odd + j);
+            // A null phase (no tap reaches it; only without accumulation) stores zeros.
+            var e = even == null ? Vector256<float>.Zero : Avx.LoadVector256(even + j);
+            var o = odd == null ? Vector256<float>.Zero : Avx.LoadVector256(odd + j);
             var lo = Avx.UnpackLow(e, o);       // e0 o0 e1 o1 | e4 o4 e5 o5
             var hi = Avx.UnpackHigh(e, o);      // e2 o2 e3 o3 | e6 o6 e7 o7
             var v0 = Avx.Permute2x128(lo, hi, 0x20);
