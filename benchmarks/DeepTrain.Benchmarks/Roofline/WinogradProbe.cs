@@ -58,7 +58,51 @@ internal static class WinogradProbe
         Console.WriteLine($"\n## Winograd against im2col per call kind ({threads} threads, {rounds} rounds, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})\n");
         Console.WriteLine("| C→K, H×W | batch | pass | im2col ms min / median | Winograd ms min / median | ratio of mins | per-round ratios min–max | median ratio |\n|---|---|---|---|---|---|---|---|");
         using var b = new CpuBackend();
-        foreach (var (c, h) in new[] { (16, 28), (32, 14), (64, 7), (16, 32), (32, 16), (64, 8) })
+        EachCall(b, [(16, 28), (32, 14), (64, 7), (16, 32), (32, 16), (64, 8)], (c, h, n, pass, call, reps) =>
+        {
+            var (ti, tw) = Alternate(call, reps, rounds);
+            PrintRow(c, h, n, pass, ti, tw);
+        });
+        Console.WriteLine($"\nload average at the end {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+    }
+
+    /// <summary>
+    /// The 64-channel 7×7 and 8×8 shapes (3×3 s1 p1) at batches 128, 32 and 8, every call kind on Winograd, with four tile rows
+    /// per transform vector (QuadRows) against one (<c>CpuWinograd.NoQuadRows</c>), over <paramref name="rounds"/> alternating
+    /// rounds (the order flips every round; each side's fastest of a few calls per round). Ratio = one row ÷ four rows: above 1,
+    /// four rows per vector is faster. Same bits either way (<c>roofline winograd-quad</c>).
+    /// </summary>
+    public static void RunQuad(int threads, int rounds)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        CpuBackend.Threads = threads;
+        Console.WriteLine($"\n## Winograd transforms: four tile rows per vector against one ({threads} threads, {rounds} rounds, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})\n");
+        Console.WriteLine("| C→K, H×W | batch | pass | one row ms min / median | four rows ms min / median | ratio of mins | per-round ratios min–max | median ratio |\n|---|---|---|---|---|---|---|---|");
+        using var b = new CpuBackend();
+        using var scope = CpuBackend.UseConvAlgorithm(CpuConvAlgorithm.Winograd);
+        EachCall(b, [(64, 7), (64, 8)], (c, h, n, pass, call, reps) =>
+        {
+            var (one, four) = Alternate(call, reps, rounds, quad => { CpuWinograd.NoQuadRows = !quad; return null; });
+            CpuWinograd.NoQuadRows = false;
+            PrintRow(c, h, n, pass, one, four);
+        });
+        Console.WriteLine($"\nload average at the end {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+    }
+
+    /// <summary>One table row: each side's fastest and median ms, the ratio of the fastest, and the per-round ratios a ÷ b.</summary>
+    private static void PrintRow(int c, int h, int n, string pass, List<double> a, List<double> b)
+    {
+        var ratios = a.Zip(b, (x, y) => x / y).ToList();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {c}→{c}, {h}×{h} | {n} | {pass} | {a.Min() * 1e3:F3} / {ImageBatching.Median(a) * 1e3:F3} | {b.Min() * 1e3:F3} / {ImageBatching.Median(b) * 1e3:F3} | {a.Min() / b.Min():F2} | {ratios.Min():F2}–{ratios.Max():F2} | {ImageBatching.Median(ratios):F2} |"));
+    }
+
+    /// <summary>
+    /// For each (C, H) shape (3×3 s1 p1, C = K, seeded data) at batches 128, 32 and 8, and each call kind (forward, data gradient,
+    /// filter gradient): <paramref name="row"/>(C, H, batch, pass, the call, calls per timing).
+    /// </summary>
+    private static void EachCall(CpuBackend b, (int C, int H)[] shapes, Action<int, int, int, string, Action, int> row)
+    {
+        foreach (var (c, h) in shapes)
             foreach (int n in new[] { 128, 32, 8 })
             {
                 using var x = Tensor.Create(Shape.Of(n, c, h, h)); using var y = Tensor.Create(Shape.Of(n, c, h, h));
@@ -74,12 +118,9 @@ internal static class WinogradProbe
                         else if (pass == "data grad") b.Conv2dBackwardData(y, w, x, spec, accumulate: false);
                         else b.Conv2dBackwardFilter(x, y, w, null, spec, accumulate: false);
                     }
-                    var (ti, tw) = Alternate(Call, reps, rounds);
-                    var ratios = ti.Zip(tw, (a, v) => a / v).ToList();
-                    Console.WriteLine(string.Create(inv, $"| {c}→{c}, {h}×{h} | {n} | {pass} | {ti.Min() * 1e3:F3} / {ImageBatching.Median(ti) * 1e3:F3} | {tw.Min() * 1e3:F3} / {ImageBatching.Median(tw) * 1e3:F3} | {ti.Min() / tw.Min():F2} | {ratios.Min():F2}–{ratios.Max():F2} | {ImageBatching.Median(ratios):F2} |"));
+                    row(c, h, n, pass, Call, reps);
                 }
             }
-        Console.WriteLine($"\nload average at the end {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
     }
 
     /// <summary>
@@ -87,10 +128,17 @@ internal static class WinogradProbe
     /// <paramref name="reps"/> calls after one warm-up: the per-round seconds of both sides.
     /// </summary>
     internal static (List<double> Im2Col, List<double> Winograd) Alternate(Action call, int reps, int rounds)
+        => Alternate(call, reps, rounds, winograd => CpuBackend.UseConvAlgorithm(winograd ? CpuConvAlgorithm.Winograd : CpuConvAlgorithm.Im2Col));
+
+    /// <summary>
+    /// Each round times <paramref name="call"/> on side A and side B (<paramref name="side"/>(false), (true): sets a side up, returns
+    /// what undoes it or null; A first in even rounds), each side's fastest of <paramref name="reps"/> calls after one warm-up.
+    /// </summary>
+    private static (List<double> A, List<double> B) Alternate(Action call, int reps, int rounds, Func<bool, IDisposable?> side)
     {
-        double Time(CpuConvAlgorithm alg)
+        double Time(bool sideB)
         {
-            using var scope = CpuBackend.UseConvAlgorithm(alg);
+            using var scope = side(sideB);
             call();
             double best = double.MaxValue;
             for (int r = 0; r < reps; r++)
@@ -105,8 +153,8 @@ internal static class WinogradProbe
         for (int r = 0; r < rounds; r++)
         {
             double a, wv;
-            if (r % 2 == 0) { a = Time(CpuConvAlgorithm.Im2Col); wv = Time(CpuConvAlgorithm.Winograd); }
-            else { wv = Time(CpuConvAlgorithm.Winograd); a = Time(CpuConvAlgorithm.Im2Col); }
+            if (r % 2 == 0) { a = Time(false); wv = Time(true); }
+            else { wv = Time(true); a = Time(false); }
             ti.Add(a); tw.Add(wv);
         }
         return (ti, tw);

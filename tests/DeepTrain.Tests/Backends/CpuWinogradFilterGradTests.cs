@@ -32,6 +32,8 @@ public class CpuWinogradFilterGradTests
             [1, 1, 6, 6, 1, 1], [2, 3, 7, 5, 16, 1], [3, 16, 8, 9, 3, 0], [4, 17, 5, 6, 17, 1], [1, 32, 14, 14, 32, 1],
             [2, 16, 28, 28, 16, 1], [3, 32, 9, 7, 17, 0], [4, 16, 4, 3, 32, 1], [1, 17, 11, 13, 1, 0], [2, 3, 3, 3, 3, 0],
             [1, 16, 1, 1, 16, 1], [2, 32, 33, 20, 16, 1],
+            // Four tiles per tile row (QuadRows): 8×8, 7 by 8, and 11 by 7 (four tile rows in one vector, two one at a time).
+            [2, 24, 8, 8, 20, 1], [3, 16, 7, 8, 17, 1], [2, 16, 11, 7, 16, 1],
         ];
         foreach (var c in cases)
             foreach (var layout in new[] { Layout.NCHW, Layout.NHWC })
@@ -144,12 +146,23 @@ public class CpuWinogradFilterGradTests
         var sixtyFour = Geo(8, 64, 12, 12, 64, 1);
         Assert.Equal(32, CpuBackend.WinogradMinChannelsOf(CpuBackend.ConvPass.Data));
         Assert.Equal(32, CpuBackend.WinogradMaxChannelsFilter);
-        // Filter gradient: Winograd from 16 to 32 channels, im2col at 64.
+        // Filter gradient: Winograd from 16 to 32 channels, im2col at 64 (12×12 images: 6 tiles wide) ...
         Assert.Equal(Filter(sixteen, winogradIfAvx512), Filter(sixteen, CpuConvAlgorithm.Auto));
         Assert.NotEqual(Filter(sixteen, CpuConvAlgorithm.Winograd), Filter(sixteen, CpuConvAlgorithm.Im2Col));
         Assert.Equal(Filter(thirtyTwo, winogradIfAvx512), Filter(thirtyTwo, CpuConvAlgorithm.Auto));
         Assert.Equal(Filter(sixtyFour, CpuConvAlgorithm.Im2Col), Filter(sixtyFour, CpuConvAlgorithm.Auto));
         Assert.NotEqual(Filter(sixtyFour, CpuConvAlgorithm.Winograd), Filter(sixtyFour, CpuConvAlgorithm.Im2Col));
+        // ... except where the output is four tiles wide (7×7, 8×8: four tile rows per transform vector): Winograd up to 64
+        // channels, im2col above.
+        Assert.Equal(64, CpuBackend.WinogradMaxChannelsFilterFourTiles);
+        var sevenBySeven = Geo(24, 64, 7, 7, 64, 1);   // 384 tiles
+        var eightByEight = Geo(16, 64, 8, 8, 64, 1);   // 256 tiles
+        var wideSeven = Geo(16, 80, 7, 7, 64, 1);
+        Assert.Equal(Filter(sevenBySeven, winogradIfAvx512), Filter(sevenBySeven, CpuConvAlgorithm.Auto));
+        Assert.NotEqual(Filter(sevenBySeven, CpuConvAlgorithm.Winograd), Filter(sevenBySeven, CpuConvAlgorithm.Im2Col));
+        Assert.Equal(Filter(eightByEight, winogradIfAvx512), Filter(eightByEight, CpuConvAlgorithm.Auto));
+        Assert.Equal(Filter(wideSeven, CpuConvAlgorithm.Im2Col), Filter(wideSeven, CpuConvAlgorithm.Auto));
+        Assert.NotEqual(Filter(wideSeven, CpuConvAlgorithm.Winograd), Filter(wideSeven, CpuConvAlgorithm.Im2Col));
         // Data gradient: im2col at 16 channels, Winograd from 32.
         Assert.Equal(Data(sixteen, CpuConvAlgorithm.Im2Col), Data(sixteen, CpuConvAlgorithm.Auto));
         Assert.NotEqual(Data(sixteen, CpuConvAlgorithm.Winograd), Data(sixteen, CpuConvAlgorithm.Im2Col));

@@ -27,6 +27,8 @@ public class CpuWinogradTests
         [
             [2, 16, 28, 28, 16, 1], [1, 32, 14, 14, 32, 1], [1, 64, 7, 7, 64, 1], [3, 17, 9, 11, 19, 1], [1, 5, 5, 5, 7, 0],
             [2, 9, 6, 13, 10, 2], [1, 3, 1, 1, 4, 1], [4, 8, 3, 2, 8, 1], [1, 65, 12, 5, 33, 1], [2, 12, 34, 33, 12, 0],
+            // Four tiles per tile row (QuadRows): 8×8, 7 by 8, and 10 by 9 unpadded (8 by 7 outputs).
+            [2, 24, 8, 8, 20, 1], [3, 16, 7, 8, 17, 1], [2, 16, 10, 9, 16, 0],
         ];
         foreach (var c in cases)
             foreach (var layout in new[] { Layout.NCHW, Layout.NHWC })
@@ -132,6 +134,51 @@ public class CpuWinogradTests
             }
             finally { CpuWinograd.t_partitionThreads = 0; }
         }
+    }
+
+    [Theory]
+    [InlineData(3, 64, 7, 7, 64, 1, 0)]
+    [InlineData(2, 24, 8, 8, 20, 1, 0)]
+    [InlineData(2, 16, 10, 9, 17, 0, 0)]
+    [InlineData(1, 64, 7, 7, 64, 1, 8)]    // one image over 8 threads: output-channel chunks
+    [InlineData(1, 32, 8, 8, 16, 1, 3)]
+    [InlineData(2, 16, 11, 7, 16, 1, 0)]   // 6 tile rows: four in one vector, then two one at a time
+    public void QuadRows_GiveTheSameBits_AsOneTileRowPerVector(int n, int c, int h, int w, int k, int pad, int split)
+    {
+        // Four tile rows per vector (7×7 and 8×8 images) computes each tile by the same expressions as one tile row per
+        // vector, so forward (bias, ReLU), accumulating data gradient and filter gradient must agree bit for bit.
+        using var b = new CpuBackend();
+        using var s = new TensorScope(b);
+        var g = Geo(n, c, h, w, k, pad);
+        var x = TestData.Normal(1, g.X.Dims.ToArray()).ToDouble();
+        var wt = TestData.Normal(2, g.Wt.Dims.ToArray()).ToDouble();
+        var bias = TestData.Normal(3, k).ToDouble();
+        var dy = TestData.Normal(4, g.Y.Dims.ToArray()).ToDouble();
+        var start = TestData.Normal(6, g.X.Dims.ToArray()).ToDouble();
+        (float[] Y, float[] Dx, float[] Dw) Run(bool quad)
+        {
+            CpuWinograd.NoQuadRows = !quad;
+            CpuWinograd.t_partitionThreads = split;
+            try
+            {
+                var y = Forward(b, s, g, x, wt, bias, Layout.NCHW, CpuConvAlgorithm.Winograd, relu: true);
+                var dx = s.UploadLogical(start, g.X, Layout.NCHW);
+                var dw = s.Zeros(g.Wt);
+                using (CpuBackend.UseConvAlgorithm(CpuConvAlgorithm.Winograd))
+                {
+                    b.Conv2dBackwardData(s.UploadLogical(dy, g.Y, Layout.NCHW), s.UploadLogical(wt, g.Wt, Layout.NCHW), dx, g.Spec, accumulate: true);
+                    b.Conv2dBackwardFilter(s.UploadLogical(x, g.X, Layout.NCHW), s.UploadLogical(dy, g.Y, Layout.NCHW), dw, null, g.Spec, accumulate: false);
+                }
+                return (y, s.Download(dx), s.Download(dw));
+            }
+            finally { CpuWinograd.NoQuadRows = false; CpuWinograd.t_partitionThreads = 0; }
+        }
+        var one = Run(quad: false);
+        var quad = Run(quad: true);
+        Assert.Equal(one.Y, quad.Y);
+        Assert.Equal(one.Dx, quad.Dx);
+        Assert.Equal(one.Dw, quad.Dw);
+        Tolerance.AssertClose(NaiveConv.Forward(g, x, wt, bias).Select(v => Math.Max(v, 0)).ToArray(), quad.Y, Atol, Rtol, $"quad y {g}");
     }
 
     [Fact]

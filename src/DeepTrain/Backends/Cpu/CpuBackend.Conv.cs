@@ -55,7 +55,7 @@ public sealed partial class CpuBackend
     /// Winograd path: by <see cref="ConvAlgorithm"/>, and under <see cref="CpuConvAlgorithm.Auto"/> only for the shapes where it
     /// measured faster on the development machine (docs/architecture.md, "Convolution algorithms on the CPU"): 3×3 stride 1
     /// ungrouped, AVX-512, both tensors NCHW, at least <see cref="WinogradMinChannelsOf"/>(<paramref name="pass"/>) input and
-    /// output channels (and for the filter gradient at most <see cref="WinogradMaxChannelsFilter"/>) and
+    /// output channels (and for the filter gradient at most <see cref="WinogradMaxChannelsFilter"/>, or <see cref="WinogradMaxChannelsFilterFourTiles"/> on outputs four tiles wide) and
     /// <see cref="WinogradMinTiles"/> output tiles, or <see cref="WinogradMinTilesPrepared"/> when the weights were transformed
     /// before the call (<paramref name="prepared"/>: an inference session's).
     /// </summary>
@@ -67,7 +67,7 @@ public sealed partial class CpuBackend
             CpuConvAlgorithm.Im2Col => false,
             CpuConvAlgorithm.Winograd => true,
             _ => Vector512.IsHardwareAccelerated && src.W == 1 && dst.W == 1
-                && Math.Min(g.C, g.K) >= WinogradMinChannelsOf(pass) && (pass != ConvPass.Filter || Math.Max(g.C, g.K) <= WinogradMaxChannelsFilter)
+                && Math.Min(g.C, g.K) >= WinogradMinChannelsOf(pass) && (pass != ConvPass.Filter || Math.Max(g.C, g.K) <= WinogradMaxChannelsFilterOf(g))
                 && (long)g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2) >= (prepared ? WinogradMinTilesPrepared : WinogradMinTiles),
         };
     }
@@ -100,11 +100,22 @@ public sealed partial class CpuBackend
     internal const int WinogradMinChannelsFilter = 16;
 
     /// <summary>
-    /// The most input and output channels for which <see cref="CpuConvAlgorithm.Auto"/> takes Winograd in the filter gradient:
-    /// at 64 channels (7×7 and 8×8 images) it measured 0.6–0.9× im2col, its transforms filling 4 of 16 lanes and its GEMMs
-    /// packing both operands; wider layers were not measured.
+    /// The most input and output channels for which <see cref="CpuConvAlgorithm.Auto"/> takes Winograd in the filter gradient,
+    /// outside <see cref="WinogradMaxChannelsFilterFourTiles"/>'s images: wider layers were not measured there.
     /// </summary>
     internal const int WinogradMaxChannelsFilter = 32;
+
+    /// <summary>
+    /// <see cref="WinogradMaxChannelsFilter"/> where the output is four 2×2 tiles wide (7 or 8 pixels: the 64-channel stage of
+    /// the CIFAR and Fashion-MNIST ResNets), whose transforms run four tile rows per vector (CpuWinograd's QuadRows): at 64
+    /// channels Winograd measured 1.0–1.1× im2col at 7×7 and 1.2–1.4× at 8×8 (before QuadRows, 0.6–0.9×); wider layers there
+    /// (ResNet-50's 7×7 stage) were not measured (benchmarks/README.md, "Four tile rows per vector").
+    /// </summary>
+    internal const int WinogradMaxChannelsFilterFourTiles = 64;
+
+    /// <summary>The most channels for which the filter gradient takes Winograd in this geometry (see the two constants).</summary>
+    private static int WinogradMaxChannelsFilterOf(in ConvGeom g)
+        => (g.OW + 1) / 2 == 4 ? WinogradMaxChannelsFilterFourTiles : WinogradMaxChannelsFilter;
 
     /// <summary>
     /// The fewest 2×2 output tiles (over the batch) for which <see cref="CpuConvAlgorithm.Auto"/> picks Winograd: the weight

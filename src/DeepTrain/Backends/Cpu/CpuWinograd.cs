@@ -37,6 +37,10 @@ namespace DeepTrain.Backends.Cpu;
 // channels in the same order, the transforms are per tile), so results do not depend on the thread count at all.
 // The transforms run 16 tiles of one tile row per Vector512: the patch columns 2j, 2j+1, 2j+2, 2j+3 of 16 tiles are the
 // even and odd elements of two 32-float loads from a zero-padded copy of the input row, picked by one vpermt2ps each.
+// A tile row of small images has fewer than 16 tiles (4 at 7×7 and 8×8: the CIFAR/Fashion-MNIST ResNets' 64-channel stage),
+// so there four tile rows share one vector instead (QuadRows): lane l = (tile row l / 4, tile l mod 4), its patch columns
+// picked from four plane rows by two vpermt2ps and a blend; the output transform stores such a vector as four masked
+// output-row segments. The arithmetic per tile is the same expression in the same order, so the bits do not change.
 // Tensors are read and written through their element strides, so NCHW and NHWC both run (NHWC through scalar copies).
 internal static unsafe class CpuWinograd
 {
@@ -147,6 +151,18 @@ internal static unsafe class CpuWinograd
     /// </summary>
     [ThreadStatic] internal static int t_partitionThreads;
 
+    /// <summary>
+    /// Tests and measurements (<c>roofline winograd-quad</c>): when set, every call transforms one tile row per vector even where
+    /// four would fit (QuadRows). Process-wide, so the pool's workers see it; the bits are the same either way.
+    /// </summary>
+    internal static bool NoQuadRows { get; set; }
+
+    /// <summary>
+    /// Whether four tile rows of four tiles share one vector in the transforms (an image 7 or 8 wide, padding 1: 16 of 16
+    /// lanes used instead of 4). Needs AVX-512's two-source permute.
+    /// </summary>
+    private static bool QuadRows(in Plan p) => p.TW == 4 && Avx512F.IsSupported && !NoQuadRows;
+
     /// <summary>Floats of scratch one call of <see cref="Convolve"/> takes: per thread (V, M, padded rows, packing), and in all.</summary>
     public static (long PerThread, long Shared) WorkspaceFloats(int n, int cin, int h, int w, int kout, int padH, int padW)
     {
@@ -163,7 +179,7 @@ internal static unsafe class CpuWinograd
     {
         var p = new Plan(n, cin, h, w, kout, padH, padW, fixedBlocks: true);
         int depth = Math.Min(p.ImagesPerBlock * p.RowsPerBlock * p.TW, CpuGemm.KC);
-        long perThread = (long)Positions * (cin + p.KChunk) * p.Ld + (long)(p.PlaneRows + 3) * p.RowLen
+        long perThread = (long)Positions * (cin + p.KChunk) * p.Ld + (long)(p.PlaneRows + 11) * p.RowLen
             + (long)(Math.Min(p.KChunk, CpuGemm.MC) + CpuGemm.MR + cin + CpuGemm.NR) * depth;
         return (perThread, (long)p.Groups * Positions * kout * cin);
     }
@@ -298,10 +314,13 @@ internal static unsafe class CpuWinograd
                 var vb = Vector512.Create(bias == null ? 0f : bias[k]);
                 float* yk = y.P + n * y.N + k * y.C;
                 float* mk = m + (nint)kk * p.Ld;
-                for (int li = 0; li < rows; li++)
+                bool quadRows = QuadRows(p) && y.W == 1;
+                for (int li = 0; li < rows;)
                 {
+                    // Four tile rows in one vector where they fit (lane l = (li + l / 4, l % 4)), else 16 tiles of one row.
+                    bool quad = quadRows && li + 4 <= rows;
                     int oy = 2 * (i0 + li);
-                    for (int j0 = 0; j0 < p.TW; j0 += Lanes)
+                    for (int j0 = 0; j0 < (quad ? 1 : p.TW); j0 += Lanes)
                     {
                         float* s = mk + li * p.TW + j0;
                         // t = Aᵀ m (2×4): rows m0 + m1 + m2 and m1 − m2 − m3, per column s.
@@ -315,10 +334,19 @@ internal static unsafe class CpuWinograd
                         m0 = Vector512.Load(s + 3 * mXi); m1 = Vector512.Load(s + 7 * mXi); m2 = Vector512.Load(s + 11 * mXi); m3 = Vector512.Load(s + 15 * mXi);
                         var t03 = m0 + m1 + m2; var t13 = m1 - m2 - m3;
                         // y = t A (2×2 per tile), plus the bias.
+                        Vector512<float> even0 = t00 + t01 + t02 + vb, odd0 = t01 - t02 - t03 + vb;
+                        Vector512<float> even1 = t10 + t11 + t12 + vb, odd1 = t11 - t12 - t13 + vb;
+                        if (quad)
+                        {
+                            StoreQuadRows(even0, odd0, yk, oy);
+                            StoreQuadRows(even1, odd1, yk, oy + 1);
+                            continue;
+                        }
                         int ox = 2 * j0, count = Math.Min(2 * Lanes, p.OW - ox);
-                        StoreRow(t00 + t01 + t02 + vb, t01 - t02 - t03 + vb, yk + oy * y.H + ox * y.W, count, pair);
-                        if (oy + 1 < p.OH) StoreRow(t10 + t11 + t12 + vb, t11 - t12 - t13 + vb, yk + (oy + 1) * y.H + ox * y.W, count, pair);
+                        StoreRow(even0, odd0, yk + oy * y.H + ox * y.W, count, pair);
+                        if (oy + 1 < p.OH) StoreRow(even1, odd1, yk + (oy + 1) * y.H + ox * y.W, count, pair);
                     }
+                    li += quad ? 4 : 1;
                 }
             }
         }
@@ -356,6 +384,34 @@ internal static unsafe class CpuWinograd
                 *d = relu ? MathF.Max(val, 0f) : val;
             }
         }
+
+        /// <summary>
+        /// y rows oy, oy + 2, oy + 4, oy + 6 (those below OH) of channel plane <paramref name="yk"/> (NCHW, y.W = 1) from the output
+        /// columns 2j (<paramref name="even"/>) and 2j + 1 (<paramref name="odd"/>) of four tile rows of four tiles, lane l =
+        /// (l / 4, l % 4): interleaved, each tile row is 8 consecutive lanes, stored by one masked store of its first OW lanes
+        /// (β·y added first, then ReLU: <see cref="Body.StoreRow"/>'s arithmetic).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void StoreQuadRows(Vector512<float> even, Vector512<float> odd, float* yk, int oy)
+        {
+            var lo = Pick(even, InterleaveLo, odd);     // tile rows 0 (lanes 0..7) and 1 (lanes 8..15)
+            var hi = Pick(even, InterleaveHi, odd);     // tile rows 2 and 3
+            var first = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(p.OW)).AsSingle();
+            var second = (Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(8))
+                & Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(8 + p.OW))).AsSingle();
+            for (int q = 0; q < 4; q++)
+            {
+                int row = oy + 2 * q;
+                if (row >= p.OH) break;
+                var v = q < 2 ? lo : hi;
+                var mask = (q & 1) == 0 ? first : second;
+                // Lanes 8..15 belong at columns 0..7: the store's base sits 8 floats before the row (masked-off lanes never touch memory).
+                float* dst = yk + row * y.H - ((q & 1) == 0 ? 0 : 8);
+                if (beta != 0f) v += Avx512F.MaskLoad(dst, mask, Vector512<float>.Zero);
+                if (relu) v = Vector512.Max(v, Vector512<float>.Zero);
+                Avx512F.MaskStore(dst, mask, v);
+            }
+        }
     }
 
     /// <summary>V_ξ[c, (li, j)] = (Bᵀ d B)_ξ for the tile rows [i0, i0 + rows) of image n, every channel.</summary>
@@ -374,15 +430,19 @@ internal static unsafe class CpuWinograd
                 CopyRow(dst, xc + yy * x.H, x.W, p.W);
             }
             float* vc = v + (nint)c * p.Ld;
-            for (int li = 0; li < rows; li++)
-                for (int j0 = 0; j0 < p.TW; j0 += Lanes)
+            bool quadRows = QuadRows(p);
+            for (int li = 0; li < rows;)
+            {
+                // Four tile rows in one vector where they fit (lane l = (li + l / 4, l % 4)), else 16 tiles of one row.
+                bool quad = quadRows && li + 4 <= rows;
+                for (int j0 = 0; j0 < (quad ? 1 : p.TW); j0 += Lanes)
                 {
-                    // h[r][s'] = (d B)[r][s'] for the 4 patch rows r, 16 tiles per vector.
+                    // h[r][s'] = (d B)[r][s'] for the 4 patch rows r.
                     float* r0 = plane + 2 * li * p.RowLen + 2 * j0;
-                    RowTransform(r0, out var h00, out var h01, out var h02, out var h03);
-                    RowTransform(r0 + p.RowLen, out var h10, out var h11, out var h12, out var h13);
-                    RowTransform(r0 + 2 * p.RowLen, out var h20, out var h21, out var h22, out var h23);
-                    RowTransform(r0 + 3 * p.RowLen, out var h30, out var h31, out var h32, out var h33);
+                    PatchRowTransform(quad, r0, p.RowLen, out var h00, out var h01, out var h02, out var h03);
+                    PatchRowTransform(quad, r0 + p.RowLen, p.RowLen, out var h10, out var h11, out var h12, out var h13);
+                    PatchRowTransform(quad, r0 + 2 * p.RowLen, p.RowLen, out var h20, out var h21, out var h22, out var h23);
+                    PatchRowTransform(quad, r0 + 3 * p.RowLen, p.RowLen, out var h30, out var h31, out var h32, out var h33);
                     // V = Bᵀ h: rows h0 − h2, h1 + h2, h2 − h1, h1 − h3.
                     float* dst = vc + li * p.TW + j0;
                     Vector512.Store(h00 - h20, dst); Vector512.Store(h01 - h21, dst + vXi);
@@ -394,6 +454,8 @@ internal static unsafe class CpuWinograd
                     Vector512.Store(h10 - h30, dst + 12 * vXi); Vector512.Store(h11 - h31, dst + 13 * vXi);
                     Vector512.Store(h12 - h32, dst + 14 * vXi); Vector512.Store(h13 - h33, dst + 15 * vXi);
                 }
+                li += quad ? 4 : 1;
+            }
         }
     }
 
@@ -417,8 +479,9 @@ internal static unsafe class CpuWinograd
             float* v = scratch.Get(CpuScratch.Slot.Columns, (long)Positions * p.C * p.Ld);
             float* d = scratch.Get(CpuScratch.Slot.Output, (long)Positions * p.KChunk * p.Ld);
             // The input plane, then dy's two rows of one tile row and a row that stays zero (dy past OH).
-            float* plane = scratch.Get(CpuScratch.Slot.Rows, (long)(p.PlaneRows + 3) * p.RowLen);
-            new Span<float>(plane, (p.PlaneRows + 3) * p.RowLen).Clear();
+            // (QuadRows: eight more rows, the dy rows of four tile rows.)
+            float* plane = scratch.Get(CpuScratch.Slot.Rows, (long)(p.PlaneRows + 11) * p.RowLen);
+            new Span<float>(plane, (p.PlaneRows + 11) * p.RowLen).Clear();
             float* dyRows = plane + p.PlaneRows * p.RowLen;
             long perGroup = (long)Positions * p.K * p.C;
             for (int item = start; item < end; item++)
@@ -451,13 +514,33 @@ internal static unsafe class CpuWinograd
         /// </summary>
         private void GradientTransform(int n, int i0, int rows, int k0, int kc, float* dyRows, float* d)
         {
-            float* top = dyRows, bottom = dyRows + p.RowLen, zero = dyRows + 2 * p.RowLen;
+            float* top = dyRows, bottom = dyRows + p.RowLen, zero = dyRows + 2 * p.RowLen, quad = dyRows + 3 * p.RowLen;
             nint dXi = (nint)p.KChunk * p.Ld;
             for (int kk = 0; kk < kc; kk++)
             {
                 float* dk = dy.P + n * dy.N + (k0 + kk) * dy.C;
                 float* out0 = d + (nint)kk * p.Ld;
-                for (int li = 0; li < rows; li++)
+                int li = 0;
+                if (QuadRows(p))
+                    for (; li + 4 <= rows; li += 4)
+                    {
+                        // Tile rows li .. li + 3 in one vector (lane l = (li + l / 4, l % 4)): the dy rows 2li .. 2li + 7 (zero
+                        // past OH; columns past OW stay zero), then the same expressions as below.
+                        for (int q = 0; q < 8; q++)
+                        {
+                            int oy = 2 * (i0 + li) + q;
+                            if (oy < p.OH) CopyRow(quad + q * p.RowLen, dk + oy * dy.H, dy.W, p.OW);
+                            else new Span<float>(quad + q * p.RowLen, p.OW).Clear();
+                        }
+                        var e0 = QuadPick(quad, 2 * p.RowLen, 0); var o0 = QuadPick(quad, 2 * p.RowLen, 1);
+                        var e1 = QuadPick(quad + p.RowLen, 2 * p.RowLen, 0); var o1 = QuadPick(quad + p.RowLen, 2 * p.RowLen, 1);
+                        float* dst = out0 + li * p.TW;
+                        StoreGradientRow(e0, o0, dst, dXi);
+                        StoreGradientRow(e0 + e1, o0 + o1, dst + 4 * dXi, dXi);
+                        StoreGradientRow(e0 - e1, o0 - o1, dst + 8 * dXi, dXi);
+                        StoreGradientRow(-e1, -o1, dst + 12 * dXi, dXi);
+                    }
+                for (; li < rows; li++)
                 {
                     int oy = 2 * (i0 + li);
                     CopyRow(top, dk + oy * dy.H, dy.W, p.OW);
@@ -574,6 +657,49 @@ internal static unsafe class CpuWinograd
         h2 = d2 - d1;
         h3 = d1 - d3;
     }
+
+    /// <summary><see cref="QuadRowTransform"/> when <paramref name="quad"/> is set, else <see cref="RowTransform"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PatchRowTransform(bool quad, float* row, int rowLen, out Vector512<float> h0, out Vector512<float> h1, out Vector512<float> h2, out Vector512<float> h3)
+    {
+        if (quad) QuadRowTransform(row, rowLen, out h0, out h1, out h2, out h3);
+        else RowTransform(row, out h0, out h1, out h2, out h3);
+    }
+
+    /// <summary>
+    /// <see cref="RowTransform"/> for four tile rows of four tiles: lane l = (q, j) = (l / 4, l % 4) reads d0..d3 =
+    /// row_q[2j .. 2j + 3] where row_q = <paramref name="row"/> + 2q·<paramref name="rowLen"/> (the patch row of tile row q).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void QuadRowTransform(float* row, int rowLen, out Vector512<float> h0, out Vector512<float> h1, out Vector512<float> h2, out Vector512<float> h3)
+    {
+        var d0 = QuadPick(row, 2 * rowLen, 0);
+        var d1 = QuadPick(row, 2 * rowLen, 1);
+        var d2 = QuadPick(row, 2 * rowLen, 2);
+        var d3 = QuadPick(row, 2 * rowLen, 3);
+        h0 = d0 - d2;
+        h1 = d1 + d2;
+        h2 = d2 - d1;
+        h3 = d1 - d3;
+    }
+
+    /// <summary>
+    /// Lane l = (q, j) = (l / 4, l % 4) holds row_q[2j + <paramref name="offset"/>], row_q = <paramref name="row"/> +
+    /// q·<paramref name="rowStep"/> (four rows of at least 16 floats): picked from rows 0, 1 (lanes 0..7) and 2, 3 (lanes
+    /// 8..15) by one vpermt2ps each, then blended.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> QuadPick(float* row, int rowStep, int offset)
+    {
+        var idx = QuadCols + Vector512.Create(offset);
+        var low = Pick(Vector512.Load(row), idx, Vector512.Load(row + rowStep));
+        var high = Pick(Vector512.Load(row + 2 * rowStep), idx, Vector512.Load(row + 3 * rowStep));
+        return Vector512.ConditionalSelect(UpperLanes, high, low);
+    }
+
+    /// <summary>Lane l = (q, j) = (l / 4, l % 4) picks column 2j of the first (q even) or second (q odd) of two rows.</summary>
+    private static readonly Vector512<int> QuadCols = Vector512.Create(0, 2, 4, 6, 16, 18, 20, 22, 0, 2, 4, 6, 16, 18, 20, 22);
+    private static readonly Vector512<float> UpperLanes = Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(8)).AsSingle();
 
     private static readonly Vector512<int> Evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     private static readonly Vector512<int> Odds = Evens + Vector512<int>.One;
