@@ -175,14 +175,14 @@ internal static unsafe class CpuStridePhases
             for (int y = 0; y < ah.Length; y++, d += wd)
             {
                 int oh = y - ah.Lead;
-                if ((uint)oh >= (uint)g.OH) { Zero(d, wd); continue; }
-                Zero(d, lead);
+                if ((uint)oh >= (uint)g.OH) { CpuIm2Col.Zero(d, wd); continue; }
+                CpuIm2Col.Zero(d, lead);
                 float* src = dy + k * dyC + oh * dyH;
                 if (dyW == 1) CpuIm2Col.Copy(d + lead, src, ow);
                 else for (int x = 0; x < ow; x++) d[lead + x] = src[x * dyW];
-                Zero(d + lead + ow, wd - lead - ow);
+                CpuIm2Col.Zero(d + lead + ow, wd - lead - ow);
             }
-        Zero(d, wd + 16);
+        CpuIm2Col.Zero(d, wd + 16);
     }
 
     /// <summary>Writes the products of row phase <paramref name="a"/> (one per column phase b, <paramref name="ld"/> apart) into dx's pixels (a + sh·i, b + sw·j).</summary>
@@ -200,7 +200,7 @@ internal static unsafe class CpuStridePhases
                 if (!rowReached)
                 {
                     // No tap reaches this row of dx at all: zero it whole.
-                    if (dxW == 1) Zero(row, g.W);
+                    if (dxW == 1) CpuIm2Col.Zero(row, g.W);
                     else for (int x = 0; x < g.W; x++) row[x * dxW] = 0f;
                     continue;
                 }
@@ -249,14 +249,5 @@ internal static unsafe class CpuStridePhases
             Avx.Store(d + 8, v1);
         }
         return j;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Zero(float* dst, int n)
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-            for (; i <= n - 8; i += 8) Vector256.Store(Vector256<float>.Zero, dst + i);
-        for (; i < n; i++) dst[i] = 0f;
     }
 }
