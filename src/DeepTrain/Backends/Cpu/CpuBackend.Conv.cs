@@ -476,6 +476,17 @@ public sealed partial class CpuBackend
             CpuWinograd.Convolve(dyv.Winograd, g.N, g.K, g.OH, g.OW, padBH, padBW, pu, null, dxv.Winograd, g.C, relu: false, accumulate ? 1f : 0f);
             return;
         }
+        if (UseStridePhases(g, dyv, dxv))
+        {
+            // Strided, dilation 1: each of dx's stride phases is a stride-1 correlation of dy with the taps that reach it, one
+            // GEMM each, stored straight into its pixels (CpuStridePhases): no dcol, no zeroing pass, no col2im.
+            int* ints = (int*)CpuScratch.Current.Get(CpuScratch.Slot.Offsets, CpuStridePhases.PlanInts(g));
+            float* packedPhases = CpuScratch.Current.Get(CpuScratch.Slot.Shared, CpuStridePhases.PlanFloats(g));
+            var (ah, aw) = CpuStridePhases.Plan(g, wp, ints, packedPhases);
+            CpuParallel.For(g.N, g.FlopsPerImage, new StridePhasesBody(g, dyv, dxv, ah, aw, ints + 3 * (spec.StrideH + spec.StrideW),
+                packedPhases, accumulate));
+            return;
+        }
         int rs = g.R * g.S, krs = g.Kg * rs;
         var phB = new CpuIm2Col.Phases(g.Kg, g.OH, g.OW, g.R, g.S, padBH, padBW, 1, 1, spec.DilationH, spec.DilationW);
 
@@ -509,6 +520,46 @@ public sealed partial class CpuBackend
         }
 
         CpuParallel.For(g.N, g.FlopsPerImage, new BackwardDataBody(g, dyv, dxv, phB, wp, pw, offs, perGroup, imageElems, implicitIm2Col, packed, accumulate));
+    }
+
+    /// <summary>
+    /// Whether a strided data gradient goes by stride phases (<see cref="CpuStridePhases"/>) rather than dcol and col2im: under
+    /// <see cref="CpuConvAlgorithm.Auto"/> only where it measured faster (benchmarks/README.md, "Strided data gradient"):
+    /// dilation 1, a filter larger than 1×1, both tensors NCHW and at most <see cref="StridePhasesMaxChannels"/> dx channels per
+    /// group; always where the geometry allows under <see cref="CpuConvAlgorithm.Winograd"/> (tests, measurements); never under
+    /// <see cref="CpuConvAlgorithm.Im2Col"/>, which keeps col2im and its older bits.
+    /// </summary>
+    private static bool UseStridePhases(in ConvGeom g, View4 dyv, View4 dxv)
+    {
+        if (!CpuStridePhases.Fits(g)) return false;
+        return (t_convAlgorithm ?? ConvAlgorithm) switch
+        {
+            CpuConvAlgorithm.Im2Col => false,
+            CpuConvAlgorithm.Winograd => true,
+            _ => g.R * g.S > 1 && g.Cg <= StridePhasesMaxChannels && dyv.W == 1 && dxv.W == 1,
+        };
+    }
+
+    /// <summary>
+    /// The most dx channels per group for which <see cref="CpuConvAlgorithm.Auto"/> takes stride phases: at 16 (ResNet 16→32,
+    /// 3×3 s2, batch 128) they measured 1.2–1.6× col2im, at 32 (32→64) 0.83–0.97×, where col2im's one GEMM of Cg·9 rows
+    /// outruns four of Cg rows; 1×1 projections measured 0.4–0.8× (the phases' border copy and strided stores cost more than
+    /// col2im's scatter of one tap).
+    /// </summary>
+    internal const int StridePhasesMaxChannels = 16;
+
+    /// <summary>The stride-phase data gradient over the images [start, end): see <see cref="CpuStridePhases"/>.</summary>
+    private readonly unsafe struct StridePhasesBody(ConvGeom g, View4 dyv, View4 dxv, CpuStridePhases.Axis ah, CpuStridePhases.Axis aw,
+        int* offs, float* packed, bool accumulate) : IRangeBody
+    {
+        public void Run(int start, int end)
+        {
+            for (int n = start; n < end; n++)
+                for (int gi = 0; gi < g.G; gi++)
+                    CpuStridePhases.Image(g, ah, aw, offs, packed, gi,
+                        dyv.P + n * dyv.N + (nint)gi * g.Kg * dyv.C, dyv.C, dyv.H, dyv.W,
+                        dxv.P + n * dxv.N + (nint)gi * g.Cg * dxv.C, dxv.C, dxv.H, dxv.W, accumulate);
+        }
     }
 
     /// <summary>Backward data over the images [start, end): see <see cref="Conv2dBackwardData"/>.</summary>
@@ -701,16 +752,27 @@ public sealed partial class CpuBackend
 
     /// <inheritdoc />
     /// <remarks>The same figure for every layout and dtype: the CPU computes in fp32 and widens 16-bit operands first.</remarks>
-    public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec, Layout layout, DType dtype)
+    public unsafe long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec, Layout layout, DType dtype)
     {
         var g = new ConvGeom("Conv2dWorkspaceBytes", x, w, Shape.Of(x.N, w.N, spec.OutH(x.H, w.H), spec.OutW(x.W, w.W)), spec);
         // Per thread: the im2col buffer, the GEMM packing panels and a private filter gradient;
         // once: the packed weights. All of it is per-thread scratch kept between calls, not arena memory.
-        long perThread = (g.Pointwise ? 0 : (long)g.Crs * g.P)
-            + CpuGemm.PackedASize(Math.Max(g.Kg, g.Crs), Math.Min(Math.Max(g.P, g.Kg), CpuGemm.KC))
+        long packing = CpuGemm.PackedASize(Math.Max(g.Kg, g.Crs), Math.Min(Math.Max(g.P, g.Kg), CpuGemm.KC))
             + (long)Math.Min(Math.Max(g.P, g.Crs), CpuGemm.NC) * CpuGemm.KC
             + (long)g.K * g.Crs;
+        long perThread = (g.Pointwise ? 0 : (long)g.Crs * g.P) + packing;
         long shared = CpuGemm.PackedASize(Math.Max(g.Kg, g.Crs), Math.Max(g.Kg, g.Crs)) * g.G;
+        if (CpuStridePhases.Fits(g))
+        {
+            // The stride-phase data gradient: per thread the bordered dy planes, one row phase's products and the packing (its
+            // products run over the planes' width, up to a sliver of B more than P columns); once every phase's packed weights.
+            int* ints = stackalloc int[checked((int)CpuStridePhases.PlanInts(g))];
+            var ah = new CpuStridePhases.Axis(ints, g.H, g.OH, g.R, spec.StrideH, spec.PadH);
+            var aw = new CpuStridePhases.Axis(ints + 3 * spec.StrideH, g.W, g.OW, g.S, spec.StrideW, spec.PadW);
+            var (planes, products) = CpuStridePhases.ThreadFloats(g, ah, aw);
+            perThread = Math.Max(perThread, planes + products + packing + (long)CpuGemm.NR * CpuGemm.KC);
+            shared = Math.Max(shared, CpuStridePhases.PlanFloats(g));
+        }
         if (CpuWinograd.Fits(g))
         {
             // The Winograd path (forward, and the data gradient with C and K swapped): per thread a block's V, M and padded
