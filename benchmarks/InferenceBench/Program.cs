@@ -29,7 +29,7 @@ int threads = int.Parse(positional[3], inv);
 CpuBackend.Threads = threads;
 // A measurement knob: the smallest convolution (flops per image) split over the threads when the batch is smaller than them.
 if (Option("--split-min-flops", "") is { Length: > 0 } split)
-    CpuWinograd.SplitMinFlops = CpuBackend.SplitColumnsMinFlops = long.Parse(split, inv);
+    CpuDirectConv.SplitMinFlops = CpuWinograd.SplitMinFlops = CpuBackend.SplitColumnsMinFlops = long.Parse(split, inv);
 using var workload = new Workload(positional[0], positional[1], int.Parse(positional[2], inv), threads, device);
 Console.WriteLine($"machine: {Environment.ProcessorCount} CPUs, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; device {device}");
 switch (mode)

@@ -128,7 +128,7 @@ internal static class WinogradProbe
     /// Each round times <paramref name="call"/> on im2col and on Winograd (im2col first in even rounds), each side's fastest of
     /// <paramref name="reps"/> calls after one warm-up: the per-round seconds of both sides.
     /// </summary>
-    private static (List<double> Im2Col, List<double> Winograd) Alternate(Action call, int reps, int rounds)
+    internal static (List<double> Im2Col, List<double> Winograd) Alternate(Action call, int reps, int rounds)
         => Alternate(call, reps, rounds, winograd => CpuBackend.UseConvAlgorithm(winograd ? CpuConvAlgorithm.Winograd : CpuConvAlgorithm.Im2Col));
 
     /// <summary>
@@ -161,7 +161,7 @@ internal static class WinogradProbe
         return (ti, tw);
     }
 
-    private static void Fill(Tensor t, int seed)
+    internal static void Fill(Tensor t, int seed)
     {
         var rng = new Random(seed);
         var s = t.AsSpan<float>();

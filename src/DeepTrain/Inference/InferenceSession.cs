@@ -136,16 +136,19 @@ public sealed class InferenceSession : IDisposable
     }
 
     /// <summary>
-    /// Gives every fp32 convolution of <paramref name="model"/> its weights packed for the im2col GEMM, and every 3×3 stride-1
-    /// ungrouped one its Winograd-transformed weights too (<see cref="PreparedWeightFloats"/> counts both).
+    /// Gives every fp32 convolution of <paramref name="model"/> its weights packed for the im2col GEMM, every 3×3 stride-1
+    /// ungrouped one its Winograd-transformed weights too, and every small one the direct kernel's layout
+    /// (<see cref="DirectFits"/>; <see cref="PreparedWeightFloats"/> counts all three).
     /// </summary>
     internal static void PrepareConvWeights(Model model)
     {
+        var shapes = model.Graph.InferShapes(1);
         foreach (var node in model.Graph.Nodes)
             if (node.Layer is Conv2d conv && model.Parameters.Of(conv)[0].Value is { DType: DType.Float32 } w)
             {
                 conv.GemmWeights = CpuGemmWeights.Of(w, conv.Spec.Groups);
                 if (WinogradFits(conv)) conv.WinogradWeights = CpuWinogradWeights.Of(w);
+                if (DirectFits(conv, shapes[node.Output])) conv.DirectWeights = CpuDirectWeights.Of(w);
             }
     }
 
@@ -153,17 +156,29 @@ public sealed class InferenceSession : IDisposable
         => conv is { KernelH: 3, KernelW: 3, Spec: { StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1, Groups: 1 } };
 
     /// <summary>
+    /// Whether a convolution gets the direct kernel's weights: a spatial (not 1×1) kernel the direct path fits, whose one-image
+    /// output is small enough that a batch-1 call takes that path (<see cref="CpuBackend"/>'s rule; docs/architecture.md).
+    /// </summary>
+    private static bool DirectFits(Conv2d conv, Tensors.Shape y)
+        => CpuDirectConv.Available && conv.KernelH * conv.KernelW > 1 && CpuDirectWeights.Applies(conv.OutChannels, conv.Spec.Groups)
+            && (long)y.H * y.W <= CpuBackend.DirectMaxPixels;
+
+    /// <summary>
     /// Floats a CPU session holds beside the weights for <paramref name="graph"/>'s convolutions (<see cref="PrepareConvWeights"/>):
-    /// the packed GEMM operand of each, the Winograd transform of each 3×3 stride-1 ungrouped one.
+    /// the packed GEMM operand of each, the Winograd transform of each 3×3 stride-1 ungrouped one, the direct kernel's layout of
+    /// each small one (<see cref="DirectFits"/>).
     /// </summary>
     internal static long PreparedWeightFloats(ModelGraph graph)
     {
         long floats = 0;
+        var shapes = graph.InferShapes(1);
         foreach (var node in graph.Nodes)
             if (node.Layer is Conv2d conv)
             {
-                floats += CpuGemmWeights.Floats(conv.OutChannels, conv.InChannels / conv.Spec.Groups * conv.KernelH * conv.KernelW, conv.Spec.Groups);
+                int crs = conv.InChannels / conv.Spec.Groups * conv.KernelH * conv.KernelW;
+                floats += CpuGemmWeights.Floats(conv.OutChannels, crs, conv.Spec.Groups);
                 if (WinogradFits(conv)) floats += CpuWinogradWeights.Floats(conv.OutChannels, conv.InChannels);
+                if (DirectFits(conv, shapes[node.Output])) floats += CpuDirectWeights.Floats(conv.OutChannels, crs);
             }
         return floats;
     }

@@ -39,8 +39,9 @@ public sealed record InferenceSessionOptions
     public InferenceOutput Output { get; init; } = InferenceOutput.Logits;
 
     /// <summary>
-    /// Fold each batch norm into the convolution before it and apply a ReLU that follows a convolution in the convolution's
-    /// epilogue (default true), as ONNX Runtime and PyTorch's inference optimisers do. The session then serves a folded copy of
+    /// Fold each batch norm into the convolution before it, add a residual (the other input of an Add that reads only a
+    /// convolution) and apply a ReLU that follows either in the convolution's epilogue (default true), as ONNX Runtime and
+    /// PyTorch's inference optimisers do. The session then serves a folded copy of
     /// the weights (a session made from a model holds that copy beside the model's; a loaded session keeps only the copy); the
     /// logits differ from the unfolded evaluation plan's by rounding only. False: the model's layers run as they are.
     /// </summary>

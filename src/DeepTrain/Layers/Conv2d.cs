@@ -57,6 +57,9 @@ public sealed class Conv2d : Layer
     public override bool UsesWorkingCopy => true;
 
     /// <inheritdoc />
+    public override int InputCount => FusedResidual ? 2 : 1;
+
+    /// <inheritdoc />
     public override Shape OutputShape(ReadOnlySpan<Shape> inputs)
     {
         ExpectRank(inputs, 4);
@@ -64,7 +67,9 @@ public sealed class Conv2d : Layer
         if (x.C != InChannels) throw ShapeError($"input has {x.C} channels, expected {InChannels} (input shape {x})");
         int oh = Spec.OutH(x.H, KernelH), ow = Spec.OutW(x.W, KernelW);
         if (oh < 1 || ow < 1) throw ShapeError($"input {x} is smaller than the {KernelH}x{KernelW} kernel with padding {Spec.PadH}");
-        return Shape.Of(x.N, OutChannels, oh, ow);
+        var y = Shape.Of(x.N, OutChannels, oh, ow);
+        if (FusedResidual && inputs[1] != y) throw ShapeError($"residual has shape {inputs[1]}, expected the output's {y}");
+        return y;
     }
 
     /// <summary>
@@ -72,6 +77,13 @@ public sealed class Conv2d : Layer
     /// ReLU to its output, in the convolution's epilogue on the CPU, as a second in-place pass elsewhere.
     /// </summary>
     internal bool FusedRelu { get; init; }
+
+    /// <summary>
+    /// Set only on the folded convolutions of an inference model (<see cref="Inference.InferenceFusion"/>) that absorbed the
+    /// residual Add after them: the layer takes a second input, the residual r, and computes (conv + bias) + r (then the ReLU
+    /// when <see cref="FusedRelu"/> is set), in the convolution's epilogue on the CPU, as separate passes elsewhere.
+    /// </summary>
+    internal bool FusedResidual { get; init; }
 
     /// <summary>
     /// Set only by an inference session on the CPU, for the model it owns (whose weights never change): the weights' Winograd
@@ -85,20 +97,32 @@ public sealed class Conv2d : Layer
     /// </summary>
     internal Backends.Cpu.CpuGemmWeights? GemmWeights { get; set; }
 
+    /// <summary>
+    /// Set only by an inference session on the CPU, as <see cref="WinogradWeights"/>: the weights laid out for the direct kernel
+    /// (<see cref="Backends.Cpu.CpuDirectConv"/>), which small calls take.
+    /// </summary>
+    internal Backends.Cpu.CpuDirectWeights? DirectWeights { get; set; }
+
     /// <inheritdoc />
     public override void Forward(Step s)
     {
         var bias = HasBias ? s.Param(1) : null;
-        if (s.Backend is Backends.Cpu.CpuBackend cpu) { cpu.Conv2dForward(s.In(0), s.Param(0), bias, s.Out(), Spec, FusedRelu, WinogradWeights, GemmWeights); return; }
-        if (!FusedRelu) { s.Backend.Conv2dForward(s.In(0), s.Param(0), bias, s.Out(), Spec); return; }
+        var residual = FusedResidual ? s.In(1) : null;
+        if (s.Backend is Backends.Cpu.CpuBackend cpu)
+        {
+            cpu.Conv2dForward(s.In(0), s.Param(0), bias, s.Out(), Spec, FusedRelu, WinogradWeights, GemmWeights, DirectWeights, residual);
+            return;
+        }
         s.Backend.Conv2dForward(s.In(0), s.Param(0), bias, s.Out(), Spec);
-        s.Backend.Activation(ActivationKind.Relu, 0f, s.Out(), s.Out());
+        if (residual is not null) s.Backend.Add(s.Out(), residual, s.Out());
+        if (FusedRelu) s.Backend.Activation(ActivationKind.Relu, 0f, s.Out(), s.Out());
     }
 
     /// <inheritdoc />
     public override void Backward(Step s)
     {
-        if (FusedRelu) throw new InvalidOperationException($"Conv2d '{Name}': a convolution fused with its ReLU for inference has no backward");
+        if (FusedRelu || FusedResidual)
+            throw new InvalidOperationException($"Conv2d '{Name}': a convolution fused with its ReLU or residual add for inference has no backward");
         s.Backend.Conv2dBackwardFilter(s.In(0), s.GradOut(), s.Grad(0), HasBias ? s.Grad(1) : null, Spec, s.AccumulateParamGrads);
         if (s.GradIn(0) is { } dx) s.Backend.Conv2dBackwardData(s.GradOut(), s.Param(0), dx, Spec, s.AccumulateGradIn(0));
     }

@@ -132,6 +132,13 @@ public class CpuParallelTests
 [CollectionDefinition(nameof(AllocationCollection), DisableParallelization = true)]
 public sealed class AllocationCollection;
 
+/// <summary>
+/// Tests that set the process-wide <see cref="CpuBackend.Threads"/>: results that depend on the thread count (the im2col
+/// filter gradient's) would change under a test running beside them, so these run with no other test beside them.
+/// </summary>
+[CollectionDefinition(nameof(ThreadCountCollection), DisableParallelization = true)]
+public sealed class ThreadCountCollection;
+
 /// <summary>The design's promise: a steady-state training step allocates nothing.</summary>
 [Collection(nameof(AllocationCollection))]
 public class TrainingStepAllocationTests

@@ -19,6 +19,7 @@ namespace DeepTrain.Tests.Backends;
 // weight, |dw| ≤ 163; the test output prints each case): Winograd's worst absolute error 7.8e-5 against im2col's 4.7e-5, per
 // case 0.6–1.8× im2col's. The test bounds: atol 2e-4 + rtol 1e-5 (Conv2dTests' bound for im2col), and Winograd's worst error
 // ≤ 4× im2col's + 1e-5 (a mistake in a transform is off by O(1)).
+[Collection(nameof(ThreadCountCollection))]
 public class CpuWinogradFilterGradTests
 {
     private const double Atol = 2e-4, Rtol = 1e-5, RatioToIm2Col = 4, Floor = 1e-5;

@@ -18,9 +18,9 @@ public class InferenceFusionTests
     private const double Atol = 1e-4, Rtol = 1e-4;
 
     /// <summary>The fixture model with batch-norm statistics and affine values away from 0 and 1, so folding has work to do.</summary>
-    private static Model TrainedModel(CpuBackend b)
+    private static Model TrainedModel(CpuBackend b, string? zooName = null)
     {
-        var m = Model(b);
+        var m = zooName is null ? Model(b) : new Model(DeepTrain.Zoo.ModelZoo.Create(Spec with { Name = zooName }), b, seed: 7);
         int seed = 20;
         foreach (var buf in m.Parameters.Buffers)
         {
@@ -63,8 +63,28 @@ public class InferenceFusionTests
         Assert.Equal(reference, y);
     }
 
+    [Theory]
+    [InlineData("resnet20-b", 9)]          // the downsampling blocks' Adds read two conv → bn chains: the first takes the Add
+    [InlineData("preact-resnet20", 9)]     // conv2 → Add with no batch norm between, and no ReLU after
+    public void FusedSession_OverOtherResidualShapes_MatchesTheUnfoldedEvaluationPlan(string zooName, int residuals)
+    {
+        using var b = new CpuBackend();
+        using var model = TrainedModel(b, zooName);
+        using var folded = InferenceFusion.Fold(model);
+        Assert.Equal(residuals, folded.Graph.Nodes.Count(n => n.Layer is Conv2d { FusedResidual: true }));
+        Assert.DoesNotContain(folded.Graph.Nodes, n => n.Layer is Add);
+        using var session = new InferenceSession(model, new InferenceSessionOptions { MaxBatchSize = 8, MaxConcurrency = 1 });
+        foreach (int batch in new[] { 1, 8 })
+        {
+            var x = Inputs(5, batch);
+            var y = new float[batch * Classes];
+            session.Run(x, y);
+            Tolerance.AssertClose(EvaluationPlan(model, b, x, batch), y, Atol, Rtol, $"{zooName} folded logits, batch {batch}");
+        }
+    }
+
     [Fact]
-    public void Fold_AbsorbsEveryBatchNormAfterAConvolution_AndTheReLUsThatReadOnlyAConvolution()
+    public void Fold_AbsorbsEveryBatchNormAfterAConvolution_TheResidualAdds_AndTheReLUsAfterEither()
     {
         using var b = new CpuBackend();
         using var model = TrainedModel(b);
@@ -72,12 +92,18 @@ public class InferenceFusionTests
         var before = model.Graph.Nodes.Select(n => n.Layer).ToList();
         var after = folded.Graph.Nodes.Select(n => n.Layer).ToList();
         // ResNet-20: 19 Conv2d → BatchNorm2d pairs; ReLU after the stem and after each block's first batch norm (1 + 9) fuse;
-        // the 9 ReLUs after the residual additions read an Add and stay.
+        // each block's second convolution takes its Add (9, the shortcut as its residual) and the ReLU after it.
         Assert.Equal(19, before.Count(l => l is BatchNorm));
+        Assert.Equal(9, before.Count(l => l is Add));
         Assert.Empty(after.OfType<BatchNorm>());
+        Assert.Empty(after.OfType<Add>());
+        Assert.Empty(after.OfType<ReLU>());
         Assert.Equal(19, after.OfType<Conv2d>().Count(c => c.HasBias));
-        Assert.Equal(10, after.OfType<Conv2d>().Count(c => c.FusedRelu));
-        Assert.Equal(before.OfType<ReLU>().Count() - 10, after.OfType<ReLU>().Count());
+        Assert.Equal(19, after.OfType<Conv2d>().Count(c => c.FusedRelu));
+        Assert.Equal(9, after.OfType<Conv2d>().Count(c => c.FusedResidual));
+        // The fused convolution reads the block's input (through the shortcut, for the downsampling blocks) as its residual.
+        foreach (var n in folded.Graph.Nodes.Where(n => n.Layer is Conv2d { FusedResidual: true }))
+            Assert.Equal(2, n.Inputs.Length);
         Assert.Equal(model.Graph.OutputShape, folded.Graph.OutputShape);
         Assert.False(folded.Parameters.HasGradients);
         Assert.Equal(["conv1.weight", "conv1.bias"], folded.Parameters.Of(after[0]).Select(p => p.Name));

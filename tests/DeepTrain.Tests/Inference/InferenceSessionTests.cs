@@ -150,11 +150,12 @@ public sealed class InferenceSessionTests
         var folded = session.Model.Parameters;
         Assert.Equal(report.ContextBytes + folded.ValueBytes + folded.BufferBytes, b.LiveBytes - before);
         Assert.Equal([1, 8, 16], report.PlanSizes);
-        // The convolutions' packed and Winograd-transformed weights are managed arrays, made once: the report counts them all.
+        // The convolutions' packed, Winograd-transformed and direct-layout weights are managed arrays, made once: the report counts them all.
         var convs = session.Model.Graph.Nodes.Select(n => n.Layer).OfType<Conv2d>().ToList();
         Assert.Contains(convs, c => c.WinogradWeights is not null);
         Assert.All(convs, c => Assert.NotNull(c.GemmWeights));
-        Assert.Equal(convs.Sum(c => c.GemmWeights!.Bytes + (c.WinogradWeights?.Bytes ?? 0)), report.PreparedWeights);
+        if (DeepTrain.Backends.Cpu.CpuDirectConv.Available) Assert.Contains(convs, c => c.DirectWeights is not null);
+        Assert.Equal(convs.Sum(c => c.GemmWeights!.Bytes + (c.WinogradWeights?.Bytes ?? 0) + (c.DirectWeights?.Bytes ?? 0)), report.PreparedWeights);
         Assert.Equal(report.Weights + report.PreparedWeights + report.ContextBytes, report.Total);
     }
 

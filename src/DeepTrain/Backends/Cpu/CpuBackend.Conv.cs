@@ -200,30 +200,50 @@ public sealed partial class CpuBackend
     public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec) => Conv2dForward(x, w, bias, y, spec, relu: false);
 
     /// <summary>
-    /// <see cref="Conv2dForward(Tensor, Tensor, Tensor?, Tensor, ConvSpec)"/> followed, when <paramref name="relu"/> is set, by
-    /// y = max(y, 0) in the same pass over the output (the fused epilogue of an inference plan's Conv2d → ReLU). When the
+    /// <see cref="Conv2dForward(Tensor, Tensor, Tensor?, Tensor, ConvSpec)"/>, then y += <paramref name="residual"/> when one is
+    /// given, then y = max(y, 0) when <paramref name="relu"/> is set, all in the same pass over the output (the fused epilogue of
+    /// an inference plan's Conv2d → [Add →] ReLU; the sum rounds as the separate Add would: (conv + bias) + residual). When the
     /// Winograd path runs and <paramref name="prepared"/> (made from <paramref name="w"/>) is given, its transformed weights are
     /// read instead of transforming <paramref name="w"/>: the same result bit for bit, without the transform (16-bit operands are
     /// widened and transformed as given: prepared weights are fp32). Likewise <paramref name="packedWeights"/> (made from
-    /// <paramref name="w"/>) replaces the im2col path's per-call packing of the weights.
+    /// <paramref name="w"/>) replaces the im2col path's per-call packing of the weights, and <paramref name="direct"/> (made from
+    /// <paramref name="w"/>) lets a small call take the direct kernel (<see cref="UseDirect"/>).
     /// </summary>
     internal unsafe void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y, ConvSpec spec, bool relu, CpuWinogradWeights? prepared = null,
-        CpuGemmWeights? packedWeights = null)
+        CpuGemmWeights? packedWeights = null, CpuDirectWeights? direct = null, Tensor? residual = null)
     {
-        if (Reduced(x, w, bias, y)) { using var h = new Widened(); Conv2dForward(h.In(x), h.In(w), h.In(bias), h.Out(y), spec, relu); return; }
+        if (Reduced(x, w, bias, y) || (residual is not null && residual.DType != DType.Float32))
+        {
+            using var h = new Widened();
+            Conv2dForward(h.In(x), h.In(w), h.In(bias), h.Out(y), spec, relu, residual: h.In(residual));
+            return;
+        }
         const string op = "Conv2dForward";
         CheckConvTensors(op, x, "x", w, "w", y, "y");
         var g = new ConvGeom(op, x.Shape, w.Shape, y.Shape, spec);
         OperandChecks.Bias(op, "bias", bias, g.K);
+        if (residual is not null)
+        {
+            if (residual.Device.Kind != DeviceKind.Cpu) ThrowHelper.Invalid(op, "every tensor must be in host memory");
+            if (residual.Shape != y.Shape) ThrowHelper.ShapeMismatch(op, "residual", y.Shape, residual.Shape);
+            if (residual.Layout != y.Layout) ThrowHelper.Invalid(op, $"residual is {residual.Layout}, y is {y.Layout}; expected the same layout");
+        }
         var xv = View4.Of(x);
         var yv = View4.Of(y);
+        var rv = residual is null ? default : View4.Of(residual);
         float* wp = (float*)w.Pointer;
         float* bp = bias is null ? null : (float*)bias.Pointer;
         bool transformed = prepared is not null && prepared.K == g.K && prepared.C == g.C;
-        if (UseWinograd(g, xv, yv, ConvPass.Forward, transformed))
+        bool winograd = UseWinograd(g, xv, yv, ConvPass.Forward, transformed);
+        if (direct is not null && direct.Fits(g.K, g.Crs) && UseDirect(g, yv, rv, winograd))
+        {
+            CpuDirectConv.Convolve(xv.Winograd, g, direct.Packed, bp, rv.P, yv.P, relu);
+            return;
+        }
+        if (winograd)
         {
             float* pu = transformed ? prepared!.Packed : WinogradWeightsInScratch(wp, g.K, g.C, (nint)g.Crs, 9, rotate: false);
-            CpuWinograd.Convolve(xv.Winograd, g.N, g.C, g.H, g.W, spec.PadH, spec.PadW, pu, bp, yv.Winograd, g.K, relu, 0f);
+            CpuWinograd.Convolve(xv.Winograd, g.N, g.C, g.H, g.W, spec.PadH, spec.PadW, pu, bp, yv.Winograd, g.K, relu, 0f, rv.Winograd);
             return;
         }
 
@@ -253,11 +273,39 @@ public sealed partial class CpuBackend
         // product is large enough that waking the workers pays (measured: the 3.9 MFLOP convolutions of a batch-1 CIFAR ResNet
         // ran slower split than on one thread on a loaded two-core machine; ResNet-50's at 224×224 are 100+ MFLOP).
         bool splitColumns = packed && g.N < CpuParallel.Threads && g.FlopsPerImage / g.G >= SplitColumnsMinFlops;
-        CpuParallel.For(g.N, g.FlopsPerImage, new ForwardBody(g, xv, yv, ph, wp, pw, offs, bp, perGroup, implicitIm2Col, packed, splitColumns, relu));
+        CpuParallel.For(g.N, g.FlopsPerImage, new ForwardBody(g, xv, yv, rv, ph, wp, pw, offs, bp, perGroup, implicitIm2Col, packed, splitColumns, relu));
     }
 
-    /// <summary>Forward over the images [start, end): see <see cref="Conv2dForward(Tensor, Tensor, Tensor?, Tensor, ConvSpec, bool, CpuWinogradWeights?, CpuGemmWeights?)"/>.</summary>
-    private readonly unsafe struct ForwardBody(ConvGeom g, View4 xv, View4 yv, CpuIm2Col.Phases ph, float* wp, float* pw, int* offs, float* bp,
+    /// <summary>
+    /// Whether a forward call whose weights were laid out for the direct kernel (an inference session's) takes it: under
+    /// <see cref="CpuConvAlgorithm.Auto"/> only, for the shapes it fits (<see cref="CpuDirectConv.Fits"/>), dense NCHW output and
+    /// residual, and at most <see cref="DirectMaxPixels"/> output pixels in the call (<see cref="DirectMaxPixelsOverWinograd"/>
+    /// where Winograd would run instead), where it measured faster than Winograd and im2col (docs/architecture.md,
+    /// "Convolution algorithms on the CPU").
+    /// </summary>
+    private static unsafe bool UseDirect(in ConvGeom g, View4 y, View4 residual, bool winograd)
+        => (t_convAlgorithm ?? ConvAlgorithm) == CpuConvAlgorithm.Auto && CpuDirectConv.Fits(g) && Dense(g, y)
+            && (residual.P == null || Dense(g, residual)) && (long)g.N * g.P <= (winograd ? DirectMaxPixelsOverWinograd : DirectMaxPixels);
+
+    private static bool Dense(in ConvGeom g, View4 v) => v.W == 1 && v.H == g.OW && v.C == g.P && v.N == (long)g.K * g.P;
+
+    /// <summary>
+    /// The most output pixels (over the batch) a call may have to take the direct kernel rather than im2col: one 16×16 image
+    /// (measured at batch 1, one thread: ResNet-56's 16→32 stride-2 convolution 19.9 µs against 29.7, the 32→64 one at 8×8
+    /// 16.4 against 33.9; ResNet-20's at 14×14 and 7×7 15.8 against 27.4 and 14.2 against 29.6).
+    /// </summary>
+    internal const int DirectMaxPixels = 256;
+
+    /// <summary>
+    /// <see cref="DirectMaxPixels"/> where Winograd (weights transformed at load) would take the call: one 14×14 image. Measured
+    /// at batch 1, one thread: 32→32 at 14×14 (49 tiles, whose last 16-column GEMM block holds one) 24.5 µs direct against 27.3
+    /// Winograd, 64→64 at 7×7 24.1 against 34.4 and at 8×8 27.7 against 36.8; but 32→32 at 16×16 (64 tiles, every block full)
+    /// 31.0 against 23.5.
+    /// </summary>
+    internal const int DirectMaxPixelsOverWinograd = 196;
+
+    /// <summary>Forward over the images [start, end): see <see cref="Conv2dForward(Tensor, Tensor, Tensor?, Tensor, ConvSpec, bool, CpuWinogradWeights?, CpuGemmWeights?, CpuDirectWeights?, Tensor?)"/>.</summary>
+    private readonly unsafe struct ForwardBody(ConvGeom g, View4 xv, View4 yv, View4 rv, CpuIm2Col.Phases ph, float* wp, float* pw, int* offs, float* bp,
         long perGroup, bool implicitIm2Col, bool packed, bool splitColumns, bool relu) : IRangeBody
     {
         public void Run(int start, int end)
@@ -266,13 +314,15 @@ public sealed partial class CpuBackend
             for (int n = start; n < end; n++)
             {
                 float* xn = xv.P + n * xv.N, yn = yv.P + n * yv.N;
+                float* rn = rv.P == null ? null : rv.P + n * rv.N;
                 for (int gi = 0; gi < g.G; gi++)
                 {
                     float* xg = xn + (nint)gi * g.Cg * xv.C;
                     float* yg = yn + (nint)gi * g.Kg * yv.C;
                     if (implicitIm2Col)
                     {
-                        ImplicitConvImage(xg, xv, ph, g.Kg, pw + gi * perGroup, offs, yg, yv, 0f, bp == null ? null : bp + gi * g.Kg, splitColumns, relu);
+                        ImplicitConvImage(xg, xv, ph, g.Kg, pw + gi * perGroup, offs, yg, yv, 0f, bp == null ? null : bp + gi * g.Kg, splitColumns, relu,
+                            rn == null ? null : rn + (nint)gi * g.Kg * rv.C, rv);
                         continue;
                     }
                     // col (Crs, P): x itself for a pointwise conv (p = h·W + w sits at p·sW in both layouts).
@@ -288,7 +338,7 @@ public sealed partial class CpuBackend
                     else
                         CpuGemm.Sgemm(g.Kg, g.P, g.Crs, 1f, wp + (nint)gi * g.Kg * g.Crs, g.Crs, 1, bmat, rsB, csB, 0f, yg, yv.C, yv.W);
                 }
-                if ((bp != null || relu) && !implicitIm2Col) AddChannelBias(yn, yv, g.K, g.P, bp, relu);
+                if ((bp != null || relu || rn != null) && !implicitIm2Col) AddChannelBias(yn, yv, g.K, g.P, bp, relu, rn, rv);
             }
         }
     }
@@ -299,7 +349,8 @@ public sealed partial class CpuBackend
     /// The product is formed over the phase-plane width Wq into a per-thread buffer, then its valid columns are stored.
     /// </summary>
     private static unsafe void ImplicitConvImage(float* src, View4 sv, in CpuIm2Col.Phases ph,
-        int kout, float* packedW, int* offs, float* dst, View4 dv, float beta, float* bias, bool splitColumns = false, bool relu = false)
+        int kout, float* packedW, int* offs, float* dst, View4 dv, float beta, float* bias, bool splitColumns = false, bool relu = false,
+        float* res = null, View4 rv = default)
     {
         int oh = ph.OH, ow = ph.OW, wp = ph.Wq, pp = ph.Columns;
         var scratch = CpuScratch.Current;
@@ -315,37 +366,60 @@ public sealed partial class CpuBackend
             {
                 float* row = t + (nint)k * pp + y * wp;
                 float* d = dst + k * dv.C + y * dv.H;
-                if (dv.W == 1 && beta == 0f && b == 0f && !relu) CpuIm2Col.Copy(d, row, ow);
-                else if (dv.W == 1 && beta == 1f && b == 0f && !relu) CpuIm2Col.AddInto(d, row, ow);
-                else if (dv.W == 1 && beta == 0f) BiasStore(d, row, ow, b, relu);
+                float* r = res == null ? null : res + k * rv.C + y * rv.H;
+                if (dv.W == 1 && beta == 0f && b == 0f && !relu && r == null) CpuIm2Col.Copy(d, row, ow);
+                else if (dv.W == 1 && beta == 1f && b == 0f && !relu && r == null) CpuIm2Col.AddInto(d, row, ow);
+                else if (dv.W == 1 && beta == 0f && (r == null || rv.W == 1)) BiasStore(d, row, ow, b, relu, r);
                 else
                     for (int x = 0; x < ow; x++)
                     {
                         float v = row[x] + b;
                         v = beta == 0f ? v : v + beta * d[x * dv.W];
+                        if (r != null) v += r[x * rv.W];
                         d[x * dv.W] = relu ? MathF.Max(v, 0f) : v;
                     }
             }
         }
     }
 
-    /// <summary>y[k, p] += bias[k] (bias null: 0) for one image, then y = max(y, 0) when <paramref name="relu"/> is set.</summary>
-    private static unsafe void AddChannelBias(float* yn, View4 yv, int k, int p, float* bias, bool relu = false)
+    /// <summary>
+    /// y[k, p] += bias[k] (bias null: 0) for one image, then += residual[k, p] when <paramref name="res"/> (the image's residual,
+    /// strides <paramref name="rv"/>) is given, then y = max(y, 0) when <paramref name="relu"/> is set.
+    /// </summary>
+    private static unsafe void AddChannelBias(float* yn, View4 yv, int k, int p, float* bias, bool relu = false, float* res = null, View4 rv = default)
     {
         for (int ki = 0; ki < k; ki++)
         {
             float b = bias == null ? 0f : bias[ki];
             float* row = yn + ki * yv.C;
-            if (yv.W == 1) { BiasStore(row, row, p, b, relu); continue; }
-            for (int i = 0; i < p; i++) row[i * yv.W] = relu ? MathF.Max(row[i * yv.W] + b, 0f) : row[i * yv.W] + b;
+            float* r = res == null ? null : res + ki * rv.C;
+            if (yv.W == 1 && (r == null || rv.W == 1)) { BiasStore(row, row, p, b, relu, r); continue; }
+            for (int i = 0; i < p; i++)
+            {
+                float v = row[i * yv.W] + b;
+                if (r != null) v += r[i * rv.W];
+                row[i * yv.W] = relu ? MathF.Max(v, 0f) : v;
+            }
         }
     }
 
-    /// <summary>dst[i] = src[i] + b, then max(·, 0) when <paramref name="relu"/> is set (dst may equal src).</summary>
-    private static unsafe void BiasStore(float* dst, float* src, int n, float b, bool relu)
+    /// <summary>
+    /// dst[i] = src[i] + b, then + res[i] when <paramref name="res"/> is given, then max(·, 0) when <paramref name="relu"/> is
+    /// set (dst may equal src).
+    /// </summary>
+    private static unsafe void BiasStore(float* dst, float* src, int n, float b, bool relu, float* res = null)
     {
         int i = 0;
         var vb = Vector256.Create(b);
+        if (res != null)
+        {
+            if (relu)
+                for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Max(Vector256.Load(src + i) + vb + Vector256.Load(res + i), Vector256<float>.Zero), dst + i);
+            else
+                for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Load(src + i) + vb + Vector256.Load(res + i), dst + i);
+            for (; i < n; i++) { float v = src[i] + b + res[i]; dst[i] = relu ? MathF.Max(v, 0f) : v; }
+            return;
+        }
         if (relu)
             for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Max(Vector256.Load(src + i) + vb, Vector256<float>.Zero), dst + i);
         else
@@ -402,6 +476,17 @@ public sealed partial class CpuBackend
             CpuWinograd.Convolve(dyv.Winograd, g.N, g.K, g.OH, g.OW, padBH, padBW, pu, null, dxv.Winograd, g.C, relu: false, accumulate ? 1f : 0f);
             return;
         }
+        if (UseStridePhases(g, dyv, dxv))
+        {
+            // Strided, dilation 1: each of dx's stride phases is a stride-1 correlation of dy with the taps that reach it, one
+            // GEMM each, stored straight into its pixels (CpuStridePhases): no dcol, no zeroing pass, no col2im.
+            int* ints = (int*)CpuScratch.Current.Get(CpuScratch.Slot.Offsets, CpuStridePhases.PlanInts(g));
+            float* packedPhases = CpuScratch.Current.Get(CpuScratch.Slot.Shared, CpuStridePhases.PlanFloats(g));
+            var (ah, aw) = CpuStridePhases.Plan(g, wp, ints, packedPhases);
+            CpuParallel.For(g.N, g.FlopsPerImage, new StridePhasesBody(g, dyv, dxv, ah, aw, ints + 3 * (spec.StrideH + spec.StrideW),
+                packedPhases, accumulate));
+            return;
+        }
         int rs = g.R * g.S, krs = g.Kg * rs;
         var phB = new CpuIm2Col.Phases(g.Kg, g.OH, g.OW, g.R, g.S, padBH, padBW, 1, 1, spec.DilationH, spec.DilationW);
 
@@ -435,6 +520,46 @@ public sealed partial class CpuBackend
         }
 
         CpuParallel.For(g.N, g.FlopsPerImage, new BackwardDataBody(g, dyv, dxv, phB, wp, pw, offs, perGroup, imageElems, implicitIm2Col, packed, accumulate));
+    }
+
+    /// <summary>
+    /// Whether a strided data gradient goes by stride phases (<see cref="CpuStridePhases"/>) rather than dcol and col2im: under
+    /// <see cref="CpuConvAlgorithm.Auto"/> only where it measured faster (benchmarks/README.md, "Strided data gradient"):
+    /// dilation 1, a filter larger than 1×1, both tensors NCHW and at most <see cref="StridePhasesMaxChannels"/> dx channels per
+    /// group; always where the geometry allows under <see cref="CpuConvAlgorithm.Winograd"/> (tests, measurements); never under
+    /// <see cref="CpuConvAlgorithm.Im2Col"/>, which keeps col2im and its older bits.
+    /// </summary>
+    private static bool UseStridePhases(in ConvGeom g, View4 dyv, View4 dxv)
+    {
+        if (!CpuStridePhases.Fits(g)) return false;
+        return (t_convAlgorithm ?? ConvAlgorithm) switch
+        {
+            CpuConvAlgorithm.Im2Col => false,
+            CpuConvAlgorithm.Winograd => true,
+            _ => g.R * g.S > 1 && g.Cg <= StridePhasesMaxChannels && dyv.W == 1 && dxv.W == 1,
+        };
+    }
+
+    /// <summary>
+    /// The most dx channels per group for which <see cref="CpuConvAlgorithm.Auto"/> takes stride phases: at 16 (ResNet 16→32,
+    /// 3×3 s2, batch 128) they measured 1.2–1.6× col2im, at 32 (32→64) 0.83–0.97×, where col2im's one GEMM of Cg·9 rows
+    /// outruns four of Cg rows; 1×1 projections measured 0.4–0.8× (the phases' border copy and strided stores cost more than
+    /// col2im's scatter of one tap).
+    /// </summary>
+    internal const int StridePhasesMaxChannels = 16;
+
+    /// <summary>The stride-phase data gradient over the images [start, end): see <see cref="CpuStridePhases"/>.</summary>
+    private readonly unsafe struct StridePhasesBody(ConvGeom g, View4 dyv, View4 dxv, CpuStridePhases.Axis ah, CpuStridePhases.Axis aw,
+        int* offs, float* packed, bool accumulate) : IRangeBody
+    {
+        public void Run(int start, int end)
+        {
+            for (int n = start; n < end; n++)
+                for (int gi = 0; gi < g.G; gi++)
+                    CpuStridePhases.Image(g, ah, aw, offs, packed, gi,
+                        dyv.P + n * dyv.N + (nint)gi * g.Kg * dyv.C, dyv.C, dyv.H, dyv.W,
+                        dxv.P + n * dxv.N + (nint)gi * g.Cg * dxv.C, dxv.C, dxv.H, dxv.W, accumulate);
+        }
     }
 
     /// <summary>Backward data over the images [start, end): see <see cref="Conv2dBackwardData"/>.</summary>
@@ -627,16 +752,27 @@ public sealed partial class CpuBackend
 
     /// <inheritdoc />
     /// <remarks>The same figure for every layout and dtype: the CPU computes in fp32 and widens 16-bit operands first.</remarks>
-    public long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec, Layout layout, DType dtype)
+    public unsafe long Conv2dWorkspaceBytes(Shape x, Shape w, ConvSpec spec, Layout layout, DType dtype)
     {
         var g = new ConvGeom("Conv2dWorkspaceBytes", x, w, Shape.Of(x.N, w.N, spec.OutH(x.H, w.H), spec.OutW(x.W, w.W)), spec);
         // Per thread: the im2col buffer, the GEMM packing panels and a private filter gradient;
         // once: the packed weights. All of it is per-thread scratch kept between calls, not arena memory.
-        long perThread = (g.Pointwise ? 0 : (long)g.Crs * g.P)
-            + CpuGemm.PackedASize(Math.Max(g.Kg, g.Crs), Math.Min(Math.Max(g.P, g.Kg), CpuGemm.KC))
+        long packing = CpuGemm.PackedASize(Math.Max(g.Kg, g.Crs), Math.Min(Math.Max(g.P, g.Kg), CpuGemm.KC))
             + (long)Math.Min(Math.Max(g.P, g.Crs), CpuGemm.NC) * CpuGemm.KC
             + (long)g.K * g.Crs;
+        long perThread = (g.Pointwise ? 0 : (long)g.Crs * g.P) + packing;
         long shared = CpuGemm.PackedASize(Math.Max(g.Kg, g.Crs), Math.Max(g.Kg, g.Crs)) * g.G;
+        if (CpuStridePhases.Fits(g))
+        {
+            // The stride-phase data gradient: per thread the bordered dy planes, one row phase's products and the packing (its
+            // products run over the planes' width, up to a sliver of B more than P columns); once every phase's packed weights.
+            int* ints = stackalloc int[checked((int)CpuStridePhases.PlanInts(g))];
+            var ah = new CpuStridePhases.Axis(ints, g.H, g.OH, g.R, spec.StrideH, spec.PadH);
+            var aw = new CpuStridePhases.Axis(ints + 3 * spec.StrideH, g.W, g.OW, g.S, spec.StrideW, spec.PadW);
+            var (planes, products) = CpuStridePhases.ThreadFloats(g, ah, aw);
+            perThread = Math.Max(perThread, planes + products + packing + (long)CpuGemm.NR * CpuGemm.KC);
+            shared = Math.Max(shared, CpuStridePhases.PlanFloats(g));
+        }
         if (CpuWinograd.Fits(g))
         {
             // The Winograd path (forward, and the data gradient with C and K swapped): per thread a block's V, M and padded

@@ -231,6 +231,7 @@ internal static unsafe class CpuGemm
     /// Packs B (kc, nc) into NR-column slivers: sliver s holds B[p, s·NR + j] at [s·NR·kc + p·NR + j],
     /// columns past nc are zero. Row p starts at b + p·rsB, or at b + rowOff[p] when rowOff is given.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(int kc, int nc, float* b, nint rsB, nint csB, int* rowOff, float* dst)
     {
         float** cols = stackalloc float*[8];
@@ -311,6 +312,7 @@ internal static unsafe class CpuGemm
     }
 
     /// <summary>The two inner loops over micro-tiles of one packed A block and one packed B panel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Macro(int mc, int nc, int kc, float alpha, float* pa, float* pb, float beta, float* c, nint rsC, nint csC)
     {
         float* tile = stackalloc float[MR * NR];
@@ -347,6 +349,7 @@ internal static unsafe class CpuGemm
     /// <see cref="Macro"/> over full NR-column slivers whose B rows are read in place:
     /// B[p, j0 + j] = b[rowOff[p] + j0 + j] (nc a multiple of NR).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MacroRows(int mc, int nc, int kc, float alpha, float* pa, float* b, int* rowOff, float beta, float* c, nint rsC, nint csC)
     {
         float* tile = stackalloc float[MR * NR];

@@ -112,8 +112,9 @@ internal static unsafe class CpuIm2Col
         for (; i < n; i++) dst[i] = src[i];
     }
 
+    /// <summary>dst[i] = 0 for i in [0, n): a Vector256 body and a scalar tail.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Zero(float* dst, int n)
+    public static void Zero(float* dst, int n)
     {
         int i = 0;
         if (Vector256.IsHardwareAccelerated)

@@ -131,19 +131,20 @@ internal static unsafe class CpuWinograd
     }
 
     /// <summary>
-    /// y (N, kout, OH, OW) = β·y + conv3×3(x (N, cin, H, W), packed U) (+ bias[k]), then max(·, 0) when <paramref name="relu"/>
-    /// is set; stride 1, padding (padH, padW), OH = H + 2·padH − 2, OW = W + 2·padW − 2. <paramref name="packedU"/> is
-    /// <see cref="TransformWeights"/>'s output for (kout, cin), read by every thread. <paramref name="beta"/> is 0 or 1.
+    /// y (N, kout, OH, OW) = β·y + conv3×3(x (N, cin, H, W), packed U) (+ bias[k]) (+ <paramref name="residual"/>, of y's shape,
+    /// when its pointer is not null), then max(·, 0) when <paramref name="relu"/> is set; stride 1, padding (padH, padW),
+    /// OH = H + 2·padH − 2, OW = W + 2·padW − 2. <paramref name="packedU"/> is <see cref="TransformWeights"/>'s output for
+    /// (kout, cin), read by every thread. <paramref name="beta"/> is 0 or 1.
     /// </summary>
     public static void Convolve(Strided x, int n, int cin, int h, int w, int padH, int padW, float* packedU, float* bias,
-        Strided y, int kout, bool relu, float beta)
+        Strided y, int kout, bool relu, float beta, Strided residual = default)
     {
         var plan = new Plan(n, cin, h, w, kout, padH, padW);
         // The GEMM reads V's rows in place: row c of position ξ starts at c·Ld.
         int* offs = (int*)CpuScratch.Current.Get(CpuScratch.Slot.Offsets, cin);
         for (int c = 0; c < cin; c++) offs[c] = c * plan.Ld;
         long costPerItem = 2L * Positions * cin * plan.KChunk * plan.RowsPerBlock * plan.TW;
-        var body = new Body(plan, x, packedU, offs, y, bias, relu, beta);
+        var body = new Body(plan, x, packedU, offs, y, bias, relu, beta, residual);
         if (plan.Inline) body.Run(0, plan.Items);
         else CpuParallel.For(plan.Items, costPerItem, body);
     }
@@ -299,8 +300,9 @@ internal static unsafe class CpuWinograd
     }
 
     /// <summary>Items [start, end) of one call: item = (block, output-channel chunk), block = (image, run of tile rows).</summary>
-    private readonly struct Body(Plan p, Strided x, float* packedU, int* offs, Strided y, float* bias, bool relu, float beta) : IRangeBody
+    private readonly struct Body(Plan p, Strided x, float* packedU, int* offs, Strided y, float* bias, bool relu, float beta, Strided res) : IRangeBody
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int start, int end)
         {
             var scratch = CpuScratch.Current;
@@ -328,6 +330,7 @@ internal static unsafe class CpuWinograd
         /// <summary>
         /// y (tile rows [i0, i0 + rows) of image n, channels [k0, k0 + kc)) = Aᵀ m A (+ bias, ReLU), β·y added first.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void OutputTransform(int n, int i0, int rows, int k0, int kc, float* m)
         {
             nint mXi = (nint)p.KChunk * p.Ld;
@@ -337,8 +340,9 @@ internal static unsafe class CpuWinograd
                 int k = k0 + kk;
                 var vb = Vector512.Create(bias == null ? 0f : bias[k]);
                 float* yk = y.P + n * y.N + k * y.C;
+                float* rk = res.P == null ? null : res.P + n * res.N + k * res.C;
                 float* mk = m + (nint)kk * p.Ld;
-                bool multiRows = p.RowsPerVector > 1 && y.W == 1;
+                bool multiRows = p.RowsPerVector > 1 && y.W == 1 && (rk == null || res.W == 1);
                 for (int li = 0; li < rows;)
                 {
                     // Several tile rows in one vector where they fit (lane l = (li + l / TW, l % TW)), else 16 tiles of one row.
@@ -362,13 +366,14 @@ internal static unsafe class CpuWinograd
                         Vector512<float> even1 = t10 + t11 + t12 + vb, odd1 = t11 - t12 - t13 + vb;
                         if (step > 1)
                         {
-                            StoreRows(even0, odd0, yk, oy, step);
-                            StoreRows(even1, odd1, yk, oy + 1, step);
+                            StoreRows(even0, odd0, yk, rk, oy, step);
+                            StoreRows(even1, odd1, yk, rk, oy + 1, step);
                             continue;
                         }
                         int ox = 2 * j0, count = Math.Min(2 * Lanes, p.OW - ox);
-                        StoreRow(even0, odd0, yk + oy * y.H + ox * y.W, count, pair);
-                        if (oy + 1 < p.OH) StoreRow(even1, odd1, yk + (oy + 1) * y.H + ox * y.W, count, pair);
+                        StoreRow(even0, odd0, yk + oy * y.H + ox * y.W, count, pair, rk == null ? null : rk + oy * res.H + ox * res.W);
+                        if (oy + 1 < p.OH)
+                            StoreRow(even1, odd1, yk + (oy + 1) * y.H + ox * y.W, count, pair, rk == null ? null : rk + (oy + 1) * res.H + ox * res.W);
                     }
                     li += step;
                 }
@@ -377,13 +382,14 @@ internal static unsafe class CpuWinograd
 
         /// <summary>
         /// Output columns 2j and 2j + 1 of 16 tiles (<paramref name="even"/>, <paramref name="odd"/>) interleaved into one output
-        /// row: dst[2l] = even[l], dst[2l + 1] = odd[l] for the first <paramref name="count"/> columns, β·dst added, then ReLU.
+        /// row: dst[2l] = even[l], dst[2l + 1] = odd[l] for the first <paramref name="count"/> columns, β·dst added, then the
+        /// residual row <paramref name="r"/> (null: none), then ReLU.
         /// </summary>
-        private void StoreRow(Vector512<float> even, Vector512<float> odd, float* dst, int count, float* pair)
+        private void StoreRow(Vector512<float> even, Vector512<float> odd, float* dst, int count, float* pair, float* r)
         {
             var lo = Pick(even, InterleaveLo, odd);
             var hi = Pick(even, InterleaveHi, odd);
-            if (y.W == 1 && Avx512F.IsSupported)
+            if (y.W == 1 && (r == null || res.W == 1) && Avx512F.IsSupported)
             {
                 // Masked loads and stores: lanes past count are neither read nor written (no fault past the tensor's end).
                 var mLo = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
@@ -392,6 +398,11 @@ internal static unsafe class CpuWinograd
                 {
                     lo += Avx512F.MaskLoad(dst, mLo, Vector512<float>.Zero);
                     hi += Avx512F.MaskLoad(dst + Lanes, mHi, Vector512<float>.Zero);
+                }
+                if (r != null)
+                {
+                    lo += Avx512F.MaskLoad(r, mLo, Vector512<float>.Zero);
+                    hi += Avx512F.MaskLoad(r + Lanes, mHi, Vector512<float>.Zero);
                 }
                 if (relu) { lo = Vector512.Max(lo, Vector512<float>.Zero); hi = Vector512.Max(hi, Vector512<float>.Zero); }
                 Avx512F.MaskStore(dst, mLo, lo);
@@ -405,6 +416,7 @@ internal static unsafe class CpuWinograd
                 float val = pair[i];
                 float* d = dst + i * y.W;
                 if (beta != 0f) val += *d;
+                if (r != null) val += r[i * res.W];
                 *d = relu ? MathF.Max(val, 0f) : val;
             }
         }
@@ -413,11 +425,11 @@ internal static unsafe class CpuWinograd
         /// y rows oy, oy + 2, … (<paramref name="rows"/> of them, those below OH) of channel plane <paramref name="yk"/> (NCHW,
         /// y.W = 1) from the output columns 2j (<paramref name="even"/>) and 2j + 1 (<paramref name="odd"/>) of several tile rows,
         /// lane l = (l / TW, l % TW): interleaved, tile row q is the 2·TW consecutive positions from 2q·TW of the 32 (two vectors),
-        /// stored by a masked store of its first OW positions from each vector it touches (β·y added first, then ReLU:
-        /// <see cref="Body.StoreRow"/>'s arithmetic).
+        /// stored by a masked store of its first OW positions from each vector it touches (β·y added first, then the residual
+        /// plane <paramref name="rk"/>'s rows (null: none, else res.W = 1), then ReLU: <see cref="Body.StoreRow"/>'s arithmetic).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void StoreRows(Vector512<float> even, Vector512<float> odd, float* yk, int oy, int rows)
+        private void StoreRows(Vector512<float> even, Vector512<float> odd, float* yk, float* rk, int oy, int rows)
         {
             var lo = Pick(even, InterleaveLo, odd);     // positions 0..15
             var hi = Pick(even, InterleaveHi, odd);     // positions 16..31
@@ -434,8 +446,10 @@ internal static unsafe class CpuWinograd
                     var lane = Vector512<int>.Indices + Vector512.Create(at);
                     var mask = (Vector512.GreaterThanOrEqual(lane, Vector512.Create(first)) & Vector512.LessThan(lane, Vector512.Create(first + p.OW))).AsSingle();
                     // Position i belongs at column i − first: the store's base may sit before the row (masked-off lanes never touch memory).
-                    float* dst = yk + row * y.H + (at - first);
+                    int shift = at - first;
+                    float* dst = yk + row * y.H + shift;
                     if (beta != 0f) v += Avx512F.MaskLoad(dst, mask, Vector512<float>.Zero);
+                    if (rk != null) v += Avx512F.MaskLoad(rk + row * res.H + shift, mask, Vector512<float>.Zero);
                     if (relu) v = Vector512.Max(v, Vector512<float>.Zero);
                     Avx512F.MaskStore(dst, mask, v);
                 }
@@ -444,6 +458,7 @@ internal static unsafe class CpuWinograd
     }
 
     /// <summary>V_ξ[c, (li, j)] = (Bᵀ d B)_ξ for the tile rows [i0, i0 + rows) of image n, every channel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InputTransform(in Plan p, Strided x, int n, int i0, int rows, float* plane, float* v)
     {
         int y0 = 2 * i0 - p.PadH, planeRows = 2 * rows + 2;
