@@ -335,6 +335,17 @@ internal static unsafe class CpuWinograd
         {
             nint mXi = (nint)p.KChunk * p.Ld;
             float* pair = stackalloc float[2 * Lanes];
+            // StoreRows' masks, once per call: tile row q of a several-rows vector covers the interleaved positions
+            // [2q·TW, 2q·TW + OW) of the two halves (mask 2q + half).
+            float* rowMasks = stackalloc float[8 * Lanes];
+            for (int q = 0; q < 4; q++)
+                for (int half = 0; half < 2; half++)
+                {
+                    var lane = Vector512<int>.Indices + Vector512.Create(half * Lanes);
+                    int first = 2 * q * p.TW;
+                    Vector512.Store((Vector512.GreaterThanOrEqual(lane, Vector512.Create(first)) & Vector512.LessThan(lane, Vector512.Create(first + p.OW))).AsSingle(),
+                        rowMasks + (2 * q + half) * Lanes);
+                }
             for (int kk = 0; kk < kc; kk++)
             {
                 int k = k0 + kk;
@@ -366,8 +377,8 @@ internal static unsafe class CpuWinograd
                         Vector512<float> even1 = t10 + t11 + t12 + vb, odd1 = t11 - t12 - t13 + vb;
                         if (step > 1)
                         {
-                            StoreRows(even0, odd0, yk, rk, oy, step);
-                            StoreRows(even1, odd1, yk, rk, oy + 1, step);
+                            StoreRows(even0, odd0, yk, rk, oy, step, rowMasks);
+                            StoreRows(even1, odd1, yk, rk, oy + 1, step, rowMasks);
                             continue;
                         }
                         int ox = 2 * j0, count = Math.Min(2 * Lanes, p.OW - ox);
@@ -429,7 +440,7 @@ internal static unsafe class CpuWinograd
         /// plane <paramref name="rk"/>'s rows (null: none, else res.W = 1), then ReLU: <see cref="Body.StoreRow"/>'s arithmetic).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void StoreRows(Vector512<float> even, Vector512<float> odd, float* yk, float* rk, int oy, int rows)
+        private void StoreRows(Vector512<float> even, Vector512<float> odd, float* yk, float* rk, int oy, int rows, float* rowMasks)
         {
             var lo = Pick(even, InterleaveLo, odd);     // positions 0..15
             var hi = Pick(even, InterleaveHi, odd);     // positions 16..31
@@ -443,8 +454,7 @@ internal static unsafe class CpuWinograd
                     int at = half * Lanes;
                     if (first + p.OW <= at || first >= at + Lanes) continue;
                     var v = half == 0 ? lo : hi;
-                    var lane = Vector512<int>.Indices + Vector512.Create(at);
-                    var mask = (Vector512.GreaterThanOrEqual(lane, Vector512.Create(first)) & Vector512.LessThan(lane, Vector512.Create(first + p.OW))).AsSingle();
+                    var mask = Vector512.Load(rowMasks + (2 * q + half) * Lanes);
                     // Position i belongs at column i − first: the store's base may sit before the row (masked-off lanes never touch memory).
                     int shift = at - first;
                     float* dst = yk + row * y.H + shift;
@@ -463,6 +473,7 @@ internal static unsafe class CpuWinograd
     {
         int y0 = 2 * i0 - p.PadH, planeRows = 2 * rows + 2;
         nint vXi = (nint)p.C * p.Ld;
+        var layout = new RowLayout(p);
         for (int c = 0; c < p.C; c++)
         {
             float* xc = x.P + n * x.N + c * x.C;
@@ -482,10 +493,10 @@ internal static unsafe class CpuWinograd
                 {
                     // h[r][s'] = (d B)[r][s'] for the 4 patch rows r.
                     float* r0 = plane + 2 * li * p.RowLen + 2 * j0;
-                    PatchRowTransform(p, step, r0, out var h00, out var h01, out var h02, out var h03);
-                    PatchRowTransform(p, step, r0 + p.RowLen, out var h10, out var h11, out var h12, out var h13);
-                    PatchRowTransform(p, step, r0 + 2 * p.RowLen, out var h20, out var h21, out var h22, out var h23);
-                    PatchRowTransform(p, step, r0 + 3 * p.RowLen, out var h30, out var h31, out var h32, out var h33);
+                    PatchRowTransform(layout, step, r0, out var h00, out var h01, out var h02, out var h03);
+                    PatchRowTransform(layout, step, r0 + p.RowLen, out var h10, out var h11, out var h12, out var h13);
+                    PatchRowTransform(layout, step, r0 + 2 * p.RowLen, out var h20, out var h21, out var h22, out var h23);
+                    PatchRowTransform(layout, step, r0 + 3 * p.RowLen, out var h30, out var h31, out var h32, out var h33);
                     // V = Bᵀ h: rows h0 − h2, h1 + h2, h2 − h1, h1 − h3.
                     float* dst = vc + li * p.TW + j0;
                     Vector512.Store(h00 - h20, dst); Vector512.Store(h01 - h21, dst + vXi);
@@ -559,6 +570,7 @@ internal static unsafe class CpuWinograd
         {
             float* top = dyRows, bottom = dyRows + p.RowLen, zero = dyRows + 2 * p.RowLen, multi = dyRows + 3 * p.RowLen;
             nint dXi = (nint)p.KChunk * p.Ld;
+            var layout = new RowLayout(p);
             for (int kk = 0; kk < kc; kk++)
             {
                 float* dk = dy.P + n * dy.N + (k0 + kk) * dy.C;
@@ -574,8 +586,8 @@ internal static unsafe class CpuWinograd
                         if (oy < p.OH) CopyRow(multi + q * p.RowLen, dk + oy * dy.H, dy.W, p.OW);
                         else new Span<float>(multi + q * p.RowLen, p.OW).Clear();
                     }
-                    var e0 = RowsPick(p, step, multi, 2 * p.RowLen, 0); var o0 = RowsPick(p, step, multi, 2 * p.RowLen, 1);
-                    var e1 = RowsPick(p, step, multi + p.RowLen, 2 * p.RowLen, 0); var o1 = RowsPick(p, step, multi + p.RowLen, 2 * p.RowLen, 1);
+                    var e0 = RowsPick(layout, step, multi, 2 * p.RowLen, 0); var o0 = RowsPick(layout, step, multi, 2 * p.RowLen, 1);
+                    var e1 = RowsPick(layout, step, multi + p.RowLen, 2 * p.RowLen, 0); var o1 = RowsPick(layout, step, multi + p.RowLen, 2 * p.RowLen, 1);
                     float* dst = out0 + li * p.TW;
                     StoreGradientRow(e0, o0, dst, dXi);
                     StoreGradientRow(e0 + e1, o0 + o1, dst + 4 * dXi, dXi);
@@ -706,13 +718,13 @@ internal static unsafe class CpuWinograd
     /// <paramref name="row"/> + 2q·RowLen (the same patch row of tile row q).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PatchRowTransform(in Plan p, int rows, float* row, out Vector512<float> h0, out Vector512<float> h1, out Vector512<float> h2, out Vector512<float> h3)
+    private static void PatchRowTransform(in RowLayout l, int rows, float* row, out Vector512<float> h0, out Vector512<float> h1, out Vector512<float> h2, out Vector512<float> h3)
     {
         if (rows == 1) { RowTransform(row, out h0, out h1, out h2, out h3); return; }
-        var d0 = RowsPick(p, rows, row, 2 * p.RowLen, 0);
-        var d1 = RowsPick(p, rows, row, 2 * p.RowLen, 1);
-        var d2 = RowsPick(p, rows, row, 2 * p.RowLen, 2);
-        var d3 = RowsPick(p, rows, row, 2 * p.RowLen, 3);
+        var d0 = RowsPick(l, rows, row, 2 * l.RowLen, 0);
+        var d1 = RowsPick(l, rows, row, 2 * l.RowLen, 1);
+        var d2 = RowsPick(l, rows, row, 2 * l.RowLen, 2);
+        var d3 = RowsPick(l, rows, row, 2 * l.RowLen, 3);
         h0 = d0 - d2;
         h1 = d1 + d2;
         h2 = d2 - d1;
@@ -721,16 +733,31 @@ internal static unsafe class CpuWinograd
 
     /// <summary>
     /// Lane l = (q, j) = (l / TW, l % TW), q &lt; <paramref name="rows"/> (2 or 4), holds row_q[2j + <paramref name="offset"/>],
-    /// row_q = <paramref name="row"/> + q·<paramref name="rowStep"/> (rows of at least offset + 16 floats; TW ≤ 8): rows 0 and 1
+    /// row_q = <paramref name="row"/> + q·<paramref name="rowStep"/> (rows of at least 18 floats; TW ≤ 8): rows 0 and 1
     /// picked by one vpermt2ps (<see cref="Plan.RowCols"/>), rows 2 and 3 by another, blended in (<see cref="Plan.UpperPair"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> RowsPick(in Plan p, int rows, float* row, int rowStep, int offset)
+    private static Vector512<float> RowsPick(in RowLayout l, int rows, float* row, int rowStep, int offset)
     {
-        var low = Pick(Vector512.Load(row + offset), p.RowCols, Vector512.Load(row + rowStep + offset));
+        // Loads from the row starts (offsets 0 and 1 of 8 tiles, every offset of 4: index 2j + offset < 16), or 2 floats on
+        // (offsets 2 and 3 of 5 to 8 tiles), so the picks of one patch row share their loads.
+        int at = offset < 2 ? 0 : l.At2;
+        var idx = offset switch { 0 => l.Cols0, 1 => l.Cols1, 2 => l.Cols2, _ => l.Cols3 };
+        var low = Pick(Vector512.Load(row + at), idx, Vector512.Load(row + rowStep + at));
         if (rows == 2) return low;
-        var high = Pick(Vector512.Load(row + 2 * rowStep + offset), p.RowCols, Vector512.Load(row + 3 * rowStep + offset));
-        return Vector512.ConditionalSelect(p.UpperPair, high, low);
+        var high = Pick(Vector512.Load(row + 2 * rowStep + at), idx, Vector512.Load(row + 3 * rowStep + at));
+        return Vector512.ConditionalSelect(l.Upper, high, low);
+    }
+
+    /// <summary>A plan's lane layout for several tile rows per vector, held apart from the plan so the hot loops keep it in registers.</summary>
+    private readonly struct RowLayout(in Plan p)
+    {
+        /// <summary>The pick indices for offsets 0..3, each from loads at the row start or, for offsets 2 and 3, At2 floats on.</summary>
+        public readonly Vector512<int> Cols0 = p.RowCols, Cols1 = p.RowCols + Vector512<int>.One,
+            Cols2 = p.RowCols + Vector512.Create(p.TW > 4 ? 0 : 2), Cols3 = p.RowCols + Vector512.Create(p.TW > 4 ? 1 : 3);
+        public readonly Vector512<float> Upper = p.UpperPair;
+        public readonly int At2 = p.TW > 4 ? 2 : 0;
+        public readonly int RowLen = p.RowLen;
     }
 
     private static readonly Vector512<int> Evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
