@@ -10,7 +10,7 @@ using DeepTrain.Zoo;
 namespace DeepTrain.Benchmarks.Roofline;
 
 /// <summary>
-/// <c>DeepTrain.Benchmarks roofline [model=resnet20 | none | batching | winograd | winograd-rule | winograd-quad | stride2] [CxHxW=1x28x28] [batch=128] [threads=2] [steps=5] [classes=10]</c>:
+/// <c>DeepTrain.Benchmarks roofline [model=resnet20 | none | batching | winograd | winograd-rule | winograd-quad | winograd-pair | stride2] [CxHxW=1x28x28] [batch=128] [threads=2] [steps=5] [classes=10]</c>:
 /// the machine's ceilings (<see cref="MachinePeak"/>), then a per-layer profile (<see cref="Plan.Profile"/>, a
 /// synchronisation after every layer) of the training step and of the evaluation forward pass, printed as markdown:
 /// achieved GFLOP/s per convolution shape against the FMA peak and the packed GEMM, bytes and GB/s of the memory-bound
@@ -30,7 +30,7 @@ internal static class RooflineCommand
         CpuBackend.Threads = threads;
         if (model == "winograd") { WinogradProbe.Run(threads, Math.Max(3, steps)); return 0; }
         if (model == "winograd-rule") { WinogradProbe.RunRule(threads, Math.Max(3, steps)); return 0; }
-        if (model == "winograd-quad") { WinogradProbe.RunQuad(threads, Math.Max(3, steps)); return 0; }
+        if (model is "winograd-quad" or "winograd-pair") { WinogradProbe.RunRows(threads, Math.Max(3, steps), pairs: model == "winograd-pair"); return 0; }
         if (model == "stride2") { StridePhasesProbe.Run(threads, Math.Max(3, steps), batch); return 0; }
 
         Console.WriteLine($"## Ceilings ({Environment.ProcessorCount} CPUs, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})\n");

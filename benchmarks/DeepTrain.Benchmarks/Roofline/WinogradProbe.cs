@@ -67,24 +67,25 @@ internal static class WinogradProbe
     }
 
     /// <summary>
-    /// The 64-channel 7×7 and 8×8 shapes (3×3 s1 p1) at batches 128, 32 and 8, every call kind on Winograd, with four tile rows
-    /// per transform vector (QuadRows) against one (<c>CpuWinograd.NoQuadRows</c>), over <paramref name="rounds"/> alternating
-    /// rounds (the order flips every round; each side's fastest of a few calls per round). Ratio = one row ÷ four rows: above 1,
-    /// four rows per vector is faster. Same bits either way (<c>roofline winograd-quad</c>).
+    /// Several tile rows per Winograd transform vector against one (<c>CpuWinograd.OneRowPerVector</c>): at batches 128, 32 and 8,
+    /// every call kind on Winograd, over <paramref name="rounds"/> alternating rounds (the order flips every round; each side's
+    /// fastest of a few calls per round). Ratio = one row ÷ several: above 1, several rows per vector is faster. Same bits either
+    /// way. <paramref name="pairs"/> false: four rows, the 64-channel 7×7 and 8×8 shapes (<c>roofline winograd-quad</c>); true:
+    /// two rows, the 32-channel 14×14 and 16×16 shapes (<c>roofline winograd-pair</c>).
     /// </summary>
-    public static void RunQuad(int threads, int rounds)
+    public static void RunRows(int threads, int rounds, bool pairs)
     {
-        var inv = CultureInfo.InvariantCulture;
         CpuBackend.Threads = threads;
-        Console.WriteLine($"\n## Winograd transforms: four tile rows per vector against one ({threads} threads, {rounds} rounds, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})\n");
-        Console.WriteLine("| C→K, H×W | batch | pass | one row ms min / median | four rows ms min / median | ratio of mins | per-round ratios min–max | median ratio |\n|---|---|---|---|---|---|---|---|");
+        string many = pairs ? "two" : "four";
+        Console.WriteLine($"\n## Winograd transforms: {many} tile rows per vector against one ({threads} threads, {rounds} rounds, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})\n");
+        Console.WriteLine($"| C→K, H×W | batch | pass | one row ms min / median | {many} rows ms min / median | ratio of mins | per-round ratios min–max | median ratio |\n|---|---|---|---|---|---|---|---|");
         using var b = new CpuBackend();
         using var scope = CpuBackend.UseConvAlgorithm(CpuConvAlgorithm.Winograd);
-        EachCall(b, [(64, 7), (64, 8)], (c, h, n, pass, call, reps) =>
+        EachCall(b, pairs ? [(32, 14), (32, 16)] : [(64, 7), (64, 8)], (c, h, n, pass, call, reps) =>
         {
-            var (one, four) = Alternate(call, reps, rounds, quad => { CpuWinograd.NoQuadRows = !quad; return null; });
-            CpuWinograd.NoQuadRows = false;
-            PrintRow(c, h, n, pass, one, four);
+            var (one, several) = Alternate(call, reps, rounds, multi => { CpuWinograd.OneRowPerVector = !multi; return null; });
+            CpuWinograd.OneRowPerVector = false;
+            PrintRow(c, h, n, pass, one, several);
         });
         Console.WriteLine($"\nload average at the end {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
     }

@@ -92,7 +92,7 @@ public class CpuDirectConvTests
     public static TheoryData<string, Layout, bool> Paths()
     {
         var d = new TheoryData<string, Layout, bool>();
-        foreach (var c in new[] { "direct", "winograd", "winograd, four tile rows per vector", "3x3 s1 p1 (implicit)", "1x1 pointwise", "1x1 s2 (explicit im2col)" })
+        foreach (var c in new[] { "direct", "winograd", "winograd, two tile rows per vector", "winograd, four tile rows per vector", "3x3 s1 p1 (implicit)", "1x1 pointwise", "1x1 s2 (explicit im2col)" })
             foreach (var layout in new[] { Layout.NCHW, Layout.NHWC })
                 foreach (var relu in new[] { false, true })
                     d.Add(c, layout, relu);
@@ -107,8 +107,11 @@ public class CpuDirectConvTests
         var g = path switch
         {
             "direct" => new Geometry(1, 16, 7, 7, 64, 3, 3, ConvSpec.Square(1, 1)),
-            "winograd" => new Geometry(2, 16, 10, 9, 16, 3, 3, ConvSpec.Square(1, 1)),
-            // 7×7 outputs: four tiles a row, so the output transform stores four tile rows per vector (CpuWinograd.QuadRows).
+            // 10 by 19 outputs: ten tiles a row, one tile row per vector.
+            "winograd" => new Geometry(2, 16, 10, 19, 16, 3, 3, ConvSpec.Square(1, 1)),
+            // 13×13 outputs: seven tiles a row, so the output transform stores two tile rows per vector (CpuWinograd's RowsPerVector).
+            "winograd, two tile rows per vector" => new Geometry(2, 16, 13, 13, 16, 3, 3, ConvSpec.Square(1, 1)),
+            // 7×7 outputs: four tiles a row, so the output transform stores four tile rows per vector.
             "winograd, four tile rows per vector" => new Geometry(2, 16, 7, 7, 16, 3, 3, ConvSpec.Square(1, 1)),
             "3x3 s1 p1 (implicit)" => new Geometry(2, 8, 9, 10, 12, 3, 3, ConvSpec.Square(1, 1)),
             "1x1 pointwise" => new Geometry(2, 8, 6, 7, 12, 1, 1, ConvSpec.Square()),

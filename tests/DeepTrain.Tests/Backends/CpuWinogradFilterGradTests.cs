@@ -33,8 +33,10 @@ public class CpuWinogradFilterGradTests
             [1, 1, 6, 6, 1, 1], [2, 3, 7, 5, 16, 1], [3, 16, 8, 9, 3, 0], [4, 17, 5, 6, 17, 1], [1, 32, 14, 14, 32, 1],
             [2, 16, 28, 28, 16, 1], [3, 32, 9, 7, 17, 0], [4, 16, 4, 3, 32, 1], [1, 17, 11, 13, 1, 0], [2, 3, 3, 3, 3, 0],
             [1, 16, 1, 1, 16, 1], [2, 32, 33, 20, 16, 1],
-            // Four tiles per tile row (QuadRows): 8×8, 7 by 8, and 11 by 7 (four tile rows in one vector, two one at a time).
+            // Four tiles per tile row (four rows per vector): 8×8, 7 by 8, and 11 by 7 (four tile rows in one vector, then two).
             [2, 24, 8, 8, 20, 1], [3, 16, 7, 8, 17, 1], [2, 16, 11, 7, 16, 1],
+            // Five to eight tiles per tile row (two rows per vector): 14×14, 16×16, 13×13 and 15 by 16.
+            [2, 32, 14, 14, 32, 1], [2, 32, 16, 16, 24, 1], [3, 17, 13, 13, 20, 1], [2, 24, 15, 16, 33, 1],
         ];
         foreach (var c in cases)
             foreach (var layout in new[] { Layout.NCHW, Layout.NHWC })

@@ -27,8 +27,10 @@ public class CpuWinogradTests
         [
             [2, 16, 28, 28, 16, 1], [1, 32, 14, 14, 32, 1], [1, 64, 7, 7, 64, 1], [3, 17, 9, 11, 19, 1], [1, 5, 5, 5, 7, 0],
             [2, 9, 6, 13, 10, 2], [1, 3, 1, 1, 4, 1], [4, 8, 3, 2, 8, 1], [1, 65, 12, 5, 33, 1], [2, 12, 34, 33, 12, 0],
-            // Four tiles per tile row (QuadRows): 8×8, 7 by 8, and 10 by 9 unpadded (8 by 7 outputs).
+            // Four tiles per tile row (four rows per vector): 8×8, 7 by 8, and 10 by 9 unpadded (8 by 7 outputs).
             [2, 24, 8, 8, 20, 1], [3, 16, 7, 8, 17, 1], [2, 16, 10, 9, 16, 0],
+            // Five to eight tiles per tile row (two rows per vector): 14×14, 16×16, 13×13 and 15 by 16.
+            [2, 32, 14, 14, 32, 1], [2, 32, 16, 16, 24, 1], [3, 17, 13, 13, 20, 1], [2, 24, 15, 16, 33, 1],
         ];
         foreach (var c in cases)
             foreach (var layout in new[] { Layout.NCHW, Layout.NHWC })
@@ -142,10 +144,18 @@ public class CpuWinogradTests
     [InlineData(2, 16, 10, 9, 17, 0, 0)]
     [InlineData(1, 64, 7, 7, 64, 1, 8)]    // one image over 8 threads: output-channel chunks
     [InlineData(1, 32, 8, 8, 16, 1, 3)]
-    [InlineData(2, 16, 11, 7, 16, 1, 0)]   // 6 tile rows: four in one vector, then two one at a time
-    public void QuadRows_GiveTheSameBits_AsOneTileRowPerVector(int n, int c, int h, int w, int k, int pad, int split)
+    [InlineData(2, 16, 11, 7, 16, 1, 0)]   // 6 tile rows: four in one vector, then two
+    [InlineData(2, 16, 13, 7, 16, 1, 0)]   // 7 tile rows: four, two, then one
+    [InlineData(2, 16, 6, 6, 16, 1, 0)]    // three tiles a row: four rows of three
+    [InlineData(2, 32, 14, 14, 32, 1, 0)]  // two rows per vector: 7 tile rows (three pairs, then one)
+    [InlineData(3, 32, 16, 16, 24, 1, 0)]
+    [InlineData(2, 17, 13, 13, 20, 1, 0)]  // 7 tiles a row, 7 tile rows, the last tile half outside
+    [InlineData(2, 24, 15, 16, 33, 1, 0)]  // 8 tiles a row, 8 tile rows, the last tile row half outside
+    [InlineData(1, 32, 14, 14, 32, 1, 8)]  // one image over 8 threads: single tile-row blocks, output-channel chunks
+    [InlineData(2, 16, 10, 18, 16, 0, 3)]  // unpadded 5 tile rows of 8 tiles
+    public void SeveralRows_GiveTheSameBits_AsOneTileRowPerVector(int n, int c, int h, int w, int k, int pad, int split)
     {
-        // Four tile rows per vector (7×7 and 8×8 images) computes each tile by the same expressions as one tile row per
+        // Two or four tile rows per vector (images up to 16 wide) compute each tile by the same expressions as one tile row per
         // vector, so forward (bias, ReLU), accumulating data gradient and filter gradient must agree bit for bit.
         using var b = new CpuBackend();
         using var s = new TensorScope(b);
@@ -155,9 +165,9 @@ public class CpuWinogradTests
         var bias = TestData.Normal(3, k).ToDouble();
         var dy = TestData.Normal(4, g.Y.Dims.ToArray()).ToDouble();
         var start = TestData.Normal(6, g.X.Dims.ToArray()).ToDouble();
-        (float[] Y, float[] Dx, float[] Dw) Run(bool quad)
+        (float[] Y, float[] Dx, float[] Dw) Run(bool several)
         {
-            CpuWinograd.NoQuadRows = !quad;
+            CpuWinograd.OneRowPerVector = !several;
             CpuWinograd.t_partitionThreads = split;
             try
             {
@@ -171,14 +181,15 @@ public class CpuWinogradTests
                 }
                 return (y, s.Download(dx), s.Download(dw));
             }
-            finally { CpuWinograd.NoQuadRows = false; CpuWinograd.t_partitionThreads = 0; }
+            finally { CpuWinograd.OneRowPerVector = false; CpuWinograd.t_partitionThreads = 0; }
         }
-        var one = Run(quad: false);
-        var quad = Run(quad: true);
-        Assert.Equal(one.Y, quad.Y);
-        Assert.Equal(one.Dx, quad.Dx);
-        Assert.Equal(one.Dw, quad.Dw);
-        Tolerance.AssertClose(NaiveConv.Forward(g, x, wt, bias).Select(v => Math.Max(v, 0)).ToArray(), quad.Y, Atol, Rtol, $"quad y {g}");
+        var one = Run(several: false);
+        var several = Run(several: true);
+        Assert.Equal(one.Y, several.Y);
+        Assert.Equal(one.Dx, several.Dx);
+        Assert.Equal(one.Dw, several.Dw);
+        Tolerance.AssertClose(NaiveConv.Forward(g, x, wt, bias).Select(v => Math.Max(v, 0)).ToArray(), several.Y, Atol, Rtol, $"several rows y {g}");
+        Tolerance.AssertClose(NaiveConv.BackwardData(g, dy, wt).Zip(start, (a, v) => a + v).ToArray(), several.Dx, Atol, Rtol, $"several rows dx {g}");
     }
 
     [Fact]

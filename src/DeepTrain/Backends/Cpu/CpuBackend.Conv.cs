@@ -107,8 +107,8 @@ public sealed partial class CpuBackend
 
     /// <summary>
     /// <see cref="WinogradMaxChannelsFilter"/> where the output is four 2×2 tiles wide (7 or 8 pixels: the 64-channel stage of
-    /// the CIFAR and Fashion-MNIST ResNets), whose transforms run four tile rows per vector (CpuWinograd's QuadRows): at 64
-    /// channels Winograd measured 1.0–1.1× im2col at 7×7 and 1.2–1.4× at 8×8 (before QuadRows, 0.6–0.9×); wider layers there
+    /// the CIFAR and Fashion-MNIST ResNets), whose transforms run four tile rows per vector (CpuWinograd's RowsPerVector): at 64
+    /// channels Winograd measured 1.0–1.1× im2col at 7×7 and 1.2–1.4× at 8×8 (one row per vector, 0.6–0.9×); wider layers there
     /// (ResNet-50's 7×7 stage) were not measured (benchmarks/README.md, "Four tile rows per vector").
     /// </summary>
     internal const int WinogradMaxChannelsFilterFourTiles = 64;

@@ -37,10 +37,13 @@ namespace DeepTrain.Backends.Cpu;
 // channels in the same order, the transforms are per tile), so results do not depend on the thread count at all.
 // The transforms run 16 tiles of one tile row per Vector512: the patch columns 2j, 2j+1, 2j+2, 2j+3 of 16 tiles are the
 // even and odd elements of two 32-float loads from a zero-padded copy of the input row, picked by one vpermt2ps each.
-// A tile row of small images has fewer than 16 tiles (4 at 7×7 and 8×8: the CIFAR/Fashion-MNIST ResNets' 64-channel stage),
-// so there four tile rows share one vector instead (QuadRows): lane l = (tile row l / 4, tile l mod 4), its patch columns
-// picked from four plane rows by two vpermt2ps and a blend; the output transform stores such a vector as four masked
-// output-row segments. The arithmetic per tile is the same expression in the same order, so the bits do not change.
+// A tile row of small images has fewer than 16 tiles, so there several tile rows share one vector (RowsPerVector): four
+// where a row has at most 4 tiles (7×7 and 8×8: the CIFAR/Fashion-MNIST ResNets' 64-channel stage), two where it has 5 to 8
+// (14×14 and 16×16: their 32-channel stage). Lane l = (tile row l / TW, tile l mod TW), so a vector's tiles lie where the
+// one-row layout puts them (li·TW + j); its patch columns are picked from each pair of plane rows by one vpermt2ps (two
+// pairs: a blend); the output transform stores such a vector as masked output-row segments. The lanes past the last whole
+// row are overwritten by the next vector, as a one-row vector's overrun is. The arithmetic per tile is the same expression
+// in the same order, so the bits do not change. A block's last tile rows take fewer rows per vector (four, two, one).
 // Tensors are read and written through their element strides, so NCHW and NHWC both run (NHWC through scalar copies).
 internal static unsafe class CpuWinograd
 {
@@ -153,16 +156,11 @@ internal static unsafe class CpuWinograd
     [ThreadStatic] internal static int t_partitionThreads;
 
     /// <summary>
-    /// Tests and measurements (<c>roofline winograd-quad</c>): when set, every call transforms one tile row per vector even where
-    /// four would fit (QuadRows). Process-wide, so the pool's workers see it; the bits are the same either way.
+    /// Tests and measurements (<c>roofline winograd-quad</c>, <c>winograd-pair</c>): when set, every call transforms one tile row
+    /// per vector even where two or four would fit (<see cref="Plan.RowsPerVector"/>). Process-wide, so the pool's workers see
+    /// it; the bits are the same either way.
     /// </summary>
-    internal static bool NoQuadRows { get; set; }
-
-    /// <summary>
-    /// Whether four tile rows of four tiles share one vector in the transforms (an image 7 or 8 wide, padding 1: 16 of 16
-    /// lanes used instead of 4). Needs AVX-512's two-source permute.
-    /// </summary>
-    private static bool QuadRows(in Plan p) => p.TW == 4 && Avx512F.IsSupported && !NoQuadRows;
+    internal static bool OneRowPerVector { get; set; }
 
     /// <summary>Floats of scratch one call of <see cref="Convolve"/> takes: per thread (V, M, padded rows, packing), and in all.</summary>
     public static (long PerThread, long Shared) WorkspaceFloats(int n, int cin, int h, int w, int kout, int padH, int padW)
@@ -221,6 +219,15 @@ internal static unsafe class CpuWinograd
         public readonly int Groups;         // the filter gradient's partial sums: each a fixed run of consecutive blocks
         public readonly int Items;          // (block or group, output-channel chunk) pairs
         public readonly bool Inline;        // small enough to run on the calling thread alone
+        /// <summary>
+        /// Tile rows per transform vector: 4 where a tile row has at most 4 tiles, 2 where it has 5 to 8, else 1 (and 1 without
+        /// AVX-512's two-source permute and masked stores, or under <see cref="OneRowPerVector"/>).
+        /// </summary>
+        public readonly int RowsPerVector;
+        /// <summary>Lane l = (q, j) = (l / TW, l % TW): 2j + 16·(q mod 2), column 2j of the first or second of a pair of rows.</summary>
+        public readonly Vector512<int> RowCols;
+        /// <summary>The lanes of tile rows 2 and 3 (l ≥ 2·TW): taken from the second pair of rows.</summary>
+        public readonly Vector512<float> UpperPair;
 
         /// <summary>
         /// <paramref name="fixedBlocks"/> (the filter gradient): blocks and groups are sized from the shape alone, never from
@@ -259,6 +266,23 @@ internal static unsafe class CpuWinograd
             // A padded input row: the loads of the last 16 tiles reach column 2·(tiles rounded up to 16) + 2 + 32.
             RowLen = 2 * ((TW + Lanes - 1) / Lanes * Lanes) + 2 + 2 * Lanes;
             Items = checked((int)units * KChunks);
+            int tw = Math.Max(TW, 1);
+            RowsPerVector = OneRowPerVector || !Avx512F.IsSupported ? 1 : tw <= 4 ? 4 : tw <= 8 ? 2 : 1;
+            Span<int> cols = stackalloc int[Lanes];
+            for (int l = 0; l < Lanes; l++) cols[l] = l / tw < 4 ? 2 * (l % tw) + Lanes * (l / tw % 2) : 0;
+            RowCols = Vector512.Create<int>(cols);
+            UpperPair = Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(2 * tw)).AsSingle();
+        }
+
+        /// <summary>
+        /// Tile rows the vector at tile row <paramref name="li"/> of a block of <paramref name="rows"/> takes: <see cref="RowsPerVector"/>,
+        /// halved until they fit.
+        /// </summary>
+        public int RowsAt(int li, int rows)
+        {
+            int step = RowsPerVector;
+            while (li + step > rows) step /= 2;
+            return step;
         }
 
         public int PlaneRows => 2 * RowsPerBlock + 2;
@@ -311,6 +335,17 @@ internal static unsafe class CpuWinograd
         {
             nint mXi = (nint)p.KChunk * p.Ld;
             float* pair = stackalloc float[2 * Lanes];
+            // StoreRows' masks, once per call: tile row q of a several-rows vector covers the interleaved positions
+            // [2q·TW, 2q·TW + OW) of the two halves (mask 2q + half).
+            float* rowMasks = stackalloc float[8 * Lanes];
+            for (int q = 0; q < 4; q++)
+                for (int half = 0; half < 2; half++)
+                {
+                    var lane = Vector512<int>.Indices + Vector512.Create(half * Lanes);
+                    int first = 2 * q * p.TW;
+                    Vector512.Store((Vector512.GreaterThanOrEqual(lane, Vector512.Create(first)) & Vector512.LessThan(lane, Vector512.Create(first + p.OW))).AsSingle(),
+                        rowMasks + (2 * q + half) * Lanes);
+                }
             for (int kk = 0; kk < kc; kk++)
             {
                 int k = k0 + kk;
@@ -318,13 +353,13 @@ internal static unsafe class CpuWinograd
                 float* yk = y.P + n * y.N + k * y.C;
                 float* rk = res.P == null ? null : res.P + n * res.N + k * res.C;
                 float* mk = m + (nint)kk * p.Ld;
-                bool quadRows = QuadRows(p) && y.W == 1 && (rk == null || res.W == 1);
+                bool multiRows = p.RowsPerVector > 1 && y.W == 1 && (rk == null || res.W == 1);
                 for (int li = 0; li < rows;)
                 {
-                    // Four tile rows in one vector where they fit (lane l = (li + l / 4, l % 4)), else 16 tiles of one row.
-                    bool quad = quadRows && li + 4 <= rows;
+                    // Several tile rows in one vector where they fit (lane l = (li + l / TW, l % TW)), else 16 tiles of one row.
+                    int step = multiRows ? p.RowsAt(li, rows) : 1;
                     int oy = 2 * (i0 + li);
-                    for (int j0 = 0; j0 < (quad ? 1 : p.TW); j0 += Lanes)
+                    for (int j0 = 0; j0 < (step > 1 ? 1 : p.TW); j0 += Lanes)
                     {
                         float* s = mk + li * p.TW + j0;
                         // t = Aᵀ m (2×4): rows m0 + m1 + m2 and m1 − m2 − m3, per column s.
@@ -340,10 +375,10 @@ internal static unsafe class CpuWinograd
                         // y = t A (2×2 per tile), plus the bias.
                         Vector512<float> even0 = t00 + t01 + t02 + vb, odd0 = t01 - t02 - t03 + vb;
                         Vector512<float> even1 = t10 + t11 + t12 + vb, odd1 = t11 - t12 - t13 + vb;
-                        if (quad)
+                        if (step > 1)
                         {
-                            StoreQuadRows(even0, odd0, yk, rk, oy);
-                            StoreQuadRows(even1, odd1, yk, rk, oy + 1);
+                            StoreRows(even0, odd0, yk, rk, oy, step, rowMasks);
+                            StoreRows(even1, odd1, yk, rk, oy + 1, step, rowMasks);
                             continue;
                         }
                         int ox = 2 * j0, count = Math.Min(2 * Lanes, p.OW - ox);
@@ -351,7 +386,7 @@ internal static unsafe class CpuWinograd
                         if (oy + 1 < p.OH)
                             StoreRow(even1, odd1, yk + (oy + 1) * y.H + ox * y.W, count, pair, rk == null ? null : rk + (oy + 1) * res.H + ox * res.W);
                     }
-                    li += quad ? 4 : 1;
+                    li += step;
                 }
             }
         }
@@ -398,33 +433,36 @@ internal static unsafe class CpuWinograd
         }
 
         /// <summary>
-        /// y rows oy, oy + 2, oy + 4, oy + 6 (those below OH) of channel plane <paramref name="yk"/> (NCHW, y.W = 1) from the output
-        /// columns 2j (<paramref name="even"/>) and 2j + 1 (<paramref name="odd"/>) of four tile rows of four tiles, lane l =
-        /// (l / 4, l % 4): interleaved, each tile row is 8 consecutive lanes, stored by one masked store of its first OW lanes
-        /// (β·y added first, then the residual plane <paramref name="rk"/>'s rows (null: none, else res.W = 1), then ReLU:
-        /// <see cref="Body.StoreRow"/>'s arithmetic).
+        /// y rows oy, oy + 2, … (<paramref name="rows"/> of them, those below OH) of channel plane <paramref name="yk"/> (NCHW,
+        /// y.W = 1) from the output columns 2j (<paramref name="even"/>) and 2j + 1 (<paramref name="odd"/>) of several tile rows,
+        /// lane l = (l / TW, l % TW): interleaved, tile row q is the 2·TW consecutive positions from 2q·TW of the 32 (two vectors),
+        /// stored by a masked store of its first OW positions from each vector it touches (β·y added first, then the residual
+        /// plane <paramref name="rk"/>'s rows (null: none, else res.W = 1), then ReLU: <see cref="Body.StoreRow"/>'s arithmetic).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void StoreQuadRows(Vector512<float> even, Vector512<float> odd, float* yk, float* rk, int oy)
+        private void StoreRows(Vector512<float> even, Vector512<float> odd, float* yk, float* rk, int oy, int rows, float* rowMasks)
         {
-            var lo = Pick(even, InterleaveLo, odd);     // tile rows 0 (lanes 0..7) and 1 (lanes 8..15)
-            var hi = Pick(even, InterleaveHi, odd);     // tile rows 2 and 3
-            var first = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(p.OW)).AsSingle();
-            var second = (Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(8))
-                & Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(8 + p.OW))).AsSingle();
-            for (int q = 0; q < 4; q++)
+            var lo = Pick(even, InterleaveLo, odd);     // positions 0..15
+            var hi = Pick(even, InterleaveHi, odd);     // positions 16..31
+            for (int q = 0; q < rows; q++)
             {
                 int row = oy + 2 * q;
                 if (row >= p.OH) break;
-                var v = q < 2 ? lo : hi;
-                var mask = (q & 1) == 0 ? first : second;
-                // Lanes 8..15 belong at columns 0..7: the store's base sits 8 floats before the row (masked-off lanes never touch memory).
-                int back = (q & 1) == 0 ? 0 : 8;
-                float* dst = yk + row * y.H - back;
-                if (beta != 0f) v += Avx512F.MaskLoad(dst, mask, Vector512<float>.Zero);
-                if (rk != null) v += Avx512F.MaskLoad(rk + row * res.H - back, mask, Vector512<float>.Zero);
-                if (relu) v = Vector512.Max(v, Vector512<float>.Zero);
-                Avx512F.MaskStore(dst, mask, v);
+                int first = 2 * q * p.TW;
+                for (int half = 0; half < 2; half++)
+                {
+                    int at = half * Lanes;
+                    if (first + p.OW <= at || first >= at + Lanes) continue;
+                    var v = half == 0 ? lo : hi;
+                    var mask = Vector512.Load(rowMasks + (2 * q + half) * Lanes);
+                    // Position i belongs at column i − first: the store's base may sit before the row (masked-off lanes never touch memory).
+                    int shift = at - first;
+                    float* dst = yk + row * y.H + shift;
+                    if (beta != 0f) v += Avx512F.MaskLoad(dst, mask, Vector512<float>.Zero);
+                    if (rk != null) v += Avx512F.MaskLoad(rk + row * res.H + shift, mask, Vector512<float>.Zero);
+                    if (relu) v = Vector512.Max(v, Vector512<float>.Zero);
+                    Avx512F.MaskStore(dst, mask, v);
+                }
             }
         }
     }
@@ -435,6 +473,7 @@ internal static unsafe class CpuWinograd
     {
         int y0 = 2 * i0 - p.PadH, planeRows = 2 * rows + 2;
         nint vXi = (nint)p.C * p.Ld;
+        var layout = new RowLayout(p);
         for (int c = 0; c < p.C; c++)
         {
             float* xc = x.P + n * x.N + c * x.C;
@@ -446,19 +485,18 @@ internal static unsafe class CpuWinograd
                 CopyRow(dst, xc + yy * x.H, x.W, p.W);
             }
             float* vc = v + (nint)c * p.Ld;
-            bool quadRows = QuadRows(p);
             for (int li = 0; li < rows;)
             {
-                // Four tile rows in one vector where they fit (lane l = (li + l / 4, l % 4)), else 16 tiles of one row.
-                bool quad = quadRows && li + 4 <= rows;
-                for (int j0 = 0; j0 < (quad ? 1 : p.TW); j0 += Lanes)
+                // Several tile rows in one vector where they fit (lane l = (li + l / TW, l % TW)), else 16 tiles of one row.
+                int step = p.RowsAt(li, rows);
+                for (int j0 = 0; j0 < (step > 1 ? 1 : p.TW); j0 += Lanes)
                 {
                     // h[r][s'] = (d B)[r][s'] for the 4 patch rows r.
                     float* r0 = plane + 2 * li * p.RowLen + 2 * j0;
-                    PatchRowTransform(quad, r0, p.RowLen, out var h00, out var h01, out var h02, out var h03);
-                    PatchRowTransform(quad, r0 + p.RowLen, p.RowLen, out var h10, out var h11, out var h12, out var h13);
-                    PatchRowTransform(quad, r0 + 2 * p.RowLen, p.RowLen, out var h20, out var h21, out var h22, out var h23);
-                    PatchRowTransform(quad, r0 + 3 * p.RowLen, p.RowLen, out var h30, out var h31, out var h32, out var h33);
+                    PatchRowTransform(layout, step, r0, out var h00, out var h01, out var h02, out var h03);
+                    PatchRowTransform(layout, step, r0 + p.RowLen, out var h10, out var h11, out var h12, out var h13);
+                    PatchRowTransform(layout, step, r0 + 2 * p.RowLen, out var h20, out var h21, out var h22, out var h23);
+                    PatchRowTransform(layout, step, r0 + 3 * p.RowLen, out var h30, out var h31, out var h32, out var h33);
                     // V = Bᵀ h: rows h0 − h2, h1 + h2, h2 − h1, h1 − h3.
                     float* dst = vc + li * p.TW + j0;
                     Vector512.Store(h00 - h20, dst); Vector512.Store(h01 - h21, dst + vXi);
@@ -470,7 +508,7 @@ internal static unsafe class CpuWinograd
                     Vector512.Store(h10 - h30, dst + 12 * vXi); Vector512.Store(h11 - h31, dst + 13 * vXi);
                     Vector512.Store(h12 - h32, dst + 14 * vXi); Vector512.Store(h13 - h33, dst + 15 * vXi);
                 }
-                li += quad ? 4 : 1;
+                li += step;
             }
         }
     }
@@ -495,7 +533,7 @@ internal static unsafe class CpuWinograd
             float* v = scratch.Get(CpuScratch.Slot.Columns, (long)Positions * p.C * p.Ld);
             float* d = scratch.Get(CpuScratch.Slot.Output, (long)Positions * p.KChunk * p.Ld);
             // The input plane, then dy's two rows of one tile row and a row that stays zero (dy past OH).
-            // (QuadRows: eight more rows, the dy rows of four tile rows.)
+            // (Several tile rows per vector: eight more rows, the dy rows of up to four tile rows.)
             float* plane = scratch.Get(CpuScratch.Slot.Rows, (long)(p.PlaneRows + 11) * p.RowLen);
             new Span<float>(plane, (p.PlaneRows + 11) * p.RowLen).Clear();
             float* dyRows = plane + p.PlaneRows * p.RowLen;
@@ -530,32 +568,32 @@ internal static unsafe class CpuWinograd
         /// </summary>
         private void GradientTransform(int n, int i0, int rows, int k0, int kc, float* dyRows, float* d)
         {
-            float* top = dyRows, bottom = dyRows + p.RowLen, zero = dyRows + 2 * p.RowLen, quad = dyRows + 3 * p.RowLen;
+            float* top = dyRows, bottom = dyRows + p.RowLen, zero = dyRows + 2 * p.RowLen, multi = dyRows + 3 * p.RowLen;
             nint dXi = (nint)p.KChunk * p.Ld;
+            var layout = new RowLayout(p);
             for (int kk = 0; kk < kc; kk++)
             {
                 float* dk = dy.P + n * dy.N + (k0 + kk) * dy.C;
                 float* out0 = d + (nint)kk * p.Ld;
                 int li = 0;
-                if (QuadRows(p))
-                    for (; li + 4 <= rows; li += 4)
+                for (int step; li < rows && (step = p.RowsAt(li, rows)) > 1; li += step)
+                {
+                    // Tile rows li .. li + step − 1 in one vector (lane l = (li + l / TW, l % TW)): the dy rows 2li .. 2li + 2·step − 1
+                    // (zero past OH; columns past OW stay zero), then the same expressions as below.
+                    for (int q = 0; q < 2 * step; q++)
                     {
-                        // Tile rows li .. li + 3 in one vector (lane l = (li + l / 4, l % 4)): the dy rows 2li .. 2li + 7 (zero
-                        // past OH; columns past OW stay zero), then the same expressions as below.
-                        for (int q = 0; q < 8; q++)
-                        {
-                            int oy = 2 * (i0 + li) + q;
-                            if (oy < p.OH) CopyRow(quad + q * p.RowLen, dk + oy * dy.H, dy.W, p.OW);
-                            else new Span<float>(quad + q * p.RowLen, p.OW).Clear();
-                        }
-                        var e0 = QuadPick(quad, 2 * p.RowLen, 0); var o0 = QuadPick(quad, 2 * p.RowLen, 1);
-                        var e1 = QuadPick(quad + p.RowLen, 2 * p.RowLen, 0); var o1 = QuadPick(quad + p.RowLen, 2 * p.RowLen, 1);
-                        float* dst = out0 + li * p.TW;
-                        StoreGradientRow(e0, o0, dst, dXi);
-                        StoreGradientRow(e0 + e1, o0 + o1, dst + 4 * dXi, dXi);
-                        StoreGradientRow(e0 - e1, o0 - o1, dst + 8 * dXi, dXi);
-                        StoreGradientRow(-e1, -o1, dst + 12 * dXi, dXi);
+                        int oy = 2 * (i0 + li) + q;
+                        if (oy < p.OH) CopyRow(multi + q * p.RowLen, dk + oy * dy.H, dy.W, p.OW);
+                        else new Span<float>(multi + q * p.RowLen, p.OW).Clear();
                     }
+                    var e0 = RowsPick(layout, step, multi, 2 * p.RowLen, 0); var o0 = RowsPick(layout, step, multi, 2 * p.RowLen, 1);
+                    var e1 = RowsPick(layout, step, multi + p.RowLen, 2 * p.RowLen, 0); var o1 = RowsPick(layout, step, multi + p.RowLen, 2 * p.RowLen, 1);
+                    float* dst = out0 + li * p.TW;
+                    StoreGradientRow(e0, o0, dst, dXi);
+                    StoreGradientRow(e0 + e1, o0 + o1, dst + 4 * dXi, dXi);
+                    StoreGradientRow(e0 - e1, o0 - o1, dst + 8 * dXi, dXi);
+                    StoreGradientRow(-e1, -o1, dst + 12 * dXi, dXi);
+                }
                 for (; li < rows; li++)
                 {
                     int oy = 2 * (i0 + li);
@@ -674,25 +712,19 @@ internal static unsafe class CpuWinograd
         h3 = d1 - d3;
     }
 
-    /// <summary><see cref="QuadRowTransform"/> when <paramref name="quad"/> is set, else <see cref="RowTransform"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PatchRowTransform(bool quad, float* row, int rowLen, out Vector512<float> h0, out Vector512<float> h1, out Vector512<float> h2, out Vector512<float> h3)
-    {
-        if (quad) QuadRowTransform(row, rowLen, out h0, out h1, out h2, out h3);
-        else RowTransform(row, out h0, out h1, out h2, out h3);
-    }
-
     /// <summary>
-    /// <see cref="RowTransform"/> for four tile rows of four tiles: lane l = (q, j) = (l / 4, l % 4) reads d0..d3 =
-    /// row_q[2j .. 2j + 3] where row_q = <paramref name="row"/> + 2q·<paramref name="rowLen"/> (the patch row of tile row q).
+    /// <see cref="RowTransform"/> for 16 tiles of one tile row (<paramref name="rows"/> = 1), else for <paramref name="rows"/>
+    /// (2 or 4) tile rows of p.TW tiles: lane l = (q, j) = (l / TW, l % TW) reads d0..d3 = row_q[2j .. 2j + 3], where row_q =
+    /// <paramref name="row"/> + 2q·RowLen (the same patch row of tile row q).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void QuadRowTransform(float* row, int rowLen, out Vector512<float> h0, out Vector512<float> h1, out Vector512<float> h2, out Vector512<float> h3)
+    private static void PatchRowTransform(in RowLayout l, int rows, float* row, out Vector512<float> h0, out Vector512<float> h1, out Vector512<float> h2, out Vector512<float> h3)
     {
-        var d0 = QuadPick(row, 2 * rowLen, 0);
-        var d1 = QuadPick(row, 2 * rowLen, 1);
-        var d2 = QuadPick(row, 2 * rowLen, 2);
-        var d3 = QuadPick(row, 2 * rowLen, 3);
+        if (rows == 1) { RowTransform(row, out h0, out h1, out h2, out h3); return; }
+        var d0 = RowsPick(l, rows, row, 2 * l.RowLen, 0);
+        var d1 = RowsPick(l, rows, row, 2 * l.RowLen, 1);
+        var d2 = RowsPick(l, rows, row, 2 * l.RowLen, 2);
+        var d3 = RowsPick(l, rows, row, 2 * l.RowLen, 3);
         h0 = d0 - d2;
         h1 = d1 + d2;
         h2 = d2 - d1;
@@ -700,22 +732,33 @@ internal static unsafe class CpuWinograd
     }
 
     /// <summary>
-    /// Lane l = (q, j) = (l / 4, l % 4) holds row_q[2j + <paramref name="offset"/>], row_q = <paramref name="row"/> +
-    /// q·<paramref name="rowStep"/> (four rows of at least 16 floats): picked from rows 0, 1 (lanes 0..7) and 2, 3 (lanes
-    /// 8..15) by one vpermt2ps each, then blended.
+    /// Lane l = (q, j) = (l / TW, l % TW), q &lt; <paramref name="rows"/> (2 or 4), holds row_q[2j + <paramref name="offset"/>],
+    /// row_q = <paramref name="row"/> + q·<paramref name="rowStep"/> (rows of at least 18 floats; TW ≤ 8): rows 0 and 1
+    /// picked by one vpermt2ps (<see cref="Plan.RowCols"/>), rows 2 and 3 by another, blended in (<see cref="Plan.UpperPair"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> QuadPick(float* row, int rowStep, int offset)
+    private static Vector512<float> RowsPick(in RowLayout l, int rows, float* row, int rowStep, int offset)
     {
-        var idx = QuadCols + Vector512.Create(offset);
-        var low = Pick(Vector512.Load(row), idx, Vector512.Load(row + rowStep));
-        var high = Pick(Vector512.Load(row + 2 * rowStep), idx, Vector512.Load(row + 3 * rowStep));
-        return Vector512.ConditionalSelect(UpperLanes, high, low);
+        // Loads from the row starts (offsets 0 and 1 of 8 tiles, every offset of 4: index 2j + offset < 16), or 2 floats on
+        // (offsets 2 and 3 of 5 to 8 tiles), so the picks of one patch row share their loads.
+        int at = offset < 2 ? 0 : l.At2;
+        var idx = offset switch { 0 => l.Cols0, 1 => l.Cols1, 2 => l.Cols2, _ => l.Cols3 };
+        var low = Pick(Vector512.Load(row + at), idx, Vector512.Load(row + rowStep + at));
+        if (rows == 2) return low;
+        var high = Pick(Vector512.Load(row + 2 * rowStep + at), idx, Vector512.Load(row + 3 * rowStep + at));
+        return Vector512.ConditionalSelect(l.Upper, high, low);
     }
 
-    /// <summary>Lane l = (q, j) = (l / 4, l % 4) picks column 2j of the first (q even) or second (q odd) of two rows.</summary>
-    private static readonly Vector512<int> QuadCols = Vector512.Create(0, 2, 4, 6, 16, 18, 20, 22, 0, 2, 4, 6, 16, 18, 20, 22);
-    private static readonly Vector512<float> UpperLanes = Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(8)).AsSingle();
+    /// <summary>A plan's lane layout for several tile rows per vector, held apart from the plan so the hot loops keep it in registers.</summary>
+    private readonly struct RowLayout(in Plan p)
+    {
+        /// <summary>The pick indices for offsets 0..3, each from loads at the row start or, for offsets 2 and 3, At2 floats on.</summary>
+        public readonly Vector512<int> Cols0 = p.RowCols, Cols1 = p.RowCols + Vector512<int>.One,
+            Cols2 = p.RowCols + Vector512.Create(p.TW > 4 ? 0 : 2), Cols3 = p.RowCols + Vector512.Create(p.TW > 4 ? 1 : 3);
+        public readonly Vector512<float> Upper = p.UpperPair;
+        public readonly int At2 = p.TW > 4 ? 2 : 0;
+        public readonly int RowLen = p.RowLen;
+    }
 
     private static readonly Vector512<int> Evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     private static readonly Vector512<int> Odds = Evens + Vector512<int>.One;
