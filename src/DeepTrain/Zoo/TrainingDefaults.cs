@@ -6,8 +6,9 @@ namespace DeepTrain.Zoo;
 /// The learning rate and schedule a built-in model trains with when the caller names none (<see cref="ModelInfo.Training"/>),
 /// meant not to diverge in one epoch of Fashion-MNIST at batch 128 for seeds 1–5 and 1 or 2 CPU threads
 /// (<c>benchmarks/defaults_sweep.sh</c>; <c>ModelZooDefaultsTests</c> keeps a subset of it in the suite). Swept in full
-/// (every seed and thread count, a whole epoch): LeNet-5, the MLP, ResNet-20, ResNet-20-B, the pre-activation ResNet-20 and
-/// ResNet-32. The deeper and the ImageNet ResNets take ResNet-20's values unswept (benchmarks/README.md, "Training defaults").
+/// (every seed and thread count, a whole epoch): LeNet-5, the MLP, ResNet-20, ResNet-20-B, the pre-activation ResNet-20,
+/// ResNet-32 and ResNet-32-B. The deeper and the ImageNet ResNets take ResNet-20's values unswept (benchmarks/README.md,
+/// "Training defaults").
 /// Everything else (SGD, momentum 0.9, weight decay 5e-4) is <see cref="OptimizerOptions"/>'s default for every model.
 /// </summary>
 /// <param name="LearningRate">The rate (the peak under one-cycle), <see cref="OptimizerOptions.LearningRate"/>.</param>
