@@ -201,7 +201,9 @@ public class DataLoaderAllocationTests
         foreach (var _ in loader.Epoch(1)) batches++;
         long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
         Assert.Equal(16, batches);
-        // One batch of images is 64·784·4 = 200 KB; the epoch may allocate its enumerator and little else.
-        Assert.True(allocated < 32 * 1024, $"a steady-state epoch allocated {allocated} bytes");
+        // One batch of images is 64·784·4 = 200 KB; the epoch may allocate its enumerator and little else. The count is the
+        // whole process's, so background threads left by earlier tests add a little (44 KB seen once in CI): the bound is
+        // half a batch, which any batch buffer allocated per epoch still exceeds.
+        Assert.True(allocated < 100 * 1024, $"a steady-state epoch allocated {allocated} bytes (one batch buffer is 200 KB)");
     }
 }
